@@ -1,0 +1,379 @@
+//! Recognises uploads by their bytes and really decodes them.
+//!
+//! Dimensions are checked from the header before any pixel buffer is made,
+//! and decoding runs row by row or frame by frame where the codec allows, so
+//! a bomb is refused early and a truncated or corrupt file fails to decode.
+
+use crate::reader::{OffsetReader, ReadAt};
+use crate::refusal::Refusal;
+
+/// Content limits, from the host's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_width: u32,
+    pub max_height: u32,
+    pub max_pixels: u64,
+    pub max_frames: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_width: 10_000,
+            max_height: 10_000,
+            max_pixels: 40_000_000,
+            max_frames: 900,
+        }
+    }
+}
+
+/// Still image or animation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Image,
+    Animation,
+}
+
+/// What decoding found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub kind: Kind,
+    pub format: &'static str,
+    pub extension: &'static str,
+    pub mime: &'static str,
+    pub width: u32,
+    pub height: u32,
+    pub frames: u32,
+    pub duration_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Png,
+    Jpeg,
+    Gif,
+    Webp,
+}
+
+fn sniff(head: &[u8]) -> Option<Format> {
+    if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(Format::Png)
+    } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(Format::Jpeg)
+    } else if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
+        Some(Format::Gif)
+    } else if head.len() >= 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"WEBP" {
+        Some(Format::Webp)
+    } else {
+        None
+    }
+}
+
+/// Decode `source` and describe it, or refuse it.
+pub fn inspect<S: ReadAt + ?Sized>(source: &S, limits: &Limits) -> Result<Found, Refusal> {
+    if source.size() == 0 {
+        return Err(Refusal::empty());
+    }
+    let reader = OffsetReader::new(source);
+    let head = reader.peek_at(0, 16);
+    match sniff(&head).ok_or_else(Refusal::unsupported)? {
+        Format::Png => png_inspect(reader, limits),
+        Format::Jpeg => jpeg_inspect(reader, limits),
+        Format::Gif => gif_inspect(reader, limits),
+        Format::Webp => webp_inspect(reader, limits),
+    }
+}
+
+fn check_size(width: u32, height: u32, limits: &Limits) -> Result<(), Refusal> {
+    if width == 0 || height == 0 {
+        return Err(Refusal::too_big(format!("{width}x{height} 无效尺寸")));
+    }
+    if width > limits.max_width || height > limits.max_height {
+        return Err(Refusal::too_big(format!(
+            "{width}x{height} 超过 {}x{}",
+            limits.max_width, limits.max_height
+        )));
+    }
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > limits.max_pixels {
+        return Err(Refusal::too_big(format!(
+            "{pixels} 像素超过 {}",
+            limits.max_pixels
+        )));
+    }
+    Ok(())
+}
+
+fn check_frames(frames: u32, limits: &Limits) -> Result<(), Refusal> {
+    if frames > limits.max_frames {
+        return Err(Refusal::too_big(format!(
+            "{frames} 帧超过 {}",
+            limits.max_frames
+        )));
+    }
+    Ok(())
+}
+
+/// Bytes one decoded frame may need (RGBA) plus slack, used as the decoders' allocation cap.
+fn frame_budget(limits: &Limits) -> usize {
+    (limits.max_pixels.saturating_mul(4).saturating_add(1 << 20)).min(usize::MAX as u64) as usize
+}
+
+fn png_inspect<S: ReadAt + ?Sized>(
+    reader: OffsetReader<'_, S>,
+    limits: &Limits,
+) -> Result<Found, Refusal> {
+    let bad = |e: png::DecodingError| Refusal::corrupt("png", e);
+    let mut decoder = png::Decoder::new_with_limits(
+        reader,
+        png::Limits {
+            bytes: frame_budget(limits),
+        },
+    );
+    decoder.set_transformations(png::Transformations::IDENTITY);
+    let mut png = decoder.read_info().map_err(|e| match e {
+        png::DecodingError::LimitsExceeded => Refusal::too_big("png 内存需求过大"),
+        e => bad(e),
+    })?;
+    let (width, height, frames) = {
+        let info = png.info();
+        let frames = info.animation_control.map_or(1, |a| a.num_frames.max(1));
+        (info.width, info.height, frames)
+    };
+    check_size(width, height, limits)?;
+    check_frames(frames, limits)?;
+    let mut duration_ms = 0u64;
+    if frames > 1 {
+        let size = png
+            .output_buffer_size()
+            .ok_or_else(|| Refusal::too_big("png 内存需求过大"))?;
+        let mut buf = vec![0u8; size];
+        for _ in 0..frames {
+            png.next_frame(&mut buf).map_err(bad)?;
+            if let Some(fc) = png.info().frame_control {
+                let den = if fc.delay_den == 0 {
+                    100
+                } else {
+                    u64::from(fc.delay_den)
+                };
+                duration_ms += u64::from(fc.delay_num) * 1000 / den;
+            }
+        }
+    } else {
+        // Row by row: every byte of image data is inflated and CRC-checked without a full buffer.
+        while png.next_row().map_err(bad)?.is_some() {}
+    }
+    // Read up to IEND so a file cut after its image data is still refused.
+    png.finish().map_err(bad)?;
+    Ok(Found {
+        kind: if frames > 1 {
+            Kind::Animation
+        } else {
+            Kind::Image
+        },
+        format: "png",
+        extension: "png",
+        mime: "image/png",
+        width,
+        height,
+        frames,
+        duration_ms: (frames > 1).then_some(duration_ms),
+    })
+}
+
+/// Walks the JPEG marker structure: frame header for the size, then every
+/// scan up to the EOI marker. Returns (width, height).
+fn jpeg_structure<S: ReadAt + ?Sized>(
+    reader: &mut OffsetReader<'_, S>,
+) -> Result<(u32, u32), Refusal> {
+    use std::io::Read;
+    let bad = |why: &str| Refusal::corrupt("jpeg", why);
+    fn next<S: ReadAt + ?Sized>(reader: &mut OffsetReader<'_, S>) -> Result<u8, Refusal> {
+        let mut b = [0u8; 1];
+        reader
+            .read_exact(&mut b)
+            .map_err(|_| Refusal::corrupt("jpeg", "truncated"))?;
+        Ok(b[0])
+    }
+    if next(reader)? != 0xFF || next(reader)? != 0xD8 {
+        return Err(bad("no SOI"));
+    }
+    let mut size = None;
+    let mut in_scan = false;
+    loop {
+        // Find the next marker; inside entropy-coded data skip stuffed bytes and restarts.
+        let mut b = next(reader)?;
+        if in_scan {
+            loop {
+                while b != 0xFF {
+                    b = next(reader)?;
+                }
+                let m = next(reader)?;
+                if m == 0x00 || (0xD0..=0xD7).contains(&m) {
+                    b = next(reader)?;
+                    continue;
+                }
+                b = m;
+                break;
+            }
+            in_scan = false;
+        } else {
+            if b != 0xFF {
+                return Err(bad("garbage between segments"));
+            }
+            b = next(reader)?;
+            while b == 0xFF {
+                b = next(reader)?;
+            }
+        }
+        let marker = b;
+        match marker {
+            0xD9 => break,
+            0xD0..=0xD7 | 0x01 => continue,
+            _ => {}
+        }
+        let len = (u16::from(next(reader)?) << 8 | u16::from(next(reader)?)) as usize;
+        if len < 2 {
+            return Err(bad("bad segment length"));
+        }
+        let mut seg = vec![0u8; len - 2];
+        reader.read_exact(&mut seg).map_err(|_| bad("truncated"))?;
+        let is_sof = matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
+        if is_sof {
+            if seg.len() < 5 {
+                return Err(bad("short frame header"));
+            }
+            let h = u32::from(seg[1]) << 8 | u32::from(seg[2]);
+            let w = u32::from(seg[3]) << 8 | u32::from(seg[4]);
+            size = Some((w, h));
+        }
+        if marker == 0xDA {
+            if size.is_none() {
+                return Err(bad("scan before frame header"));
+            }
+            in_scan = true;
+        }
+    }
+    size.ok_or_else(|| bad("no frame header"))
+}
+
+fn jpeg_inspect<S: ReadAt + ?Sized>(
+    mut reader: OffsetReader<'_, S>,
+    limits: &Limits,
+) -> Result<Found, Refusal> {
+    use std::io::{Seek, SeekFrom};
+    let (width, height) = jpeg_structure(&mut reader)?;
+    check_size(width, height, limits)?;
+    reader
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| Refusal::corrupt("jpeg", e))?;
+    let mut decoder = jpeg_decoder::Decoder::new(reader);
+    decoder.set_max_decoding_buffer_size(frame_budget(limits));
+    decoder.decode().map_err(|e| Refusal::corrupt("jpeg", e))?;
+    Ok(Found {
+        kind: Kind::Image,
+        format: "jpeg",
+        extension: "jpg",
+        mime: "image/jpeg",
+        width,
+        height,
+        frames: 1,
+        duration_ms: None,
+    })
+}
+
+fn gif_inspect<S: ReadAt + ?Sized>(
+    reader: OffsetReader<'_, S>,
+    limits: &Limits,
+) -> Result<Found, Refusal> {
+    let bad = |e: gif::DecodingError| Refusal::corrupt("gif", e);
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::Indexed);
+    options.check_frame_consistency(true);
+    if let Some(limit) = std::num::NonZeroU64::new(frame_budget(limits) as u64) {
+        options.set_memory_limit(gif::MemoryLimit::Bytes(limit));
+    }
+    let mut gif = options.read_info(reader).map_err(bad)?;
+    let (width, height) = (u32::from(gif.width()), u32::from(gif.height()));
+    check_size(width, height, limits)?;
+    let mut frames = 0u32;
+    let mut duration_ms = 0u64;
+    while let Some(frame) = gif.read_next_frame().map_err(bad)? {
+        frames += 1;
+        duration_ms += u64::from(frame.delay) * 10;
+        check_frames(frames, limits)?;
+    }
+    if frames == 0 {
+        return Err(Refusal::corrupt("gif", "no frames"));
+    }
+    Ok(Found {
+        kind: if frames > 1 {
+            Kind::Animation
+        } else {
+            Kind::Image
+        },
+        format: "gif",
+        extension: "gif",
+        mime: "image/gif",
+        width,
+        height,
+        frames,
+        duration_ms: (frames > 1).then_some(duration_ms),
+    })
+}
+
+fn webp_inspect<S: ReadAt + ?Sized>(
+    reader: OffsetReader<'_, S>,
+    limits: &Limits,
+) -> Result<Found, Refusal> {
+    let bad = |e: image_webp::DecodingError| Refusal::corrupt("webp", e);
+    let declared = {
+        // The RIFF size must match the data: a cut file is refused even if the codec would cope.
+        let riff = reader.peek_at(4, 4);
+        let n = u32::from_le_bytes(
+            riff.try_into()
+                .map_err(|_| Refusal::corrupt("webp", "short header"))?,
+        );
+        u64::from(n) + 8
+    };
+    if declared > reader.size() {
+        return Err(Refusal::corrupt("webp", "truncated"));
+    }
+    let mut webp = image_webp::WebPDecoder::new(reader).map_err(bad)?;
+    webp.set_memory_limit(frame_budget(limits));
+    let (width, height) = webp.dimensions();
+    check_size(width, height, limits)?;
+    let animated = webp.is_animated();
+    let frames = if animated {
+        webp.num_frames().max(1)
+    } else {
+        1
+    };
+    check_frames(frames, limits)?;
+    let size = webp
+        .output_buffer_size()
+        .ok_or_else(|| Refusal::too_big("webp 内存需求过大"))?;
+    let mut buf = vec![0u8; size];
+    let mut duration_ms = 0u64;
+    if animated {
+        for _ in 0..frames {
+            duration_ms += u64::from(webp.read_frame(&mut buf).map_err(bad)?);
+        }
+    } else {
+        webp.read_image(&mut buf).map_err(bad)?;
+    }
+    Ok(Found {
+        kind: if animated {
+            Kind::Animation
+        } else {
+            Kind::Image
+        },
+        format: "webp",
+        extension: "webp",
+        mime: "image/webp",
+        width,
+        height,
+        frames,
+        duration_ms: animated.then_some(duration_ms),
+    })
+}

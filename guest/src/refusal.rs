@@ -1,0 +1,72 @@
+//! The catalogue of refusals the default policy gives: one place for status, code and message.
+
+/// A refusal before it is turned into the WIT `rejection`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Refusal {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The upload holds no bytes.
+    pub fn empty() -> Self {
+        Self::new(400, "empty_upload", "空的上传文件")
+    }
+
+    /// The bytes are not a format this policy accepts (whatever the name or Content-Type says).
+    pub fn unsupported() -> Self {
+        Self::new(
+            415,
+            "unsupported_type",
+            "不支持的文件类型: 仅支持 jpg, png, webp, gif",
+        )
+    }
+
+    /// The bytes start like an accepted format but do not decode.
+    pub fn corrupt(format: &str, why: impl std::fmt::Display) -> Self {
+        Self::new(
+            422,
+            "corrupt_image",
+            format!("文件已损坏: {format} 解码失败 ({why})"),
+        )
+    }
+
+    /// Width, height, pixel count or frame count over the configured limits.
+    pub fn too_big(what: impl std::fmt::Display) -> Self {
+        Self::new(422, "image_too_large", format!("图片尺寸超出限制: {what}"))
+    }
+
+    /// A naming rule this policy does not know.
+    pub fn unknown_rule(rule: &str) -> Self {
+        Self::new(500, "unknown_rule", format!("未知的命名规则: {rule}"))
+    }
+
+    /// No (valid) token.
+    pub fn no_authority() -> Self {
+        Self::new(401, "no_authority", "401 No Authority")
+    }
+
+    /// Authenticated, but this action is not allowed.
+    pub fn forbidden() -> Self {
+        Self::new(403, "forbidden", "无操作权限")
+    }
+
+    /// The target belongs to someone else: answer as if it did not exist.
+    pub fn not_found() -> Self {
+        Self::new(404, "not_found", "图片不存在")
+    }
+
+    /// Thumbnails are not made by this policy.
+    pub fn unsupported_thumbnail() -> Self {
+        Self::new(501, "unsupported", "此策略不生成缩略图")
+    }
+}

@@ -1,0 +1,426 @@
+//! Configuration: `config.json`, written with every default at first start.
+//!
+//! The original's keys keep their meaning (an original config loads unchanged).
+//! The file is parsed once into [`Config`]; nothing else reads JSON keys.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write default config {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config {path}: key `{key}`: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// TCP port; 0 lets the OS pick one (the chosen address is printed at start).
+    pub port: u16,
+    /// Address to listen on.
+    pub bind: String,
+    /// Debug logging (the original's Flask debug switch).
+    pub debug: bool,
+    /// `host[:port]` used in links when `public_url` is empty.
+    pub server_name: Option<String>,
+    /// `scheme://host[:port]` used in links; empty means `http://{server_name}`.
+    pub public_url: String,
+    /// Accepted for compatibility with the original; has no effect.
+    pub multiroutine: bool,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub policy: PolicyConfig,
+    pub auth: AuthConfig,
+    pub log: LogConfig,
+}
+
+/// Tokens and secrets.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Admin token for `init_db` and moderation. Empty: generated at first
+    /// start and kept in `secrets.json` beside the data.
+    pub admin_token: String,
+}
+
+/// Storage and upload limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Image directory; empty means `images/` next to the config.
+    pub image_path: String,
+    /// Largest accepted image in bytes.
+    pub image_size: u64,
+    /// Base URL of stored images; empty means `{public_url}/images/`.
+    pub image_url: String,
+    /// Naming rule passed to the policy: "base64", "md5" (seed rules) or "content".
+    pub image_rule: String,
+    /// Thumbnails (accepted; made once the media issue lands).
+    pub image_zip: bool,
+    /// Thumbnail directory; empty means `thumbs/` next to the config.
+    pub image_zip_path: String,
+    pub max_width: u32,
+    pub max_height: u32,
+    pub max_pixels: u64,
+    pub max_frames: u32,
+    pub max_files_per_request: u32,
+    pub max_per_page: u32,
+}
+
+/// Metadata storage.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// "sqlite" (MongoDB comes with its own issue).
+    pub engine: String,
+    /// SQLite file: a path or the original's `sqlite:///file.db` URL.
+    pub sqlite: String,
+    /// MongoDB connection string.
+    pub mongo: String,
+}
+
+/// The policy component and its sandbox.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// A policy component (.wasm); empty means the built-in default policy.
+    pub path: String,
+    /// Linear-memory cap per policy call, MiB.
+    pub memory_mb: u32,
+    /// Wall-clock deadline per policy call, milliseconds.
+    pub deadline_ms: u64,
+    /// Concurrent policy calls; 0 means one per CPU core.
+    pub workers: u32,
+    /// Extra settings handed to the policy (`setting(key)`), overriding the host's.
+    pub settings: BTreeMap<String, serde_json::Value>,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Level filter: "error", "warn", "info", "debug", "trace" (or a tracing filter string).
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            port: 5000,
+            bind: "127.0.0.1".into(),
+            debug: false,
+            server_name: None,
+            public_url: String::new(),
+            multiroutine: false,
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            policy: PolicyConfig::default(),
+            auth: AuthConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            image_path: String::new(),
+            image_size: 10 * 1024 * 1024,
+            image_url: String::new(),
+            image_rule: "base64".into(),
+            image_zip: false,
+            image_zip_path: String::new(),
+            max_width: 10_000,
+            max_height: 10_000,
+            max_pixels: 40_000_000,
+            max_frames: 900,
+            max_files_per_request: 20,
+            max_per_page: 100,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            engine: "sqlite".into(),
+            sqlite: "imgbed.db".into(),
+            mongo: String::new(),
+        }
+    }
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            path: String::new(),
+            memory_mb: 256,
+            deadline_ms: 2000,
+            workers: 0,
+            settings: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+        }
+    }
+}
+
+/// A loaded configuration with its paths resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config: Config,
+    /// Folder relative paths resolve against.
+    pub base_dir: PathBuf,
+    pub image_dir: PathBuf,
+    pub thumb_dir: PathBuf,
+    pub sqlite_path: PathBuf,
+    /// Base URL that stored names are appended to (ends with `/`).
+    pub image_base_url: String,
+}
+
+impl Settings {
+    /// The public URL of a stored image.
+    pub fn image_url(&self, name: &str) -> String {
+        format!("{}{}", self.image_base_url, name)
+    }
+
+    /// Concurrent policy calls.
+    pub fn policy_workers(&self) -> usize {
+        match self.config.policy.workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n as usize,
+        }
+    }
+
+    /// Settings the policy sees through `setting(key)`: the host's limits, then `policy.settings`.
+    pub fn policy_settings(&self) -> BTreeMap<String, String> {
+        let s = &self.config.server;
+        let mut map = BTreeMap::from([
+            ("image_rule".to_string(), s.image_rule.clone()),
+            ("max_width".to_string(), s.max_width.to_string()),
+            ("max_height".to_string(), s.max_height.to_string()),
+            ("max_pixels".to_string(), s.max_pixels.to_string()),
+            ("max_frames".to_string(), s.max_frames.to_string()),
+            ("image_size".to_string(), s.image_size.to_string()),
+        ]);
+        for (k, v) in &self.config.policy.settings {
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            map.insert(k.clone(), text);
+        }
+        map
+    }
+}
+
+/// Reads `path`, writing it with every default first if it does not exist.
+/// `data_dir` replaces the config's folder as the base of relative paths.
+pub fn load(path: &Path, data_dir: Option<&Path>) -> Result<Settings, ConfigError> {
+    let config = if path.exists() {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        parse(&text).map_err(|(key, message)| ConfigError::Invalid {
+            path: path.into(),
+            key,
+            message,
+        })?
+    } else {
+        let config = Config::default();
+        write_default(path, &config)?;
+        config
+    };
+    validate(&config).map_err(|(key, message)| ConfigError::Invalid {
+        path: path.into(),
+        key,
+        message,
+    })?;
+    let base_dir = match data_dir {
+        Some(d) => d.to_path_buf(),
+        None => path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+    };
+    Ok(resolve(config, base_dir))
+}
+
+fn write_default(path: &Path, config: &Config) -> Result<(), ConfigError> {
+    let err = |source| ConfigError::Write {
+        path: path.into(),
+        source,
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(err)?;
+    }
+    let text = serde_json::to_string_pretty(config).expect("config serialises");
+    // Write then rename, so a crash never leaves half a config behind.
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text + "\n").map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+/// Parses config text; on failure gives the offending key path and the reason.
+pub fn parse(text: &str) -> Result<Config, (String, String)> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        let key = if key == "." {
+            "(file)".to_string()
+        } else {
+            key
+        };
+        (key, e.into_inner().to_string())
+    })
+}
+
+/// Checks values that parse but make no sense.
+pub fn validate(c: &Config) -> Result<(), (String, String)> {
+    let bad = |key: &str, message: String| Err((key.to_string(), message));
+    const RULES: &[&str] = &["base64", "md5", "content"];
+    if !RULES.contains(&c.server.image_rule.as_str()) {
+        return bad(
+            "server.image_rule",
+            format!("must be one of {RULES:?}, got {:?}", c.server.image_rule),
+        );
+    }
+    if c.database.engine != "sqlite" {
+        return bad(
+            "database.engine",
+            format!(
+                "{:?} is not supported by this build; use \"sqlite\"",
+                c.database.engine
+            ),
+        );
+    }
+    let positive = [
+        ("server.image_size", c.server.image_size),
+        ("server.max_width", u64::from(c.server.max_width)),
+        ("server.max_height", u64::from(c.server.max_height)),
+        ("server.max_pixels", c.server.max_pixels),
+        ("server.max_frames", u64::from(c.server.max_frames)),
+        (
+            "server.max_files_per_request",
+            u64::from(c.server.max_files_per_request),
+        ),
+        ("server.max_per_page", u64::from(c.server.max_per_page)),
+        ("policy.memory_mb", u64::from(c.policy.memory_mb)),
+        ("policy.deadline_ms", c.policy.deadline_ms),
+    ];
+    for (key, v) in positive {
+        if v == 0 {
+            return bad(key, "must be greater than 0".into());
+        }
+    }
+    if c.server.image_size > 4 * 1024 * 1024 * 1024 {
+        return bad("server.image_size", "must be at most 4 GiB".into());
+    }
+    if c.policy.memory_mb > 4096 {
+        return bad("policy.memory_mb", "must be at most 4096".into());
+    }
+    if c.server.max_files_per_request > 1000 {
+        return bad(
+            "server.max_files_per_request",
+            "must be at most 1000".into(),
+        );
+    }
+    for (key, url) in [
+        ("public_url", &c.public_url),
+        ("server.image_url", &c.server.image_url),
+    ] {
+        if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+            return bad(
+                key,
+                format!("must start with http:// or https://, got {url:?}"),
+            );
+        }
+    }
+    if c.bind.parse::<std::net::IpAddr>().is_err() {
+        return bad("bind", format!("not an IP address: {:?}", c.bind));
+    }
+    if tracing_subscriber::EnvFilter::try_new(&c.log.level).is_err() {
+        return bad("log.level", format!("not a log level: {:?}", c.log.level));
+    }
+    Ok(())
+}
+
+/// Resolves paths and URLs against `base_dir`.
+pub fn resolve(config: Config, base_dir: PathBuf) -> Settings {
+    let dir = |value: &str, default: &str| -> PathBuf {
+        let p = if value.is_empty() {
+            Path::new(default)
+        } else {
+            Path::new(value)
+        };
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base_dir.join(p)
+        }
+    };
+    let image_dir = dir(&config.server.image_path, "images");
+    let thumb_dir = dir(&config.server.image_zip_path, "thumbs");
+    // The original's SQLAlchemy URL: sqlite:///relative.db or sqlite:////absolute.db.
+    let sqlite = config
+        .database
+        .sqlite
+        .strip_prefix("sqlite:///")
+        .unwrap_or(&config.database.sqlite);
+    let sqlite_path = dir(sqlite, "imgbed.db");
+    let image_base_url = if !config.server.image_url.is_empty() {
+        with_slash(config.server.image_url.clone())
+    } else {
+        format!("{}/images/", site_url(&config))
+    };
+    Settings {
+        config,
+        base_dir,
+        image_dir,
+        thumb_dir,
+        sqlite_path,
+        image_base_url,
+    }
+}
+
+/// `scheme://host[:port]` for links, without a trailing slash.
+pub fn site_url(c: &Config) -> String {
+    if !c.public_url.is_empty() {
+        return c.public_url.trim_end_matches('/').to_string();
+    }
+    match c.server_name.as_deref().filter(|s| !s.is_empty()) {
+        Some(name) => format!("http://{name}"),
+        None => format!("http://localhost:{}", c.port),
+    }
+}
+
+fn with_slash(mut s: String) -> String {
+    if !s.ends_with('/') {
+        s.push('/');
+    }
+    s
+}

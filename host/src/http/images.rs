@@ -1,0 +1,279 @@
+//! List, info, format, delete and init_db.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::{authorize, json_object, principal_of, query_map, record_json, store_error, Shared};
+use crate::error::{ApiError, ApiResult};
+use crate::store::ImageRecord;
+
+/// Request bodies of these routes are small JSON objects.
+fn body_bytes(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "请求体过大")
+        } else {
+            ApiError::body_unreadable(e.body_text())
+        }
+    })
+}
+
+fn positive(
+    query: &std::collections::HashMap<String, String>,
+    key: &str,
+    default: u64,
+) -> ApiResult<u64> {
+    match query.get(key).map(|v| v.trim()) {
+        None | Some("") => Ok(default),
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(ApiError::bad_request(format!(
+                "{key} must be a whole number of at least 1, got {v:?}"
+            ))),
+        },
+    }
+}
+
+/// `GET /api/image_list?page=&per_page=`: the caller's images, newest first.
+pub async fn list(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> ApiResult<Json<Value>> {
+    let query = query_map(&uri)?;
+    let who = principal_of(&state, &headers, &query);
+    authorize(&state, "image.list", &who, Vec::new()).await?;
+    let max = u64::from(state.settings.config.server.max_per_page);
+    let page = positive(&query, "page", 1)?;
+    let per_page = positive(&query, "per_page", max.min(20))?.min(max);
+    let offset = (page - 1).saturating_mul(per_page);
+    let result = state
+        .store
+        .list(&who.id, offset, per_page)
+        .await
+        .map_err(store_error)?;
+    let items: Vec<Value> = result
+        .items
+        .iter()
+        .map(|r| record_json(&state, r))
+        .collect();
+    Ok(Json(json!({
+        "data": items,
+        "type": "ok",
+        "page": page,
+        "per_page": per_page,
+        "total": result.total,
+        "pages": result.total.div_ceil(per_page),
+    })))
+}
+
+/// Names from `?name=` or a JSON body `{"name"}` (and `{"names": [...]}` when `many`).
+fn names_of(uri: &Uri, body: &Bytes, many: bool) -> ApiResult<Vec<String>> {
+    let query = query_map(uri)?;
+    let object = json_object(body)?;
+    let mut names = Vec::new();
+    if let Some(obj) = &object {
+        match obj.get("name") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) => names.push(s.clone()),
+            Some(_) => return Err(ApiError::bad_json("name must be a string")),
+        }
+        if many {
+            match obj.get("names") {
+                None | Some(Value::Null) => {}
+                Some(Value::Array(items)) => {
+                    for item in items {
+                        match item {
+                            Value::String(s) => names.push(s.clone()),
+                            _ => return Err(ApiError::bad_json("names must be a list of strings")),
+                        }
+                    }
+                }
+                Some(_) => return Err(ApiError::bad_json("names must be a list of strings")),
+            }
+        }
+    }
+    if names.is_empty() {
+        if let Some(n) = query.get("name") {
+            names.push(n.clone());
+        }
+    }
+    names.retain(|n| !n.is_empty());
+    if names.is_empty() {
+        return Err(ApiError::bad_request(if many {
+            "name or names is required"
+        } else {
+            "name is required"
+        }));
+    }
+    Ok(names)
+}
+
+/// Looks up a record the principal may see; someone else's is answered as missing.
+/// One policy call either way: with the owner when the record exists, without when it does
+/// not (so a caller without a token gets 401, not 404).
+async fn owned(
+    state: &Shared,
+    who: &crate::policy::Principal,
+    action: &'static str,
+    name: &str,
+) -> ApiResult<ImageRecord> {
+    let Some(record) = state.store.get(name).await.map_err(store_error)? else {
+        authorize(state, action, who, Vec::new()).await?;
+        return Err(ApiError::image_not_found());
+    };
+    authorize(
+        state,
+        action,
+        who,
+        vec![
+            ("owner".into(), record.owner.clone()),
+            ("name".into(), record.name.clone()),
+        ],
+    )
+    .await
+    .map_err(|e| {
+        if e.status == StatusCode::NOT_FOUND {
+            ApiError::image_not_found()
+        } else {
+            e
+        }
+    })?;
+    Ok(record)
+}
+
+/// `GET /api/image_info?name=` (or JSON `{"name"}`).
+pub async fn info(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let body = body_bytes(body)?;
+    let query = query_map(&uri)?;
+    let who = principal_of(&state, &headers, &query);
+    let name = names_of(&uri, &body, false)?.remove(0);
+    let record = owned(&state, &who, "image.info", &name).await?;
+    Ok(Json(
+        json!({"data": record_json(&state, &record), "type": "ok"}),
+    ))
+}
+
+/// Escapes text for an HTML attribute value.
+fn html_attr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Makes a URL safe inside Markdown `(...)` and BBCode `[img]...[/img]`.
+fn link_safe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            ' ' => out.push_str("%20"),
+            '(' => out.push_str("%28"),
+            ')' => out.push_str("%29"),
+            '[' => out.push_str("%5B"),
+            ']' => out.push_str("%5D"),
+            '<' => out.push_str("%3C"),
+            '>' => out.push_str("%3E"),
+            '"' => out.push_str("%22"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `GET /api/image_format?name=` (or JSON `{"name"}`): ready-to-paste snippets.
+pub async fn format(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let body = body_bytes(body)?;
+    let query = query_map(&uri)?;
+    let who = principal_of(&state, &headers, &query);
+    let name = names_of(&uri, &body, false)?.remove(0);
+    let record = owned(&state, &who, "image.format", &name).await?;
+    let url = state.settings.image_url(&record.name);
+    let safe = link_safe(&url);
+    Ok(Json(json!({
+        "data": {
+            "raw": record.name,
+            "link": url,
+            "html": format!("<img src=\"{}\" alt=\"image\">", html_attr(&url)),
+            "markdown": format!("![image]({safe})"),
+            "bbcode": format!("[img]{safe}[/img]"),
+        },
+        "type": "ok",
+    })))
+}
+
+/// `POST /api/image_delete` with `{"name"}` or `{"names": [...]}`: all or nothing.
+pub async fn delete(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let body = body_bytes(body)?;
+    let query = query_map(&uri)?;
+    let who = principal_of(&state, &headers, &query);
+    authorize(&state, "image.delete", &who, Vec::new()).await?;
+    let mut names = names_of(&uri, &body, true)?;
+    names.dedup();
+    let limit = state.settings.config.server.max_per_page as usize;
+    if names.len() > limit {
+        return Err(ApiError::bad_request(format!(
+            "at most {limit} names per request"
+        )));
+    }
+    // Check every name first, so an unknown one deletes nothing.
+    for name in &names {
+        owned(&state, &who, "image.delete", name)
+            .await
+            .map_err(|e| {
+                if e.status == StatusCode::NOT_FOUND {
+                    e.with_file(name.clone())
+                } else {
+                    e
+                }
+            })?;
+    }
+    for name in &names {
+        // Row first: a crash in between leaves a file without a row, which start-up removes.
+        state.store.delete(name).await.map_err(store_error)?;
+        state.blobs.remove(name)?;
+    }
+    Ok(Json(
+        json!({"data": "文件删除成功", "type": "ok", "deleted": names}),
+    ))
+}
+
+/// `POST /api/init_db` (admin): ensures the schema; idempotent.
+pub async fn init_db(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> ApiResult<Json<Value>> {
+    let query = query_map(&uri)?;
+    let who = principal_of(&state, &headers, &query);
+    authorize(&state, "admin.init-db", &who, Vec::new()).await?;
+    state.store.init().await.map_err(store_error)?;
+    Ok(Json(json!({"data": "database init success", "type": "ok"})))
+}

@@ -1,0 +1,169 @@
+//! HTTP: routes, request parsing and answers. Errors map to HTTP in [`crate::error`].
+
+mod images;
+mod serve;
+mod upload;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, Uri};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Value};
+
+use crate::auth::{self, Secrets};
+use crate::blob::LocalBlobs;
+use crate::config::Settings;
+use crate::error::{ApiError, ApiResult};
+use crate::policy::{PolicyError, PolicyRuntime, Principal, Rejection};
+use crate::store::{ImageRecord, MetaStore, StoreError};
+
+/// Everything a handler needs.
+pub struct AppState {
+    pub settings: Settings,
+    pub store: Arc<dyn MetaStore>,
+    pub blobs: LocalBlobs,
+    pub policy: Arc<PolicyRuntime>,
+    pub secrets: Secrets,
+}
+
+/// Shared state handle.
+pub type Shared = Arc<AppState>;
+
+/// The application's routes.
+pub fn router(state: Shared) -> Router {
+    let s = &state.settings.config.server;
+    // Multipart bodies are capped here and per file in the upload handler;
+    // every refusal is turned into JSON there, never axum's plain-text 413.
+    let upload_cap = s
+        .image_size
+        .saturating_mul(u64::from(s.max_files_per_request))
+        .saturating_add(1 << 20);
+    let upload_cap = usize::try_from(upload_cap).unwrap_or(usize::MAX);
+    Router::new()
+        .route(
+            "/api/image_upload",
+            post(upload::upload).layer(DefaultBodyLimit::max(upload_cap)),
+        )
+        .route("/api/image_list", get(images::list))
+        .route("/api/image_info", get(images::info).post(images::info))
+        .route(
+            "/api/image_format",
+            get(images::format).post(images::format),
+        )
+        .route("/api/image_delete", post(images::delete))
+        .route("/api/init_db", post(images::init_db))
+        .route("/images/{name}", get(serve::image))
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(json!({"data": "ok", "type": "ok"})) }),
+        )
+        .fallback(|| async { ApiError::route_not_found() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .with_state(state)
+}
+
+/// Query string as a map; a malformed one is a 400.
+pub(crate) fn query_map(uri: &Uri) -> ApiResult<HashMap<String, String>> {
+    serde_urlencoded::from_str(uri.query().unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))
+}
+
+/// An optional JSON object body: empty → `None`, anything but an object → 400.
+pub(crate) fn json_object(body: &Bytes) -> ApiResult<Option<serde_json::Map<String, Value>>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(Some(map)),
+        Ok(_) => Err(ApiError::bad_json("the body must be a JSON object")),
+        Err(e) => Err(ApiError::bad_json(e.to_string())),
+    }
+}
+
+/// Who is asking, from the headers and `?token=`.
+pub(crate) fn principal_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Principal {
+    let token = auth::request_token(headers, query.get("token").map(String::as_str));
+    auth::principal(token.as_deref(), &state.secrets)
+}
+
+/// A policy refusal as an API error.
+pub(crate) fn rejection(r: Rejection) -> ApiError {
+    let status =
+        axum::http::StatusCode::from_u16(r.status).unwrap_or(axum::http::StatusCode::FORBIDDEN);
+    ApiError::new(status, &r.code, r.message)
+}
+
+/// A failed policy call as an API error (logged with its cause).
+pub(crate) fn policy_error(e: PolicyError) -> ApiError {
+    tracing::error!(error = %e, code = e.code(), "policy call failed");
+    match e {
+        PolicyError::Timeout => ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            e.code(),
+            "策略执行超时",
+        ),
+        PolicyError::Unavailable(_) => ApiError::policy_unavailable(),
+        _ => ApiError::policy_failed(e.code()),
+    }
+}
+
+/// A store failure as an API error (logged with its cause).
+pub(crate) fn store_error(e: StoreError) -> ApiError {
+    tracing::error!(error = %e, "metadata store failed");
+    match e {
+        StoreError::Backend(_) => ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "数据库暂时不可用",
+        ),
+        _ => ApiError::internal(),
+    }
+}
+
+/// Asks the policy whether `principal` may do `action` given `facts`.
+pub(crate) async fn authorize(
+    state: &AppState,
+    action: &'static str,
+    principal: &Principal,
+    facts: Vec<(String, String)>,
+) -> ApiResult<()> {
+    let principal = principal.clone();
+    state
+        .policy
+        .run(move |s| s.authorize(action, &principal, &facts))
+        .await
+        .map_err(policy_error)?
+        .map_err(rejection)
+}
+
+/// The JSON shape of a record in answers. `path` is the URL path, never a server path.
+pub(crate) fn record_json(state: &AppState, r: &ImageRecord) -> Value {
+    let mut v = json!({
+        "name": r.name,
+        "url": state.settings.image_url(&r.name),
+        "path": format!("/images/{}", r.name),
+        "time": r.time,
+        "size": r.size,
+        "kind": r.kind,
+        "format": r.format,
+        "mime": r.mime,
+        "width": r.width,
+        "height": r.height,
+        "frames": r.frames,
+        "digest": r.digest,
+        "original_name": r.original_name,
+    });
+    if let Some(d) = r.duration_ms {
+        v["duration_ms"] = json!(d);
+    }
+    v
+}

@@ -1,0 +1,183 @@
+//! `GET /images/{name}`: stored files with their type, ETag, caching and byte ranges.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+use super::{store_error, Shared};
+use crate::error::{ApiError, ApiResult};
+
+/// Sandboxes anything a browser might try to run from our origin.
+const CSP: &str = "default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'; sandbox";
+const CACHE: &str = "public, max-age=31536000, immutable";
+
+/// A satisfiable byte range, inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteRange {
+    pub start: u64,
+    pub end: u64,
+}
+
+/// What a `Range` header asks of a file of `len` bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RangeAsk {
+    /// No usable range: send the whole file.
+    Whole,
+    /// One satisfiable range.
+    Part(ByteRange),
+    /// Nothing satisfiable: 416.
+    Unsatisfiable,
+}
+
+/// Parses a single `bytes=` range. Several ranges are answered with the whole file.
+pub fn parse_range(value: &str, len: u64) -> RangeAsk {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return RangeAsk::Whole;
+    };
+    if spec.contains(',') {
+        return RangeAsk::Whole;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return RangeAsk::Whole;
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let range = if a.is_empty() {
+        // Suffix: the last N bytes.
+        let Ok(n) = b.parse::<u64>() else {
+            return RangeAsk::Whole;
+        };
+        if n == 0 || len == 0 {
+            return RangeAsk::Unsatisfiable;
+        }
+        ByteRange {
+            start: len.saturating_sub(n),
+            end: len - 1,
+        }
+    } else {
+        let Ok(start) = a.parse::<u64>() else {
+            return RangeAsk::Whole;
+        };
+        let end = if b.is_empty() {
+            len.saturating_sub(1)
+        } else {
+            match b.parse::<u64>() {
+                Ok(e) if e >= start => e.min(len.saturating_sub(1)),
+                _ => return RangeAsk::Whole,
+            }
+        };
+        if start >= len {
+            return RangeAsk::Unsatisfiable;
+        }
+        ByteRange { start, end }
+    };
+    RangeAsk::Part(range)
+}
+
+fn etag_matches(header_value: &str, etag: &str) -> bool {
+    header_value
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t.trim_start_matches("W/") == etag)
+}
+
+/// The handler.
+pub async fn image(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let path = state
+        .blobs
+        .path_of(&name)
+        .ok_or_else(ApiError::image_not_found)?;
+    let record = state
+        .store
+        .get(&name)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(ApiError::image_not_found)?;
+    let mut file = match tokio::fs::File::open(&path).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ApiError::image_not_found())
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let len = file.metadata().await?.len();
+    let etag = format!("\"{}\"", &record.digest[..record.digest.len().min(32)]);
+
+    let mut res_headers = HeaderMap::new();
+    let set = |h: &mut HeaderMap, k: header::HeaderName, v: &str| {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            h.insert(k, v);
+        }
+    };
+    set(&mut res_headers, header::ETAG, &etag);
+    set(&mut res_headers, header::CACHE_CONTROL, CACHE);
+    set(&mut res_headers, header::ACCEPT_RANGES, "bytes");
+    set(&mut res_headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(&mut res_headers, header::CONTENT_SECURITY_POLICY, CSP);
+    set(
+        &mut res_headers,
+        header::CONTENT_DISPOSITION,
+        &format!("inline; filename=\"{}\"", record.name),
+    );
+
+    if let Some(inm) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
+        if etag_matches(inm, &etag) {
+            return Ok((StatusCode::NOT_MODIFIED, res_headers).into_response());
+        }
+    }
+    set(&mut res_headers, header::CONTENT_TYPE, &record.mime);
+
+    // If-Range with another validator means the client's copy is stale: send it all.
+    let range_ok = headers
+        .get(header::IF_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.trim() == etag);
+    let ask = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        Some(v) if range_ok => parse_range(v, len),
+        _ => RangeAsk::Whole,
+    };
+    match ask {
+        RangeAsk::Whole => {
+            set(&mut res_headers, header::CONTENT_LENGTH, &len.to_string());
+            let body = Body::from_stream(ReaderStream::new(file));
+            Ok((StatusCode::OK, res_headers, body).into_response())
+        }
+        RangeAsk::Part(r) => {
+            file.seek(std::io::SeekFrom::Start(r.start)).await?;
+            let n = r.end - r.start + 1;
+            set(&mut res_headers, header::CONTENT_LENGTH, &n.to_string());
+            set(
+                &mut res_headers,
+                header::CONTENT_RANGE,
+                &format!("bytes {}-{}/{len}", r.start, r.end),
+            );
+            let body = Body::from_stream(ReaderStream::new(file.take(n)));
+            Ok((StatusCode::PARTIAL_CONTENT, res_headers, body).into_response())
+        }
+        RangeAsk::Unsatisfiable => {
+            res_headers.remove(header::CONTENT_TYPE);
+            set(
+                &mut res_headers,
+                header::CONTENT_RANGE,
+                &format!("bytes */{len}"),
+            );
+            let mut res = ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range_not_satisfiable",
+                "请求的范围无效",
+            )
+            .into_response();
+            res.headers_mut().extend(res_headers);
+            Ok(res)
+        }
+    }
+}

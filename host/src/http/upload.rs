@@ -1,0 +1,297 @@
+//! `POST /api/image_upload`: stream, inspect in the sandbox, name, store.
+//!
+//! All or nothing: every file is received and judged before anything is
+//! stored, and a failure while storing undoes what this request stored.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
+use axum::extract::{Multipart, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::Json;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use super::{
+    authorize, policy_error, principal_of, query_map, record_json, rejection, store_error,
+    AppState, Shared,
+};
+use crate::blob::TempBlob;
+use crate::error::{ApiError, ApiResult};
+use crate::policy::{Media, MediaKind, PolicyError, Upload};
+use crate::store::{ImageRecord, StoreError};
+
+/// Naming attempts before giving up on a free name.
+const NAME_ATTEMPTS: u32 = 8;
+
+/// One received file, not yet stored.
+struct Received {
+    temp: TempBlob,
+    upload: Upload,
+}
+
+/// A file judged by the policy, ready to store.
+struct Judged {
+    received: Received,
+    media: Media,
+    name: String,
+}
+
+fn multipart_error(e: MultipartError, cap: u64) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::too_large(cap)
+    } else {
+        ApiError::body_unreadable(e.body_text())
+    }
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Streams one part to a temp file, hashing it and enforcing the size limit.
+async fn receive(
+    state: &AppState,
+    mut field: Field<'_>,
+    owner: &str,
+    request_cap: u64,
+) -> ApiResult<Received> {
+    let filename = field.file_name().unwrap_or("").to_string();
+    let declared_type = field.content_type().unwrap_or("").to_string();
+    let limit = state.settings.config.server.image_size;
+    let temp = state.blobs.temp();
+    let mut file = tokio::fs::File::create(temp.path()).await?;
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|e| multipart_error(e, request_cap).with_file(filename.clone()))?
+    {
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(ApiError::too_large(limit).with_file(filename));
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await?;
+    }
+    file.flush().await?;
+    if size == 0 {
+        return Err(ApiError::empty_upload().with_file(filename));
+    }
+    let upload = Upload {
+        filename,
+        declared_type,
+        size,
+        digest: hex::encode(hasher.finalize()),
+        owner: owner.to_string(),
+        received_at: now(),
+        attempt: 0,
+    };
+    Ok(Received { temp, upload })
+}
+
+/// Inspect and name one file in one sandbox instance.
+async fn judge(state: &Shared, received: Received) -> ApiResult<Judged> {
+    let rule = state.settings.config.server.image_rule.clone();
+    let upload = received.upload.clone();
+    let path = received.temp.path().to_path_buf();
+    let filename = upload.filename.clone();
+    let verdict = state
+        .policy
+        .run(move |s| {
+            let file = std::fs::File::open(&path)
+                .map_err(|e| PolicyError::Unavailable(format!("open upload: {e}")))?;
+            let media = match s.inspect(&upload, &file)? {
+                Ok(m) => m,
+                Err(r) => return Ok(Err(r)),
+            };
+            Ok(s.name(&upload, &media, &rule)?.map(|name| (media, name)))
+        })
+        .await
+        .map_err(|e| policy_error(e).with_file(filename.clone()))?;
+    let (media, name) = verdict.map_err(|r| rejection(r).with_file(filename))?;
+    Ok(Judged {
+        received,
+        media,
+        name,
+    })
+}
+
+/// Asks the policy for another name after a clash.
+async fn rename(state: &Shared, judged: &Judged, attempt: u32) -> ApiResult<String> {
+    let rule = state.settings.config.server.image_rule.clone();
+    let mut upload = judged.received.upload.clone();
+    upload.attempt = attempt;
+    let media = judged.media.clone();
+    let filename = upload.filename.clone();
+    state
+        .policy
+        .run(move |s| s.name(&upload, &media, &rule))
+        .await
+        .map_err(|e| policy_error(e).with_file(filename.clone()))?
+        .map_err(|r| rejection(r).with_file(filename))
+}
+
+fn kind_name(kind: MediaKind) -> &'static str {
+    match kind {
+        MediaKind::Image => "image",
+        MediaKind::Animation => "animation",
+        MediaKind::Video => "video",
+    }
+}
+
+/// Stores one judged file: record first (it reserves the name), then the rename into place.
+/// Returns the record and whether it was already stored (same owner, same bytes).
+async fn store(state: &Shared, judged: Judged) -> ApiResult<(ImageRecord, bool)> {
+    let u = &judged.received.upload;
+    let m = &judged.media;
+    let mut record = ImageRecord {
+        name: judged.name.clone(),
+        owner: u.owner.clone(),
+        size: u.size,
+        digest: u.digest.clone(),
+        kind: kind_name(m.kind).into(),
+        format: m.format.clone(),
+        mime: m.mime.clone(),
+        width: m.width,
+        height: m.height,
+        frames: m.frames,
+        duration_ms: m.duration_ms,
+        original_name: u.filename.clone(),
+        time: u.received_at,
+    };
+    let mut attempt = 0;
+    loop {
+        match state.store.insert(&record).await {
+            Ok(()) => break,
+            Err(StoreError::Duplicate(existing)) => {
+                let found = state
+                    .store
+                    .get(&existing)
+                    .await
+                    .map_err(store_error)?
+                    .ok_or_else(ApiError::upload_failed)?;
+                return Ok((found, true));
+            }
+            Err(StoreError::NameTaken) if attempt + 1 < NAME_ATTEMPTS => {
+                attempt += 1;
+                record.name = rename(state, &judged, attempt).await?;
+            }
+            Err(StoreError::NameTaken) => {
+                return Err(ApiError::upload_failed().with_detail("no free name"))
+            }
+            Err(e) => return Err(store_error(e)),
+        }
+    }
+    let blobs = state.blobs.clone();
+    let name = record.name.clone();
+    let temp = judged.received.temp;
+    let moved = tokio::task::spawn_blocking(move || blobs.persist(temp, &name)).await;
+    match moved {
+        Ok(Ok(())) => Ok((record, false)),
+        Ok(Err(e)) => {
+            let _ = state.store.delete(&record.name).await;
+            Err(e.into())
+        }
+        Err(_) => {
+            let _ = state.store.delete(&record.name).await;
+            Err(ApiError::upload_failed())
+        }
+    }
+}
+
+/// Undoes what a failed request stored.
+async fn roll_back(state: &Shared, stored: &[ImageRecord]) {
+    for r in stored {
+        if let Err(e) = state.store.delete(&r.name).await {
+            tracing::error!(error = %e, name = %r.name, "rolling back an upload");
+        }
+        if let Err(e) = state.blobs.remove(&r.name) {
+            tracing::error!(error = %e, name = %r.name, "rolling back an upload");
+        }
+    }
+}
+
+/// The handler.
+pub async fn upload(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> ApiResult<Json<Value>> {
+    let query = query_map(&uri)?;
+    let who = principal_of(&state, &headers, &query);
+    authorize(&state, "image.upload", &who, Vec::new()).await?;
+    let mut multipart = multipart.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(state.settings.config.server.image_size)
+        } else {
+            ApiError::empty_upload().with_detail(e.body_text())
+        }
+    })?;
+    let server = &state.settings.config.server;
+    let request_cap = server
+        .image_size
+        .saturating_mul(u64::from(server.max_files_per_request));
+
+    let mut received = Vec::new();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(e, request_cap))?
+    {
+        if field.name() != Some("file") {
+            continue;
+        }
+        if received.len() >= server.max_files_per_request as usize {
+            return Err(ApiError::too_many_files(server.max_files_per_request));
+        }
+        received.push(receive(&state, field, &who.id, request_cap).await?);
+    }
+    if received.is_empty() {
+        return Err(ApiError::empty_upload());
+    }
+
+    // Judge everything before storing anything. Bytes this owner already stored
+    // skip the sandbox: they were judged when first stored.
+    let mut plan: Vec<Result<Judged, ImageRecord>> = Vec::with_capacity(received.len());
+    for r in received {
+        match state
+            .store
+            .find_by_digest(&who.id, &r.upload.digest)
+            .await
+            .map_err(store_error)?
+        {
+            Some(existing) => plan.push(Err(existing)),
+            None => plan.push(Ok(judge(&state, r).await?)),
+        }
+    }
+
+    let mut stored: Vec<ImageRecord> = Vec::new();
+    let mut files = Vec::new();
+    for item in plan {
+        let (record, duplicate) = match item {
+            Err(existing) => (existing, true),
+            Ok(judged) => match store(&state, judged).await {
+                Ok(done) => done,
+                Err(e) => {
+                    roll_back(&state, &stored).await;
+                    return Err(e);
+                }
+            },
+        };
+        if !duplicate {
+            stored.push(record.clone());
+        }
+        let mut v = record_json(&state, &record);
+        v["duplicate"] = json!(duplicate);
+        files.push(v);
+    }
+    Ok(Json(
+        json!({"data": "文件上传成功", "type": "ok", "files": files}),
+    ))
+}

@@ -1,0 +1,103 @@
+//! The `imgbed` binary.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+
+/// imgbed: a self-hosted image host with a hot-swappable WebAssembly policy.
+///
+/// At first start it writes the config file with every default. Relative
+/// paths in it resolve against the config file's folder (or --data-dir).
+#[derive(Parser, Debug)]
+#[command(name = "imgbed", version)]
+struct Cli {
+    /// Config file (created with defaults if missing).
+    #[arg(long, short, default_value = "config.json", env = "IMGBED_CONFIG")]
+    config: PathBuf,
+    /// Base folder for relative paths (images, database, secrets) instead of the config's folder.
+    #[arg(long, env = "IMGBED_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Port to listen on (overrides the config; 0 picks a free one).
+    #[arg(long, env = "IMGBED_PORT")]
+    port: Option<u16>,
+    /// Address to listen on (overrides the config).
+    #[arg(long, env = "IMGBED_BIND")]
+    bind: Option<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut settings = imgbed::config::load(&cli.config, cli.data_dir.as_deref())?;
+    if let Some(port) = cli.port {
+        settings.config.port = port;
+    }
+    if let Some(bind) = cli.bind {
+        settings.config.bind = bind;
+    }
+    if let Err((key, message)) = imgbed::config::validate(&settings.config) {
+        anyhow::bail!("{key}: {message}");
+    }
+    init_logging(&settings.config);
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(serve(settings))
+}
+
+fn init_logging(config: &imgbed::config::Config) {
+    let level = if config.debug {
+        "debug"
+    } else {
+        config.log.level.as_str()
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IMGBED_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn serve(settings: imgbed::config::Settings) -> anyhow::Result<()> {
+    let addr = SocketAddr::new(settings.config.bind.parse()?, settings.config.port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    let bound = listener.local_addr()?;
+    // With port 0 the real port is known only now; links derived from it must use it.
+    let settings = if settings.config.port != bound.port() {
+        let mut config = settings.config.clone();
+        config.port = bound.port();
+        imgbed::config::resolve(config, settings.base_dir.clone())
+    } else {
+        settings
+    };
+    let state = imgbed::build_state(settings).await?;
+    let app = imgbed::http::router(state);
+    // Tests and scripts read this line to find the port.
+    println!("imgbed listening on http://{bound}");
+    tracing::info!(%bound, "listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

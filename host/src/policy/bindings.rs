@@ -1,0 +1,128 @@
+//! Host side of the WIT contract: generated bindings and the imports the guest may call.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use wasmtime::component::{Resource, ResourceTable};
+use wasmtime::StoreLimits;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "policy",
+    with: { "imgbed:policy/host.body": BodyFile },
+});
+
+use imgbed::policy::host::LogLevel;
+pub use imgbed::policy::types::{
+    Decision, Media, MediaKind, PolicyInfo, Principal, Rejection, Upload,
+};
+
+/// Largest single `read` the guest gets, whatever it asks for.
+pub const MAX_READ: u32 = 1024 * 1024;
+/// Log lines one policy call may write before the rest are dropped.
+const MAX_LOG_LINES: u32 = 100;
+/// Longest log line kept.
+const MAX_LOG_LEN: usize = 2048;
+
+/// Whether a stored image has a name (the `image-exists` capability).
+pub type ExistsFn = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// An upload body handed to the guest: read with positioned I/O, clamped to its size.
+pub struct BodyFile {
+    pub file: File,
+    pub size: u64,
+}
+
+/// Per-call state of a policy instance.
+pub struct State {
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub limits: StoreLimits,
+    pub settings: Arc<BTreeMap<String, String>>,
+    pub exists: ExistsFn,
+    pub policy_name: Arc<str>,
+    pub log_lines: u32,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl imgbed::policy::types::Host for State {}
+
+impl imgbed::policy::host::Host for State {
+    fn log(&mut self, level: LogLevel, message: String) {
+        self.log_lines += 1;
+        if self.log_lines > MAX_LOG_LINES {
+            return;
+        }
+        let mut message = message;
+        if message.len() > MAX_LOG_LEN {
+            let mut cut = MAX_LOG_LEN;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+        }
+        let policy = &*self.policy_name;
+        match level {
+            LogLevel::Trace => tracing::trace!(target: "policy", policy, "{message}"),
+            LogLevel::Debug => tracing::debug!(target: "policy", policy, "{message}"),
+            LogLevel::Info => tracing::info!(target: "policy", policy, "{message}"),
+            LogLevel::Warn => tracing::warn!(target: "policy", policy, "{message}"),
+            LogLevel::Error => tracing::error!(target: "policy", policy, "{message}"),
+        }
+    }
+
+    fn setting(&mut self, key: String) -> Option<String> {
+        self.settings.get(&key).cloned()
+    }
+
+    fn image_exists(&mut self, name: String) -> bool {
+        (self.exists)(&name)
+    }
+}
+
+impl imgbed::policy::host::HostBody for State {
+    fn size(&mut self, body: Resource<BodyFile>) -> u64 {
+        self.table.get(&body).map_or(0, |b| b.size)
+    }
+
+    fn read(&mut self, body: Resource<BodyFile>, offset: u64, len: u32) -> Vec<u8> {
+        let Ok(b) = self.table.get(&body) else {
+            return Vec::new();
+        };
+        if offset >= b.size {
+            return Vec::new();
+        }
+        let len = u64::from(len.min(MAX_READ)).min(b.size - offset) as usize;
+        let mut buf = vec![0u8; len];
+        let mut filled = 0;
+        while filled < len {
+            match b.file.read_at(&mut buf[filled..], offset + filled as u64) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "reading upload body for the policy");
+                    break;
+                }
+            }
+        }
+        buf.truncate(filled);
+        buf
+    }
+
+    fn drop(&mut self, body: Resource<BodyFile>) -> wasmtime::Result<()> {
+        self.table.delete(body)?;
+        Ok(())
+    }
+}

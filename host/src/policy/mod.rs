@@ -1,0 +1,447 @@
+//! The policy runtime: one wasmtime engine, a loaded policy component, and a
+//! fresh sandboxed instance per request on a bounded pool of blocking threads.
+//!
+//! Every call gets a memory cap and an epoch deadline; a trap, a timeout or an
+//! exhausted memory fails that one request and nothing else.
+
+mod bindings;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+use wasmtime::component::{Component, Linker, Resource, ResourceTable};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder,
+    Trap,
+};
+use wasmtime_wasi::WasiCtxBuilder;
+
+pub use bindings::{
+    BodyFile, Decision, ExistsFn, Media, MediaKind, PolicyInfo, Principal, Rejection, Upload,
+};
+use bindings::{Policy as Bindings, PolicyPre, State};
+
+/// The default policy, built from `guest/` by the build script.
+pub static BUILTIN_POLICY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/imgbed_policy.wasm"));
+
+/// The contract version this host speaks (the WIT package `imgbed:policy@1.x`).
+pub const CONTRACT: &str = "imgbed:policy@1.0.0";
+
+/// Milliseconds per epoch tick.
+const TICK_MS: u64 = 10;
+
+/// Why a policy call or load failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The call ran past its deadline.
+    #[error("policy call exceeded its deadline")]
+    Timeout,
+    /// The guest trapped (including running out of its memory cap).
+    #[error("policy trapped: {0}")]
+    Trap(String),
+    /// The guest returned something the host does not accept.
+    #[error("policy returned an invalid answer: {0}")]
+    Invalid(String),
+    /// No sandbox slot could be had.
+    #[error("policy unavailable: {0}")]
+    Unavailable(String),
+    /// A candidate component was refused.
+    #[error("policy refused: {0}")]
+    Refused(String),
+}
+
+impl PolicyError {
+    /// Stable code for answers and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PolicyError::Timeout => "policy_timeout",
+            PolicyError::Trap(_) => "policy_trap",
+            PolicyError::Invalid(_) => "policy_invalid",
+            PolicyError::Unavailable(_) => "policy_busy",
+            PolicyError::Refused(_) => "policy_refused",
+        }
+    }
+
+    fn from_call(e: wasmtime::Error) -> Self {
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => PolicyError::Timeout,
+            Some(trap) => PolicyError::Trap(trap.to_string()),
+            None => PolicyError::Trap(format!("{e:#}")),
+        }
+    }
+}
+
+/// Sandbox limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub memory_bytes: usize,
+    pub deadline: Duration,
+    pub workers: usize,
+}
+
+/// A compiled, checked policy ready to instantiate.
+pub struct LoadedPolicy {
+    pre: PolicyPre<State>,
+    pub info: PolicyInfo,
+    pub sha256: String,
+    pub name: Arc<str>,
+}
+
+/// What every instance is made from: engine, linker, limits and capabilities.
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<State>,
+    limits: Limits,
+    settings: Arc<BTreeMap<String, String>>,
+    exists: ExistsFn,
+}
+
+/// The sandbox and the active policy.
+pub struct PolicyRuntime {
+    sandbox: Sandbox,
+    permits: Arc<Semaphore>,
+    active: ArcSwap<LoadedPolicy>,
+}
+
+fn engine(limits: &Limits) -> Result<Engine, PolicyError> {
+    let slots = (limits.workers + 4) as u32;
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(slots)
+        .max_core_instances_per_component(16)
+        .total_core_instances(slots * 16)
+        .max_memories_per_component(4)
+        .total_memories(slots * 4)
+        .max_tables_per_component(8)
+        .total_tables(slots * 8)
+        .total_stacks(slots)
+        .max_memory_size(limits.memory_bytes);
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config).map_err(|e| PolicyError::Refused(format!("engine: {e:#}")))
+}
+
+impl PolicyRuntime {
+    /// Builds the engine, starts the epoch ticker, loads `component` and activates it.
+    pub fn new(
+        component: &[u8],
+        limits: Limits,
+        settings: BTreeMap<String, String>,
+        exists: ExistsFn,
+    ) -> Result<Self, PolicyError> {
+        let engine = engine(&limits)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| PolicyError::Refused(format!("{e:#}")))?;
+        Bindings::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
+            &mut linker,
+            |s: &mut State| s,
+        )
+        .map_err(|e| PolicyError::Refused(format!("{e:#}")))?;
+        spawn_ticker(&engine);
+        let sandbox = Sandbox {
+            engine,
+            linker,
+            limits,
+            settings: Arc::new(settings),
+            exists,
+        };
+        let loaded = sandbox.load(component)?;
+        Ok(PolicyRuntime {
+            sandbox,
+            permits: Arc::new(Semaphore::new(limits.workers.max(1))),
+            active: ArcSwap::from_pointee(loaded),
+        })
+    }
+
+    /// The active policy.
+    pub fn active(&self) -> Arc<LoadedPolicy> {
+        self.active.load_full()
+    }
+
+    /// Runs `f` with a fresh instance of the active policy on a blocking thread.
+    pub async fn run<T, F>(self: &Arc<Self>, f: F) -> Result<T, PolicyError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Session) -> Result<T, PolicyError> + Send + 'static,
+    {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| PolicyError::Unavailable(e.to_string()))?;
+        let rt = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let policy = rt.active();
+            let mut session = Session::start(&rt.sandbox, &policy.pre, policy.name.clone())?;
+            f(&mut session)
+        })
+        .await
+        .map_err(|e| PolicyError::Trap(format!("policy thread: {e}")))?
+    }
+
+    /// The sandbox policies run in.
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+}
+
+impl Sandbox {
+    /// Compiles, type-checks, configures and self-tests a candidate (blocking).
+    pub fn load(&self, bytes: &[u8]) -> Result<LoadedPolicy, PolicyError> {
+        let refused =
+            |what: &str, e: &dyn std::fmt::Display| PolicyError::Refused(format!("{what}: {e}"));
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let component = Component::new(&self.engine, bytes)
+            .map_err(|e| refused("not a valid component", &format!("{e:#}")))?;
+        check_contract(&self.engine, &component)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| refused("imports do not match", &format!("{e:#}")))?;
+        let pre =
+            PolicyPre::new(pre).map_err(|e| refused("exports do not match", &format!("{e:#}")))?;
+        let name: Arc<str> = Arc::from(format!("candidate-{}", &sha256[..12]));
+        let mut session = Session::start(self, &pre, name)?;
+        let info = session
+            .bindings
+            .imgbed_policy_api()
+            .call_info(&mut session.store)
+            .map_err(PolicyError::from_call)?;
+        let settings: Vec<(String, String)> = self
+            .settings
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        session
+            .bindings
+            .imgbed_policy_api()
+            .call_configure(&mut session.store, &settings)
+            .map_err(PolicyError::from_call)?
+            .map_err(|m| PolicyError::Refused(format!("configure: {m}")))?;
+        session
+            .bindings
+            .imgbed_policy_api()
+            .call_self_test(&mut session.store)
+            .map_err(PolicyError::from_call)?
+            .map_err(|m| PolicyError::Refused(format!("self-test: {m}")))?;
+        let name: Arc<str> = Arc::from(format!("{}@{}", info.name, info.version));
+        Ok(LoadedPolicy {
+            pre,
+            info,
+            sha256,
+            name,
+        })
+    }
+}
+
+/// Refuses a component built against another major version of the contract,
+/// with a message saying which one this host supports.
+fn check_contract(engine: &Engine, component: &Component) -> Result<(), PolicyError> {
+    let ty = component.component_type();
+    let exports: Vec<String> = ty
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let ours = exports
+        .iter()
+        .any(|n| n.starts_with("imgbed:policy/api@1."));
+    if ours {
+        return Ok(());
+    }
+    let theirs = exports.iter().find(|n| n.starts_with("imgbed:policy/api@"));
+    Err(PolicyError::Refused(match theirs {
+        Some(n) => format!("component exports {n}, this host supports {CONTRACT} (major version 1)"),
+        None => format!("component does not export the imgbed:policy/api interface of {CONTRACT}; exports: {exports:?}"),
+    }))
+}
+
+fn spawn_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("policy-epoch".into())
+        .spawn(move || loop {
+            std::thread::sleep(Duration::from_millis(TICK_MS));
+            match weak.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => break,
+            }
+        })
+        .expect("spawn epoch ticker");
+}
+
+/// One sandboxed instance: a fresh store, used for the calls of one request.
+pub struct Session {
+    store: Store<State>,
+    bindings: Bindings,
+}
+
+/// The host re-checks a name from the policy: never trusted for path safety.
+fn checked_name(name: String) -> Result<String, PolicyError> {
+    if crate::blob::is_safe_name(&name) {
+        Ok(name)
+    } else {
+        let shown: String = name.chars().take(64).collect();
+        Err(PolicyError::Invalid(format!(
+            "unsafe name {shown:?} ({} bytes)",
+            name.len()
+        )))
+    }
+}
+
+/// The host re-checks a rejection: status must be an HTTP error status.
+fn checked_rejection(r: Rejection) -> Result<Rejection, PolicyError> {
+    if !(400..=599).contains(&r.status) {
+        return Err(PolicyError::Invalid(format!(
+            "rejection status {} outside 400..=599",
+            r.status
+        )));
+    }
+    let code_ok = !r.code.is_empty()
+        && r.code.len() <= 64
+        && r.code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    if !code_ok || r.message.len() > 1024 {
+        return Err(PolicyError::Invalid(
+            "rejection code or message malformed".into(),
+        ));
+    }
+    Ok(r)
+}
+
+impl Session {
+    fn start(rt: &Sandbox, pre: &PolicyPre<State>, name: Arc<str>) -> Result<Self, PolicyError> {
+        // No preopens, no environment, no arguments, no stdio, and a clock frozen at zero:
+        // the guest sees only what the contract grants.
+        let wasi = WasiCtxBuilder::new()
+            .wall_clock(FrozenClock)
+            .monotonic_clock(FrozenClock)
+            .build();
+        let state = State {
+            wasi,
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(rt.limits.memory_bytes)
+                .instances(32)
+                .trap_on_grow_failure(true)
+                .build(),
+            settings: rt.settings.clone(),
+            exists: rt.exists.clone(),
+            policy_name: name,
+            log_lines: 0,
+        };
+        let mut store = Store::new(&rt.engine, state);
+        store.limiter(|s| &mut s.limits);
+        let ticks = (rt.limits.deadline.as_millis() as u64)
+            .div_ceil(TICK_MS)
+            .max(1);
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        let bindings = pre.instantiate(&mut store).map_err(|e| {
+            let msg = format!("{e:#}");
+            if msg.contains("pooling") || msg.contains("maximum concurrent") {
+                PolicyError::Unavailable(msg)
+            } else {
+                PolicyError::from_call(e)
+            }
+        })?;
+        Ok(Session { store, bindings })
+    }
+
+    fn body(&mut self, file: &File, size: u64) -> Result<Resource<BodyFile>, PolicyError> {
+        let file = file
+            .try_clone()
+            .map_err(|e| PolicyError::Unavailable(format!("body: {e}")))?;
+        self.store
+            .data_mut()
+            .table
+            .push(BodyFile { file, size })
+            .map_err(|e| PolicyError::Unavailable(format!("body: {e}")))
+    }
+
+    /// `inspect`: what the upload in `file` really is.
+    pub fn inspect(
+        &mut self,
+        upload: &Upload,
+        file: &File,
+    ) -> Result<Result<Media, Rejection>, PolicyError> {
+        let body = self.body(file, upload.size)?;
+        let borrowed = Resource::<BodyFile>::new_borrow(body.rep());
+        let out = self
+            .bindings
+            .imgbed_policy_api()
+            .call_inspect(&mut self.store, upload, borrowed);
+        let _ = self.store.data_mut().table.delete(body);
+        match out.map_err(PolicyError::from_call)? {
+            Ok(media) => Ok(Ok(media)),
+            Err(r) => Ok(Err(checked_rejection(r)?)),
+        }
+    }
+
+    /// `name`: the stored name for an accepted upload, re-checked for path safety.
+    pub fn name(
+        &mut self,
+        upload: &Upload,
+        media: &Media,
+        rule: &str,
+    ) -> Result<Result<String, Rejection>, PolicyError> {
+        let out = self
+            .bindings
+            .imgbed_policy_api()
+            .call_name(&mut self.store, upload, media, rule);
+        match out.map_err(PolicyError::from_call)? {
+            Ok(name) => Ok(Ok(checked_name(name)?)),
+            Err(r) => Ok(Err(checked_rejection(r)?)),
+        }
+    }
+
+    /// `authorize`: may `principal` do `action`?
+    pub fn authorize(
+        &mut self,
+        action: &str,
+        principal: &Principal,
+        facts: &[(String, String)],
+    ) -> Result<Result<(), Rejection>, PolicyError> {
+        let out = self.bindings.imgbed_policy_api().call_authorize(
+            &mut self.store,
+            action,
+            principal,
+            facts,
+        );
+        match out.map_err(PolicyError::from_call)? {
+            Decision::Allow => Ok(Ok(())),
+            Decision::Deny(r) => Ok(Err(checked_rejection(r)?)),
+        }
+    }
+}
+
+/// A clock that always says zero: policies get time only from the upload record.
+struct FrozenClock;
+
+impl wasmtime_wasi::HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}

@@ -1,0 +1,223 @@
+//! SQLite engine: one connection in WAL mode, used from blocking threads.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{ImageRecord, MetaStore, Page, StoreError};
+
+/// Metadata in a SQLite file.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS images (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    name          TEXT NOT NULL UNIQUE,
+    owner         TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    digest        TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    format        TEXT NOT NULL,
+    mime          TEXT NOT NULL,
+    width         INTEGER NOT NULL,
+    height        INTEGER NOT NULL,
+    frames        INTEGER NOT NULL,
+    duration_ms   INTEGER,
+    original_name TEXT NOT NULL,
+    time          REAL NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS images_owner_digest ON images(owner, digest);
+CREATE INDEX IF NOT EXISTS images_owner_time ON images(owner, time DESC, id DESC);
+";
+
+const COLUMNS: &str =
+    "name, owner, size, digest, kind, format, mime, width, height, frames, duration_ms, original_name, time";
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn record(row: &Row<'_>) -> rusqlite::Result<ImageRecord> {
+    Ok(ImageRecord {
+        name: row.get(0)?,
+        owner: row.get(1)?,
+        size: row.get::<_, i64>(2)? as u64,
+        digest: row.get(3)?,
+        kind: row.get(4)?,
+        format: row.get(5)?,
+        mime: row.get(6)?,
+        width: row.get(7)?,
+        height: row.get(8)?,
+        frames: row.get(9)?,
+        duration_ms: row.get::<_, Option<i64>>(10)?.map(|d| d as u64),
+        original_name: row.get(11)?,
+        time: row.get(12)?,
+    })
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and ensures the schema.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(backend)?;
+        }
+        let conn = Connection::open(path).map_err(backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(backend)?;
+        conn.execute_batch(SCHEMA).map_err(backend)?;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on a blocking thread.
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&guard)
+        })
+        .await
+        .map_err(backend)?
+    }
+}
+
+fn get_by_name(conn: &Connection, name: &str) -> Result<Option<ImageRecord>, StoreError> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM images WHERE name = ?1"),
+        [name],
+        record,
+    )
+    .optional()
+    .map_err(backend)
+}
+
+fn get_by_digest(
+    conn: &Connection,
+    owner: &str,
+    digest: &str,
+) -> Result<Option<ImageRecord>, StoreError> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM images WHERE owner = ?1 AND digest = ?2"),
+        [owner, digest],
+        record,
+    )
+    .optional()
+    .map_err(backend)
+}
+
+#[async_trait::async_trait]
+impl MetaStore for SqliteStore {
+    async fn init(&self) -> Result<(), StoreError> {
+        self.with(|c| c.execute_batch(SCHEMA).map_err(backend))
+            .await
+    }
+
+    async fn insert(&self, r: &ImageRecord) -> Result<(), StoreError> {
+        let r = r.clone();
+        self.with(move |c| {
+            let res = c.execute(
+                &format!("INSERT INTO images ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+                params![
+                    r.name,
+                    r.owner,
+                    r.size as i64,
+                    r.digest,
+                    r.kind,
+                    r.format,
+                    r.mime,
+                    r.width,
+                    r.height,
+                    r.frames,
+                    r.duration_ms.map(|d| d as i64),
+                    r.original_name,
+                    r.time
+                ],
+            );
+            match res {
+                Ok(_) => Ok(()),
+                Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    // Which key clashed? The digest pair wins: the caller answers with the existing record.
+                    match get_by_digest(c, &r.owner, &r.digest)? {
+                        Some(existing) => Err(StoreError::Duplicate(existing.name)),
+                        None => Err(StoreError::NameTaken),
+                    }
+                }
+                Err(e) => Err(backend(e)),
+            }
+        })
+        .await
+    }
+
+    async fn get(&self, name: &str) -> Result<Option<ImageRecord>, StoreError> {
+        let name = name.to_string();
+        self.with(move |c| get_by_name(c, &name)).await
+    }
+
+    async fn find_by_digest(
+        &self,
+        owner: &str,
+        digest: &str,
+    ) -> Result<Option<ImageRecord>, StoreError> {
+        let (owner, digest) = (owner.to_string(), digest.to_string());
+        self.with(move |c| get_by_digest(c, &owner, &digest)).await
+    }
+
+    async fn list(&self, owner: &str, offset: u64, limit: u64) -> Result<Page, StoreError> {
+        let owner = owner.to_string();
+        self.with(move |c| {
+            let total: i64 =
+                c.query_row("SELECT COUNT(*) FROM images WHERE owner = ?1", [&owner], |r| r.get(0)).map_err(backend)?;
+            let mut stmt = c
+                .prepare(&format!(
+                    "SELECT {COLUMNS} FROM images WHERE owner = ?1 ORDER BY time DESC, id DESC LIMIT ?2 OFFSET ?3"
+                ))
+                .map_err(backend)?;
+            let items = stmt
+                .query_map(params![owner, limit.min(i64::MAX as u64) as i64, offset.min(i64::MAX as u64) as i64], record)
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)?;
+            Ok(Page { items, total: total as u64 })
+        })
+        .await
+    }
+
+    async fn delete(&self, name: &str) -> Result<bool, StoreError> {
+        let name = name.to_string();
+        self.with(move |c| {
+            Ok(c.execute("DELETE FROM images WHERE name = ?1", [&name])
+                .map_err(backend)?
+                > 0)
+        })
+        .await
+    }
+
+    async fn all_names(&self) -> Result<Vec<String>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare("SELECT name FROM images").map_err(backend)?;
+            let names = stmt
+                .query_map([], |r| r.get(0))
+                .map_err(backend)?
+                .collect::<Result<Vec<String>, _>>();
+            names.map_err(backend)
+        })
+        .await
+    }
+
+    fn exists_blocking(&self, name: &str) -> Result<bool, StoreError> {
+        let guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(get_by_name(&guard, name)?.is_some())
+    }
+}
