@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
-    let manifest_dir =
-        PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let root = manifest_dir.parent().expect("workspace root").to_path_buf();
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
     for watched in ["guest/src", "guest/Cargo.toml", "wit", "Cargo.lock"] {
@@ -24,16 +23,7 @@ fn main() {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "--target",
-            "wasm32-wasip2",
-            "-p",
-            "imgbed-policy",
-            "--target-dir",
-        ])
+        .args(["build", "--release", "--locked", "--target", "wasm32-wasip2", "-p", "imgbed-policy", "--target-dir"])
         .arg(&target_dir);
     // Flags meant for the host build must not leak into the wasm build.
     for var in [
@@ -51,13 +41,9 @@ fn main() {
     if !status.success() {
         panic!("building the policy component failed; is the wasm32-wasip2 target installed? (rustup target add wasm32-wasip2)");
     }
-    copy(
-        &target_dir.join("wasm32-wasip2/release/imgbed_policy.wasm"),
-        &out_dir.join("imgbed_policy.wasm"),
-    );
+    copy(&target_dir.join("wasm32-wasip2/release/imgbed_policy.wasm"), &out_dir.join("imgbed_policy.wasm"));
 }
 
 fn copy(from: &Path, to: &Path) {
-    std::fs::copy(from, to)
-        .unwrap_or_else(|e| panic!("copy {} -> {}: {e}", from.display(), to.display()));
+    std::fs::copy(from, to).unwrap_or_else(|e| panic!("copy {} -> {}: {e}", from.display(), to.display()));
 }

@@ -18,12 +18,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_width: 10_000,
-            max_height: 10_000,
-            max_pixels: 40_000_000,
-            max_frames: 900,
-        }
+        Limits { max_width: 10_000, max_height: 10_000, max_pixels: 40_000_000, max_frames: 900 }
     }
 }
 
@@ -89,27 +84,18 @@ fn check_size(width: u32, height: u32, limits: &Limits) -> Result<(), Refusal> {
         return Err(Refusal::too_big(format!("{width}x{height} 无效尺寸")));
     }
     if width > limits.max_width || height > limits.max_height {
-        return Err(Refusal::too_big(format!(
-            "{width}x{height} 超过 {}x{}",
-            limits.max_width, limits.max_height
-        )));
+        return Err(Refusal::too_big(format!("{width}x{height} 超过 {}x{}", limits.max_width, limits.max_height)));
     }
     let pixels = u64::from(width) * u64::from(height);
     if pixels > limits.max_pixels {
-        return Err(Refusal::too_big(format!(
-            "{pixels} 像素超过 {}",
-            limits.max_pixels
-        )));
+        return Err(Refusal::too_big(format!("{pixels} 像素超过 {}", limits.max_pixels)));
     }
     Ok(())
 }
 
 fn check_frames(frames: u32, limits: &Limits) -> Result<(), Refusal> {
     if frames > limits.max_frames {
-        return Err(Refusal::too_big(format!(
-            "{frames} 帧超过 {}",
-            limits.max_frames
-        )));
+        return Err(Refusal::too_big(format!("{frames} 帧超过 {}", limits.max_frames)));
     }
     Ok(())
 }
@@ -119,17 +105,9 @@ fn frame_budget(limits: &Limits) -> usize {
     (limits.max_pixels.saturating_mul(4).saturating_add(1 << 20)).min(usize::MAX as u64) as usize
 }
 
-fn png_inspect<S: ReadAt + ?Sized>(
-    reader: OffsetReader<'_, S>,
-    limits: &Limits,
-) -> Result<Found, Refusal> {
+fn png_inspect<S: ReadAt + ?Sized>(reader: OffsetReader<'_, S>, limits: &Limits) -> Result<Found, Refusal> {
     let bad = |e: png::DecodingError| Refusal::corrupt("png", e);
-    let mut decoder = png::Decoder::new_with_limits(
-        reader,
-        png::Limits {
-            bytes: frame_budget(limits),
-        },
-    );
+    let mut decoder = png::Decoder::new_with_limits(reader, png::Limits { bytes: frame_budget(limits) });
     decoder.set_transformations(png::Transformations::IDENTITY);
     let mut png = decoder.read_info().map_err(|e| match e {
         png::DecodingError::LimitsExceeded => Refusal::too_big("png 内存需求过大"),
@@ -144,18 +122,12 @@ fn png_inspect<S: ReadAt + ?Sized>(
     check_frames(frames, limits)?;
     let mut duration_ms = 0u64;
     if frames > 1 {
-        let size = png
-            .output_buffer_size()
-            .ok_or_else(|| Refusal::too_big("png 内存需求过大"))?;
+        let size = png.output_buffer_size().ok_or_else(|| Refusal::too_big("png 内存需求过大"))?;
         let mut buf = vec![0u8; size];
         for _ in 0..frames {
             png.next_frame(&mut buf).map_err(bad)?;
             if let Some(fc) = png.info().frame_control {
-                let den = if fc.delay_den == 0 {
-                    100
-                } else {
-                    u64::from(fc.delay_den)
-                };
+                let den = if fc.delay_den == 0 { 100 } else { u64::from(fc.delay_den) };
                 duration_ms += u64::from(fc.delay_num) * 1000 / den;
             }
         }
@@ -166,11 +138,7 @@ fn png_inspect<S: ReadAt + ?Sized>(
     // Read up to IEND so a file cut after its image data is still refused.
     png.finish().map_err(bad)?;
     Ok(Found {
-        kind: if frames > 1 {
-            Kind::Animation
-        } else {
-            Kind::Image
-        },
+        kind: if frames > 1 { Kind::Animation } else { Kind::Image },
         format: "png",
         extension: "png",
         mime: "image/png",
@@ -183,16 +151,12 @@ fn png_inspect<S: ReadAt + ?Sized>(
 
 /// Walks the JPEG marker structure: frame header for the size, then every
 /// scan up to the EOI marker. Returns (width, height).
-fn jpeg_structure<S: ReadAt + ?Sized>(
-    reader: &mut OffsetReader<'_, S>,
-) -> Result<(u32, u32), Refusal> {
+fn jpeg_structure<S: ReadAt + ?Sized>(reader: &mut OffsetReader<'_, S>) -> Result<(u32, u32), Refusal> {
     use std::io::Read;
     let bad = |why: &str| Refusal::corrupt("jpeg", why);
     fn next<S: ReadAt + ?Sized>(reader: &mut OffsetReader<'_, S>) -> Result<u8, Refusal> {
         let mut b = [0u8; 1];
-        reader
-            .read_exact(&mut b)
-            .map_err(|_| Refusal::corrupt("jpeg", "truncated"))?;
+        reader.read_exact(&mut b).map_err(|_| Refusal::corrupt("jpeg", "truncated"))?;
         Ok(b[0])
     }
     if next(reader)? != 0xFF || next(reader)? != 0xD8 {
@@ -257,16 +221,11 @@ fn jpeg_structure<S: ReadAt + ?Sized>(
     size.ok_or_else(|| bad("no frame header"))
 }
 
-fn jpeg_inspect<S: ReadAt + ?Sized>(
-    mut reader: OffsetReader<'_, S>,
-    limits: &Limits,
-) -> Result<Found, Refusal> {
+fn jpeg_inspect<S: ReadAt + ?Sized>(mut reader: OffsetReader<'_, S>, limits: &Limits) -> Result<Found, Refusal> {
     use std::io::{Seek, SeekFrom};
     let (width, height) = jpeg_structure(&mut reader)?;
     check_size(width, height, limits)?;
-    reader
-        .seek(SeekFrom::Start(0))
-        .map_err(|e| Refusal::corrupt("jpeg", e))?;
+    reader.seek(SeekFrom::Start(0)).map_err(|e| Refusal::corrupt("jpeg", e))?;
     let mut decoder = jpeg_decoder::Decoder::new(reader);
     decoder.set_max_decoding_buffer_size(frame_budget(limits));
     decoder.decode().map_err(|e| Refusal::corrupt("jpeg", e))?;
@@ -282,10 +241,7 @@ fn jpeg_inspect<S: ReadAt + ?Sized>(
     })
 }
 
-fn gif_inspect<S: ReadAt + ?Sized>(
-    reader: OffsetReader<'_, S>,
-    limits: &Limits,
-) -> Result<Found, Refusal> {
+fn gif_inspect<S: ReadAt + ?Sized>(reader: OffsetReader<'_, S>, limits: &Limits) -> Result<Found, Refusal> {
     let bad = |e: gif::DecodingError| Refusal::corrupt("gif", e);
     let mut options = gif::DecodeOptions::new();
     options.set_color_output(gif::ColorOutput::Indexed);
@@ -307,11 +263,7 @@ fn gif_inspect<S: ReadAt + ?Sized>(
         return Err(Refusal::corrupt("gif", "no frames"));
     }
     Ok(Found {
-        kind: if frames > 1 {
-            Kind::Animation
-        } else {
-            Kind::Image
-        },
+        kind: if frames > 1 { Kind::Animation } else { Kind::Image },
         format: "gif",
         extension: "gif",
         mime: "image/gif",
@@ -322,18 +274,12 @@ fn gif_inspect<S: ReadAt + ?Sized>(
     })
 }
 
-fn webp_inspect<S: ReadAt + ?Sized>(
-    reader: OffsetReader<'_, S>,
-    limits: &Limits,
-) -> Result<Found, Refusal> {
+fn webp_inspect<S: ReadAt + ?Sized>(reader: OffsetReader<'_, S>, limits: &Limits) -> Result<Found, Refusal> {
     let bad = |e: image_webp::DecodingError| Refusal::corrupt("webp", e);
     let declared = {
         // The RIFF size must match the data: a cut file is refused even if the codec would cope.
         let riff = reader.peek_at(4, 4);
-        let n = u32::from_le_bytes(
-            riff.try_into()
-                .map_err(|_| Refusal::corrupt("webp", "short header"))?,
-        );
+        let n = u32::from_le_bytes(riff.try_into().map_err(|_| Refusal::corrupt("webp", "short header"))?);
         u64::from(n) + 8
     };
     if declared > reader.size() {
@@ -344,15 +290,9 @@ fn webp_inspect<S: ReadAt + ?Sized>(
     let (width, height) = webp.dimensions();
     check_size(width, height, limits)?;
     let animated = webp.is_animated();
-    let frames = if animated {
-        webp.num_frames().max(1)
-    } else {
-        1
-    };
+    let frames = if animated { webp.num_frames().max(1) } else { 1 };
     check_frames(frames, limits)?;
-    let size = webp
-        .output_buffer_size()
-        .ok_or_else(|| Refusal::too_big("webp 内存需求过大"))?;
+    let size = webp.output_buffer_size().ok_or_else(|| Refusal::too_big("webp 内存需求过大"))?;
     let mut buf = vec![0u8; size];
     let mut duration_ms = 0u64;
     if animated {
@@ -363,11 +303,7 @@ fn webp_inspect<S: ReadAt + ?Sized>(
         webp.read_image(&mut buf).map_err(bad)?;
     }
     Ok(Found {
-        kind: if animated {
-            Kind::Animation
-        } else {
-            Kind::Image
-        },
+        kind: if animated { Kind::Animation } else { Kind::Image },
         format: "webp",
         extension: "webp",
         mime: "image/webp",

@@ -25,11 +25,7 @@ struct Policy;
 
 impl From<Refusal> for Rejection {
     fn from(r: Refusal) -> Self {
-        Rejection {
-            status: r.status,
-            code: r.code.to_string(),
-            message: r.message,
-        }
+        Rejection { status: r.status, code: r.code.to_string(), message: r.message }
     }
 }
 
@@ -43,9 +39,7 @@ impl reader::ReadAt for Body {
 }
 
 fn number<T: std::str::FromStr>(key: &str, default: T) -> T {
-    host::setting(key)
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
+    host::setting(key).and_then(|v| v.trim().parse().ok()).unwrap_or(default)
 }
 
 fn limits() -> inspect::Limits {
@@ -76,29 +70,22 @@ fn media_of(found: inspect::Found) -> Media {
 
 /// A 1x1 PNG used by the self-test.
 const TINY_PNG: &[u8] = &[
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
-    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
-    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0,
-    0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D, 0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
-    0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0D, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0, 0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D,
+    0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
 ];
 
 impl Guest for Policy {
     fn info() -> PolicyInfo {
-        PolicyInfo {
-            name: "imgbed-default".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        }
+        PolicyInfo { name: "imgbed-default".into(), version: env!("CARGO_PKG_VERSION").into() }
     }
 
     fn configure(settings: Vec<(String, String)>) -> Result<(), String> {
         for (key, value) in &settings {
             match key.as_str() {
                 "image_rule" if !naming::RULES.contains(&value.as_str()) => {
-                    return Err(format!(
-                        "image_rule: unknown rule {value:?}, expected one of {:?}",
-                        naming::RULES
-                    ));
+                    return Err(format!("image_rule: unknown rule {value:?}, expected one of {:?}", naming::RULES));
                 }
                 "max_width" | "max_height" | "max_frames" if value.parse::<u32>().is_err() => {
                     return Err(format!("{key}: expected a whole number, got {value:?}"));
@@ -114,13 +101,11 @@ impl Guest for Policy {
 
     fn self_test() -> Result<(), String> {
         // The seed's documented example, with the path-safe alphabet.
-        let got = naming::name("base64", "Hello.PNG", 1795463366.4363468, 0, "", "png")
-            .map_err(|r| r.message)?;
+        let got = naming::name("base64", "Hello.PNG", 1795463366.4363468, 0, "", "png").map_err(|r| r.message)?;
         if got != "aGVsbG8ucG5nMTc5NTQ2MzM2Ni40MzYzNDY4.png" {
             return Err(format!("base64 rule gave {got}"));
         }
-        let found =
-            inspect::inspect(TINY_PNG, &inspect::Limits::default()).map_err(|r| r.message)?;
+        let found = inspect::inspect(TINY_PNG, &inspect::Limits::default()).map_err(|r| r.message)?;
         if (found.width, found.height, found.format) != (1, 1, "png") {
             return Err(format!("tiny png inspected as {found:?}"));
         }
@@ -134,34 +119,19 @@ impl Guest for Policy {
         match inspect::inspect(data, &limits()) {
             Ok(found) => Ok(media_of(found)),
             Err(refusal) => {
-                host::log(
-                    LogLevel::Info,
-                    &format!("refused {:?}: {}", upload.filename, refusal.message),
-                );
+                host::log(LogLevel::Info, &format!("refused {:?}: {}", upload.filename, refusal.message));
                 Err(refusal.into())
             }
         }
     }
 
     fn name(upload: Upload, media: Media, rule: String) -> Result<String, Rejection> {
-        naming::name(
-            &rule,
-            &upload.filename,
-            upload.received_at,
-            upload.attempt,
-            &upload.digest,
-            &media.extension,
-        )
-        .map_err(Into::into)
+        naming::name(&rule, &upload.filename, upload.received_at, upload.attempt, &upload.digest, &media.extension)
+            .map_err(Into::into)
     }
 
     fn authorize(action: String, principal: Principal, request: Vec<(String, String)>) -> Decision {
-        match authz::authorize(
-            &action,
-            &principal.kind,
-            &principal.id,
-            &authz::Facts(&request),
-        ) {
+        match authz::authorize(&action, &principal.kind, &principal.id, &authz::Facts(&request)) {
             Ok(()) => Decision::Allow,
             Err(refusal) => Decision::Deny(refusal.into()),
         }

@@ -60,11 +60,7 @@ pub fn name(
             hex(&hash)
         }
         "content" => {
-            let short: String = digest
-                .chars()
-                .filter(|c| c.is_ascii_hexdigit())
-                .take(32)
-                .collect();
+            let short: String = digest.chars().filter(|c| c.is_ascii_hexdigit()).take(32).collect();
             if attempt > 0 {
                 format!("{short}-{attempt}")
             } else {

@@ -35,13 +35,7 @@ pub struct OffsetReader<'a, S: ReadAt + ?Sized> {
 
 impl<'a, S: ReadAt + ?Sized> OffsetReader<'a, S> {
     pub fn new(source: &'a S) -> Self {
-        OffsetReader {
-            size: source.size(),
-            source,
-            pos: 0,
-            buf: Vec::new(),
-            buf_start: 0,
-        }
+        OffsetReader { size: source.size(), source, pos: 0, buf: Vec::new(), buf_start: 0 }
     }
 
     /// Bytes `[offset, offset + len)`, fewer at the end of the data.
@@ -56,8 +50,7 @@ impl<'a, S: ReadAt + ?Sized> OffsetReader<'a, S> {
 
 impl<S: ReadAt + ?Sized> BufRead for OffsetReader<'_, S> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        let in_buf =
-            self.pos >= self.buf_start && self.pos < self.buf_start + self.buf.len() as u64;
+        let in_buf = self.pos >= self.buf_start && self.pos < self.buf_start + self.buf.len() as u64;
         if !in_buf {
             if self.pos >= self.size {
                 return Ok(&[]);
@@ -96,10 +89,7 @@ impl<S: ReadAt + ?Sized> Seek for OffsetReader<'_, S> {
                 self.pos = p;
                 Ok(p)
             }
-            None => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "seek before start",
-            )),
+            None => Err(io::Error::new(io::ErrorKind::InvalidInput, "seek before start")),
         }
     }
 }

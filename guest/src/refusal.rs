@@ -10,11 +10,7 @@ pub struct Refusal {
 
 impl Refusal {
     fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Refusal {
-            status,
-            code,
-            message: message.into(),
-        }
+        Refusal { status, code, message: message.into() }
     }
 
     /// The upload holds no bytes.
@@ -24,20 +20,12 @@ impl Refusal {
 
     /// The bytes are not a format this policy accepts (whatever the name or Content-Type says).
     pub fn unsupported() -> Self {
-        Self::new(
-            415,
-            "unsupported_type",
-            "不支持的文件类型: 仅支持 jpg, png, webp, gif",
-        )
+        Self::new(415, "unsupported_type", "不支持的文件类型: 仅支持 jpg, png, webp, gif")
     }
 
     /// The bytes start like an accepted format but do not decode.
     pub fn corrupt(format: &str, why: impl std::fmt::Display) -> Self {
-        Self::new(
-            422,
-            "corrupt_image",
-            format!("文件已损坏: {format} 解码失败 ({why})"),
-        )
+        Self::new(422, "corrupt_image", format!("文件已损坏: {format} 解码失败 ({why})"))
     }
 
     /// Width, height, pixel count or frame count over the configured limits.

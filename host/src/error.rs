@@ -24,13 +24,7 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a code and message from the catalogue below.
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code: code.into(),
-            message: message.into(),
-            file: None,
-            detail: None,
-        }
+        ApiError { status, code: code.into(), message: message.into(), file: None, detail: None }
     }
 
     pub fn with_file(mut self, file: impl Into<String>) -> Self {
@@ -50,25 +44,13 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "no_authority", "401 No Authority")
     }
     pub fn too_large(limit: u64) -> Self {
-        Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("文件过大: 上限 {limit} 字节"),
-        )
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("文件过大: 上限 {limit} 字节"))
     }
     pub fn too_many_files(limit: u32) -> Self {
-        Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_many_files",
-            format!("文件数量超出限制: 每次最多 {limit} 个"),
-        )
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_many_files", format!("文件数量超出限制: 每次最多 {limit} 个"))
     }
     pub fn upload_failed() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "upload_failed",
-            "文件上传失败",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "upload_failed", "文件上传失败")
     }
     pub fn image_not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "图片信息获取失败")
@@ -83,32 +65,16 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "no_route", "接口不存在")
     }
     pub fn method_not_allowed() -> Self {
-        Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "请求方法不允许",
-        )
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "请求方法不允许")
     }
     pub fn storage_full() -> Self {
-        Self::new(
-            StatusCode::INSUFFICIENT_STORAGE,
-            "storage_full",
-            "存储空间不足",
-        )
+        Self::new(StatusCode::INSUFFICIENT_STORAGE, "storage_full", "存储空间不足")
     }
     pub fn internal() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "服务器内部错误",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "服务器内部错误")
     }
     pub fn policy_unavailable() -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "policy_busy",
-            "策略暂时不可用, 请稍后重试",
-        )
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "policy_busy", "策略暂时不可用, 请稍后重试")
     }
     pub fn policy_failed(code: &str) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, code, "策略执行失败")
@@ -150,8 +116,7 @@ impl IntoResponse for ApiError {
         }
         let mut res = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            res.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         res
     }

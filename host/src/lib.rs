@@ -37,25 +37,16 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
         workers: settings.policy_workers(),
     };
     let exists_store = store.clone();
-    let exists: policy::ExistsFn =
-        Arc::new(move |name: &str| exists_store.exists_blocking(name).unwrap_or(true));
+    let exists: policy::ExistsFn = Arc::new(move |name: &str| exists_store.exists_blocking(name).unwrap_or(true));
     let policy_settings = settings.policy_settings();
-    let policy = tokio::task::spawn_blocking(move || {
-        PolicyRuntime::new(&component, limits, policy_settings, exists)
-    })
-    .await?
-    .context("loading the policy component")?;
+    let policy = tokio::task::spawn_blocking(move || PolicyRuntime::new(&component, limits, policy_settings, exists))
+        .await?
+        .context("loading the policy component")?;
     let active = policy.active();
     tracing::info!(policy = %active.name, sha256 = %active.sha256, "policy loaded");
 
     reconcile(store.as_ref(), &blobs).await?;
-    Ok(Arc::new(AppState {
-        settings,
-        store,
-        blobs,
-        policy: Arc::new(policy),
-        secrets,
-    }))
+    Ok(Arc::new(AppState { settings, store, blobs, policy: Arc::new(policy), secrets }))
 }
 
 fn policy_bytes(settings: &Settings) -> anyhow::Result<Vec<u8>> {
@@ -72,11 +63,7 @@ fn policy_bytes(settings: &Settings) -> anyhow::Result<Vec<u8>> {
 pub async fn reconcile(store: &dyn MetaStore, blobs: &LocalBlobs) -> anyhow::Result<()> {
     let temps = blobs.clear_temp()?;
     let names: HashSet<String> = store.all_names().await?.into_iter().collect();
-    let files: HashSet<String> = blobs
-        .names()?
-        .into_iter()
-        .filter(|n| blob::is_safe_name(n))
-        .collect();
+    let files: HashSet<String> = blobs.names()?.into_iter().filter(|n| blob::is_safe_name(n)).collect();
     let mut orphans = 0;
     for f in files.difference(&names) {
         blobs.remove(f)?;
@@ -88,12 +75,7 @@ pub async fn reconcile(store: &dyn MetaStore, blobs: &LocalBlobs) -> anyhow::Res
         missing += 1;
     }
     if temps + orphans + missing > 0 {
-        tracing::warn!(
-            temps,
-            orphans,
-            missing,
-            "start-up reconciliation cleaned up after an earlier crash"
-        );
+        tracing::warn!(temps, orphans, missing, "start-up reconciliation cleaned up after an earlier crash");
     }
     Ok(())
 }

@@ -48,24 +48,17 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn init_logging(config: &imgbed::config::Config) {
-    let level = if config.debug {
-        "debug"
-    } else {
-        config.log.level.as_str()
-    };
+    // The original's `debug` switch turns on our own debug lines, not every dependency's.
+    let debug_level = format!("{},imgbed=debug,policy=debug", config.log.level);
+    let level = if config.debug { debug_level.as_str() } else { config.log.level.as_str() };
     let filter = tracing_subscriber::EnvFilter::try_from_env("IMGBED_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 async fn serve(settings: imgbed::config::Settings) -> anyhow::Result<()> {
     let addr = SocketAddr::new(settings.config.bind.parse()?, settings.config.port);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("listening on {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
     let bound = listener.local_addr()?;
     // With port 0 the real port is known only now; links derived from it must use it.
     let settings = if settings.config.port != bound.port() {
@@ -80,9 +73,7 @@ async fn serve(settings: imgbed::config::Settings) -> anyhow::Result<()> {
     // Tests and scripts read this line to find the port.
     println!("imgbed listening on http://{bound}");
     tracing::info!(%bound, "listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -35,10 +35,7 @@ fn random_token() -> String {
 /// with a fresh random token (mode 0600) the first time. No default lives in code.
 pub fn load_secrets(dir: &Path, configured_admin: &str) -> Result<Secrets, SecretsError> {
     let path = dir.join("secrets.json");
-    let err = |source| SecretsError {
-        path: path.display().to_string(),
-        source,
-    };
+    let err = |source| SecretsError { path: path.display().to_string(), source };
     let stored: Option<Secrets> = match std::fs::read_to_string(&path) {
         Ok(text) => Some(serde_json::from_str(&text).map_err(|e| err(std::io::Error::other(e)))?),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -47,14 +44,8 @@ pub fn load_secrets(dir: &Path, configured_admin: &str) -> Result<Secrets, Secre
     let mut secrets = match stored {
         Some(s) => s,
         None => {
-            let s = Secrets {
-                admin_token: random_token(),
-            };
-            write_private(
-                &path,
-                &serde_json::to_string_pretty(&s).expect("serialise secrets"),
-            )
-            .map_err(err)?;
+            let s = Secrets { admin_token: random_token() };
+            write_private(&path, &serde_json::to_string_pretty(&s).expect("serialise secrets")).map_err(err)?;
             tracing::info!(path = %path.display(), "generated the admin token");
             s
         }
@@ -70,12 +61,7 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
     let tmp = path.with_extension("json.tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
     f.write_all(text.as_bytes())?;
     f.sync_all()?;
     std::fs::rename(tmp, path)
@@ -91,10 +77,7 @@ pub fn request_token(headers: &HeaderMap, query_token: Option<&str>) -> Option<S
     let bearer = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty());
     bearer.or_else(|| query_token.map(str::to_string).filter(|t| !t.is_empty()))
@@ -104,15 +87,9 @@ pub fn request_token(headers: &HeaderMap, query_token: Option<&str>) -> Option<S
 /// single local owner (accounts and per-user tokens arrive with their own issue).
 pub fn principal(token: Option<&str>, secrets: &Secrets) -> Principal {
     match token {
-        Some(t) if secret_eq(t, &secrets.admin_token) => Principal {
-            kind: "admin".into(),
-            id: "admin".into(),
-            attributes: Vec::new(),
-        },
-        _ => Principal {
-            kind: "user".into(),
-            id: LOCAL_OWNER.into(),
-            attributes: Vec::new(),
-        },
+        Some(t) if secret_eq(t, &secrets.admin_token) => {
+            Principal { kind: "admin".into(), id: "admin".into(), attributes: Vec::new() }
+        }
+        _ => Principal { kind: "user".into(), id: LOCAL_OWNER.into(), attributes: Vec::new() },
     }
 }

@@ -18,9 +18,7 @@ pub fn is_safe_name(name: &str) -> bool {
         && name.len() <= MAX_NAME_LEN
         && !name.starts_with('.')
         && !name.contains("..")
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// A local storage directory.
@@ -56,19 +54,13 @@ impl LocalBlobs {
     pub fn open(dir: &Path) -> io::Result<Self> {
         let tmp = dir.join(".tmp");
         std::fs::create_dir_all(&tmp)?;
-        Ok(LocalBlobs {
-            dir: dir.to_path_buf(),
-            tmp,
-        })
+        Ok(LocalBlobs { dir: dir.to_path_buf(), tmp })
     }
 
     /// A fresh temp file path with a random name (the file is created by the caller).
     pub fn temp(&self) -> TempBlob {
         let id: u128 = rand::random();
-        TempBlob {
-            path: self.tmp.join(format!("{id:032x}.part")),
-            kept: false,
-        }
+        TempBlob { path: self.tmp.join(format!("{id:032x}.part")), kept: false }
     }
 
     /// The path of a stored name, or `None` if the name is not safe.
@@ -78,9 +70,7 @@ impl LocalBlobs {
 
     /// Moves a received file into place under `name`.
     pub fn persist(&self, mut temp: TempBlob, name: &str) -> io::Result<()> {
-        let dest = self
-            .path_of(name)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "unsafe name"))?;
+        let dest = self.path_of(name).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "unsafe name"))?;
         std::fs::rename(&temp.path, dest)?;
         temp.kept = true;
         Ok(())

@@ -12,21 +12,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("cannot write default config {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
     #[error("config {path}: key `{key}`: {message}")]
-    Invalid {
-        path: PathBuf,
-        key: String,
-        message: String,
-    },
+    Invalid { path: PathBuf, key: String, message: String },
 }
 
 /// The whole configuration file.
@@ -160,31 +150,19 @@ impl Default for ServerConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig {
-            engine: "sqlite".into(),
-            sqlite: "imgbed.db".into(),
-            mongo: String::new(),
-        }
+        DatabaseConfig { engine: "sqlite".into(), sqlite: "imgbed.db".into(), mongo: String::new() }
     }
 }
 
 impl Default for PolicyConfig {
     fn default() -> Self {
-        PolicyConfig {
-            path: String::new(),
-            memory_mb: 256,
-            deadline_ms: 2000,
-            workers: 0,
-            settings: BTreeMap::new(),
-        }
+        PolicyConfig { path: String::new(), memory_mb: 256, deadline_ms: 2000, workers: 0, settings: BTreeMap::new() }
     }
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig {
-            level: "info".into(),
-        }
+        LogConfig { level: "info".into() }
     }
 }
 
@@ -241,40 +219,25 @@ impl Settings {
 /// `data_dir` replaces the config's folder as the base of relative paths.
 pub fn load(path: &Path, data_dir: Option<&Path>) -> Result<Settings, ConfigError> {
     let config = if path.exists() {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
-        })?;
-        parse(&text).map_err(|(key, message)| ConfigError::Invalid {
-            path: path.into(),
-            key,
-            message,
-        })?
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        parse(&text).map_err(|(key, message)| ConfigError::Invalid { path: path.into(), key, message })?
     } else {
         let config = Config::default();
         write_default(path, &config)?;
         config
     };
-    validate(&config).map_err(|(key, message)| ConfigError::Invalid {
-        path: path.into(),
-        key,
-        message,
-    })?;
+    validate(&config).map_err(|(key, message)| ConfigError::Invalid { path: path.into(), key, message })?;
     let base_dir = match data_dir {
         Some(d) => d.to_path_buf(),
-        None => path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        None => {
+            path.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        }
     };
     Ok(resolve(config, base_dir))
 }
 
 fn write_default(path: &Path, config: &Config) -> Result<(), ConfigError> {
-    let err = |source| ConfigError::Write {
-        path: path.into(),
-        source,
-    };
+    let err = |source| ConfigError::Write { path: path.into(), source };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(err)?;
     }
@@ -290,11 +253,7 @@ pub fn parse(text: &str) -> Result<Config, (String, String)> {
     let de = &mut serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let key = e.path().to_string();
-        let key = if key == "." {
-            "(file)".to_string()
-        } else {
-            key
-        };
+        let key = if key == "." { "(file)".to_string() } else { key };
         (key, e.into_inner().to_string())
     })
 }
@@ -304,18 +263,12 @@ pub fn validate(c: &Config) -> Result<(), (String, String)> {
     let bad = |key: &str, message: String| Err((key.to_string(), message));
     const RULES: &[&str] = &["base64", "md5", "content"];
     if !RULES.contains(&c.server.image_rule.as_str()) {
-        return bad(
-            "server.image_rule",
-            format!("must be one of {RULES:?}, got {:?}", c.server.image_rule),
-        );
+        return bad("server.image_rule", format!("must be one of {RULES:?}, got {:?}", c.server.image_rule));
     }
     if c.database.engine != "sqlite" {
         return bad(
             "database.engine",
-            format!(
-                "{:?} is not supported by this build; use \"sqlite\"",
-                c.database.engine
-            ),
+            format!("{:?} is not supported by this build; use \"sqlite\"", c.database.engine),
         );
     }
     let positive = [
@@ -324,10 +277,7 @@ pub fn validate(c: &Config) -> Result<(), (String, String)> {
         ("server.max_height", u64::from(c.server.max_height)),
         ("server.max_pixels", c.server.max_pixels),
         ("server.max_frames", u64::from(c.server.max_frames)),
-        (
-            "server.max_files_per_request",
-            u64::from(c.server.max_files_per_request),
-        ),
+        ("server.max_files_per_request", u64::from(c.server.max_files_per_request)),
         ("server.max_per_page", u64::from(c.server.max_per_page)),
         ("policy.memory_mb", u64::from(c.policy.memory_mb)),
         ("policy.deadline_ms", c.policy.deadline_ms),
@@ -344,20 +294,11 @@ pub fn validate(c: &Config) -> Result<(), (String, String)> {
         return bad("policy.memory_mb", "must be at most 4096".into());
     }
     if c.server.max_files_per_request > 1000 {
-        return bad(
-            "server.max_files_per_request",
-            "must be at most 1000".into(),
-        );
+        return bad("server.max_files_per_request", "must be at most 1000".into());
     }
-    for (key, url) in [
-        ("public_url", &c.public_url),
-        ("server.image_url", &c.server.image_url),
-    ] {
+    for (key, url) in [("public_url", &c.public_url), ("server.image_url", &c.server.image_url)] {
         if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
-            return bad(
-                key,
-                format!("must start with http:// or https://, got {url:?}"),
-            );
+            return bad(key, format!("must start with http:// or https://, got {url:?}"));
         }
     }
     if c.bind.parse::<std::net::IpAddr>().is_err() {
@@ -372,11 +313,7 @@ pub fn validate(c: &Config) -> Result<(), (String, String)> {
 /// Resolves paths and URLs against `base_dir`.
 pub fn resolve(config: Config, base_dir: PathBuf) -> Settings {
     let dir = |value: &str, default: &str| -> PathBuf {
-        let p = if value.is_empty() {
-            Path::new(default)
-        } else {
-            Path::new(value)
-        };
+        let p = if value.is_empty() { Path::new(default) } else { Path::new(value) };
         if p.is_absolute() {
             p.to_path_buf()
         } else {
@@ -386,25 +323,14 @@ pub fn resolve(config: Config, base_dir: PathBuf) -> Settings {
     let image_dir = dir(&config.server.image_path, "images");
     let thumb_dir = dir(&config.server.image_zip_path, "thumbs");
     // The original's SQLAlchemy URL: sqlite:///relative.db or sqlite:////absolute.db.
-    let sqlite = config
-        .database
-        .sqlite
-        .strip_prefix("sqlite:///")
-        .unwrap_or(&config.database.sqlite);
+    let sqlite = config.database.sqlite.strip_prefix("sqlite:///").unwrap_or(&config.database.sqlite);
     let sqlite_path = dir(sqlite, "imgbed.db");
     let image_base_url = if !config.server.image_url.is_empty() {
         with_slash(config.server.image_url.clone())
     } else {
         format!("{}/images/", site_url(&config))
     };
-    Settings {
-        config,
-        base_dir,
-        image_dir,
-        thumb_dir,
-        sqlite_path,
-        image_base_url,
-    }
+    Settings { config, base_dir, image_dir, thumb_dir, sqlite_path, image_base_url }
 }
 
 /// `scheme://host[:port]` for links, without a trailing slash.

@@ -22,28 +22,18 @@ fn body_bytes(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
     })
 }
 
-fn positive(
-    query: &std::collections::HashMap<String, String>,
-    key: &str,
-    default: u64,
-) -> ApiResult<u64> {
+fn positive(query: &std::collections::HashMap<String, String>, key: &str, default: u64) -> ApiResult<u64> {
     match query.get(key).map(|v| v.trim()) {
         None | Some("") => Ok(default),
         Some(v) => match v.parse::<u64>() {
             Ok(n) if n >= 1 => Ok(n),
-            _ => Err(ApiError::bad_request(format!(
-                "{key} must be a whole number of at least 1, got {v:?}"
-            ))),
+            _ => Err(ApiError::bad_request(format!("{key} must be a whole number of at least 1, got {v:?}"))),
         },
     }
 }
 
 /// `GET /api/image_list?page=&per_page=`: the caller's images, newest first.
-pub async fn list(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> ApiResult<Json<Value>> {
+pub async fn list(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> ApiResult<Json<Value>> {
     let query = query_map(&uri)?;
     let who = principal_of(&state, &headers, &query);
     authorize(&state, "image.list", &who, Vec::new()).await?;
@@ -51,16 +41,8 @@ pub async fn list(
     let page = positive(&query, "page", 1)?;
     let per_page = positive(&query, "per_page", max.min(20))?.min(max);
     let offset = (page - 1).saturating_mul(per_page);
-    let result = state
-        .store
-        .list(&who.id, offset, per_page)
-        .await
-        .map_err(store_error)?;
-    let items: Vec<Value> = result
-        .items
-        .iter()
-        .map(|r| record_json(&state, r))
-        .collect();
+    let result = state.store.list(&who.id, offset, per_page).await.map_err(store_error)?;
+    let items: Vec<Value> = result.items.iter().map(|r| record_json(&state, r)).collect();
     Ok(Json(json!({
         "data": items,
         "type": "ok",
@@ -104,11 +86,7 @@ fn names_of(uri: &Uri, body: &Bytes, many: bool) -> ApiResult<Vec<String>> {
     }
     names.retain(|n| !n.is_empty());
     if names.is_empty() {
-        return Err(ApiError::bad_request(if many {
-            "name or names is required"
-        } else {
-            "name is required"
-        }));
+        return Err(ApiError::bad_request(if many { "name or names is required" } else { "name is required" }));
     }
     Ok(names)
 }
@@ -126,23 +104,9 @@ async fn owned(
         authorize(state, action, who, Vec::new()).await?;
         return Err(ApiError::image_not_found());
     };
-    authorize(
-        state,
-        action,
-        who,
-        vec![
-            ("owner".into(), record.owner.clone()),
-            ("name".into(), record.name.clone()),
-        ],
-    )
-    .await
-    .map_err(|e| {
-        if e.status == StatusCode::NOT_FOUND {
-            ApiError::image_not_found()
-        } else {
-            e
-        }
-    })?;
+    authorize(state, action, who, vec![("owner".into(), record.owner.clone()), ("name".into(), record.name.clone())])
+        .await
+        .map_err(|e| if e.status == StatusCode::NOT_FOUND { ApiError::image_not_found() } else { e })?;
     Ok(record)
 }
 
@@ -158,9 +122,7 @@ pub async fn info(
     let who = principal_of(&state, &headers, &query);
     let name = names_of(&uri, &body, false)?.remove(0);
     let record = owned(&state, &who, "image.info", &name).await?;
-    Ok(Json(
-        json!({"data": record_json(&state, &record), "type": "ok"}),
-    ))
+    Ok(Json(json!({"data": record_json(&state, &record), "type": "ok"})))
 }
 
 /// Escapes text for an HTML attribute value.
@@ -239,38 +201,28 @@ pub async fn delete(
     names.dedup();
     let limit = state.settings.config.server.max_per_page as usize;
     if names.len() > limit {
-        return Err(ApiError::bad_request(format!(
-            "at most {limit} names per request"
-        )));
+        return Err(ApiError::bad_request(format!("at most {limit} names per request")));
     }
     // Check every name first, so an unknown one deletes nothing.
     for name in &names {
-        owned(&state, &who, "image.delete", name)
-            .await
-            .map_err(|e| {
-                if e.status == StatusCode::NOT_FOUND {
-                    e.with_file(name.clone())
-                } else {
-                    e
-                }
-            })?;
+        owned(&state, &who, "image.delete", name).await.map_err(|e| {
+            if e.status == StatusCode::NOT_FOUND {
+                e.with_file(name.clone())
+            } else {
+                e
+            }
+        })?;
     }
     for name in &names {
         // Row first: a crash in between leaves a file without a row, which start-up removes.
         state.store.delete(name).await.map_err(store_error)?;
         state.blobs.remove(name)?;
     }
-    Ok(Json(
-        json!({"data": "文件删除成功", "type": "ok", "deleted": names}),
-    ))
+    Ok(Json(json!({"data": "文件删除成功", "type": "ok", "deleted": names})))
 }
 
 /// `POST /api/init_db` (admin): ensures the schema; idempotent.
-pub async fn init_db(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> ApiResult<Json<Value>> {
+pub async fn init_db(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> ApiResult<Json<Value>> {
     let query = query_map(&uri)?;
     let who = principal_of(&state, &headers, &query);
     authorize(&state, "admin.init-db", &who, Vec::new()).await?;

@@ -38,29 +38,17 @@ pub fn router(state: Shared) -> Router {
     let s = &state.settings.config.server;
     // Multipart bodies are capped here and per file in the upload handler;
     // every refusal is turned into JSON there, never axum's plain-text 413.
-    let upload_cap = s
-        .image_size
-        .saturating_mul(u64::from(s.max_files_per_request))
-        .saturating_add(1 << 20);
+    let upload_cap = s.image_size.saturating_mul(u64::from(s.max_files_per_request)).saturating_add(1 << 20);
     let upload_cap = usize::try_from(upload_cap).unwrap_or(usize::MAX);
     Router::new()
-        .route(
-            "/api/image_upload",
-            post(upload::upload).layer(DefaultBodyLimit::max(upload_cap)),
-        )
+        .route("/api/image_upload", post(upload::upload).layer(DefaultBodyLimit::max(upload_cap)))
         .route("/api/image_list", get(images::list))
         .route("/api/image_info", get(images::info).post(images::info))
-        .route(
-            "/api/image_format",
-            get(images::format).post(images::format),
-        )
+        .route("/api/image_format", get(images::format).post(images::format))
         .route("/api/image_delete", post(images::delete))
         .route("/api/init_db", post(images::init_db))
         .route("/images/{name}", get(serve::image))
-        .route(
-            "/healthz",
-            get(|| async { axum::Json(json!({"data": "ok", "type": "ok"})) }),
-        )
+        .route("/healthz", get(|| async { axum::Json(json!({"data": "ok", "type": "ok"})) }))
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(64 * 1024))
@@ -86,19 +74,14 @@ pub(crate) fn json_object(body: &Bytes) -> ApiResult<Option<serde_json::Map<Stri
 }
 
 /// Who is asking, from the headers and `?token=`.
-pub(crate) fn principal_of(
-    state: &AppState,
-    headers: &HeaderMap,
-    query: &HashMap<String, String>,
-) -> Principal {
+pub(crate) fn principal_of(state: &AppState, headers: &HeaderMap, query: &HashMap<String, String>) -> Principal {
     let token = auth::request_token(headers, query.get("token").map(String::as_str));
     auth::principal(token.as_deref(), &state.secrets)
 }
 
 /// A policy refusal as an API error.
 pub(crate) fn rejection(r: Rejection) -> ApiError {
-    let status =
-        axum::http::StatusCode::from_u16(r.status).unwrap_or(axum::http::StatusCode::FORBIDDEN);
+    let status = axum::http::StatusCode::from_u16(r.status).unwrap_or(axum::http::StatusCode::FORBIDDEN);
     ApiError::new(status, &r.code, r.message)
 }
 
@@ -106,11 +89,7 @@ pub(crate) fn rejection(r: Rejection) -> ApiError {
 pub(crate) fn policy_error(e: PolicyError) -> ApiError {
     tracing::error!(error = %e, code = e.code(), "policy call failed");
     match e {
-        PolicyError::Timeout => ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            e.code(),
-            "策略执行超时",
-        ),
+        PolicyError::Timeout => ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, e.code(), "策略执行超时"),
         PolicyError::Unavailable(_) => ApiError::policy_unavailable(),
         _ => ApiError::policy_failed(e.code()),
     }
@@ -120,11 +99,9 @@ pub(crate) fn policy_error(e: PolicyError) -> ApiError {
 pub(crate) fn store_error(e: StoreError) -> ApiError {
     tracing::error!(error = %e, "metadata store failed");
     match e {
-        StoreError::Backend(_) => ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "store_unavailable",
-            "数据库暂时不可用",
-        ),
+        StoreError::Backend(_) => {
+            ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "数据库暂时不可用")
+        }
         _ => ApiError::internal(),
     }
 }
@@ -137,12 +114,7 @@ pub(crate) async fn authorize(
     facts: Vec<(String, String)>,
 ) -> ApiResult<()> {
     let principal = principal.clone();
-    state
-        .policy
-        .run(move |s| s.authorize(action, &principal, &facts))
-        .await
-        .map_err(policy_error)?
-        .map_err(rejection)
+    state.policy.run(move |s| s.authorize(action, &principal, &facts)).await.map_err(policy_error)?.map_err(rejection)
 }
 
 /// The JSON shape of a record in answers. `path` is the URL path, never a server path.

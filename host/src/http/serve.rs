@@ -52,10 +52,7 @@ pub fn parse_range(value: &str, len: u64) -> RangeAsk {
         if n == 0 || len == 0 {
             return RangeAsk::Unsatisfiable;
         }
-        ByteRange {
-            start: len.saturating_sub(n),
-            end: len - 1,
-        }
+        ByteRange { start: len.saturating_sub(n), end: len - 1 }
     } else {
         let Ok(start) = a.parse::<u64>() else {
             return RangeAsk::Whole;
@@ -77,33 +74,16 @@ pub fn parse_range(value: &str, len: u64) -> RangeAsk {
 }
 
 fn etag_matches(header_value: &str, etag: &str) -> bool {
-    header_value
-        .split(',')
-        .map(str::trim)
-        .any(|t| t == "*" || t.trim_start_matches("W/") == etag)
+    header_value.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == etag)
 }
 
 /// The handler.
-pub async fn image(
-    State(state): State<Shared>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    let path = state
-        .blobs
-        .path_of(&name)
-        .ok_or_else(ApiError::image_not_found)?;
-    let record = state
-        .store
-        .get(&name)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(ApiError::image_not_found)?;
+pub async fn image(State(state): State<Shared>, Path(name): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+    let path = state.blobs.path_of(&name).ok_or_else(ApiError::image_not_found)?;
+    let record = state.store.get(&name).await.map_err(store_error)?.ok_or_else(ApiError::image_not_found)?;
     let mut file = match tokio::fs::File::open(&path).await {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ApiError::image_not_found())
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ApiError::image_not_found()),
         Err(e) => return Err(e.into()),
     };
     let len = file.metadata().await?.len();
@@ -120,16 +100,9 @@ pub async fn image(
     set(&mut res_headers, header::ACCEPT_RANGES, "bytes");
     set(&mut res_headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(&mut res_headers, header::CONTENT_SECURITY_POLICY, CSP);
-    set(
-        &mut res_headers,
-        header::CONTENT_DISPOSITION,
-        &format!("inline; filename=\"{}\"", record.name),
-    );
+    set(&mut res_headers, header::CONTENT_DISPOSITION, &format!("inline; filename=\"{}\"", record.name));
 
-    if let Some(inm) = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-    {
+    if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
         if etag_matches(inm, &etag) {
             return Ok((StatusCode::NOT_MODIFIED, res_headers).into_response());
         }
@@ -137,10 +110,7 @@ pub async fn image(
     set(&mut res_headers, header::CONTENT_TYPE, &record.mime);
 
     // If-Range with another validator means the client's copy is stale: send it all.
-    let range_ok = headers
-        .get(header::IF_RANGE)
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|v| v.trim() == etag);
+    let range_ok = headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()).is_none_or(|v| v.trim() == etag);
     let ask = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         Some(v) if range_ok => parse_range(v, len),
         _ => RangeAsk::Whole,
@@ -155,27 +125,15 @@ pub async fn image(
             file.seek(std::io::SeekFrom::Start(r.start)).await?;
             let n = r.end - r.start + 1;
             set(&mut res_headers, header::CONTENT_LENGTH, &n.to_string());
-            set(
-                &mut res_headers,
-                header::CONTENT_RANGE,
-                &format!("bytes {}-{}/{len}", r.start, r.end),
-            );
+            set(&mut res_headers, header::CONTENT_RANGE, &format!("bytes {}-{}/{len}", r.start, r.end));
             let body = Body::from_stream(ReaderStream::new(file.take(n)));
             Ok((StatusCode::PARTIAL_CONTENT, res_headers, body).into_response())
         }
         RangeAsk::Unsatisfiable => {
             res_headers.remove(header::CONTENT_TYPE);
-            set(
-                &mut res_headers,
-                header::CONTENT_RANGE,
-                &format!("bytes */{len}"),
-            );
-            let mut res = ApiError::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "range_not_satisfiable",
-                "请求的范围无效",
-            )
-            .into_response();
+            set(&mut res_headers, header::CONTENT_RANGE, &format!("bytes */{len}"));
+            let mut res = ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable", "请求的范围无效")
+                .into_response();
             res.headers_mut().extend(res_headers);
             Ok(res)
         }

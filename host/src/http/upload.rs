@@ -13,10 +13,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::{
-    authorize, policy_error, principal_of, query_map, record_json, rejection, store_error,
-    AppState, Shared,
-};
+use super::{authorize, policy_error, principal_of, query_map, record_json, rejection, store_error, AppState, Shared};
 use crate::blob::TempBlob;
 use crate::error::{ApiError, ApiResult};
 use crate::policy::{Media, MediaKind, PolicyError, Upload};
@@ -47,18 +44,11 @@ fn multipart_error(e: MultipartError, cap: u64) -> ApiError {
 }
 
 fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Streams one part to a temp file, hashing it and enforcing the size limit.
-async fn receive(
-    state: &AppState,
-    mut field: Field<'_>,
-    owner: &str,
-    request_cap: u64,
-) -> ApiResult<Received> {
+async fn receive(state: &AppState, mut field: Field<'_>, owner: &str, request_cap: u64) -> ApiResult<Received> {
     let filename = field.file_name().unwrap_or("").to_string();
     let declared_type = field.content_type().unwrap_or("").to_string();
     let limit = state.settings.config.server.image_size;
@@ -66,10 +56,8 @@ async fn receive(
     let mut file = tokio::fs::File::create(temp.path()).await?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
-    while let Some(chunk) = field
-        .chunk()
-        .await
-        .map_err(|e| multipart_error(e, request_cap).with_file(filename.clone()))?
+    while let Some(chunk) =
+        field.chunk().await.map_err(|e| multipart_error(e, request_cap).with_file(filename.clone()))?
     {
         size += chunk.len() as u64;
         if size > limit {
@@ -103,8 +91,7 @@ async fn judge(state: &Shared, received: Received) -> ApiResult<Judged> {
     let verdict = state
         .policy
         .run(move |s| {
-            let file = std::fs::File::open(&path)
-                .map_err(|e| PolicyError::Unavailable(format!("open upload: {e}")))?;
+            let file = std::fs::File::open(&path).map_err(|e| PolicyError::Unavailable(format!("open upload: {e}")))?;
             let media = match s.inspect(&upload, &file)? {
                 Ok(m) => m,
                 Err(r) => return Ok(Err(r)),
@@ -114,11 +101,7 @@ async fn judge(state: &Shared, received: Received) -> ApiResult<Judged> {
         .await
         .map_err(|e| policy_error(e).with_file(filename.clone()))?;
     let (media, name) = verdict.map_err(|r| rejection(r).with_file(filename))?;
-    Ok(Judged {
-        received,
-        media,
-        name,
-    })
+    Ok(Judged { received, media, name })
 }
 
 /// Asks the policy for another name after a clash.
@@ -169,21 +152,15 @@ async fn store(state: &Shared, judged: Judged) -> ApiResult<(ImageRecord, bool)>
         match state.store.insert(&record).await {
             Ok(()) => break,
             Err(StoreError::Duplicate(existing)) => {
-                let found = state
-                    .store
-                    .get(&existing)
-                    .await
-                    .map_err(store_error)?
-                    .ok_or_else(ApiError::upload_failed)?;
+                let found =
+                    state.store.get(&existing).await.map_err(store_error)?.ok_or_else(ApiError::upload_failed)?;
                 return Ok((found, true));
             }
             Err(StoreError::NameTaken) if attempt + 1 < NAME_ATTEMPTS => {
                 attempt += 1;
                 record.name = rename(state, &judged, attempt).await?;
             }
-            Err(StoreError::NameTaken) => {
-                return Err(ApiError::upload_failed().with_detail("no free name"))
-            }
+            Err(StoreError::NameTaken) => return Err(ApiError::upload_failed().with_detail("no free name")),
             Err(e) => return Err(store_error(e)),
         }
     }
@@ -234,16 +211,10 @@ pub async fn upload(
         }
     })?;
     let server = &state.settings.config.server;
-    let request_cap = server
-        .image_size
-        .saturating_mul(u64::from(server.max_files_per_request));
+    let request_cap = server.image_size.saturating_mul(u64::from(server.max_files_per_request));
 
     let mut received = Vec::new();
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| multipart_error(e, request_cap))?
-    {
+    while let Some(field) = multipart.next_field().await.map_err(|e| multipart_error(e, request_cap))? {
         if field.name() != Some("file") {
             continue;
         }
@@ -260,12 +231,7 @@ pub async fn upload(
     // skip the sandbox: they were judged when first stored.
     let mut plan: Vec<Result<Judged, ImageRecord>> = Vec::with_capacity(received.len());
     for r in received {
-        match state
-            .store
-            .find_by_digest(&who.id, &r.upload.digest)
-            .await
-            .map_err(store_error)?
-        {
+        match state.store.find_by_digest(&who.id, &r.upload.digest).await.map_err(store_error)? {
             Some(existing) => plan.push(Err(existing)),
             None => plan.push(Ok(judge(&state, r).await?)),
         }
@@ -291,7 +257,5 @@ pub async fn upload(
         v["duplicate"] = json!(duplicate);
         files.push(v);
     }
-    Ok(Json(
-        json!({"data": "文件上传成功", "type": "ok", "files": files}),
-    ))
+    Ok(Json(json!({"data": "文件上传成功", "type": "ok", "files": files})))
 }

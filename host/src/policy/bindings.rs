@@ -16,9 +16,7 @@ wasmtime::component::bindgen!({
 });
 
 use imgbed::policy::host::LogLevel;
-pub use imgbed::policy::types::{
-    Decision, Media, MediaKind, PolicyInfo, Principal, Rejection, Upload,
-};
+pub use imgbed::policy::types::{Decision, Media, MediaKind, PolicyInfo, Principal, Rejection, Upload};
 
 /// Largest single `read` the guest gets, whatever it asks for.
 pub const MAX_READ: u32 = 1024 * 1024;
@@ -49,10 +47,7 @@ pub struct State {
 
 impl WasiView for State {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 

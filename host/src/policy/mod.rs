@@ -15,15 +15,10 @@ use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use wasmtime::component::{Component, Linker, Resource, ResourceTable};
-use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder,
-    Trap,
-};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::WasiCtxBuilder;
 
-pub use bindings::{
-    BodyFile, Decision, ExistsFn, Media, MediaKind, PolicyInfo, Principal, Rejection, Upload,
-};
+pub use bindings::{BodyFile, Decision, ExistsFn, Media, MediaKind, PolicyInfo, Principal, Rejection, Upload};
 use bindings::{Policy as Bindings, PolicyPre, State};
 
 /// The default policy, built from `guest/` by the build script.
@@ -138,21 +133,11 @@ impl PolicyRuntime {
     ) -> Result<Self, PolicyError> {
         let engine = engine(&limits)?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| PolicyError::Refused(format!("{e:#}")))?;
+        Bindings::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s: &mut State| s)
             .map_err(|e| PolicyError::Refused(format!("{e:#}")))?;
-        Bindings::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
-            &mut linker,
-            |s: &mut State| s,
-        )
-        .map_err(|e| PolicyError::Refused(format!("{e:#}")))?;
         spawn_ticker(&engine);
-        let sandbox = Sandbox {
-            engine,
-            linker,
-            limits,
-            settings: Arc::new(settings),
-            exists,
-        };
+        let sandbox = Sandbox { engine, linker, limits, settings: Arc::new(settings), exists };
         let loaded = sandbox.load(component)?;
         Ok(PolicyRuntime {
             sandbox,
@@ -172,12 +157,7 @@ impl PolicyRuntime {
         T: Send + 'static,
         F: FnOnce(&mut Session) -> Result<T, PolicyError> + Send + 'static,
     {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| PolicyError::Unavailable(e.to_string()))?;
+        let permit = self.permits.clone().acquire_owned().await.map_err(|e| PolicyError::Unavailable(e.to_string()))?;
         let rt = self.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -198,30 +178,19 @@ impl PolicyRuntime {
 impl Sandbox {
     /// Compiles, type-checks, configures and self-tests a candidate (blocking).
     pub fn load(&self, bytes: &[u8]) -> Result<LoadedPolicy, PolicyError> {
-        let refused =
-            |what: &str, e: &dyn std::fmt::Display| PolicyError::Refused(format!("{what}: {e}"));
+        let refused = |what: &str, e: &dyn std::fmt::Display| PolicyError::Refused(format!("{what}: {e}"));
         let sha256 = hex::encode(Sha256::digest(bytes));
-        let component = Component::new(&self.engine, bytes)
-            .map_err(|e| refused("not a valid component", &format!("{e:#}")))?;
+        let component =
+            Component::new(&self.engine, bytes).map_err(|e| refused("not a valid component", &format!("{e:#}")))?;
         check_contract(&self.engine, &component)?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| refused("imports do not match", &format!("{e:#}")))?;
         let pre =
-            PolicyPre::new(pre).map_err(|e| refused("exports do not match", &format!("{e:#}")))?;
+            self.linker.instantiate_pre(&component).map_err(|e| refused("imports do not match", &format!("{e:#}")))?;
+        let pre = PolicyPre::new(pre).map_err(|e| refused("exports do not match", &format!("{e:#}")))?;
         let name: Arc<str> = Arc::from(format!("candidate-{}", &sha256[..12]));
         let mut session = Session::start(self, &pre, name)?;
-        let info = session
-            .bindings
-            .imgbed_policy_api()
-            .call_info(&mut session.store)
-            .map_err(PolicyError::from_call)?;
-        let settings: Vec<(String, String)> = self
-            .settings
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let info =
+            session.bindings.imgbed_policy_api().call_info(&mut session.store).map_err(PolicyError::from_call)?;
+        let settings: Vec<(String, String)> = self.settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         session
             .bindings
             .imgbed_policy_api()
@@ -235,12 +204,7 @@ impl Sandbox {
             .map_err(PolicyError::from_call)?
             .map_err(|m| PolicyError::Refused(format!("self-test: {m}")))?;
         let name: Arc<str> = Arc::from(format!("{}@{}", info.name, info.version));
-        Ok(LoadedPolicy {
-            pre,
-            info,
-            sha256,
-            name,
-        })
+        Ok(LoadedPolicy { pre, info, sha256, name })
     }
 }
 
@@ -248,20 +212,17 @@ impl Sandbox {
 /// with a message saying which one this host supports.
 fn check_contract(engine: &Engine, component: &Component) -> Result<(), PolicyError> {
     let ty = component.component_type();
-    let exports: Vec<String> = ty
-        .exports(engine)
-        .map(|(name, _)| name.to_string())
-        .collect();
-    let ours = exports
-        .iter()
-        .any(|n| n.starts_with("imgbed:policy/api@1."));
+    let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
+    let ours = exports.iter().any(|n| n.starts_with("imgbed:policy/api@1."));
     if ours {
         return Ok(());
     }
     let theirs = exports.iter().find(|n| n.starts_with("imgbed:policy/api@"));
     Err(PolicyError::Refused(match theirs {
         Some(n) => format!("component exports {n}, this host supports {CONTRACT} (major version 1)"),
-        None => format!("component does not export the imgbed:policy/api interface of {CONTRACT}; exports: {exports:?}"),
+        None => {
+            format!("component does not export the imgbed:policy/api interface of {CONTRACT}; exports: {exports:?}")
+        }
     }))
 }
 
@@ -291,30 +252,20 @@ fn checked_name(name: String) -> Result<String, PolicyError> {
         Ok(name)
     } else {
         let shown: String = name.chars().take(64).collect();
-        Err(PolicyError::Invalid(format!(
-            "unsafe name {shown:?} ({} bytes)",
-            name.len()
-        )))
+        Err(PolicyError::Invalid(format!("unsafe name {shown:?} ({} bytes)", name.len())))
     }
 }
 
 /// The host re-checks a rejection: status must be an HTTP error status.
 fn checked_rejection(r: Rejection) -> Result<Rejection, PolicyError> {
     if !(400..=599).contains(&r.status) {
-        return Err(PolicyError::Invalid(format!(
-            "rejection status {} outside 400..=599",
-            r.status
-        )));
+        return Err(PolicyError::Invalid(format!("rejection status {} outside 400..=599", r.status)));
     }
     let code_ok = !r.code.is_empty()
         && r.code.len() <= 64
-        && r.code
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+        && r.code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
     if !code_ok || r.message.len() > 1024 {
-        return Err(PolicyError::Invalid(
-            "rejection code or message malformed".into(),
-        ));
+        return Err(PolicyError::Invalid("rejection code or message malformed".into()));
     }
     Ok(r)
 }
@@ -323,10 +274,7 @@ impl Session {
     fn start(rt: &Sandbox, pre: &PolicyPre<State>, name: Arc<str>) -> Result<Self, PolicyError> {
         // No preopens, no environment, no arguments, no stdio, and a clock frozen at zero:
         // the guest sees only what the contract grants.
-        let wasi = WasiCtxBuilder::new()
-            .wall_clock(FrozenClock)
-            .monotonic_clock(FrozenClock)
-            .build();
+        let wasi = WasiCtxBuilder::new().wall_clock(FrozenClock).monotonic_clock(FrozenClock).build();
         let state = State {
             wasi,
             table: ResourceTable::new(),
@@ -342,9 +290,7 @@ impl Session {
         };
         let mut store = Store::new(&rt.engine, state);
         store.limiter(|s| &mut s.limits);
-        let ticks = (rt.limits.deadline.as_millis() as u64)
-            .div_ceil(TICK_MS)
-            .max(1);
+        let ticks = (rt.limits.deadline.as_millis() as u64).div_ceil(TICK_MS).max(1);
         store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
         let bindings = pre.instantiate(&mut store).map_err(|e| {
@@ -359,9 +305,7 @@ impl Session {
     }
 
     fn body(&mut self, file: &File, size: u64) -> Result<Resource<BodyFile>, PolicyError> {
-        let file = file
-            .try_clone()
-            .map_err(|e| PolicyError::Unavailable(format!("body: {e}")))?;
+        let file = file.try_clone().map_err(|e| PolicyError::Unavailable(format!("body: {e}")))?;
         self.store
             .data_mut()
             .table
@@ -370,17 +314,10 @@ impl Session {
     }
 
     /// `inspect`: what the upload in `file` really is.
-    pub fn inspect(
-        &mut self,
-        upload: &Upload,
-        file: &File,
-    ) -> Result<Result<Media, Rejection>, PolicyError> {
+    pub fn inspect(&mut self, upload: &Upload, file: &File) -> Result<Result<Media, Rejection>, PolicyError> {
         let body = self.body(file, upload.size)?;
         let borrowed = Resource::<BodyFile>::new_borrow(body.rep());
-        let out = self
-            .bindings
-            .imgbed_policy_api()
-            .call_inspect(&mut self.store, upload, borrowed);
+        let out = self.bindings.imgbed_policy_api().call_inspect(&mut self.store, upload, borrowed);
         let _ = self.store.data_mut().table.delete(body);
         match out.map_err(PolicyError::from_call)? {
             Ok(media) => Ok(Ok(media)),
@@ -395,10 +332,7 @@ impl Session {
         media: &Media,
         rule: &str,
     ) -> Result<Result<String, Rejection>, PolicyError> {
-        let out = self
-            .bindings
-            .imgbed_policy_api()
-            .call_name(&mut self.store, upload, media, rule);
+        let out = self.bindings.imgbed_policy_api().call_name(&mut self.store, upload, media, rule);
         match out.map_err(PolicyError::from_call)? {
             Ok(name) => Ok(Ok(checked_name(name)?)),
             Err(r) => Ok(Err(checked_rejection(r)?)),
@@ -412,12 +346,7 @@ impl Session {
         principal: &Principal,
         facts: &[(String, String)],
     ) -> Result<Result<(), Rejection>, PolicyError> {
-        let out = self.bindings.imgbed_policy_api().call_authorize(
-            &mut self.store,
-            action,
-            principal,
-            facts,
-        );
+        let out = self.bindings.imgbed_policy_api().call_authorize(&mut self.store, action, principal, facts);
         match out.map_err(PolicyError::from_call)? {
             Decision::Allow => Ok(Ok(())),
             Decision::Deny(r) => Ok(Err(checked_rejection(r)?)),

@@ -65,11 +65,7 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Inserts a record; fails with `NameTaken` or `Duplicate`.
     async fn insert(&self, record: &ImageRecord) -> Result<(), StoreError>;
     async fn get(&self, name: &str) -> Result<Option<ImageRecord>, StoreError>;
-    async fn find_by_digest(
-        &self,
-        owner: &str,
-        digest: &str,
-    ) -> Result<Option<ImageRecord>, StoreError>;
+    async fn find_by_digest(&self, owner: &str, digest: &str) -> Result<Option<ImageRecord>, StoreError>;
     /// One page of an owner's records, newest first.
     async fn list(&self, owner: &str, offset: u64, limit: u64) -> Result<Page, StoreError>;
     /// Deletes a record; false if there was none.

@@ -66,16 +66,11 @@ impl SqliteStore {
             std::fs::create_dir_all(dir).map_err(backend)?;
         }
         let conn = Connection::open(path).map_err(backend)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(backend)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(backend)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
-        Ok(SqliteStore {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
     }
 
     /// Runs `f` with the connection on a blocking thread.
@@ -94,41 +89,28 @@ impl SqliteStore {
 }
 
 fn get_by_name(conn: &Connection, name: &str) -> Result<Option<ImageRecord>, StoreError> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM images WHERE name = ?1"),
-        [name],
-        record,
-    )
-    .optional()
-    .map_err(backend)
+    conn.query_row(&format!("SELECT {COLUMNS} FROM images WHERE name = ?1"), [name], record).optional().map_err(backend)
 }
 
-fn get_by_digest(
-    conn: &Connection,
-    owner: &str,
-    digest: &str,
-) -> Result<Option<ImageRecord>, StoreError> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM images WHERE owner = ?1 AND digest = ?2"),
-        [owner, digest],
-        record,
-    )
-    .optional()
-    .map_err(backend)
+fn get_by_digest(conn: &Connection, owner: &str, digest: &str) -> Result<Option<ImageRecord>, StoreError> {
+    conn.query_row(&format!("SELECT {COLUMNS} FROM images WHERE owner = ?1 AND digest = ?2"), [owner, digest], record)
+        .optional()
+        .map_err(backend)
 }
 
 #[async_trait::async_trait]
 impl MetaStore for SqliteStore {
     async fn init(&self) -> Result<(), StoreError> {
-        self.with(|c| c.execute_batch(SCHEMA).map_err(backend))
-            .await
+        self.with(|c| c.execute_batch(SCHEMA).map_err(backend)).await
     }
 
     async fn insert(&self, r: &ImageRecord) -> Result<(), StoreError> {
         let r = r.clone();
         self.with(move |c| {
             let res = c.execute(
-                &format!("INSERT INTO images ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+                &format!(
+                    "INSERT INTO images ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                ),
                 params![
                     r.name,
                     r.owner,
@@ -165,11 +147,7 @@ impl MetaStore for SqliteStore {
         self.with(move |c| get_by_name(c, &name)).await
     }
 
-    async fn find_by_digest(
-        &self,
-        owner: &str,
-        digest: &str,
-    ) -> Result<Option<ImageRecord>, StoreError> {
+    async fn find_by_digest(&self, owner: &str, digest: &str) -> Result<Option<ImageRecord>, StoreError> {
         let (owner, digest) = (owner.to_string(), digest.to_string());
         self.with(move |c| get_by_digest(c, &owner, &digest)).await
     }
@@ -185,7 +163,10 @@ impl MetaStore for SqliteStore {
                 ))
                 .map_err(backend)?;
             let items = stmt
-                .query_map(params![owner, limit.min(i64::MAX as u64) as i64, offset.min(i64::MAX as u64) as i64], record)
+                .query_map(
+                    params![owner, limit.min(i64::MAX as u64) as i64, offset.min(i64::MAX as u64) as i64],
+                    record,
+                )
                 .map_err(backend)?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(backend)?;
@@ -196,21 +177,13 @@ impl MetaStore for SqliteStore {
 
     async fn delete(&self, name: &str) -> Result<bool, StoreError> {
         let name = name.to_string();
-        self.with(move |c| {
-            Ok(c.execute("DELETE FROM images WHERE name = ?1", [&name])
-                .map_err(backend)?
-                > 0)
-        })
-        .await
+        self.with(move |c| Ok(c.execute("DELETE FROM images WHERE name = ?1", [&name]).map_err(backend)? > 0)).await
     }
 
     async fn all_names(&self) -> Result<Vec<String>, StoreError> {
         self.with(|c| {
             let mut stmt = c.prepare("SELECT name FROM images").map_err(backend)?;
-            let names = stmt
-                .query_map([], |r| r.get(0))
-                .map_err(backend)?
-                .collect::<Result<Vec<String>, _>>();
+            let names = stmt.query_map([], |r| r.get(0)).map_err(backend)?.collect::<Result<Vec<String>, _>>();
             names.map_err(backend)
         })
         .await

@@ -1,0 +1,180 @@
+//! Black-box harness: starts the real `imgbed` binary on a free loopback port
+//! with a temp config, and talks to it over HTTP.
+
+#![allow(dead_code)]
+
+pub mod fixtures;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+/// A running server, killed when dropped.
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+}
+
+/// Merges `overrides` into `base` (objects recursively).
+fn merge(base: &mut Value, overrides: &Value) {
+    match (base, overrides) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                merge(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+/// The imgbed binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_imgbed")
+}
+
+impl Server {
+    /// Starts a server with the default config plus `overrides`.
+    pub fn start(overrides: Value) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = json!({"port": 0, "log": {"level": "warn"}});
+        merge(&mut config, &overrides);
+        std::fs::write(dir.path().join("config.json"), serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+        Self::start_in(dir)
+    }
+
+    /// Starts a server on the `config.json` already in `dir`.
+    pub fn start_in(dir: tempfile::TempDir) -> Server {
+        let mut child = Command::new(binary())
+            .arg("--config")
+            .arg(dir.path().join("config.json"))
+            .arg("--port")
+            .arg("0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start imgbed");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Some(Ok(line)) = lines.next() {
+                if let Some(url) = line.strip_prefix("imgbed listening on ") {
+                    let _ = tx.send(url.trim().to_string());
+                }
+            }
+        });
+        let url = match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("imgbed did not start: {:?}", child.wait());
+            }
+        };
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+        Server { child, url, dir, http }
+    }
+
+    /// Stops the server, keeping its folder (to restart on the same data).
+    pub fn stop(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn images_dir(&self) -> PathBuf {
+        self.path().join("images")
+    }
+
+    /// Files in the image folder (not the temp area).
+    pub fn stored_files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.images_dir())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().unwrap().is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Files left in the temp area.
+    pub fn temp_files(&self) -> Vec<String> {
+        std::fs::read_dir(self.images_dir().join(".tmp"))
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn admin_token(&self) -> String {
+        let text = std::fs::read_to_string(self.path().join("secrets.json")).unwrap();
+        serde_json::from_str::<Value>(&text).unwrap()["admin_token"].as_str().unwrap().to_string()
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{}", self.url, path)
+    }
+
+    /// Uploads files (name, bytes, content type) in one request; returns status and JSON.
+    pub async fn upload(&self, files: &[(&str, Vec<u8>, &str)]) -> (u16, Value) {
+        let mut form = reqwest::multipart::Form::new();
+        for (name, bytes, ctype) in files {
+            let part =
+                reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_string()).mime_str(ctype).unwrap();
+            form = form.part("file", part);
+        }
+        let res = self.http.post(self.at("/api/image_upload")).multipart(form).send().await.unwrap();
+        answer(res).await
+    }
+
+    /// Uploads one PNG and returns its stored name.
+    pub async fn upload_png(&self, seed: u64) -> String {
+        let (status, body) = self.upload(&[("pic.png", fixtures::png(8, 8, seed), "image/png")]).await;
+        assert_eq!(status, 200, "{body}");
+        body["files"][0]["name"].as_str().unwrap().to_string()
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        answer(self.http.get(self.at(path)).send().await.unwrap()).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        answer(self.http.post(self.at(path)).json(body).send().await.unwrap()).await
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Status and JSON body of an answer; a body that is not JSON fails the test.
+pub async fn answer(res: reqwest::Response) -> (u16, Value) {
+    let status = res.status().as_u16();
+    let ctype = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let text = res.text().await.unwrap();
+    let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("status {status}, not JSON ({e}): {text:?}"));
+    assert!(ctype.starts_with("application/json"), "content-type {ctype:?} for {text}");
+    (status, json)
+}
+
+/// Asserts the error envelope: status, `type`, `code`.
+pub fn assert_error(got: &(u16, Value), status: u16, code: &str) {
+    let (s, body) = got;
+    assert_eq!(*s, status, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    let kind = if status == 401 || status == 403 { "forbidden" } else { "error" };
+    assert_eq!(body["type"], kind, "{body}");
+    assert!(body["data"].is_string(), "{body}");
+}

@@ -1,0 +1,107 @@
+//! Start-up configuration: generated defaults, the original's config, and refusals that name the key.
+
+mod common;
+
+use std::process::Command;
+
+use common::{binary, Server};
+use serde_json::Value;
+
+fn start_fails_with(config: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.json"), config).unwrap();
+    let out = Command::new(binary())
+        .arg("--config")
+        .arg(dir.path().join("config.json"))
+        .arg("--port")
+        .arg("0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "started with {config}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn bad_config_stops_start_up_naming_the_key() {
+    let err = start_fails_with("{ not json");
+    assert!(err.contains("config"), "{err}");
+    let err = start_fails_with(r#"{"server": {"image_sise": 5}}"#);
+    assert!(err.contains("server") && err.contains("image_sise"), "{err}");
+    let err = start_fails_with(r#"{"server": {"image_size": "big"}}"#);
+    assert!(err.contains("server.image_size"), "{err}");
+    let err = start_fails_with(r#"{"server": {"image_rule": "sha1"}}"#);
+    assert!(err.contains("server.image_rule"), "{err}");
+    let err = start_fails_with(r#"{"port": 70000}"#);
+    assert!(err.contains("port"), "{err}");
+    let err = start_fails_with(r#"{"policy": {"memory_mb": 0}}"#);
+    assert!(err.contains("policy.memory_mb"), "{err}");
+}
+
+#[tokio::test]
+async fn first_start_writes_every_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/config.json");
+    let mut child = Command::new(binary())
+        .arg("--config")
+        .arg(&path)
+        .arg("--port")
+        .arg("0")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut written = None;
+    for _ in 0..100 {
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                written = Some(v);
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let c = written.expect("config.json written");
+    assert_eq!(c["port"], 5000);
+    assert_eq!(c["server"]["image_size"], 10_485_760);
+    assert_eq!(c["server"]["image_rule"], "base64");
+    assert_eq!(c["server"]["image_path"], "");
+    assert_eq!(c["database"]["engine"], "sqlite");
+    assert_eq!(c["policy"]["memory_mb"], 256);
+    assert_eq!(c["auth"]["admin_token"], "", "the generated secret lives in secrets.json, not the config");
+    assert!(dir.path().join("sub/secrets.json").exists());
+}
+
+#[tokio::test]
+async fn the_original_config_file_loads_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    // The seed README's default config, verbatim.
+    let original = r#"{
+  "port": 5000,
+  "debug": true,
+  "server_name": null,
+  "multiroutine": false,
+  "server": {
+    "image_path": "",
+    "image_size": 10485760,
+    "image_url": "http://localhost:5000/images/",
+    "image_rule": "base64",
+    "image_zip": false,
+    "image_zip_path": ""
+  },
+  "database": {
+    "engine": "sqlite",
+    "sqlite": "sqlite:///test.db",
+    "mongo": ""
+  }
+}"#;
+    std::fs::write(dir.path().join("config.json"), original).unwrap();
+    let s = Server::start_in(dir);
+    let (status, body) = s.upload(&[("a.png", common::fixtures::png(3, 3, 1), "image/png")]).await;
+    assert_eq!(status, 200, "{body}");
+    let name = body["files"][0]["name"].as_str().unwrap();
+    assert_eq!(body["files"][0]["url"], format!("http://localhost:5000/images/{name}"));
+    assert!(s.path().join("test.db").exists(), "sqlite:///test.db is next to the config");
+    assert!(s.images_dir().join(name).exists());
+    assert_eq!(std::fs::read_to_string(s.path().join("config.json")).unwrap(), original, "the file is not rewritten");
+}
