@@ -1,8 +1,26 @@
 #!/usr/bin/env bash
-# Runs every test: guest logic in the sandbox, and black-box tests of the real binary.
-# Does its own set-up (wasm target); extra arguments go to `cargo test`.
+# Runs every test: guest logic in the sandbox, and black-box tests of the real
+# binary against real servers on loopback (SMTP). Does its own set-up (wasm
+# target, test servers, stopped by PID at the end); extra arguments go to `cargo test`.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bash "$here/setup.sh"
 cd "$here/.."
+
+vars="$(mktemp "${TMPDIR:-/tmp}/imgbed-test-vars.XXXXXX")"
+cleanup() {
+  if [ -f "$vars.pids" ]; then
+    while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$vars.pids"
+  fi
+  if [ -f "$vars" ]; then
+    # shellcheck disable=SC1090
+    . "$vars"
+    rm -rf "${IMGBED_TEST_SERVICES_DIR:-/nonexistent}"
+  fi
+  rm -f "$vars" "$vars.pids"
+}
+trap cleanup EXIT
+bash "$here/test-services.sh" "$vars"
+# shellcheck disable=SC1090
+. "$vars"
 cargo test --locked "$@"

@@ -97,7 +97,15 @@ async fn the_original_config_file_loads_unchanged() {
 }"#;
     std::fs::write(dir.path().join("config.json"), original).unwrap();
     let s = Server::start_in(dir);
-    let (status, body) = s.upload(&[("a.png", common::fixtures::png(3, 3, 1), "image/png")]).await;
+    // Tokens are required, as in the original.
+    let (status, _) = s.upload(&[("a.png", common::fixtures::png(3, 3, 1), "image/png")]).await;
+    assert_eq!(status, 401);
+    let (_, reg) = s.post_json("/api/get_token", &serde_json::json!({"mail": "old@example.org"})).await;
+    let token = reg["token"].as_str().unwrap();
+    let part = reqwest::multipart::Part::bytes(common::fixtures::png(3, 3, 1)).file_name("a.png");
+    let form = reqwest::multipart::Form::new().part("file", part);
+    let res = s.http.post(s.at(&format!("/api/image_upload?token={token}"))).multipart(form).send().await.unwrap();
+    let (status, body) = common::answer(res).await;
     assert_eq!(status, 200, "{body}");
     let name = body["files"][0]["name"].as_str().unwrap();
     assert_eq!(body["files"][0]["url"], format!("http://localhost:5000/images/{name}"));

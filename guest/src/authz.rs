@@ -15,7 +15,15 @@ impl Facts<'_> {
 }
 
 /// Allow or refuse `action` for a principal of `kind` ("anonymous", "user", "admin") and `id`.
-pub fn authorize(action: &str, kind: &str, id: &str, facts: &Facts<'_>) -> Result<(), Refusal> {
+///
+/// `allowed_domains` restricts registration to those mail domains (empty: any).
+pub fn authorize(
+    action: &str,
+    kind: &str,
+    id: &str,
+    facts: &Facts<'_>,
+    allowed_domains: &[String],
+) -> Result<(), Refusal> {
     let is_admin = kind == "admin";
     if action.starts_with("admin.") {
         return match kind {
@@ -25,7 +33,16 @@ pub fn authorize(action: &str, kind: &str, id: &str, facts: &Facts<'_>) -> Resul
         };
     }
     if action.starts_with("account.") {
-        // Registration, recovery and removal prove themselves with mail, token or check code.
+        // Registration, recovery and removal prove themselves with mail, token or check code;
+        // the policy decides which addresses are acceptable.
+        if let Some(mail) = facts.get("mail") {
+            if !valid_mail(mail) {
+                return Err(Refusal::invalid_mail());
+            }
+            if action == "account.register" && !domain_allowed(mail, allowed_domains) {
+                return Err(Refusal::mail_domain());
+            }
+        }
         return Ok(());
     }
     if action.starts_with("image.") {
@@ -41,4 +58,35 @@ pub fn authorize(action: &str, kind: &str, id: &str, facts: &Facts<'_>) -> Resul
         return Ok(());
     }
     Err(Refusal::forbidden())
+}
+
+/// A plain ASCII address: `local@domain`, local part of atext and dots,
+/// domain of at least two DNS labels.
+pub fn valid_mail(mail: &str) -> bool {
+    if mail.len() > 254 {
+        return false;
+    }
+    let Some((local, domain)) = mail.split_once('@') else { return false };
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~.-".contains(&b));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        && labels.last().is_some_and(|tld| tld.bytes().any(|b| b.is_ascii_alphabetic()));
+    local_ok && domain_ok
+}
+
+fn domain_allowed(mail: &str, allowed: &[String]) -> bool {
+    let domain = mail.rsplit_once('@').map_or("", |(_, d)| d);
+    allowed.is_empty() || allowed.iter().any(|a| a.eq_ignore_ascii_case(domain))
 }

@@ -131,7 +131,10 @@ impl Guest for Policy {
     }
 
     fn authorize(action: String, principal: Principal, request: Vec<(String, String)>) -> Decision {
-        match authz::authorize(&action, &principal.kind, &principal.id, &authz::Facts(&request)) {
+        let domains: Vec<String> = host::setting("mail_domains")
+            .map(|v| v.split(',').map(|d| d.trim().to_ascii_lowercase()).filter(|d| !d.is_empty()).collect())
+            .unwrap_or_default();
+        match authz::authorize(&action, &principal.kind, &principal.id, &authz::Facts(&request), &domains) {
             Ok(()) => Decision::Allow,
             Err(refusal) => Decision::Deny(refusal.into()),
         }

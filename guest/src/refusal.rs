@@ -53,6 +53,16 @@ impl Refusal {
         Self::new(404, "not_found", "图片不存在")
     }
 
+    /// Not a mail address this policy accepts.
+    pub fn invalid_mail() -> Self {
+        Self::new(400, "invalid_mail", "邮箱格式错误")
+    }
+
+    /// A mail domain this installation does not admit.
+    pub fn mail_domain() -> Self {
+        Self::new(403, "mail_domain", "不允许的邮箱域名")
+    }
+
     /// Thumbnails are not made by this policy.
     pub fn unsupported_thumbnail() -> Self {
         Self::new(501, "unsupported", "此策略不生成缩略图")

@@ -15,26 +15,54 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: String,
     pub message: String,
+    /// Optional fields, boxed to keep `Result<_, ApiError>` small.
+    more: Option<Box<More>>,
+}
+
+/// The optional parts of an error answer.
+#[derive(Debug, Clone, Default)]
+struct More {
     /// The uploaded file the error is about, if any (its client-side name).
-    pub file: Option<String>,
+    file: Option<String>,
     /// More detail for people (never secrets or server paths).
-    pub detail: Option<String>,
+    detail: Option<String>,
+    /// Extra top-level fields some original clients read (e.g. `token` on get_token).
+    extra: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl ApiError {
     /// An error with a code and message from the catalogue below.
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        ApiError { status, code: code.into(), message: message.into(), file: None, detail: None }
+        ApiError { status, code: code.into(), message: message.into(), more: None }
     }
 
+    fn more(&mut self) -> &mut More {
+        self.more.get_or_insert_with(Default::default)
+    }
+
+    /// Names the uploaded file the error is about.
     pub fn with_file(mut self, file: impl Into<String>) -> Self {
-        self.file = Some(file.into());
+        self.more().file = Some(file.into());
         self
     }
 
+    /// Adds detail for people (never secrets or server paths).
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
+        self.more().detail = Some(detail.into());
         self
+    }
+
+    /// Adds a top-level field to the answer.
+    pub fn with_field(mut self, key: &'static str, value: serde_json::Value) -> Self {
+        self.more().extra.push((key, value));
+        self
+    }
+
+    pub fn invalid_token() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_token", "无效的密钥")
+    }
+    pub fn mail_failed() -> Self {
+        Self::new(StatusCode::BAD_GATEWAY, "mail_failed", "请求找回错误")
     }
 
     pub fn empty_upload() -> Self {
@@ -108,11 +136,16 @@ impl From<std::io::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = json!({ "data": self.message, "type": self.kind(), "code": self.code });
-        if let Some(file) = &self.file {
-            body["file"] = json!(file);
-        }
-        if let Some(detail) = &self.detail {
-            body["detail"] = json!(detail);
+        if let Some(more) = &self.more {
+            if let Some(file) = &more.file {
+                body["file"] = json!(file);
+            }
+            if let Some(detail) = &more.detail {
+                body["detail"] = json!(detail);
+            }
+            for (k, v) in &more.extra {
+                body[*k] = v.clone();
+            }
         }
         let mut res = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {

@@ -6,6 +6,7 @@ pub mod blob;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod mail;
 pub mod policy;
 pub mod store;
 
@@ -28,7 +29,9 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
     let store: Arc<dyn MetaStore> = Arc::new(store);
     let blobs = LocalBlobs::open(&settings.image_dir)
         .with_context(|| format!("opening image directory {}", settings.image_dir.display()))?;
-    let secrets = auth::load_secrets(&settings.base_dir, &settings.config.auth.admin_token)?;
+    let auth_config = &settings.config.auth;
+    let secrets = auth::load_secrets(&settings.base_dir, &auth_config.secret, &auth_config.admin_token)?;
+    let mailer = mail::Mailer::new(&settings.config.mail, mail_template(&settings)?)?;
 
     let component = policy_bytes(&settings)?;
     let limits = Limits {
@@ -46,7 +49,16 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
     tracing::info!(policy = %active.name, sha256 = %active.sha256, "policy loaded");
 
     reconcile(store.as_ref(), &blobs).await?;
-    Ok(Arc::new(AppState { settings, store, blobs, policy: Arc::new(policy), secrets }))
+    Ok(Arc::new(AppState { settings, store, blobs, policy: Arc::new(policy), secrets, mailer }))
+}
+
+fn mail_template(settings: &Settings) -> anyhow::Result<String> {
+    let mail = &settings.config.mail;
+    if mail.template_file.is_empty() {
+        return Ok(mail.template.clone());
+    }
+    let p = settings.base_dir.join(&mail.template_file);
+    std::fs::read_to_string(&p).with_context(|| format!("reading mail.template_file {}", p.display()))
 }
 
 fn policy_bytes(settings: &Settings) -> anyhow::Result<Vec<u8>> {

@@ -39,10 +39,11 @@ pub fn binary() -> &'static str {
 }
 
 impl Server {
-    /// Starts a server with the default config plus `overrides`.
+    /// Starts a server with the default config plus `overrides`. Token checks are off
+    /// unless the overrides turn them on (`{"auth": {"jwt": true}}`), like a private install.
     pub fn start(overrides: Value) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = json!({"port": 0, "log": {"level": "warn"}});
+        let mut config = json!({"port": 0, "log": {"level": "warn"}, "auth": {"jwt": false}});
         merge(&mut config, &overrides);
         std::fs::write(dir.path().join("config.json"), serde_json::to_vec_pretty(&config).unwrap()).unwrap();
         Self::start_in(dir)
@@ -177,4 +178,55 @@ pub fn assert_error(got: &(u16, Value), status: u16, code: &str) {
     let kind = if status == 401 || status == 403 { "forbidden" } else { "error" };
     assert_eq!(body["type"], kind, "{body}");
     assert!(body["data"].is_string(), "{body}");
+}
+
+/// The SMTP server `scripts/test.sh` started (see scripts/test-services.sh).
+pub fn smtp() -> (String, u16) {
+    let addr = std::env::var("IMGBED_TEST_SMTP")
+        .expect("IMGBED_TEST_SMTP is not set: run the tests with scripts/test.sh, which starts the SMTP server");
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    (host.to_string(), port.parse().unwrap())
+}
+
+/// Mail config pointing at the test SMTP server (plain SMTP on loopback).
+pub fn mail_config() -> Value {
+    let (host, port) = smtp();
+    json!({"mail": {"host": host, "port": port, "tls": "none", "from": "imgbed@example.org", "timeout_s": 5}})
+}
+
+/// Waits (bounded) for a message to `to` in the test Maildir and returns (subject, text body).
+pub fn wait_for_mail(to: &str) -> (String, String) {
+    let dir = std::path::PathBuf::from(
+        std::env::var("IMGBED_TEST_MAILDIR").expect("IMGBED_TEST_MAILDIR (run scripts/test.sh)"),
+    );
+    for _ in 0..100 {
+        for sub in ["new", "cur"] {
+            let Ok(entries) = std::fs::read_dir(dir.join(sub)) else { continue };
+            for e in entries.flatten() {
+                let raw = std::fs::read(e.path()).unwrap();
+                let Some(msg) = mail_parser::MessageParser::default().parse(&raw) else { continue };
+                let to_matches = msg.to().and_then(|a| a.first()).and_then(|a| a.address()).is_some_and(|a| a == to);
+                if to_matches {
+                    let subject = msg.subject().unwrap_or_default().to_string();
+                    let body = msg.body_text(0).unwrap_or_default().to_string();
+                    return (subject, body);
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("no mail to {to} arrived");
+}
+
+/// Whether any message to `to` is in the test Maildir.
+pub fn has_mail(to: &str) -> bool {
+    let dir = std::path::PathBuf::from(std::env::var("IMGBED_TEST_MAILDIR").unwrap());
+    std::fs::read_dir(dir.join("new"))
+        .map(|d| {
+            d.flatten().any(|e| {
+                let raw = std::fs::read(e.path()).unwrap_or_default();
+                String::from_utf8_lossy(&raw).contains(to)
+            })
+        })
+        .unwrap_or(false)
 }

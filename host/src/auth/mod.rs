@@ -1,71 +1,23 @@
-//! Who is asking: tokens from `Authorization: Bearer` or `?token=`, and the
-//! secrets they are checked against. Decisions are the policy's (`authorize`).
+//! Who is asking: tokens from `Authorization: Bearer` or `?token=`, the
+//! secrets they are checked against, and mail addresses. Decisions are the
+//! policy's (`authorize`); this module only establishes identity.
 
-use std::path::Path;
+mod secrets;
+mod token;
+
+pub use secrets::{load_secrets, Secrets, SecretsError};
+pub use token::{sign, verify, Claims, TokenError};
 
 use axum::http::HeaderMap;
-use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use crate::policy::Principal;
 
-/// Owner of every upload until accounts exist.
+/// Owner of uploads made without a token when `auth.jwt` is off.
 pub const LOCAL_OWNER: &str = "local";
 
-/// Secrets generated at first start, kept beside the data.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Secrets {
-    pub admin_token: String,
-}
-
-/// Errors reading or writing the secrets file.
-#[derive(Debug, thiserror::Error)]
-#[error("secrets file {path}: {source}")]
-pub struct SecretsError {
-    path: String,
-    source: std::io::Error,
-}
-
-fn random_token() -> String {
-    let bytes: [u8; 32] = rand::random();
-    hex::encode(bytes)
-}
-
-/// Uses the configured admin token, or the one in `dir/secrets.json`, creating it
-/// with a fresh random token (mode 0600) the first time. No default lives in code.
-pub fn load_secrets(dir: &Path, configured_admin: &str) -> Result<Secrets, SecretsError> {
-    let path = dir.join("secrets.json");
-    let err = |source| SecretsError { path: path.display().to_string(), source };
-    let stored: Option<Secrets> = match std::fs::read_to_string(&path) {
-        Ok(text) => Some(serde_json::from_str(&text).map_err(|e| err(std::io::Error::other(e)))?),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(err(e)),
-    };
-    let mut secrets = match stored {
-        Some(s) => s,
-        None => {
-            let s = Secrets { admin_token: random_token() };
-            write_private(&path, &serde_json::to_string_pretty(&s).expect("serialise secrets")).map_err(err)?;
-            tracing::info!(path = %path.display(), "generated the admin token");
-            s
-        }
-    };
-    if !configured_admin.is_empty() {
-        secrets.admin_token = configured_admin.to_string();
-    }
-    Ok(secrets)
-}
-
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
-    let tmp = path.with_extension("json.tmp");
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(tmp, path)
-}
+/// Longest mail address accepted (RFC 5321 path limit).
+pub const MAX_MAIL_LEN: usize = 254;
 
 /// Compares two secrets in constant time (for equal lengths).
 pub fn secret_eq(a: &str, b: &str) -> bool {
@@ -83,13 +35,24 @@ pub fn request_token(headers: &HeaderMap, query_token: Option<&str>) -> Option<S
     bearer.or_else(|| query_token.map(str::to_string).filter(|t| !t.is_empty()))
 }
 
-/// Resolves who is asking. The admin token makes an admin; anyone else is the
-/// single local owner (accounts and per-user tokens arrive with their own issue).
-pub fn principal(token: Option<&str>, secrets: &Secrets) -> Principal {
-    match token {
-        Some(t) if secret_eq(t, &secrets.admin_token) => {
-            Principal { kind: "admin".into(), id: "admin".into(), attributes: Vec::new() }
-        }
-        _ => Principal { kind: "user".into(), id: LOCAL_OWNER.into(), attributes: Vec::new() },
-    }
+/// A mail address in the form accounts are keyed by: trimmed and lower-cased.
+/// Only the host's hard limits are checked here; what counts as valid is the policy's.
+pub fn normalise_mail(mail: &str) -> Option<String> {
+    let m = mail.trim().to_lowercase();
+    (!m.is_empty() && m.len() <= MAX_MAIL_LEN && !m.chars().any(char::is_control)).then_some(m)
+}
+
+/// Principal for a verified account.
+pub fn user(mail: &str) -> Principal {
+    Principal { kind: "user".into(), id: mail.into(), attributes: Vec::new() }
+}
+
+/// Principal for the admin token.
+pub fn admin() -> Principal {
+    Principal { kind: "admin".into(), id: "admin".into(), attributes: Vec::new() }
+}
+
+/// Principal for a request without a token.
+pub fn anonymous() -> Principal {
+    Principal { kind: "anonymous".into(), id: String::new(), attributes: Vec::new() }
 }

@@ -39,16 +39,69 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub policy: PolicyConfig,
     pub auth: AuthConfig,
+    pub mail: MailConfig,
     pub log: LogConfig,
 }
 
 /// Tokens and secrets.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
-    /// Admin token for `init_db` and moderation. Empty: generated at first
-    /// start and kept in `secrets.json` beside the data.
+    /// Require a token on image routes (the original's `JWT` switch). Off: requests
+    /// without a token act as one local user.
+    pub jwt: bool,
+    /// HS256 secret for tokens. Empty: generated at first start and kept in
+    /// `secrets.json`; hosts sharing a database must share it.
+    pub secret: String,
+    /// Admin token for `init_db` and moderation. Empty: generated like `secret`.
     pub admin_token: String,
+    /// Lifetime of a mailed removal code, seconds.
+    pub check_ttl_s: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig { jwt: true, secret: String::new(), admin_token: String::new(), check_ttl_s: 1800 }
+    }
+}
+
+/// Outgoing mail (recovery and removal links).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// SMTP server; empty disables mail (`mail_for_reset` answers 502).
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    /// Sender address; empty → `user`.
+    pub from: String,
+    /// "implicit" (TLS from the first byte, port 465), "starttls" or "none".
+    pub tls: String,
+    pub subject: String,
+    /// Body text; `{mail}`, `{token}`, `{link}` and `{minutes}` are replaced.
+    pub template: String,
+    /// A file holding the body template instead of `template` (relative to the config).
+    pub template_file: String,
+    /// Seconds to wait for the SMTP server.
+    pub timeout_s: u64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            host: String::new(),
+            port: 465,
+            user: String::new(),
+            password: String::new(),
+            from: String::new(),
+            tls: "implicit".into(),
+            subject: "Mgek_ImgBed认证密钥找回服务".into(),
+            template: "您好 {mail}:\n\n您的密钥(token)是:\n{token}\n\n如需删除账户及其全部图片, 请在 {minutes} 分钟内打开:\n{link}\n\n如果不是您本人操作, 请忽略此邮件。\n".into(),
+            template_file: String::new(),
+            timeout_s: 15,
+        }
+    }
 }
 
 /// Storage and upload limits.
@@ -124,6 +177,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             policy: PolicyConfig::default(),
             auth: AuthConfig::default(),
+            mail: MailConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -297,9 +351,18 @@ pub fn validate(c: &Config) -> Result<(), (String, String)> {
         return bad("server.max_files_per_request", "must be at most 1000".into());
     }
     for (key, url) in [("public_url", &c.public_url), ("server.image_url", &c.server.image_url)] {
-        if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
             return bad(key, format!("must start with http:// or https://, got {url:?}"));
         }
+    }
+    if !["implicit", "starttls", "none"].contains(&c.mail.tls.as_str()) {
+        return bad("mail.tls", format!("must be \"implicit\", \"starttls\" or \"none\", got {:?}", c.mail.tls));
+    }
+    if c.auth.check_ttl_s == 0 {
+        return bad("auth.check_ttl_s", "must be greater than 0".into());
+    }
+    if !c.auth.secret.is_empty() && c.auth.secret.len() < 16 {
+        return bad("auth.secret", "must be at least 16 characters (or empty to generate one)".into());
     }
     if c.bind.parse::<std::net::IpAddr>().is_err() {
         return bad("bind", format!("not an IP address: {:?}", c.bind));

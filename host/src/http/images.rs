@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::ImageRecord;
 
 /// Request bodies of these routes are small JSON objects.
-fn body_bytes(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
+pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "请求体过大")
@@ -35,7 +35,7 @@ fn positive(query: &std::collections::HashMap<String, String>, key: &str, defaul
 /// `GET /api/image_list?page=&per_page=`: the caller's images, newest first.
 pub async fn list(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> ApiResult<Json<Value>> {
     let query = query_map(&uri)?;
-    let who = principal_of(&state, &headers, &query);
+    let who = principal_of(&state, &headers, &query).await?;
     authorize(&state, "image.list", &who, Vec::new()).await?;
     let max = u64::from(state.settings.config.server.max_per_page);
     let page = positive(&query, "page", 1)?;
@@ -119,7 +119,7 @@ pub async fn info(
 ) -> ApiResult<Json<Value>> {
     let body = body_bytes(body)?;
     let query = query_map(&uri)?;
-    let who = principal_of(&state, &headers, &query);
+    let who = principal_of(&state, &headers, &query).await?;
     let name = names_of(&uri, &body, false)?.remove(0);
     let record = owned(&state, &who, "image.info", &name).await?;
     Ok(Json(json!({"data": record_json(&state, &record), "type": "ok"})))
@@ -169,7 +169,7 @@ pub async fn format(
 ) -> ApiResult<Json<Value>> {
     let body = body_bytes(body)?;
     let query = query_map(&uri)?;
-    let who = principal_of(&state, &headers, &query);
+    let who = principal_of(&state, &headers, &query).await?;
     let name = names_of(&uri, &body, false)?.remove(0);
     let record = owned(&state, &who, "image.format", &name).await?;
     let url = state.settings.image_url(&record.name);
@@ -195,7 +195,7 @@ pub async fn delete(
 ) -> ApiResult<Json<Value>> {
     let body = body_bytes(body)?;
     let query = query_map(&uri)?;
-    let who = principal_of(&state, &headers, &query);
+    let who = principal_of(&state, &headers, &query).await?;
     authorize(&state, "image.delete", &who, Vec::new()).await?;
     let mut names = names_of(&uri, &body, true)?;
     names.dedup();
@@ -224,7 +224,7 @@ pub async fn delete(
 /// `POST /api/init_db` (admin): ensures the schema; idempotent.
 pub async fn init_db(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> ApiResult<Json<Value>> {
     let query = query_map(&uri)?;
-    let who = principal_of(&state, &headers, &query);
+    let who = principal_of(&state, &headers, &query).await?;
     authorize(&state, "admin.init-db", &who, Vec::new()).await?;
     state.store.init().await.map_err(store_error)?;
     Ok(Json(json!({"data": "database init success", "type": "ok"})))

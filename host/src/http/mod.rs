@@ -1,5 +1,7 @@
 //! HTTP: routes, request parsing and answers. Errors map to HTTP in [`crate::error`].
 
+mod account;
+mod admin;
 mod images;
 mod serve;
 mod upload;
@@ -18,6 +20,7 @@ use crate::auth::{self, Secrets};
 use crate::blob::LocalBlobs;
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
+use crate::mail::Mailer;
 use crate::policy::{PolicyError, PolicyRuntime, Principal, Rejection};
 use crate::store::{ImageRecord, MetaStore, StoreError};
 
@@ -28,6 +31,7 @@ pub struct AppState {
     pub blobs: LocalBlobs,
     pub policy: Arc<PolicyRuntime>,
     pub secrets: Secrets,
+    pub mailer: Mailer,
 }
 
 /// Shared state handle.
@@ -47,6 +51,11 @@ pub fn router(state: Shared) -> Router {
         .route("/api/image_format", get(images::format).post(images::format))
         .route("/api/image_delete", post(images::delete))
         .route("/api/init_db", post(images::init_db))
+        .route("/api/get_token", post(account::get_token))
+        .route("/api/remove_token", get(account::remove_token_get).post(account::remove_token_post))
+        .route("/api/mail_for_reset", post(account::mail_for_reset))
+        .route("/api/admin/users", get(admin::users))
+        .route("/api/admin/remove_user", post(admin::remove_user))
         .route("/images/{name}", get(serve::image))
         .route("/healthz", get(|| async { axum::Json(json!({"data": "ok", "type": "ok"})) }))
         .fallback(|| async { ApiError::route_not_found() })
@@ -73,10 +82,26 @@ pub(crate) fn json_object(body: &Bytes) -> ApiResult<Option<serde_json::Map<Stri
     }
 }
 
-/// Who is asking, from the headers and `?token=`.
-pub(crate) fn principal_of(state: &AppState, headers: &HeaderMap, query: &HashMap<String, String>) -> Principal {
-    let token = auth::request_token(headers, query.get("token").map(String::as_str));
-    auth::principal(token.as_deref(), &state.secrets)
+/// Who is asking, from `Authorization: Bearer` or `?token=`. No token: anonymous
+/// (or the local user when `auth.jwt` is off). A token that is forged, malformed,
+/// revoked or for an unknown account: 401.
+pub(crate) async fn principal_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> ApiResult<Principal> {
+    let Some(token) = auth::request_token(headers, query.get("token").map(String::as_str)) else {
+        return Ok(if state.settings.config.auth.jwt { auth::anonymous() } else { auth::user(auth::LOCAL_OWNER) });
+    };
+    if auth::secret_eq(&token, &state.secrets.admin_token) {
+        return Ok(auth::admin());
+    }
+    let claims = auth::verify(&token, &state.secrets.jwt_secret).map_err(|_| ApiError::invalid_token())?;
+    let user = state.store.get_user(&claims.sub).await.map_err(store_error)?.ok_or_else(ApiError::invalid_token)?;
+    if !auth::secret_eq(&user.jti, &claims.jti) || user.issued_at != claims.iat {
+        return Err(ApiError::invalid_token());
+    }
+    Ok(auth::user(&user.mail))
 }
 
 /// A policy refusal as an API error.
@@ -111,9 +136,10 @@ pub(crate) async fn authorize(
     state: &AppState,
     action: &'static str,
     principal: &Principal,
-    facts: Vec<(String, String)>,
+    mut facts: Vec<(String, String)>,
 ) -> ApiResult<()> {
     let principal = principal.clone();
+    facts.push(("jwt".into(), state.settings.config.auth.jwt.to_string()));
     state.policy.run(move |s| s.authorize(action, &principal, &facts)).await.map_err(policy_error)?.map_err(rejection)
 }
 

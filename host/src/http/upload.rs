@@ -201,7 +201,7 @@ pub async fn upload(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Json<Value>> {
     let query = query_map(&uri)?;
-    let who = principal_of(&state, &headers, &query);
+    let who = principal_of(&state, &headers, &query).await?;
     authorize(&state, "image.upload", &who, Vec::new()).await?;
     let mut multipart = multipart.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {

@@ -34,6 +34,29 @@ pub struct ImageRecord {
     pub time: f64,
 }
 
+/// An account. The token itself is not stored: its claims are, so the same
+/// JWT can be re-signed for the recovery mail and revoked by deleting the row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct User {
+    /// Normalised mail address (the account id and image owner).
+    pub mail: String,
+    /// Token id (`jti` claim).
+    pub jti: String,
+    /// Token issue time (`iat` claim), seconds.
+    pub issued_at: i64,
+    /// Registration time, seconds since the epoch.
+    pub created: f64,
+}
+
+/// An account with its usage, for moderation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UserUsage {
+    pub mail: String,
+    pub created: f64,
+    pub images: u64,
+    pub bytes: u64,
+}
+
 /// Errors of the metadata store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -43,6 +66,9 @@ pub enum StoreError {
     /// The owner already stored these bytes, under the given name.
     #[error("duplicate content, stored as {0}")]
     Duplicate(String),
+    /// An account with this mail already exists.
+    #[error("account exists")]
+    UserExists,
     /// The database could not be reached or failed.
     #[error("database error: {0}")]
     Backend(String),
@@ -74,4 +100,23 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn all_names(&self) -> Result<Vec<String>, StoreError>;
     /// Whether a record has this name.
     fn exists_blocking(&self, name: &str) -> Result<bool, StoreError>;
+    /// Names of all of an owner's records.
+    async fn names_of_owner(&self, owner: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Registers an account; `UserExists` if the mail has one.
+    async fn create_user(&self, user: &User) -> Result<(), StoreError>;
+    async fn get_user(&self, mail: &str) -> Result<Option<User>, StoreError>;
+    /// Deletes an account (not its images); false if there was none.
+    async fn delete_user(&self, mail: &str) -> Result<bool, StoreError>;
+    /// Stores the hash of a removal code and its expiry (replacing any earlier one).
+    async fn set_check(&self, mail: &str, check_hash: &str, expires: f64) -> Result<(), StoreError>;
+    /// Whether the code is valid now (does not use it up).
+    async fn check_valid(&self, mail: &str, check_hash: &str, now: f64) -> Result<bool, StoreError>;
+    /// Uses up the code: true only once, and only before it expires.
+    async fn take_check(&self, mail: &str, check_hash: &str, now: f64) -> Result<bool, StoreError>;
+    /// Bars a mail from registering again.
+    async fn ban(&self, mail: &str, time: f64) -> Result<(), StoreError>;
+    async fn is_banned(&self, mail: &str) -> Result<bool, StoreError>;
+    /// Every account with its image count and bytes.
+    async fn users(&self) -> Result<Vec<UserUsage>, StoreError>;
 }

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{ImageRecord, MetaStore, Page, StoreError};
+use super::{ImageRecord, MetaStore, Page, StoreError, User, UserUsage};
 
 /// Metadata in a SQLite file.
 #[derive(Clone)]
@@ -32,6 +32,18 @@ CREATE TABLE IF NOT EXISTS images (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS images_owner_digest ON images(owner, digest);
 CREATE INDEX IF NOT EXISTS images_owner_time ON images(owner, time DESC, id DESC);
+CREATE TABLE IF NOT EXISTS users (
+    mail          TEXT PRIMARY KEY,
+    jti           TEXT NOT NULL,
+    issued_at     INTEGER NOT NULL,
+    created       REAL NOT NULL,
+    check_hash    TEXT,
+    check_expires REAL
+);
+CREATE TABLE IF NOT EXISTS bans (
+    mail TEXT PRIMARY KEY,
+    time REAL NOT NULL
+);
 ";
 
 const COLUMNS: &str =
@@ -192,5 +204,139 @@ impl MetaStore for SqliteStore {
     fn exists_blocking(&self, name: &str) -> Result<bool, StoreError> {
         let guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         Ok(get_by_name(&guard, name)?.is_some())
+    }
+
+    async fn names_of_owner(&self, owner: &str) -> Result<Vec<String>, StoreError> {
+        let owner = owner.to_string();
+        self.with(move |c| {
+            let mut stmt = c.prepare("SELECT name FROM images WHERE owner = ?1").map_err(backend)?;
+            let names = stmt.query_map([&owner], |r| r.get(0)).map_err(backend)?.collect::<Result<Vec<String>, _>>();
+            names.map_err(backend)
+        })
+        .await
+    }
+
+    async fn create_user(&self, u: &User) -> Result<(), StoreError> {
+        let u = u.clone();
+        self.with(move |c| {
+            let res = c.execute(
+                "INSERT INTO users (mail, jti, issued_at, created) VALUES (?1, ?2, ?3, ?4)",
+                params![u.mail, u.jti, u.issued_at, u.created],
+            );
+            match res {
+                Ok(_) => Ok(()),
+                Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    Err(StoreError::UserExists)
+                }
+                Err(e) => Err(backend(e)),
+            }
+        })
+        .await
+    }
+
+    async fn get_user(&self, mail: &str) -> Result<Option<User>, StoreError> {
+        let mail = mail.to_string();
+        self.with(move |c| {
+            c.query_row("SELECT mail, jti, issued_at, created FROM users WHERE mail = ?1", [&mail], |r| {
+                Ok(User { mail: r.get(0)?, jti: r.get(1)?, issued_at: r.get(2)?, created: r.get(3)? })
+            })
+            .optional()
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn delete_user(&self, mail: &str) -> Result<bool, StoreError> {
+        let mail = mail.to_string();
+        self.with(move |c| Ok(c.execute("DELETE FROM users WHERE mail = ?1", [&mail]).map_err(backend)? > 0)).await
+    }
+
+    async fn set_check(&self, mail: &str, check_hash: &str, expires: f64) -> Result<(), StoreError> {
+        let (mail, hash) = (mail.to_string(), check_hash.to_string());
+        self.with(move |c| {
+            c.execute(
+                "UPDATE users SET check_hash = ?2, check_expires = ?3 WHERE mail = ?1",
+                params![mail, hash, expires],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn check_valid(&self, mail: &str, check_hash: &str, now: f64) -> Result<bool, StoreError> {
+        let (mail, hash) = (mail.to_string(), check_hash.to_string());
+        self.with(move |c| {
+            let n: i64 = c
+                .query_row(
+                    "SELECT COUNT(*) FROM users WHERE mail = ?1 AND check_hash = ?2 AND check_expires > ?3",
+                    params![mail, hash, now],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn take_check(&self, mail: &str, check_hash: &str, now: f64) -> Result<bool, StoreError> {
+        let (mail, hash) = (mail.to_string(), check_hash.to_string());
+        self.with(move |c| {
+            // One statement: of two concurrent confirmations only one can clear the code.
+            let n = c
+                .execute(
+                    "UPDATE users SET check_hash = NULL, check_expires = NULL
+                     WHERE mail = ?1 AND check_hash = ?2 AND check_expires > ?3",
+                    params![mail, hash, now],
+                )
+                .map_err(backend)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn ban(&self, mail: &str, time: f64) -> Result<(), StoreError> {
+        let mail = mail.to_string();
+        self.with(move |c| {
+            c.execute("INSERT OR REPLACE INTO bans (mail, time) VALUES (?1, ?2)", params![mail, time])
+                .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn is_banned(&self, mail: &str) -> Result<bool, StoreError> {
+        let mail = mail.to_string();
+        self.with(move |c| {
+            let n: i64 =
+                c.query_row("SELECT COUNT(*) FROM bans WHERE mail = ?1", [&mail], |r| r.get(0)).map_err(backend)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn users(&self) -> Result<Vec<UserUsage>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT u.mail, u.created, COUNT(i.name), COALESCE(SUM(i.size), 0)
+                     FROM users u LEFT JOIN images i ON i.owner = u.mail
+                     GROUP BY u.mail ORDER BY u.created, u.mail",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(UserUsage {
+                        mail: r.get(0)?,
+                        created: r.get(1)?,
+                        images: r.get::<_, i64>(2)? as u64,
+                        bytes: r.get::<_, i64>(3)? as u64,
+                    })
+                })
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>();
+            rows.map_err(backend)
+        })
+        .await
     }
 }

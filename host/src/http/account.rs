@@ -1,0 +1,278 @@
+//! Accounts: `get_token`, `remove_token` (by token, or by a mailed one-time
+//! code confirmed with a POST), and `mail_for_reset`.
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::images::body_bytes;
+use super::{authorize, json_object, query_map, store_error, AppState, Shared};
+use crate::auth::{self, Claims};
+use crate::error::{ApiError, ApiResult};
+use crate::mail::Recovery;
+use crate::store::{StoreError, User};
+
+fn now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The string field `key` of a JSON object; wrong types are a 400.
+fn string_field(obj: &serde_json::Map<String, Value>, key: &str) -> ApiResult<Option<String>> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::bad_json(format!("{key} must be a string"))),
+    }
+}
+
+fn invalid_mail() -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_mail", "邮箱格式错误")
+}
+
+/// Asks the policy whether this mail may do `action` (it decides what a valid
+/// mail is and may restrict domains).
+async fn authorize_mail(state: &AppState, action: &'static str, mail: &str) -> ApiResult<()> {
+    authorize(state, action, &auth::anonymous(), vec![("mail".into(), mail.into())]).await
+}
+
+/// The signed token of an account (re-signed from its stored claims).
+fn token_of(state: &AppState, user: &User) -> String {
+    auth::sign(
+        &Claims { sub: user.mail.clone(), jti: user.jti.clone(), iat: user.issued_at },
+        &state.secrets.jwt_secret,
+    )
+}
+
+/// `POST /api/get_token` `{"mail"}` → `{"token": "<jwt>"}`.
+pub async fn get_token(State(state): State<Shared>, body: Result<Bytes, BytesRejection>) -> ApiResult<Json<Value>> {
+    // The original answered bad input with an empty token; keep that field on every error.
+    let with_token = |e: ApiError| e.with_field("token", json!(""));
+    let body = body_bytes(body).map_err(with_token)?;
+    let obj = json_object(&body)
+        .map_err(with_token)?
+        .ok_or_else(|| with_token(ApiError::bad_json("a JSON body {\"mail\": ...} is required")))?;
+    let raw = string_field(&obj, "mail")
+        .map_err(with_token)?
+        .ok_or_else(|| with_token(invalid_mail().with_detail("mail is required")))?;
+    let mail = auth::normalise_mail(&raw).ok_or_else(|| with_token(invalid_mail()))?;
+    authorize_mail(&state, "account.register", &mail).await.map_err(with_token)?;
+    if state.store.is_banned(&mail).await.map_err(store_error)? {
+        return Err(with_token(ApiError::new(StatusCode::FORBIDDEN, "banned", "该邮箱已被禁止注册")));
+    }
+    let user = User {
+        mail: mail.clone(),
+        jti: hex::encode(rand::random::<[u8; 16]>()),
+        issued_at: now() as i64,
+        created: now(),
+    };
+    match state.store.create_user(&user).await {
+        Ok(()) => {}
+        Err(StoreError::UserExists) => {
+            return Err(ApiError::new(StatusCode::CONFLICT, "token_exists", "already exist")
+                .with_field("token", json!("already exist")));
+        }
+        Err(e) => return Err(with_token(store_error(e))),
+    }
+    let token = token_of(&state, &user);
+    tracing::info!(mail = %mail, "account registered");
+    Ok(Json(json!({"token": token, "data": {"mail": mail, "token": token}, "type": "ok"})))
+}
+
+fn hash_check(check: &str) -> String {
+    hex::encode(Sha256::digest(check.as_bytes()))
+}
+
+/// Deletes an account and all its images (rows, then files), then the account row.
+pub(crate) async fn remove_account(state: &AppState, mail: &str) -> ApiResult<usize> {
+    let names = state.store.names_of_owner(mail).await.map_err(store_error)?;
+    for name in &names {
+        state.store.delete(name).await.map_err(store_error)?;
+        state.blobs.remove(name)?;
+    }
+    state.store.delete_user(mail).await.map_err(store_error)?;
+    tracing::info!(mail = %mail, images = names.len(), "account removed");
+    Ok(names.len())
+}
+
+fn missing() -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "missing_fields", "密钥删除失败,信息不全")
+}
+
+fn remove_failed() -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "remove_failed", "密钥删除失败")
+}
+
+/// How a removal proves itself.
+enum Proof {
+    Token(String),
+    Check(String),
+}
+
+/// Checks the proof and removes the account. A check code is used up atomically.
+async fn remove_with(state: &AppState, mail: &str, proof: Proof) -> ApiResult<usize> {
+    let mail = auth::normalise_mail(mail).ok_or_else(remove_failed)?;
+    let via = match &proof {
+        Proof::Token(_) => "token",
+        Proof::Check(_) => "check",
+    };
+    authorize(
+        state,
+        "account.remove",
+        &auth::anonymous(),
+        vec![("mail".into(), mail.clone()), ("via".into(), via.into())],
+    )
+    .await?;
+    let user = state.store.get_user(&mail).await.map_err(store_error)?.ok_or_else(remove_failed)?;
+    let proven = match proof {
+        Proof::Token(t) => auth::secret_eq(&t, &token_of(state, &user)),
+        Proof::Check(c) => state.store.take_check(&mail, &hash_check(&c), now()).await.map_err(store_error)?,
+    };
+    if !proven {
+        return Err(remove_failed());
+    }
+    remove_account(state, &mail).await
+}
+
+fn ok_removed(images: usize) -> Json<Value> {
+    Json(json!({"data": "密钥删除成功", "type": "ok", "images_deleted": images}))
+}
+
+/// `GET /api/remove_token?mail=&token=` removes the account (the original's API).
+/// `GET /api/remove_token?mail=&check=` is the mailed link: it only shows a
+/// confirmation page (mail scanners open links), whose form POSTs the removal.
+pub async fn remove_token_get(State(state): State<Shared>, uri: Uri) -> ApiResult<Response> {
+    let q = query_map(&uri)?;
+    let get = |k: &str| q.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let Some(mail) = get("mail") else { return Err(missing()) };
+    if let Some(token) = get("token") {
+        return Ok(ok_removed(remove_with(&state, &mail, Proof::Token(token)).await?).into_response());
+    }
+    let Some(check) = get("check") else { return Err(missing()) };
+    let valid = match auth::normalise_mail(&mail) {
+        Some(m) => state.store.check_valid(&m, &hash_check(&check), now()).await.map_err(store_error)?,
+        None => false,
+    };
+    Ok(if valid {
+        confirm_page(&mail, &check)
+    } else {
+        page(StatusCode::BAD_REQUEST, "链接无效或已过期", "This link is invalid, expired or already used.")
+    })
+}
+
+/// `POST /api/remove_token`: the confirmation form (urlencoded, answered with a
+/// page) or API clients (JSON `{"mail","check"}` or `{"mail","token"}`).
+pub async fn remove_token_post(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body = body_bytes(body)?;
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let mut fields: HashMap<String, String> = query_map(&uri)?;
+    if is_form {
+        let form: HashMap<String, String> =
+            serde_urlencoded::from_bytes(&body).map_err(|e| ApiError::bad_request(format!("malformed form: {e}")))?;
+        fields.extend(form);
+    } else if let Some(obj) = json_object(&body)? {
+        for key in ["mail", "check", "token"] {
+            if let Some(v) = string_field(&obj, key)? {
+                fields.insert(key.into(), v);
+            }
+        }
+    }
+    let get = |k: &str| fields.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let outcome = match (get("mail"), get("token"), get("check")) {
+        (Some(mail), Some(token), _) => remove_with(&state, &mail, Proof::Token(token)).await,
+        (Some(mail), None, Some(check)) => remove_with(&state, &mail, Proof::Check(check)).await,
+        _ => Err(missing()),
+    };
+    if !is_form {
+        return outcome.map(|n| ok_removed(n).into_response());
+    }
+    Ok(match outcome {
+        Ok(_) => page(StatusCode::OK, "密钥删除成功", "The account and all its images were deleted."),
+        Err(e) => page(e.status, &e.message, "Nothing was deleted."),
+    })
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+
+fn page(status: StatusCode, title: &str, text: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"zh\"><head><meta charset=\"utf-8\"><title>{t}</title></head>\
+         <body style=\"font-family:sans-serif;max-width:36em;margin:3em auto\"><h1>{t}</h1><p>{x}</p></body></html>",
+        t = escape(title),
+        x = escape(text)
+    );
+    (status, [(header::CONTENT_SECURITY_POLICY, PAGE_CSP), (header::CACHE_CONTROL, "no-store")], Html(html))
+        .into_response()
+}
+
+fn confirm_page(mail: &str, check: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"zh\"><head><meta charset=\"utf-8\"><title>删除账户</title></head>\
+         <body style=\"font-family:sans-serif;max-width:36em;margin:3em auto\">\
+         <h1>删除账户</h1><p>确认删除 <b>{m}</b> 的账户、密钥和全部图片? 此操作无法撤销。</p>\
+         <p>Delete the account <b>{m}</b>, its token and all its images? This cannot be undone.</p>\
+         <form method=\"post\" action=\"/api/remove_token\">\
+         <input type=\"hidden\" name=\"mail\" value=\"{m}\"><input type=\"hidden\" name=\"check\" value=\"{c}\">\
+         <button type=\"submit\">确认删除 / Delete</button></form></body></html>",
+        m = escape(mail),
+        c = escape(check)
+    );
+    (StatusCode::OK, [(header::CONTENT_SECURITY_POLICY, PAGE_CSP), (header::CACHE_CONTROL, "no-store")], Html(html))
+        .into_response()
+}
+
+/// `POST /api/mail_for_reset` `{"mail"}`: mails the token and a one-time removal link.
+/// An unknown mail gets the same answer, and no mail.
+pub async fn mail_for_reset(
+    State(state): State<Shared>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let failed = || ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "请求找回错误");
+    let body = body_bytes(body)?;
+    let obj = json_object(&body)?.ok_or_else(|| failed().with_detail("a JSON body {\"mail\": ...} is required"))?;
+    let raw = string_field(&obj, "mail")?.ok_or_else(|| failed().with_detail("mail is required"))?;
+    let mail = auth::normalise_mail(&raw).ok_or_else(invalid_mail)?;
+    authorize_mail(&state, "account.recover", &mail).await?;
+    let sent = json!({"data": "找回邮件已发送", "type": "ok"});
+    let Some(user) = state.store.get_user(&mail).await.map_err(store_error)? else {
+        return Ok(Json(sent));
+    };
+    if !state.mailer.configured() {
+        tracing::error!("mail_for_reset: mail.host is not configured");
+        return Err(ApiError::mail_failed());
+    }
+    let check = hex::encode(rand::random::<[u8; 24]>());
+    let ttl = state.settings.config.auth.check_ttl_s;
+    state.store.set_check(&mail, &hash_check(&check), now() + ttl as f64).await.map_err(store_error)?;
+    let link = format!(
+        "{}/api/remove_token?{}",
+        crate::config::site_url(&state.settings.config),
+        serde_urlencoded::to_string([("mail", mail.as_str()), ("check", check.as_str())]).unwrap_or_default()
+    );
+    let token = token_of(&state, &user);
+    let recovery = Recovery { mail: &mail, token: &token, link: &link, minutes: ttl.div_ceil(60) };
+    if let Err(e) = state.mailer.send_recovery(&recovery).await {
+        tracing::error!(error = %e, "sending the recovery mail failed");
+        return Err(ApiError::mail_failed());
+    }
+    Ok(Json(sent))
+}

@@ -1,0 +1,60 @@
+//! Moderation with the admin token: list accounts with their usage, remove or ban one.
+//! (Deleting any image is `image_delete` with the admin token.)
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::account::remove_account;
+use super::images::body_bytes;
+use super::{authorize, json_object, principal_of, query_map, store_error, Shared};
+use crate::auth;
+use crate::error::{ApiError, ApiResult};
+
+/// `GET /api/admin/users`: every account with its image count and bytes.
+pub async fn users(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> ApiResult<Json<Value>> {
+    let query = query_map(&uri)?;
+    let who = principal_of(&state, &headers, &query).await?;
+    authorize(&state, "admin.users", &who, Vec::new()).await?;
+    let users = state.store.users().await.map_err(store_error)?;
+    Ok(Json(json!({"data": users, "type": "ok", "total": users.len()})))
+}
+
+/// `POST /api/admin/remove_user` `{"mail", "ban": bool}`: deletes the account and its
+/// images; with `ban`, the mail cannot register again.
+pub async fn remove_user(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    let query = query_map(&uri)?;
+    let who = principal_of(&state, &headers, &query).await?;
+    authorize(&state, "admin.remove-user", &who, Vec::new()).await?;
+    let body = body_bytes(body)?;
+    let obj = json_object(&body)?.ok_or_else(|| ApiError::bad_json("a JSON body {\"mail\": ...} is required"))?;
+    let mail = match obj.get("mail") {
+        Some(Value::String(m)) => {
+            auth::normalise_mail(m).ok_or_else(|| ApiError::bad_request("mail is empty or too long"))?
+        }
+        _ => return Err(ApiError::bad_json("mail must be a string")),
+    };
+    let ban = match obj.get("ban") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::bad_json("ban must be true or false")),
+    };
+    let existed = state.store.get_user(&mail).await.map_err(store_error)?.is_some();
+    if !existed && !ban {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "no_user", "用户不存在"));
+    }
+    let images = if existed { remove_account(&state, &mail).await? } else { 0 };
+    if ban {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        state.store.ban(&mail, now).await.map_err(store_error)?;
+    }
+    Ok(Json(json!({"data": "用户已删除", "type": "ok", "mail": mail, "images_deleted": images, "banned": ban})))
+}
