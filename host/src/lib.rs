@@ -33,7 +33,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
     let secrets = auth::load_secrets(&settings.base_dir, &auth_config.secret, &auth_config.admin_token)?;
     let mailer = mail::Mailer::new(&settings.config.mail, mail_template(&settings)?)?;
 
-    let component = policy_bytes(&settings)?;
+    let (component, source) = initial_policy(&settings)?;
     let limits = Limits {
         memory_bytes: settings.config.policy.memory_mb as usize * 1024 * 1024,
         deadline: Duration::from_millis(settings.config.policy.deadline_ms),
@@ -42,9 +42,27 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
     let exists_store = store.clone();
     let exists: policy::ExistsFn = Arc::new(move |name: &str| exists_store.exists_blocking(name).unwrap_or(true));
     let policy_settings = settings.policy_settings();
-    let policy = tokio::task::spawn_blocking(move || PolicyRuntime::new(&component, limits, policy_settings, exists))
-        .await?
-        .context("loading the policy component")?;
+    let options = policy::Options {
+        cache_dir: Some(settings.cache_dir.clone()),
+        store_dir: Some(settings.base_dir.join("policy")),
+    };
+    let fallback = (source == "stored").then(|| (policy_file_bytes(&settings), options.clone()));
+    let policy = tokio::task::spawn_blocking(move || {
+        match PolicyRuntime::with_options(&component, &source, limits, policy_settings.clone(), exists.clone(), options)
+        {
+            Err(e) if fallback.is_some() => {
+                // A kept policy that no longer loads must not keep the server down.
+                tracing::error!(error = %e, "the kept active policy does not load; using the configured one");
+                let (bytes, options) = fallback.expect("checked");
+                let (bytes, source) = bytes?;
+                PolicyRuntime::with_options(&bytes, &source, limits, policy_settings, exists, options)
+                    .map_err(Into::into)
+            }
+            other => other.map_err(anyhow::Error::from),
+        }
+    })
+    .await?
+    .context("loading the policy component")?;
     let active = policy.active();
     tracing::info!(policy = %active.name, sha256 = %active.sha256, "policy loaded");
 
@@ -61,13 +79,70 @@ fn mail_template(settings: &Settings) -> anyhow::Result<String> {
     std::fs::read_to_string(&p).with_context(|| format!("reading mail.template_file {}", p.display()))
 }
 
-fn policy_bytes(settings: &Settings) -> anyhow::Result<Vec<u8>> {
-    let path = &settings.config.policy.path;
-    if path.is_empty() {
-        return Ok(policy::BUILTIN_POLICY.to_vec());
+/// The policy to start with: the one kept from the last swap (it survives
+/// restarts), else `policy.path`, else the built-in one.
+fn initial_policy(settings: &Settings) -> anyhow::Result<(Vec<u8>, String)> {
+    let kept = settings.base_dir.join("policy/active.wasm");
+    match std::fs::read(&kept) {
+        Ok(bytes) => Ok((bytes, "stored".into())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => policy_file_bytes(settings),
+        Err(e) => Err(e).with_context(|| format!("reading {}", kept.display())),
     }
-    let p = settings.base_dir.join(path);
-    std::fs::read(&p).with_context(|| format!("reading policy component {}", p.display()))
+}
+
+/// The configured policy (`policy.path`), or the built-in one.
+pub fn policy_file_bytes(settings: &Settings) -> anyhow::Result<(Vec<u8>, String)> {
+    match &settings.policy_file {
+        None => Ok((policy::BUILTIN_POLICY.to_vec(), "built-in".into())),
+        Some(p) => {
+            let bytes = std::fs::read(p).with_context(|| format!("reading policy component {}", p.display()))?;
+            Ok((bytes, "file".into()))
+        }
+    }
+}
+
+/// Reloads the policy on SIGHUP, and when `policy.watch` is on, when the file changes.
+pub fn spawn_reloaders(state: Shared) {
+    let on_hup = state.clone();
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+        while hup.recv().await.is_some() {
+            reload(&on_hup, "sighup").await;
+        }
+    });
+    if let (true, Some(path)) = (state.settings.config.policy.watch, state.settings.policy_file.clone()) {
+        tokio::spawn(async move {
+            let stamp = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.modified().ok(), m.len()));
+            let mut seen = stamp(&path);
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let now = stamp(&path);
+                if now.is_none() || now == seen {
+                    continue;
+                }
+                // Let a writer finish: act once the file has stopped changing.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                if stamp(&path) != now {
+                    continue;
+                }
+                seen = now;
+                reload(&state, "watch").await;
+            }
+        });
+    }
+}
+
+async fn reload(state: &Shared, source: &str) {
+    let bytes = match policy_file_bytes(&state.settings) {
+        Ok((bytes, _)) => bytes,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), source, "policy reload: cannot read the policy; keeping the active one");
+            return;
+        }
+    };
+    if let Err(e) = state.policy.swap(bytes, source).await {
+        tracing::error!(error = %e, source, "policy reload refused; keeping the active one");
+    }
 }
 
 /// Removes what a crash can leave behind: temp files, files without records,

@@ -1,23 +1,26 @@
-//! The `imgbed` binary.
+//! The `imgbed` binary: the server, and tools for operators.
+
+mod tools;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// imgbed: a self-hosted image host with a hot-swappable WebAssembly policy.
 ///
-/// At first start it writes the config file with every default. Relative
-/// paths in it resolve against the config file's folder (or --data-dir).
+/// Without a subcommand it serves. At first start it writes the config file
+/// with every default; relative paths in it resolve against the config file's
+/// folder (or --data-dir). SIGHUP reloads the policy from `policy.path`.
 #[derive(Parser, Debug)]
 #[command(name = "imgbed", version)]
 struct Cli {
     /// Config file (created with defaults if missing).
-    #[arg(long, short, default_value = "config.json", env = "IMGBED_CONFIG")]
+    #[arg(long, short, default_value = "config.json", env = "IMGBED_CONFIG", global = true)]
     config: PathBuf,
     /// Base folder for relative paths (images, database, secrets) instead of the config's folder.
-    #[arg(long, env = "IMGBED_DATA_DIR")]
+    #[arg(long, env = "IMGBED_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
     /// Port to listen on (overrides the config; 0 picks a free one).
     #[arg(long, env = "IMGBED_PORT")]
@@ -25,10 +28,28 @@ struct Cli {
     /// Address to listen on (overrides the config).
     #[arg(long, env = "IMGBED_BIND")]
     bind: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Start the server (the default).
+    Serve,
+    /// Check or try out a policy component without a server.
+    #[command(subcommand)]
+    Policy(tools::PolicyCommand),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Policy(cmd)) => {
+            init_logging("warn", false);
+            return tools::policy(cmd);
+        }
+        Some(Command::Serve) | None => {}
+    }
     let mut settings = imgbed::config::load(&cli.config, cli.data_dir.as_deref())?;
     if let Some(port) = cli.port {
         settings.config.port = port;
@@ -39,7 +60,7 @@ fn main() -> anyhow::Result<()> {
     if let Err((key, message)) = imgbed::config::validate(&settings.config) {
         anyhow::bail!("{key}: {message}");
     }
-    init_logging(&settings.config);
+    init_logging(&settings.config.log.level, settings.config.debug);
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -47,10 +68,9 @@ fn main() -> anyhow::Result<()> {
         .block_on(serve(settings))
 }
 
-fn init_logging(config: &imgbed::config::Config) {
+fn init_logging(level: &str, debug: bool) {
     // The original's `debug` switch turns on our own debug lines, not every dependency's.
-    let debug_level = format!("{},imgbed=debug,policy=debug", config.log.level);
-    let level = if config.debug { debug_level.as_str() } else { config.log.level.as_str() };
+    let level = if debug { format!("{level},imgbed=debug,policy=debug") } else { level.to_string() };
     let filter = tracing_subscriber::EnvFilter::try_from_env("IMGBED_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
@@ -69,6 +89,7 @@ async fn serve(settings: imgbed::config::Settings) -> anyhow::Result<()> {
         settings
     };
     let state = imgbed::build_state(settings).await?;
+    imgbed::spawn_reloaders(state.clone());
     let app = imgbed::http::router(state);
     // Tests and scripts read this line to find the port.
     println!("imgbed listening on http://{bound}");

@@ -89,6 +89,13 @@ impl Server {
         std::mem::replace(&mut self.dir, dir)
     }
 
+    /// Sends a signal (e.g. "HUP") to the server process.
+    pub fn signal(&self, name: &str) {
+        let ok =
+            Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status().unwrap().success();
+        assert!(ok, "kill -{name} failed");
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }

@@ -146,6 +146,10 @@ pub struct DatabaseConfig {
 pub struct PolicyConfig {
     /// A policy component (.wasm); empty means the built-in default policy.
     pub path: String,
+    /// Reload the policy when the file at `path` changes.
+    pub watch: bool,
+    /// Compiled-policy cache folder; empty means `cache/` next to the config.
+    pub cache_dir: String,
     /// Linear-memory cap per policy call, MiB.
     pub memory_mb: u32,
     /// Wall-clock deadline per policy call, milliseconds.
@@ -210,7 +214,15 @@ impl Default for DatabaseConfig {
 
 impl Default for PolicyConfig {
     fn default() -> Self {
-        PolicyConfig { path: String::new(), memory_mb: 256, deadline_ms: 2000, workers: 0, settings: BTreeMap::new() }
+        PolicyConfig {
+            path: String::new(),
+            watch: false,
+            cache_dir: String::new(),
+            memory_mb: 256,
+            deadline_ms: 2000,
+            workers: 0,
+            settings: BTreeMap::new(),
+        }
     }
 }
 
@@ -229,6 +241,10 @@ pub struct Settings {
     pub image_dir: PathBuf,
     pub thumb_dir: PathBuf,
     pub sqlite_path: PathBuf,
+    /// Compiled-policy cache folder.
+    pub cache_dir: PathBuf,
+    /// The policy file (`policy.path`), if one is configured.
+    pub policy_file: Option<PathBuf>,
     /// Base URL that stored names are appended to (ends with `/`).
     pub image_base_url: String,
 }
@@ -388,12 +404,14 @@ pub fn resolve(config: Config, base_dir: PathBuf) -> Settings {
     // The original's SQLAlchemy URL: sqlite:///relative.db or sqlite:////absolute.db.
     let sqlite = config.database.sqlite.strip_prefix("sqlite:///").unwrap_or(&config.database.sqlite);
     let sqlite_path = dir(sqlite, "imgbed.db");
+    let cache_dir = dir(&config.policy.cache_dir, "cache");
+    let policy_file = (!config.policy.path.is_empty()).then(|| dir(&config.policy.path, ""));
     let image_base_url = if !config.server.image_url.is_empty() {
         with_slash(config.server.image_url.clone())
     } else {
         format!("{}/images/", site_url(&config))
     };
-    Settings { config, base_dir, image_dir, thumb_dir, sqlite_path, image_base_url }
+    Settings { config, base_dir, image_dir, thumb_dir, sqlite_path, cache_dir, policy_file, image_base_url }
 }
 
 /// `scheme://host[:port]` for links, without a trailing slash.

@@ -3,6 +3,7 @@
 mod account;
 mod admin;
 mod images;
+mod policy_admin;
 mod serve;
 mod upload;
 
@@ -56,6 +57,13 @@ pub fn router(state: Shared) -> Router {
         .route("/api/mail_for_reset", post(account::mail_for_reset))
         .route("/api/admin/users", get(admin::users))
         .route("/api/admin/remove_user", post(admin::remove_user))
+        .route(
+            "/api/admin/policy",
+            get(policy_admin::show)
+                .put(policy_admin::replace)
+                .layer(DefaultBodyLimit::max(policy_admin::MAX_POLICY_BYTES)),
+        )
+        .route("/api/admin/policy/rollback", post(policy_admin::rollback))
         .route("/images/{name}", get(serve::image))
         .route("/healthz", get(|| async { axum::Json(json!({"data": "ok", "type": "ok"})) }))
         .fallback(|| async { ApiError::route_not_found() })

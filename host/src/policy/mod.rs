@@ -5,13 +5,19 @@
 //! exhausted memory fails that one request and nothing else.
 
 mod bindings;
+mod cache;
+mod stats;
+
+pub use cache::ArtifactCache;
+pub use stats::{Histogram, PolicyStats, StatsSnapshot, LATENCY_BUCKETS};
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use wasmtime::component::{Component, Linker, Resource, ResourceTable};
@@ -84,7 +90,38 @@ pub struct LoadedPolicy {
     pre: PolicyPre<State>,
     pub info: PolicyInfo,
     pub sha256: String,
+    /// `name@version`, as logs and metrics show it.
     pub name: Arc<str>,
+    /// Where it came from: "built-in", "file", "admin-api", "sighup", "watch", "stored".
+    pub source: String,
+    pub loaded_at: SystemTime,
+    /// Whether the load skipped compilation thanks to the artifact cache.
+    pub from_cache: bool,
+    pub bytes: Arc<[u8]>,
+    pub stats: PolicyStats,
+}
+
+impl std::fmt::Debug for LoadedPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPolicy").field("name", &self.name).field("sha256", &self.sha256).finish_non_exhaustive()
+    }
+}
+
+impl LoadedPolicy {
+    /// A description for the admin API.
+    pub fn describe(&self) -> serde_json::Value {
+        let loaded = self.loaded_at.duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        serde_json::json!({
+            "name": self.info.name,
+            "version": self.info.version,
+            "sha256": self.sha256,
+            "size": self.bytes.len(),
+            "source": self.source,
+            "loaded_at": loaded,
+            "from_cache": self.from_cache,
+            "stats": self.stats.snapshot(),
+        })
+    }
 }
 
 /// What every instance is made from: engine, linker, limits and capabilities.
@@ -94,13 +131,28 @@ pub struct Sandbox {
     limits: Limits,
     settings: Arc<BTreeMap<String, String>>,
     exists: ExistsFn,
+    cache: Option<ArtifactCache>,
 }
 
-/// The sandbox and the active policy.
+/// The sandbox, the active policy and the one before it.
 pub struct PolicyRuntime {
     sandbox: Sandbox,
     permits: Arc<Semaphore>,
     active: ArcSwap<LoadedPolicy>,
+    previous: ArcSwapOption<LoadedPolicy>,
+    /// One swap at a time.
+    swapping: tokio::sync::Mutex<()>,
+    /// Where the active policy is kept so it survives a restart.
+    store_dir: Option<PathBuf>,
+}
+
+/// Optional parts of the runtime.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Compiled-artifact cache folder.
+    pub cache_dir: Option<PathBuf>,
+    /// Folder where the active policy is kept across restarts (`active.wasm`).
+    pub store_dir: Option<PathBuf>,
 }
 
 fn engine(limits: &Limits) -> Result<Engine, PolicyError> {
@@ -131,19 +183,90 @@ impl PolicyRuntime {
         settings: BTreeMap<String, String>,
         exists: ExistsFn,
     ) -> Result<Self, PolicyError> {
+        Self::with_options(component, "built-in", limits, settings, exists, Options::default())
+    }
+
+    /// Like [`PolicyRuntime::new`], with a cache and a folder to keep the active policy in.
+    pub fn with_options(
+        component: &[u8],
+        source: &str,
+        limits: Limits,
+        settings: BTreeMap<String, String>,
+        exists: ExistsFn,
+        options: Options,
+    ) -> Result<Self, PolicyError> {
         let engine = engine(&limits)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| PolicyError::Refused(format!("{e:#}")))?;
         Bindings::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s: &mut State| s)
             .map_err(|e| PolicyError::Refused(format!("{e:#}")))?;
         spawn_ticker(&engine);
-        let sandbox = Sandbox { engine, linker, limits, settings: Arc::new(settings), exists };
-        let loaded = sandbox.load(component)?;
+        let cache = options.cache_dir.as_deref().map(|d| ArtifactCache::new(d, &engine));
+        let sandbox = Sandbox { engine, linker, limits, settings: Arc::new(settings), exists, cache };
+        let loaded = sandbox.load(component, source)?;
         Ok(PolicyRuntime {
             sandbox,
             permits: Arc::new(Semaphore::new(limits.workers.max(1))),
             active: ArcSwap::from_pointee(loaded),
+            previous: ArcSwapOption::empty(),
+            swapping: tokio::sync::Mutex::new(()),
+            store_dir: options.store_dir,
         })
+    }
+
+    /// The policy before the active one, if any.
+    pub fn previous(&self) -> Option<Arc<LoadedPolicy>> {
+        self.previous.load_full()
+    }
+
+    /// Loads a candidate (compile off the async workers, type-check, configure,
+    /// self-test) and, if it passes, makes it active. Requests in flight finish on
+    /// the old policy; requests that start afterwards use the new one. A refused
+    /// candidate changes nothing.
+    pub async fn swap(self: &Arc<Self>, bytes: Vec<u8>, source: &str) -> Result<Arc<LoadedPolicy>, PolicyError> {
+        let _one_at_a_time = self.swapping.lock().await;
+        let rt = self.clone();
+        let source = source.to_string();
+        let loaded = tokio::task::spawn_blocking(move || rt.sandbox.load(&bytes, &source))
+            .await
+            .map_err(|e| PolicyError::Refused(format!("loader thread: {e}")))??;
+        let loaded = Arc::new(loaded);
+        let old = self.active.swap(loaded.clone());
+        self.previous.store(Some(old.clone()));
+        self.keep(&loaded);
+        tracing::info!(from = %old.name, to = %loaded.name, sha256 = %loaded.sha256, source = %loaded.source, "policy swapped");
+        Ok(loaded)
+    }
+
+    /// Makes the previous policy active again (and the active one previous).
+    pub async fn rollback(&self) -> Result<Arc<LoadedPolicy>, PolicyError> {
+        let _one_at_a_time = self.swapping.lock().await;
+        let prev =
+            self.previous.load_full().ok_or_else(|| PolicyError::Refused("there is no previous policy".into()))?;
+        let old = self.active.swap(prev.clone());
+        self.previous.store(Some(old.clone()));
+        self.keep(&prev);
+        tracing::info!(from = %old.name, to = %prev.name, "policy rolled back");
+        Ok(prev)
+    }
+
+    /// Keeps the active policy's bytes so a restart comes back with it.
+    fn keep(&self, policy: &LoadedPolicy) {
+        let Some(dir) = &self.store_dir else { return };
+        let path = dir.join("active.wasm");
+        let result = if *policy.bytes == *BUILTIN_POLICY {
+            std::fs::remove_file(&path)
+                .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
+        } else {
+            std::fs::create_dir_all(dir).and_then(|()| {
+                let tmp = dir.join("active.wasm.tmp");
+                std::fs::write(&tmp, &policy.bytes)?;
+                std::fs::rename(&tmp, &path)
+            })
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, path = %path.display(), "could not keep the active policy for restarts");
+        }
     }
 
     /// The active policy.
@@ -162,8 +285,25 @@ impl PolicyRuntime {
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let policy = rt.active();
-            let mut session = Session::start(&rt.sandbox, &policy.pre, policy.name.clone())?;
-            f(&mut session)
+            let started = Instant::now();
+            let out = Session::start(&rt.sandbox, &policy.pre, policy.name.clone()).and_then(|mut session| {
+                let out = f(&mut session);
+                for code in &session.rejections {
+                    policy.stats.rejected(code);
+                }
+                out
+            });
+            policy.stats.observe(started.elapsed());
+            let counter = match &out {
+                Err(PolicyError::Trap(_)) => Some(&policy.stats.traps),
+                Err(PolicyError::Timeout) => Some(&policy.stats.timeouts),
+                Err(PolicyError::Invalid(_)) => Some(&policy.stats.invalid),
+                _ => None,
+            };
+            if let Some(c) = counter {
+                c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            out
         })
         .await
         .map_err(|e| PolicyError::Trap(format!("policy thread: {e}")))?
@@ -177,11 +317,22 @@ impl PolicyRuntime {
 
 impl Sandbox {
     /// Compiles, type-checks, configures and self-tests a candidate (blocking).
-    pub fn load(&self, bytes: &[u8]) -> Result<LoadedPolicy, PolicyError> {
+    pub fn load(&self, bytes: &[u8], source: &str) -> Result<LoadedPolicy, PolicyError> {
         let refused = |what: &str, e: &dyn std::fmt::Display| PolicyError::Refused(format!("{what}: {e}"));
         let sha256 = hex::encode(Sha256::digest(bytes));
-        let component =
-            Component::new(&self.engine, bytes).map_err(|e| refused("not a valid component", &format!("{e:#}")))?;
+        let cached = self.cache.as_ref().and_then(|c| c.get(&self.engine, &sha256));
+        let from_cache = cached.is_some();
+        let component = match cached {
+            Some(c) => c,
+            None => {
+                let c = Component::new(&self.engine, bytes)
+                    .map_err(|e| refused("not a valid component", &format!("{e:#}")))?;
+                if let Some(cache) = &self.cache {
+                    cache.put(&sha256, &c);
+                }
+                c
+            }
+        };
         check_contract(&self.engine, &component)?;
         let pre =
             self.linker.instantiate_pre(&component).map_err(|e| refused("imports do not match", &format!("{e:#}")))?;
@@ -204,7 +355,17 @@ impl Sandbox {
             .map_err(PolicyError::from_call)?
             .map_err(|m| PolicyError::Refused(format!("self-test: {m}")))?;
         let name: Arc<str> = Arc::from(format!("{}@{}", info.name, info.version));
-        Ok(LoadedPolicy { pre, info, sha256, name })
+        Ok(LoadedPolicy {
+            pre,
+            info,
+            sha256,
+            name,
+            source: source.to_string(),
+            loaded_at: SystemTime::now(),
+            from_cache,
+            bytes: Arc::from(bytes),
+            stats: PolicyStats::default(),
+        })
     }
 }
 
@@ -244,6 +405,8 @@ fn spawn_ticker(engine: &Engine) {
 pub struct Session {
     store: Store<State>,
     bindings: Bindings,
+    /// Codes of the rejections this session's calls returned (counted per policy).
+    rejections: Vec<String>,
 }
 
 /// The host re-checks a name from the policy: never trusted for path safety.
@@ -301,7 +464,7 @@ impl Session {
                 PolicyError::from_call(e)
             }
         })?;
-        Ok(Session { store, bindings })
+        Ok(Session { store, bindings, rejections: Vec::new() })
     }
 
     fn body(&mut self, file: &File, size: u64) -> Result<Resource<BodyFile>, PolicyError> {
@@ -321,7 +484,7 @@ impl Session {
         let _ = self.store.data_mut().table.delete(body);
         match out.map_err(PolicyError::from_call)? {
             Ok(media) => Ok(Ok(media)),
-            Err(r) => Ok(Err(checked_rejection(r)?)),
+            Err(r) => Ok(Err(self.rejected(r)?)),
         }
     }
 
@@ -335,7 +498,7 @@ impl Session {
         let out = self.bindings.imgbed_policy_api().call_name(&mut self.store, upload, media, rule);
         match out.map_err(PolicyError::from_call)? {
             Ok(name) => Ok(Ok(checked_name(name)?)),
-            Err(r) => Ok(Err(checked_rejection(r)?)),
+            Err(r) => Ok(Err(self.rejected(r)?)),
         }
     }
 
@@ -349,8 +512,14 @@ impl Session {
         let out = self.bindings.imgbed_policy_api().call_authorize(&mut self.store, action, principal, facts);
         match out.map_err(PolicyError::from_call)? {
             Decision::Allow => Ok(Ok(())),
-            Decision::Deny(r) => Ok(Err(checked_rejection(r)?)),
+            Decision::Deny(r) => Ok(Err(self.rejected(r)?)),
         }
+    }
+
+    fn rejected(&mut self, r: Rejection) -> Result<Rejection, PolicyError> {
+        let r = checked_rejection(r)?;
+        self.rejections.push(r.code.clone());
+        Ok(r)
     }
 }
 

@@ -1,0 +1,133 @@
+//! A test policy. It accepts anything that starts like a PNG, names files
+//! `t-<digest>.png`, lets anyone (also anonymous callers) upload and list, and
+//! misbehaves when the upload's file name asks it to:
+//!
+//! | file name starts with | `inspect` does |
+//! |---|---|
+//! | `trap`  | traps (`unreachable`) |
+//! | `loop`  | loops forever |
+//! | `hog`   | allocates memory without bound |
+//! | `slow`  | spins for `test.slow_ms` ms (setting), then accepts |
+//!
+//! | file name starts with | `name` returns |
+//! |---|---|
+//! | `slash` | `a/b.png` |
+//! | `dots`  | `../../etc/passwd` |
+//! | `nul`   | a name with a NUL byte |
+//! | `long`  | a 10 KB name |
+//! | `status`| a rejection with status 200 |
+//! | `peek`  | a rejection describing what it could see: files, environment, clock |
+//!
+//! The setting `test.self_test` = `fail` makes `self-test` fail; `test.version` sets the
+//! version `info` reports.
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "policy",
+});
+
+use exports::imgbed::policy::api::Guest;
+use imgbed::policy::host::{self, Body};
+use imgbed::policy::types::{Decision, Media, MediaKind, PolicyInfo, Principal, Rejection, Upload};
+
+struct TestPolicy;
+
+fn reject(status: u16, code: &str, message: &str) -> Rejection {
+    Rejection { status, code: code.into(), message: message.into() }
+}
+
+impl Guest for TestPolicy {
+    fn info() -> PolicyInfo {
+        PolicyInfo {
+            name: "imgbed-test".into(),
+            version: host::setting("test.version").unwrap_or_else(|| "0.1.0".into()),
+        }
+    }
+
+    fn configure(_settings: Vec<(String, String)>) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn self_test() -> Result<(), String> {
+        match host::setting("test.self_test").as_deref() {
+            Some("fail") => Err("self-test failed on purpose".into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn inspect(upload: Upload, data: &Body) -> Result<Media, Rejection> {
+        let f = upload.filename.as_str();
+        if f.starts_with("trap") {
+            unreachable!("trap requested");
+        }
+        if f.starts_with("loop") {
+            let mut n = 0u64;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
+        if f.starts_with("hog") {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 1 << 20]);
+                std::hint::black_box(&hoard);
+            }
+        }
+        if f.starts_with("slow") {
+            let ms: u64 = host::setting("test.slow_ms").and_then(|v| v.parse().ok()).unwrap_or(100);
+            // No clock in the sandbox: spin a calibrated amount of work instead.
+            let mut x = 0u64;
+            for i in 0..ms * 200_000 {
+                x = std::hint::black_box(x ^ i);
+            }
+        }
+        let head = data.read(0, 8);
+        if head != b"\x89PNG\r\n\x1a\n" {
+            return Err(reject(415, "unsupported_type", "test policy: PNG only"));
+        }
+        Ok(Media {
+            kind: MediaKind::Image,
+            format: "png".into(),
+            extension: "png".into(),
+            mime: "image/png".into(),
+            width: 1,
+            height: 1,
+            frames: 1,
+            duration_ms: None,
+        })
+    }
+
+    fn name(upload: Upload, _media: Media, _rule: String) -> Result<String, Rejection> {
+        let f = upload.filename.as_str();
+        let short: String = upload.digest.chars().take(24).collect();
+        Ok(match f {
+            _ if f.starts_with("slash") => "a/b.png".into(),
+            _ if f.starts_with("dots") => "../../etc/passwd".into(),
+            _ if f.starts_with("nul") => "a\0b.png".into(),
+            _ if f.starts_with("long") => "x".repeat(10_000),
+            _ if f.starts_with("status") => return Err(reject(200, "fine", "not an error status")),
+            _ if f.starts_with("peek") => {
+                let files = std::fs::read_dir("/").is_ok() || std::fs::read("/etc/passwd").is_ok();
+                let env = std::env::vars().count() + std::env::args().count();
+                let time =
+                    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                return Err(reject(400, "peek", &format!("files={files} env={env} time={time}")));
+            }
+            _ if upload.attempt > 0 => format!("t-{short}-{}.png", upload.attempt),
+            _ => format!("t-{short}.png"),
+        })
+    }
+
+    fn authorize(action: String, _principal: Principal, _request: Vec<(String, String)>) -> Decision {
+        if action.starts_with("admin.") {
+            return Decision::Deny(reject(403, "forbidden", "test policy: no admin"));
+        }
+        Decision::Allow
+    }
+
+    fn thumbnail(_upload: Upload, _data: &Body, _max_width: u32) -> Result<Vec<u8>, Rejection> {
+        Err(reject(501, "unsupported", "no thumbnails"))
+    }
+}
+
+export!(TestPolicy);

@@ -1,0 +1,99 @@
+//! Policy overhead per upload, in the sandbox: fresh store + instance, then
+//! `inspect` + `name` on a PNG; and the bare instantiate-and-call cost (`authorize`).
+//!
+//! cargo run --release -p imgbed-host --example policy_bench -- [ITERATIONS] [BYTES]
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use imgbed::policy::{Limits, PolicyRuntime, Principal, Upload, BUILTIN_POLICY};
+
+fn noise_png(bytes: usize) -> Vec<u8> {
+    let side = ((bytes / 4) as f64).sqrt().ceil() as u32;
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let pixels: Vec<u8> = (0..side as usize * side as usize * 4)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, side, side);
+    enc.set_color(png::ColorType::Rgba);
+    enc.write_header().unwrap().write_image_data(&pixels).unwrap();
+    out
+}
+
+fn report(what: &str, mut times: Vec<Duration>) {
+    times.sort();
+    let mean = times.iter().sum::<Duration>() / times.len() as u32;
+    let p = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize];
+    println!(
+        "{what}: mean {:.1} µs  p50 {:.1} µs  p99 {:.1} µs  (n={})",
+        mean.as_secs_f64() * 1e6,
+        p(0.5).as_secs_f64() * 1e6,
+        p(0.99).as_secs_f64() * 1e6,
+        times.len()
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let iterations: usize = args.get(1).map_or(200, |a| a.parse().unwrap());
+    let bytes: usize = args.get(2).map_or(200_000, |a| a.parse().unwrap());
+    let limits = Limits { memory_bytes: 256 << 20, deadline: Duration::from_secs(5), workers: 1 };
+    let t = Instant::now();
+    let rt = Arc::new(PolicyRuntime::new(BUILTIN_POLICY, limits, Default::default(), Arc::new(|_| false)).unwrap());
+    println!(
+        "compile + check + self-test of the default policy ({} bytes): {:.1} ms",
+        BUILTIN_POLICY.len(),
+        t.elapsed().as_secs_f64() * 1e3
+    );
+
+    let png = noise_png(bytes);
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(&png).unwrap();
+    let upload = Upload {
+        filename: "bench.png".into(),
+        declared_type: "image/png".into(),
+        size: png.len() as u64,
+        digest: "00".repeat(32),
+        owner: "bench".into(),
+        received_at: 1795463366.4363468,
+        attempt: 0,
+    };
+    let principal = Principal { kind: "user".into(), id: "bench".into(), attributes: vec![] };
+
+    // Warm up, then measure whole policy calls as the upload handler makes them.
+    for _ in 0..10 {
+        let (u, file) = (upload.clone(), f.reopen().unwrap());
+        rt.run(move |s| s.inspect(&u, &file)).await.unwrap().unwrap();
+    }
+    let mut upload_times = Vec::new();
+    for _ in 0..iterations {
+        let (u, file) = (upload.clone(), f.reopen().unwrap());
+        let t = Instant::now();
+        rt.run(move |s| {
+            let media = s.inspect(&u, &file)?.unwrap();
+            s.name(&u, &media, "base64")
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        upload_times.push(t.elapsed());
+    }
+    report(&format!("inspect + name, {} byte PNG (instantiate included)", png.len()), upload_times);
+
+    let mut bare = Vec::new();
+    for _ in 0..iterations * 5 {
+        let p = principal.clone();
+        let t = Instant::now();
+        rt.run(move |s| s.authorize("image.list", &p, &[])).await.unwrap().unwrap();
+        bare.push(t.elapsed());
+    }
+    report("instantiate + authorize (bare call cost, incl. thread hand-off)", bare);
+}

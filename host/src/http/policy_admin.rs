@@ -1,0 +1,77 @@
+//! Operating the policy at run time: show, replace, roll back.
+//!
+//! These routes check the admin token themselves instead of asking the policy,
+//! so a policy can never lock the operator out of replacing it.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::{principal_of, query_map, Shared};
+use crate::error::{ApiError, ApiResult};
+use crate::policy::PolicyError;
+
+/// Largest policy component accepted.
+pub const MAX_POLICY_BYTES: usize = 64 * 1024 * 1024;
+
+async fn require_admin(state: &Shared, headers: &HeaderMap, uri: &Uri) -> ApiResult<()> {
+    let query = query_map(uri)?;
+    let who = principal_of(state, headers, &query).await?;
+    match who.kind.as_str() {
+        "admin" => Ok(()),
+        "anonymous" => Err(ApiError::no_authority()),
+        _ => Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "无操作权限")),
+    }
+}
+
+fn describe(state: &Shared) -> Value {
+    json!({
+        "active": state.policy.active().describe(),
+        "previous": state.policy.previous().map(|p| p.describe()),
+    })
+}
+
+fn refused(e: PolicyError) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "policy_refused", "策略被拒绝, 当前策略保持不变")
+        .with_detail(e.to_string())
+}
+
+/// `GET /api/admin/policy`: the active and previous policy with their counters.
+pub async fn show(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> ApiResult<Json<Value>> {
+    require_admin(&state, &headers, &uri).await?;
+    Ok(Json(json!({"data": describe(&state), "type": "ok"})))
+}
+
+/// `PUT /api/admin/policy` with the component bytes: check, self-test, swap.
+pub async fn replace(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    require_admin(&state, &headers, &uri).await?;
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(MAX_POLICY_BYTES as u64)
+        } else {
+            ApiError::body_unreadable(e.body_text())
+        }
+    })?;
+    if body.is_empty() {
+        return Err(ApiError::bad_request("the body must be a policy component (.wasm)"));
+    }
+    state.policy.swap(body.to_vec(), "admin-api").await.map_err(refused)?;
+    Ok(Json(json!({"data": "策略已更新", "type": "ok", "policy": describe(&state)})))
+}
+
+/// `POST /api/admin/policy/rollback`: back to the previous policy.
+pub async fn rollback(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> ApiResult<Json<Value>> {
+    require_admin(&state, &headers, &uri).await?;
+    state.policy.rollback().await.map_err(|e| {
+        ApiError::new(StatusCode::CONFLICT, "no_previous_policy", "没有可回滚的策略").with_detail(e.to_string())
+    })?;
+    Ok(Json(json!({"data": "策略已回滚", "type": "ok", "policy": describe(&state)})))
+}

@@ -1,0 +1,287 @@
+//! Hot swap of the policy in a running server: admin API, rollback, SIGHUP, file
+//! watch, refusal of bad candidates, persistence across restarts, the artifact
+//! cache, swaps under load, and the `imgbed policy` tools.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{assert_error, fixtures, Server};
+use serde_json::{json, Value};
+
+const TEST_POLICY: &str = env!("IMGBED_TEST_POLICY_WASM");
+
+fn test_policy() -> Vec<u8> {
+    std::fs::read(TEST_POLICY).unwrap()
+}
+
+async fn put_policy(s: &Server, bytes: Vec<u8>) -> (u16, Value) {
+    let res = s.http.put(s.at("/api/admin/policy")).bearer_auth(s.admin_token()).body(bytes).send().await.unwrap();
+    common::answer(res).await
+}
+
+async fn show(s: &Server) -> Value {
+    let res = s.http.get(s.at("/api/admin/policy")).bearer_auth(s.admin_token()).send().await.unwrap();
+    let (status, body) = common::answer(res).await;
+    assert_eq!(status, 200, "{body}");
+    body["data"].clone()
+}
+
+fn is_test_name(name: &str) -> bool {
+    name.starts_with("t-") && name.ends_with(".png")
+}
+
+#[tokio::test]
+async fn admin_api_swaps_and_rolls_back() {
+    let s = Server::start(json!({}));
+    let before = show(&s).await;
+    assert_eq!(before["active"]["name"], "imgbed-default");
+    assert!(before["previous"].is_null());
+
+    // Only the admin may touch the policy.
+    let res = s.http.put(s.at("/api/admin/policy")).body(test_policy()).send().await.unwrap();
+    assert_error(&common::answer(res).await, 403, "forbidden");
+
+    let (status, body) = put_policy(&s, test_policy()).await;
+    assert_eq!(status, 200, "{body}");
+    let after = show(&s).await;
+    assert_eq!(after["active"]["name"], "imgbed-test");
+    assert_eq!(after["active"]["source"], "admin-api");
+    assert_eq!(after["previous"]["name"], "imgbed-default");
+    assert_eq!(after["active"]["sha256"].as_str().unwrap().len(), 64);
+    let name = s.upload_png(1).await;
+    assert!(is_test_name(&name), "the new policy names it: {name}");
+
+    let res = s.http.post(s.at("/api/admin/policy/rollback")).bearer_auth(s.admin_token()).send().await.unwrap();
+    assert_eq!(common::answer(res).await.0, 200);
+    assert_eq!(show(&s).await["active"]["name"], "imgbed-default");
+    let name = s.upload_png(2).await;
+    assert!(!is_test_name(&name), "back to the default policy: {name}");
+    let stats = &show(&s).await["active"]["stats"];
+    assert!(stats["calls"].as_u64().unwrap() >= 2, "{stats}");
+}
+
+#[tokio::test]
+async fn bad_candidates_are_refused_and_the_server_keeps_its_policy() {
+    let s = Server::start(json!({"policy": {"settings": {"test.self_test": "fail"}}}));
+    let empty_component = wat::parse_str("(component)").unwrap();
+    for bytes in [b"not wasm".to_vec(), empty_component, test_policy()] {
+        let got = put_policy(&s, bytes).await;
+        assert_error(&got, 422, "policy_refused");
+        assert!(got.1["detail"].is_string(), "{}", got.1);
+    }
+    assert_eq!(show(&s).await["active"]["name"], "imgbed-default");
+    assert!(show(&s).await["previous"].is_null());
+    let name = s.upload_png(3).await;
+    assert!(!is_test_name(&name));
+    assert_error(&put_policy(&s, Vec::new()).await, 400, "bad_request");
+    let res = s.http.post(s.at("/api/admin/policy/rollback")).bearer_auth(s.admin_token()).send().await.unwrap();
+    assert_error(&common::answer(res).await, 409, "no_previous_policy");
+}
+
+#[tokio::test]
+async fn a_misbehaving_policy_fails_single_requests_with_json() {
+    let s = Server::start(json!({"policy": {"deadline_ms": 300, "memory_mb": 32}}));
+    assert_eq!(put_policy(&s, test_policy()).await.0, 200);
+    let png = || fixtures::png(4, 4, 7);
+    let cases = [
+        ("trap.png", 500, "policy_trap"),
+        ("loop.png", 503, "policy_timeout"),
+        ("hog.png", 500, "policy_trap"),
+        ("dots.png", 500, "policy_invalid"),
+        ("slash.png", 500, "policy_invalid"),
+        ("long.png", 500, "policy_invalid"),
+        ("status.png", 500, "policy_invalid"),
+    ];
+    for (file, status, code) in cases {
+        let got = s.upload(&[(file, png(), "image/png")]).await;
+        assert_error(&got, status, code);
+        // The next request works.
+        let (status, body) = s.upload(&[("ok.png", fixtures::png(4, 4, rand_seed()), "image/png")]).await;
+        assert_eq!(status, 200, "after {file}: {body}");
+    }
+    assert!(s.temp_files().is_empty());
+    assert!(!s.path().join("etc").exists());
+    let stats = &show(&s).await["active"]["stats"];
+    assert_eq!(stats["traps"], 2, "{stats}");
+    assert_eq!(stats["timeouts"], 1, "{stats}");
+    assert_eq!(stats["invalid_answers"], 4, "{stats}");
+}
+
+fn rand_seed() -> u64 {
+    static N: AtomicUsize = AtomicUsize::new(10_000);
+    N.fetch_add(1, Ordering::Relaxed) as u64
+}
+
+#[tokio::test]
+async fn sighup_and_file_watch_reload_from_the_configured_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy_path = dir.path().join("policy.wasm");
+    std::fs::write(&policy_path, imgbed::policy::BUILTIN_POLICY).unwrap();
+    let config = json!({"port": 0, "log": {"level": "warn"}, "auth": {"jwt": false},
+                        "policy": {"path": "policy.wasm", "watch": true}});
+    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+    let s = Server::start_in(dir);
+    assert_eq!(show(&s).await["active"]["name"], "imgbed-default");
+
+    // Watch: replace the file, the server follows.
+    std::fs::write(s.path().join("policy.wasm.new"), test_policy()).unwrap();
+    std::fs::rename(s.path().join("policy.wasm.new"), s.path().join("policy.wasm")).unwrap();
+    wait_for(&s, "imgbed-test").await;
+    assert_eq!(show(&s).await["active"]["source"], "watch");
+
+    // A broken file is refused; the running policy stays.
+    std::fs::write(s.path().join("policy.wasm"), b"broken").unwrap();
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(show(&s).await["active"]["name"], "imgbed-test");
+    assert!(is_test_name(&s.upload_png(20).await));
+
+    // SIGHUP reloads from the path.
+    std::fs::write(s.path().join("policy.wasm"), imgbed::policy::BUILTIN_POLICY).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    s.signal("HUP");
+    wait_for(&s, "imgbed-default").await;
+}
+
+async fn wait_for(s: &Server, name: &str) {
+    for _ in 0..100 {
+        if show(s).await["active"]["name"] == name {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("policy {name} never became active: {}", show(s).await);
+}
+
+#[tokio::test]
+async fn the_active_policy_and_the_compiled_cache_survive_a_restart() {
+    let s = Server::start(json!({}));
+    let cache: Vec<_> = std::fs::read_dir(s.path().join("cache")).unwrap().flatten().collect();
+    assert_eq!(cache.len(), 1, "the built-in policy was compiled into the cache");
+    assert_eq!(show(&s).await["active"]["from_cache"], false);
+    assert_eq!(put_policy(&s, test_policy()).await.0, 200);
+    let dir = s.stop();
+
+    let s = Server::start_in(dir);
+    let now = show(&s).await;
+    assert_eq!(now["active"]["name"], "imgbed-test", "{now}");
+    assert_eq!(now["active"]["from_cache"], true);
+    let dir = s.stop();
+
+    // A corrupt cache entry is ignored and rebuilt, never trusted.
+    for e in std::fs::read_dir(dir.path().join("cache")).unwrap().flatten() {
+        let mut bytes = std::fs::read(e.path()).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0xFF;
+        std::fs::write(e.path(), bytes).unwrap();
+    }
+    let s = Server::start_in(dir);
+    let now = show(&s).await;
+    assert_eq!(
+        (now["active"]["name"].as_str(), now["active"]["from_cache"].as_bool()),
+        (Some("imgbed-test"), Some(false))
+    );
+    assert!(is_test_name(&s.upload_png(30).await));
+    let dir = s.stop();
+    let s = Server::start_in(dir);
+    assert_eq!(show(&s).await["active"]["from_cache"], true, "the rebuilt entry is used");
+}
+
+#[tokio::test]
+async fn swapping_under_load_loses_no_request() {
+    let s = Arc::new(Server::start(json!({"server": {"max_files_per_request": 1}})));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for c in 0..4u64 {
+        let (s, stop) = (s.clone(), stop.clone());
+        clients.push(tokio::spawn(async move {
+            let mut names = Vec::new();
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let (status, body) =
+                    s.upload(&[("load.png", fixtures::png(4, 4, c * 1_000_000 + i), "image/png")]).await;
+                assert_eq!(status, 200, "{body}");
+                names.push(body["files"][0]["name"].as_str().unwrap().to_string());
+            }
+            names
+        }));
+    }
+    let policies = [test_policy(), imgbed::policy::BUILTIN_POLICY.to_vec()];
+    for i in 0..50 {
+        let (status, body) = put_policy(&s, policies[i % 2].clone()).await;
+        assert_eq!(status, 200, "swap {i}: {body}");
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for c in clients {
+        for name in c.await.unwrap() {
+            total += 1;
+            // Exactly one policy's rule: the test policy's t-<digest> or the default base64.
+            let base64_like = name.ends_with(".png") && !name.starts_with("t-");
+            assert!(is_test_name(&name) ^ base64_like, "{name}");
+        }
+    }
+    assert!(total > 0);
+    // After the last swap (to the default policy) every new request uses it.
+    for i in 0..5 {
+        assert!(!is_test_name(&s.upload_png(900 + i).await));
+    }
+    assert_eq!(show(&s).await["active"]["name"], "imgbed-default");
+}
+
+#[test]
+fn policy_tools_check_and_run_without_a_server() {
+    let bin = common::binary();
+    let out = std::process::Command::new(bin).args(["policy", "check", TEST_POLICY]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let info: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["name"], "imgbed-test");
+
+    let bad = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(bad.path(), b"nope").unwrap();
+    let out = std::process::Command::new(bin).args(["policy", "check"]).arg(bad.path()).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid component"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("Good.PNG");
+    std::fs::write(&good, fixtures::png(5, 4, 1)).unwrap();
+    let evil = dir.path().join("evil.png");
+    std::fs::write(&evil, b"<?php ?>").unwrap();
+    let out =
+        std::process::Command::new(bin).args(["policy", "run", "builtin", "inspect"]).arg(&good).output().unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["ok"]["width"].as_u64(), v["ok"]["format"].as_str()), (Some(5), Some("png")));
+    let out =
+        std::process::Command::new(bin).args(["policy", "run", "builtin", "inspect"]).arg(&evil).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["rejected"]["code"], "unsupported_type");
+    let out = std::process::Command::new(bin)
+        .args(["policy", "run", "builtin", "name", "--rule", "md5"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["name"].as_str().unwrap().len(), 36);
+    let out = std::process::Command::new(bin)
+        .args(["policy", "run", "builtin", "authorize", "image.delete", "--id", "a@x.org", "--fact", "owner=b@x.org"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["decision"].as_str(), v["status"].as_u64()), (Some("deny"), Some(404)));
+}
+
+#[tokio::test]
+async fn a_different_policy_changes_access_rules_without_touching_the_host() {
+    // The default policy needs a token; the test policy admits anonymous uploads.
+    let s = Server::start(json!({"auth": {"jwt": true}}));
+    assert_error(&s.upload(&[("a.png", fixtures::png(3, 3, 40), "image/png")]).await, 401, "no_authority");
+    assert_eq!(put_policy(&s, test_policy()).await.0, 200);
+    let (status, body) = s.upload(&[("a.png", fixtures::png(3, 3, 41), "image/png")]).await;
+    assert_eq!(status, 200, "{body}");
+}
