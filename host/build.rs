@@ -1,6 +1,6 @@
-//! Builds the default policy component (`guest/`) and the test policy
-//! (`guest/test-policy/`) for wasm32-wasip2 into OUT_DIR; the host embeds the
-//! default one with `include_bytes!`, the tests load the other.
+//! Builds the policy components for wasm32-wasip2 into OUT_DIR: the default
+//! policy (`guest/`, embedded by the host with `include_bytes!`), the test policy
+//! (`guest/test-policy/`) and the example policies (`guest/examples/`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,33 +9,42 @@ fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let root = manifest_dir.parent().expect("workspace root").to_path_buf();
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
-    for watched in
-        ["guest/src", "guest/Cargo.toml", "guest/test-policy/src", "guest/test-policy/Cargo.toml", "wit", "Cargo.lock"]
-    {
+    for watched in ["guest", "wit", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
-    // The test policy is built beside the default one; tests find it through this variable.
-    println!("cargo:rustc-env=IMGBED_TEST_POLICY_WASM={}", out_dir.join("imgbed_test_policy.wasm").display());
+    // The test and example policies are built beside the default one; tests find them here.
+    println!("cargo:rustc-env=IMGBED_POLICIES_DIR={}", out_dir.display());
 
-    // A target dir of its own: the outer cargo holds the lock on its own.
-    let target_dir = out_dir.join("policy-target");
+    // The default and test policies; then the examples, which use the default policy's
+    // crate as a library without its component exports: features unify within one cargo
+    // run, and the library's cdylib would overwrite the real one, so they get their own.
+    let policies = out_dir.join("policy-target");
+    build_wasm(&root, &policies, &["imgbed-policy", "imgbed-test-policy"]);
+    let examples = out_dir.join("policy-examples-target");
+    build_wasm(&root, &examples, &["imgbed-policy-strict", "imgbed-policy-members"]);
+    let release = |dir: &Path, file: &str| dir.join("wasm32-wasip2/release").join(file);
+    for (dir, file) in [
+        (&policies, "imgbed_policy.wasm"),
+        (&policies, "imgbed_test_policy.wasm"),
+        (&examples, "imgbed_policy_strict.wasm"),
+        (&examples, "imgbed_policy_members.wasm"),
+    ] {
+        copy(&release(dir, file), &out_dir.join(file));
+    }
+}
+
+/// `cargo build --release --target wasm32-wasip2` of `packages` into `target_dir`
+/// (a target dir of its own: the outer cargo holds the lock on its own).
+fn build_wasm(root: &Path, target_dir: &Path, packages: &[&str]) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(&root)
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "--target",
-            "wasm32-wasip2",
-            "-p",
-            "imgbed-policy",
-            "-p",
-            "imgbed-test-policy",
-            "--target-dir",
-        ])
-        .arg(&target_dir);
+    cmd.current_dir(root)
+        .args(["build", "--release", "--locked", "--target", "wasm32-wasip2", "--target-dir"])
+        .arg(target_dir);
+    for p in packages {
+        cmd.args(["-p", p]);
+    }
     // Flags meant for the host build must not leak into the wasm build.
     for var in [
         "CARGO_ENCODED_RUSTFLAGS",
@@ -44,17 +53,15 @@ fn main() {
         "CARGO_TARGET_DIR",
         "CARGO_BUILD_TARGET",
         "RUSTC_WORKSPACE_WRAPPER",
-        "CARGO_PROFILE_RELEASE_LTO",
     ] {
         cmd.env_remove(var);
     }
-    let status = cmd.status().expect("run cargo for the policy component");
+    let status = cmd.status().expect("run cargo for the policy components");
     if !status.success() {
-        panic!("building the policy component failed; is the wasm32-wasip2 target installed? (rustup target add wasm32-wasip2)");
+        panic!(
+            "building {packages:?} failed; is the wasm32-wasip2 target installed? (rustup target add wasm32-wasip2)"
+        );
     }
-    let built = target_dir.join("wasm32-wasip2/release");
-    copy(&built.join("imgbed_policy.wasm"), &out_dir.join("imgbed_policy.wasm"));
-    copy(&built.join("imgbed_test_policy.wasm"), &out_dir.join("imgbed_test_policy.wasm"));
 }
 
 fn copy(from: &Path, to: &Path) {

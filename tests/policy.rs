@@ -13,7 +13,10 @@ use imgbed::policy::{Limits, Media, MediaKind, PolicyRuntime, Principal, Rejecti
 fn runtime(settings: &[(&str, &str)]) -> Arc<PolicyRuntime> {
     let limits = Limits { memory_bytes: 256 << 20, deadline: Duration::from_secs(5), workers: 2 };
     let settings: BTreeMap<String, String> = settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    Arc::new(PolicyRuntime::new(BUILTIN_POLICY, limits, settings, Arc::new(|_| false)).expect("default policy loads"))
+    Arc::new(
+        PolicyRuntime::new(BUILTIN_POLICY, limits, settings, imgbed::policy::no_storage())
+            .expect("default policy loads"),
+    )
 }
 
 fn upload(filename: &str, size: u64) -> Upload {
@@ -138,8 +141,10 @@ async fn authorize_reproduces_the_access_rules() {
 async fn configure_refuses_bad_settings() {
     let limits = Limits { memory_bytes: 64 << 20, deadline: Duration::from_secs(5), workers: 1 };
     let settings = BTreeMap::from([("image_rule".to_string(), "sha1".to_string())]);
-    let err = PolicyRuntime::new(BUILTIN_POLICY, limits, settings, Arc::new(|_| false)).err().expect("refused");
+    let err =
+        PolicyRuntime::new(BUILTIN_POLICY, limits, settings, imgbed::policy::no_storage()).err().expect("refused");
     assert!(err.to_string().contains("image_rule"), "{err}");
-    let err = PolicyRuntime::new(b"not wasm", limits, BTreeMap::new(), Arc::new(|_| false)).err().expect("refused");
+    let err =
+        PolicyRuntime::new(b"not wasm", limits, BTreeMap::new(), imgbed::policy::no_storage()).err().expect("refused");
     assert!(err.to_string().contains("not a valid component"), "{err}");
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::fixtures;
 use imgbed::policy::{Limits, PolicyError, PolicyRuntime, Upload};
 
-const TEST_POLICY: &str = env!("IMGBED_TEST_POLICY_WASM");
+const TEST_POLICY: &str = concat!(env!("IMGBED_POLICIES_DIR"), "/imgbed_test_policy.wasm");
 
 fn test_policy() -> Vec<u8> {
     std::fs::read(TEST_POLICY).expect("the test policy is built by the host's build script")
@@ -20,7 +20,7 @@ fn test_policy() -> Vec<u8> {
 fn runtime(memory_mb: usize, deadline_ms: u64, settings: &[(&str, &str)]) -> Result<Arc<PolicyRuntime>, PolicyError> {
     let limits = Limits { memory_bytes: memory_mb << 20, deadline: Duration::from_millis(deadline_ms), workers: 2 };
     let settings: BTreeMap<String, String> = settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    PolicyRuntime::new(&test_policy(), limits, settings, Arc::new(|_| false)).map(Arc::new)
+    PolicyRuntime::new(&test_policy(), limits, settings, imgbed::policy::no_storage()).map(Arc::new)
 }
 
 async fn inspect_and_name(rt: &Arc<PolicyRuntime>, filename: &str) -> Result<Result<String, String>, PolicyError> {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::{assert_error, fixtures, Server};
 use serde_json::{json, Value};
 
-const TEST_POLICY: &str = env!("IMGBED_TEST_POLICY_WASM");
+const TEST_POLICY: &str = concat!(env!("IMGBED_POLICIES_DIR"), "/imgbed_test_policy.wasm");
 
 fn test_policy() -> Vec<u8> {
     std::fs::read(TEST_POLICY).unwrap()
@@ -284,4 +284,92 @@ async fn a_different_policy_changes_access_rules_without_touching_the_host() {
     assert_eq!(put_policy(&s, test_policy()).await.0, 200);
     let (status, body) = s.upload(&[("a.png", fixtures::png(3, 3, 41), "image/png")]).await;
     assert_eq!(status, 200, "{body}");
+}
+
+fn example_policy(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/imgbed_policy_{name}.wasm", env!("IMGBED_POLICIES_DIR"))).unwrap()
+}
+
+#[tokio::test]
+async fn example_strict_policy_png_webp_only_2_mib_md5_names() {
+    let s = Server::start(json!({}));
+    assert_eq!(put_policy(&s, example_policy("strict")).await.0, 200);
+    assert_eq!(show(&s).await["active"]["name"], "imgbed-strict");
+    assert_error(&s.upload(&[("a.gif", fixtures::gif(8, 8, 1, 1), "image/gif")]).await, 415, "unsupported_type");
+    assert_error(&s.upload(&[("a.jpg", fixtures::jpeg(8, 8, 1), "image/jpeg")]).await, 415, "unsupported_type");
+    let big = fixtures::png_of_size(2 * 1024 * 1024 + 50_000, 5);
+    assert!(big.len() > 2 * 1024 * 1024);
+    assert_error(&s.upload(&[("big.png", big, "image/png")]).await, 413, "too_large");
+    let (status, body) = s.upload(&[("ok.webp", fixtures::webp(8, 8, 2), "image/webp")]).await;
+    assert_eq!(status, 200, "{body}");
+    let name = body["files"][0]["name"].as_str().unwrap();
+    let (stem, ext) = name.split_once('.').unwrap();
+    assert!(stem.len() == 32 && stem.bytes().all(|b| b.is_ascii_hexdigit()) && ext == "webp", "md5 name: {name}");
+}
+
+#[tokio::test]
+async fn example_members_policy_restricts_domains_and_enforces_quotas() {
+    let s = Server::start(json!({
+        "auth": {"jwt": true},
+        "policy": {"settings": {"members.domain": "members.example", "members.max_images": "2"}}
+    }));
+    assert_eq!(put_policy(&s, example_policy("members")).await.0, 200);
+    assert_error(&s.post_json("/api/get_token", &json!({"mail": "x@gmail.com"})).await, 403, "mail_domain");
+    let (status, body) = s.post_json("/api/get_token", &json!({"mail": "ann@members.example"})).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["token"].as_str().unwrap().to_string();
+    let up = |seed: u64| {
+        let token = token.clone();
+        let s = &s;
+        async move {
+            let part = reqwest::multipart::Part::bytes(fixtures::png(5, 5, seed)).file_name("q.png");
+            let form = reqwest::multipart::Form::new().part("file", part);
+            let res = s.http.post(s.at("/api/image_upload")).bearer_auth(token).multipart(form).send().await.unwrap();
+            common::answer(res).await
+        }
+    };
+    assert_eq!(up(1).await.0, 200);
+    let (status, second) = up(2).await;
+    assert_eq!(status, 200);
+    assert_error(&up(3).await, 403, "quota_exceeded");
+    // Deleting frees quota, read live through the storage capability.
+    let name = second["files"][0]["name"].as_str().unwrap();
+    let res =
+        s.http.post(s.at("/api/image_delete")).bearer_auth(&token).json(&json!({"name": name})).send().await.unwrap();
+    assert_eq!(common::answer(res).await.0, 200);
+    assert_eq!(up(3).await.0, 200);
+}
+
+fn metric(text: &str, prefix: &str) -> u64 {
+    text.lines().filter(|l| l.starts_with(prefix)).map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap()).sum()
+}
+
+#[tokio::test]
+async fn metrics_count_requests_uploads_and_policy_calls_per_version() {
+    let s = Server::start(json!({}));
+    let get_metrics = || async { s.http.get(s.at("/metrics")).send().await.unwrap().text().await.unwrap() };
+    let before = get_metrics().await;
+    s.upload_png(50).await;
+    s.upload(&[("x.png", b"nope".to_vec(), "image/png")]).await;
+    assert_eq!(put_policy(&s, test_policy()).await.0, 200);
+    s.upload_png(51).await;
+    let after = get_metrics().await;
+    assert_eq!(metric(&after, "imgbed_uploads_total") - metric(&before, "imgbed_uploads_total"), 2);
+    assert!(after.contains(r#"imgbed_policy_rejections_total{policy="imgbed-default@1.0.0""#), "{after}");
+    assert!(after.contains(r#"code="unsupported_type"} 1"#), "{after}");
+    assert_eq!(metric(&after, r#"imgbed_policy_active{policy="imgbed-test@0.1.0""#), 1);
+    assert_eq!(metric(&after, r#"imgbed_policy_active{policy="imgbed-default@1.0.0""#), 0);
+    assert!(metric(&after, r#"imgbed_policy_calls_total{policy="imgbed-test@0.1.0""#) >= 1);
+    assert!(
+        metric(&after, r#"imgbed_http_requests_total{method="POST",route="/api/image_upload",status="200"}"#) >= 2,
+        "{after}"
+    );
+    assert!(!after.contains("token="), "no raw URLs in labels");
+
+    // With a token configured, /metrics needs it.
+    let t = Server::start(json!({"metrics": {"token": "a-metrics-token-of-some-length"}}));
+    let res = t.http.get(t.at("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    let res = t.http.get(t.at("/metrics")).bearer_auth("a-metrics-token-of-some-length").send().await.unwrap();
+    assert_eq!(res.status(), 200);
 }

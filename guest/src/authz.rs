@@ -90,3 +90,10 @@ fn domain_allowed(mail: &str, allowed: &[String]) -> bool {
     let domain = mail.rsplit_once('@').map_or("", |(_, d)| d);
     allowed.is_empty() || allowed.iter().any(|a| a.eq_ignore_ascii_case(domain))
 }
+
+/// The `mail_domains` setting as a list: comma-separated, trimmed, lower-cased.
+pub fn domains(setting: Option<String>) -> Vec<String> {
+    setting
+        .map(|v| v.split(',').map(|d| d.trim().to_ascii_lowercase()).filter(|d| !d.is_empty()).collect())
+        .unwrap_or_default()
+}

@@ -7,6 +7,14 @@
 use crate::reader::{OffsetReader, ReadAt};
 use crate::refusal::Refusal;
 
+/// A 1x1 PNG used by the self-tests.
+pub const TINY_PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0D, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0, 0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D,
+    0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
 /// Content limits, from the host's settings.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -14,6 +22,23 @@ pub struct Limits {
     pub max_height: u32,
     pub max_pixels: u64,
     pub max_frames: u32,
+}
+
+impl Limits {
+    /// Limits from the host's settings (`max_width`, `max_height`, `max_pixels`,
+    /// `max_frames`), defaults for missing or unparsable ones.
+    pub fn from_settings(get: impl Fn(&str) -> Option<String>) -> Self {
+        fn number<T: std::str::FromStr>(v: Option<String>, default: T) -> T {
+            v.and_then(|v| v.trim().parse().ok()).unwrap_or(default)
+        }
+        let d = Limits::default();
+        Limits {
+            max_width: number(get("max_width"), d.max_width),
+            max_height: number(get("max_height"), d.max_height),
+            max_pixels: number(get("max_pixels"), d.max_pixels),
+            max_frames: number(get("max_frames"), d.max_frames),
+        }
+    }
 }
 
 impl Default for Limits {

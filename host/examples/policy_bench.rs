@@ -47,7 +47,8 @@ async fn main() {
     let bytes: usize = args.get(2).map_or(200_000, |a| a.parse().unwrap());
     let limits = Limits { memory_bytes: 256 << 20, deadline: Duration::from_secs(5), workers: 1 };
     let t = Instant::now();
-    let rt = Arc::new(PolicyRuntime::new(BUILTIN_POLICY, limits, Default::default(), Arc::new(|_| false)).unwrap());
+    let rt =
+        Arc::new(PolicyRuntime::new(BUILTIN_POLICY, limits, Default::default(), imgbed::policy::no_storage()).unwrap());
     println!(
         "compile + check + self-test of the default policy ({} bytes): {:.1} ms",
         BUILTIN_POLICY.len(),

@@ -39,8 +39,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
         deadline: Duration::from_millis(settings.config.policy.deadline_ms),
         workers: settings.policy_workers(),
     };
-    let exists_store = store.clone();
-    let exists: policy::ExistsFn = Arc::new(move |name: &str| exists_store.exists_blocking(name).unwrap_or(true));
+    let exists: policy::ExistsFn = Arc::new(StoreView(store.clone()));
     let policy_settings = settings.policy_settings();
     let options = policy::Options {
         cache_dir: Some(settings.cache_dir.clone()),
@@ -67,7 +66,15 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
     tracing::info!(policy = %active.name, sha256 = %active.sha256, "policy loaded");
 
     reconcile(store.as_ref(), &blobs).await?;
-    Ok(Arc::new(AppState { settings, store, blobs, policy: Arc::new(policy), secrets, mailer }))
+    Ok(Arc::new(AppState {
+        settings,
+        store,
+        blobs,
+        policy: Arc::new(policy),
+        secrets,
+        mailer,
+        http_metrics: Default::default(),
+    }))
 }
 
 fn mail_template(settings: &Settings) -> anyhow::Result<String> {
@@ -77,6 +84,22 @@ fn mail_template(settings: &Settings) -> anyhow::Result<String> {
     }
     let p = settings.base_dir.join(&mail.template_file);
     std::fs::read_to_string(&p).with_context(|| format!("reading mail.template_file {}", p.display()))
+}
+
+/// The policy's view of storage. Errors answer conservatively (fail closed):
+/// a name "exists", usage is "full".
+struct StoreView(Arc<dyn MetaStore>);
+
+impl policy::StorageView for StoreView {
+    fn image_exists(&self, name: &str) -> bool {
+        self.0.exists_blocking(name).unwrap_or(true)
+    }
+    fn owner_usage(&self, owner: &str) -> (u64, u64) {
+        self.0.usage_blocking(owner).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "owner usage for the policy");
+            (u64::MAX, u64::MAX)
+        })
+    }
 }
 
 /// The policy to start with: the one kept from the last swap (it survives

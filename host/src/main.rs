@@ -94,7 +94,9 @@ async fn serve(settings: imgbed::config::Settings) -> anyhow::Result<()> {
     // Tests and scripts read this line to find the port.
     println!("imgbed listening on http://{bound}");
     tracing::info!(%bound, "listening");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown())
+        .await?;
     tracing::info!("stopped");
     Ok(())
 }

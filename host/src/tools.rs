@@ -90,7 +90,7 @@ fn runtime(file: &str, sandbox: &SandboxArgs) -> anyhow::Result<Arc<PolicyRuntim
     let defaults = imgbed::config::resolve(imgbed::config::Config::default(), PathBuf::from(".")).policy_settings();
     let mut settings: BTreeMap<String, String> = defaults;
     settings.extend(sandbox.settings.iter().cloned());
-    let rt = PolicyRuntime::new(&bytes, limits, settings, Arc::new(|_| false))?;
+    let rt = PolicyRuntime::new(&bytes, limits, settings, imgbed::policy::no_storage())?;
     Ok(Arc::new(rt))
 }
 

@@ -40,7 +40,23 @@ pub struct Config {
     pub policy: PolicyConfig,
     pub auth: AuthConfig,
     pub mail: MailConfig,
+    pub metrics: MetricsConfig,
     pub log: LogConfig,
+}
+
+/// Prometheus metrics at `/metrics`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    /// Bearer token for `/metrics`; empty means open to loopback clients only.
+    pub token: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig { enabled: true, token: String::new() }
+    }
 }
 
 /// Tokens and secrets.
@@ -182,6 +198,7 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             auth: AuthConfig::default(),
             mail: MailConfig::default(),
+            metrics: MetricsConfig::default(),
             log: LogConfig::default(),
         }
     }

@@ -3,6 +3,7 @@
 mod account;
 mod admin;
 mod images;
+pub mod metrics;
 mod policy_admin;
 mod serve;
 mod upload;
@@ -33,6 +34,7 @@ pub struct AppState {
     pub policy: Arc<PolicyRuntime>,
     pub secrets: Secrets,
     pub mailer: Mailer,
+    pub http_metrics: metrics::HttpMetrics,
 }
 
 /// Shared state handle.
@@ -66,9 +68,11 @@ pub fn router(state: Shared) -> Router {
         .route("/api/admin/policy/rollback", post(policy_admin::rollback))
         .route("/images/{name}", get(serve::image))
         .route("/healthz", get(|| async { axum::Json(json!({"data": "ok", "type": "ok"})) }))
+        .route("/metrics", get(metrics::metrics))
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }
 

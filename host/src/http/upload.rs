@@ -257,5 +257,8 @@ pub async fn upload(
         v["duplicate"] = json!(duplicate);
         files.push(v);
     }
+    let counters = &state.http_metrics;
+    counters.uploads.fetch_add(stored.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    counters.bytes_stored.fetch_add(stored.iter().map(|r| r.size).sum(), std::sync::atomic::Ordering::Relaxed);
     Ok(Json(json!({"data": "文件上传成功", "type": "ok", "files": files})))
 }

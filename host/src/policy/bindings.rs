@@ -25,8 +25,27 @@ const MAX_LOG_LINES: u32 = 100;
 /// Longest log line kept.
 const MAX_LOG_LEN: usize = 2048;
 
-/// Whether a stored image has a name (the `image-exists` capability).
-pub type ExistsFn = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+/// The storage queries a policy may make (the `image-exists` and `owner-usage` capabilities).
+/// Called from the policy's blocking thread.
+pub trait StorageView: Send + Sync {
+    /// Whether a stored image has this name.
+    fn image_exists(&self, name: &str) -> bool;
+    /// (images, bytes) stored by `owner`.
+    fn owner_usage(&self, owner: &str) -> (u64, u64);
+}
+
+/// A bare name check (tests and tools): no usage known.
+impl<F: Fn(&str) -> bool + Send + Sync> StorageView for F {
+    fn image_exists(&self, name: &str) -> bool {
+        self(name)
+    }
+    fn owner_usage(&self, _owner: &str) -> (u64, u64) {
+        (0, 0)
+    }
+}
+
+/// The storage handle the runtime passes to every instance.
+pub type ExistsFn = Arc<dyn StorageView>;
 
 /// An upload body handed to the guest: read with positioned I/O, clamped to its size.
 pub struct BodyFile {
@@ -82,7 +101,12 @@ impl imgbed::policy::host::Host for State {
     }
 
     fn image_exists(&mut self, name: String) -> bool {
-        (self.exists)(&name)
+        self.exists.image_exists(&name)
+    }
+
+    fn owner_usage(&mut self, owner: String) -> imgbed::policy::host::Usage {
+        let (images, bytes) = self.exists.owner_usage(&owner);
+        imgbed::policy::host::Usage { images, bytes }
     }
 }
 

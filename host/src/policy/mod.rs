@@ -24,8 +24,15 @@ use wasmtime::component::{Component, Linker, Resource, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::WasiCtxBuilder;
 
-pub use bindings::{BodyFile, Decision, ExistsFn, Media, MediaKind, PolicyInfo, Principal, Rejection, Upload};
+pub use bindings::{
+    BodyFile, Decision, ExistsFn, Media, MediaKind, PolicyInfo, Principal, Rejection, StorageView, Upload,
+};
 use bindings::{Policy as Bindings, PolicyPre, State};
+
+/// A storage view that knows no images and no usage (tools and tests).
+pub fn no_storage() -> ExistsFn {
+    Arc::new(|_: &str| false)
+}
 
 /// The default policy, built from `guest/` by the build script.
 pub static BUILTIN_POLICY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/imgbed_policy.wasm"));
@@ -98,7 +105,8 @@ pub struct LoadedPolicy {
     /// Whether the load skipped compilation thanks to the artifact cache.
     pub from_cache: bool,
     pub bytes: Arc<[u8]>,
-    pub stats: PolicyStats,
+    /// Counters, shared by every load of the same component (same SHA-256).
+    pub stats: Arc<PolicyStats>,
 }
 
 impl std::fmt::Debug for LoadedPolicy {
@@ -132,6 +140,8 @@ pub struct Sandbox {
     settings: Arc<BTreeMap<String, String>>,
     exists: ExistsFn,
     cache: Option<ArtifactCache>,
+    /// Counters per component SHA-256, kept across swaps for metrics.
+    stats: std::sync::Mutex<BTreeMap<String, (Arc<str>, Arc<PolicyStats>)>>,
 }
 
 /// The sandbox, the active policy and the one before it.
@@ -202,7 +212,8 @@ impl PolicyRuntime {
             .map_err(|e| PolicyError::Refused(format!("{e:#}")))?;
         spawn_ticker(&engine);
         let cache = options.cache_dir.as_deref().map(|d| ArtifactCache::new(d, &engine));
-        let sandbox = Sandbox { engine, linker, limits, settings: Arc::new(settings), exists, cache };
+        let sandbox =
+            Sandbox { engine, linker, limits, settings: Arc::new(settings), exists, cache, stats: Default::default() };
         let loaded = sandbox.load(component, source)?;
         Ok(PolicyRuntime {
             sandbox,
@@ -316,6 +327,17 @@ impl PolicyRuntime {
 }
 
 impl Sandbox {
+    fn stats_for(&self, sha256: &str, name: &Arc<str>) -> Arc<PolicyStats> {
+        let mut map = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(sha256.to_string()).or_insert_with(|| (name.clone(), Arc::default())).1.clone()
+    }
+
+    /// Counters of every policy loaded so far: (sha256, name@version, stats).
+    pub fn all_stats(&self) -> Vec<(String, Arc<str>, Arc<PolicyStats>)> {
+        let map = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter().map(|(sha, (name, stats))| (sha.clone(), name.clone(), stats.clone())).collect()
+    }
+
     /// Compiles, type-checks, configures and self-tests a candidate (blocking).
     pub fn load(&self, bytes: &[u8], source: &str) -> Result<LoadedPolicy, PolicyError> {
         let refused = |what: &str, e: &dyn std::fmt::Display| PolicyError::Refused(format!("{what}: {e}"));
@@ -358,13 +380,13 @@ impl Sandbox {
         Ok(LoadedPolicy {
             pre,
             info,
-            sha256,
-            name,
+            sha256: sha256.clone(),
             source: source.to_string(),
             loaded_at: SystemTime::now(),
             from_cache,
             bytes: Arc::from(bytes),
-            stats: PolicyStats::default(),
+            stats: self.stats_for(&sha256, &name),
+            name,
         })
     }
 }

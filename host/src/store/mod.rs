@@ -100,6 +100,8 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn all_names(&self) -> Result<Vec<String>, StoreError>;
     /// Whether a record has this name.
     fn exists_blocking(&self, name: &str) -> Result<bool, StoreError>;
+    /// (images, bytes) stored by an owner.
+    fn usage_blocking(&self, owner: &str) -> Result<(u64, u64), StoreError>;
     /// Names of all of an owner's records.
     async fn names_of_owner(&self, owner: &str) -> Result<Vec<String>, StoreError>;
 

@@ -201,6 +201,15 @@ impl MetaStore for SqliteStore {
         .await
     }
 
+    fn usage_blocking(&self, owner: &str) -> Result<(u64, u64), StoreError> {
+        let guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        guard
+            .query_row("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM images WHERE owner = ?1", [owner], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(backend)
+    }
+
     fn exists_blocking(&self, name: &str) -> Result<bool, StoreError> {
         let guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         Ok(get_by_name(&guard, name)?.is_some())

@@ -1,0 +1,148 @@
+//! Prometheus metrics: requests by route template and status with latency,
+//! uploads and bytes stored, and every loaded policy's counters.
+//!
+//! `/metrics` is private: with `metrics.token` set it needs that bearer token,
+//! otherwise it answers only clients on loopback.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::Shared;
+use crate::error::ApiError;
+use crate::policy::LATENCY_BUCKETS;
+
+/// Request counters of the HTTP layer.
+#[derive(Debug, Default)]
+pub struct HttpMetrics {
+    /// (method, route template, status) → (count, latency sum, latency buckets).
+    requests: Mutex<BTreeMap<(String, String, u16), (u64, f64, Vec<u64>)>>,
+    pub uploads: AtomicU64,
+    pub bytes_stored: AtomicU64,
+}
+
+impl HttpMetrics {
+    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let mut map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        let e = map
+            .entry((method.to_string(), route.to_string(), status))
+            .or_insert_with(|| (0, 0.0, vec![0; LATENCY_BUCKETS.len() + 1]));
+        e.0 += 1;
+        e.1 += seconds;
+        let i = LATENCY_BUCKETS.iter().position(|b| seconds <= *b).unwrap_or(LATENCY_BUCKETS.len());
+        e.2[i] += 1;
+    }
+}
+
+/// Middleware: counts every request under its route template (never the raw path,
+/// so names and tokens in URLs do not become labels).
+pub async fn track(State(state): State<Shared>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_string();
+    let method = req.method().as_str().to_string();
+    let started = Instant::now();
+    let res = next.run(req).await;
+    state.http_metrics.observe(&method, &route, res.status().as_u16(), started.elapsed().as_secs_f64());
+    res
+}
+
+fn histogram(out: &mut String, name: &str, labels: &str, buckets: &[u64], sum: f64, count: u64) {
+    let mut cumulative = 0;
+    for (i, n) in buckets.iter().enumerate() {
+        cumulative += n;
+        let le = LATENCY_BUCKETS.get(i).map_or("+Inf".to_string(), |b| b.to_string());
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
+    }
+    let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+    let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+}
+
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// The Prometheus text exposition.
+pub fn render(state: &Shared) -> String {
+    let mut out = String::new();
+    out.push_str("# TYPE imgbed_http_requests_total counter\n# TYPE imgbed_http_request_seconds histogram\n");
+    {
+        let map = state.http_metrics.requests.lock().unwrap_or_else(|p| p.into_inner());
+        for ((method, route, status), (count, _, _)) in map.iter() {
+            let _ = writeln!(
+                out,
+                "imgbed_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {count}",
+                label(route)
+            );
+        }
+        for ((method, route, status), (count, sum, buckets)) in map.iter() {
+            let labels = format!("method=\"{method}\",route=\"{}\",status=\"{status}\"", label(route));
+            histogram(&mut out, "imgbed_http_request_seconds", &labels, buckets, *sum, *count);
+        }
+    }
+    let m = &state.http_metrics;
+    let _ = writeln!(
+        out,
+        "# TYPE imgbed_uploads_total counter\nimgbed_uploads_total {}",
+        m.uploads.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE imgbed_bytes_stored_total counter\nimgbed_bytes_stored_total {}",
+        m.bytes_stored.load(Ordering::Relaxed)
+    );
+
+    let active = state.policy.active();
+    out.push_str("# TYPE imgbed_policy_active gauge\n# TYPE imgbed_policy_calls_total counter\n");
+    out.push_str("# TYPE imgbed_policy_rejections_total counter\n# TYPE imgbed_policy_traps_total counter\n");
+    out.push_str("# TYPE imgbed_policy_timeouts_total counter\n# TYPE imgbed_policy_invalid_answers_total counter\n");
+    out.push_str("# TYPE imgbed_policy_call_seconds histogram\n");
+    for (sha, name, stats) in state.policy.sandbox().all_stats() {
+        let labels = format!("policy=\"{}\",sha256=\"{}\"", label(&name), &sha[..16]);
+        let s = stats.snapshot();
+        let _ = writeln!(out, "imgbed_policy_active{{{labels}}} {}", u8::from(sha == active.sha256));
+        let _ = writeln!(out, "imgbed_policy_calls_total{{{labels}}} {}", s.calls);
+        for (code, n) in &s.rejections {
+            let _ = writeln!(out, "imgbed_policy_rejections_total{{{labels},code=\"{}\"}} {n}", label(code));
+        }
+        let _ = writeln!(out, "imgbed_policy_traps_total{{{labels}}} {}", s.traps);
+        let _ = writeln!(out, "imgbed_policy_timeouts_total{{{labels}}} {}", s.timeouts);
+        let _ = writeln!(out, "imgbed_policy_invalid_answers_total{{{labels}}} {}", s.invalid_answers);
+        histogram(
+            &mut out,
+            "imgbed_policy_call_seconds",
+            &labels,
+            &s.latency.buckets,
+            s.latency.sum_seconds,
+            s.latency.count,
+        );
+    }
+    out
+}
+
+/// `GET /metrics`.
+pub async fn metrics(
+    State(state): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let config = &state.settings.config.metrics;
+    if !config.enabled {
+        return Err(ApiError::route_not_found());
+    }
+    let allowed = if config.token.is_empty() {
+        peer.ip().is_loopback()
+    } else {
+        crate::auth::request_token(&headers, None).is_some_and(|t| crate::auth::secret_eq(&t, &config.token))
+    };
+    if !allowed {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "无操作权限"));
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], render(&state)).into_response())
+}
