@@ -120,7 +120,7 @@ async fn sighup_and_file_watch_reload_from_the_configured_path() {
     let dir = tempfile::tempdir().unwrap();
     let policy_path = dir.path().join("policy.wasm");
     std::fs::write(&policy_path, imgbed::policy::BUILTIN_POLICY).unwrap();
-    let config = json!({"port": 0, "log": {"level": "warn"}, "auth": {"jwt": false},
+    let config = json!({"port": 0, "log": {"level": "warn"}, "auth": {"jwt": false}, "ip_filter": {"enabled": false},
                         "policy": {"path": "policy.wasm", "watch": true}});
     std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
     let s = Server::start_in(dir);

@@ -1,5 +1,7 @@
 //! Policy overhead per upload, in the sandbox: fresh store + instance, then
-//! `inspect` + `name` on a PNG; and the bare instantiate-and-call cost (`authorize`).
+//! `inspect` + `name` on a PNG; the bare instantiate-and-call cost (`authorize`)
+//! for the default policy and for a minimal one (the test policy); and swap
+//! latency with and without the compiled-artifact cache.
 //!
 //! cargo run --release -p imgbed-host --example policy_bench -- [ITERATIONS] [BYTES]
 
@@ -7,7 +9,9 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use imgbed::policy::{Limits, PolicyRuntime, Principal, Upload, BUILTIN_POLICY};
+use imgbed::policy::{Limits, Options, PolicyRuntime, Principal, Upload, BUILTIN_POLICY};
+
+const MINIMAL: &str = concat!(env!("IMGBED_POLICIES_DIR"), "/imgbed_test_policy.wasm");
 
 fn noise_png(bytes: usize) -> Vec<u8> {
     let side = ((bytes / 4) as f64).sqrt().ceil() as u32;
@@ -89,12 +93,59 @@ async fn main() {
     }
     report(&format!("inspect + name, {} byte PNG (instantiate included)", png.len()), upload_times);
 
+    bare_calls(&rt, &principal, iterations * 5, "default policy").await;
+    let minimal = std::fs::read(MINIMAL).unwrap();
+    let small =
+        Arc::new(PolicyRuntime::new(&minimal, limits, Default::default(), imgbed::policy::no_storage()).unwrap());
+    bare_calls(&small, &principal, iterations * 5, &format!("minimal policy, {} bytes", minimal.len())).await;
+
+    // Swap latency: a swap is the admin call's work; the next request uses the new policy.
+    let cache = tempfile::tempdir().unwrap();
+    let options = Options { cache_dir: Some(cache.path().to_path_buf()), store_dir: None };
+    let swapper = Arc::new(
+        PolicyRuntime::with_options(
+            &minimal,
+            "bench",
+            limits,
+            Default::default(),
+            imgbed::policy::no_storage(),
+            options,
+        )
+        .unwrap(),
+    );
+    let builtin = BUILTIN_POLICY.to_vec();
+    let t = Instant::now();
+    let first = swapper.swap(builtin.clone(), "bench").await.unwrap();
+    let cold = t.elapsed();
+    assert!(!first.from_cache);
+    let mut warm = Vec::new();
+    for i in 0..20 {
+        let bytes = if i % 2 == 0 { minimal.clone() } else { builtin.clone() };
+        let t = Instant::now();
+        let loaded = swapper.swap(bytes, "bench").await.unwrap();
+        warm.push(t.elapsed());
+        assert!(loaded.from_cache);
+    }
+    println!("swap to the default policy without cache (compile): {:.1} ms", cold.as_secs_f64() * 1e3);
+    report("swap with the artifact cache (default/minimal alternating)", warm);
+}
+
+async fn bare_calls(rt: &Arc<PolicyRuntime>, principal: &Principal, n: usize, what: &str) {
     let mut bare = Vec::new();
-    for _ in 0..iterations * 5 {
+    for _ in 0..n {
         let p = principal.clone();
         let t = Instant::now();
         rt.run(move |s| s.authorize("image.list", &p, &[])).await.unwrap().unwrap();
         bare.push(t.elapsed());
     }
-    report("instantiate + authorize (bare call cost, incl. thread hand-off)", bare);
+    report(&format!("instantiate + authorize, {what} (incl. thread hand-off)"), bare);
+    // Fresh store + instance + call on this thread: the sandbox cost without the hand-off.
+    let mut inside = Vec::new();
+    for _ in 0..n {
+        let t = Instant::now();
+        let mut session = rt.instantiate_blocking().unwrap();
+        session.authorize("image.list", principal, &[]).unwrap().unwrap();
+        inside.push(t.elapsed());
+    }
+    report(&format!("fresh store + instance + authorize, {what}"), inside);
 }

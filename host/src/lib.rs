@@ -6,6 +6,7 @@ pub mod blob;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod ipfilter;
 pub mod mail;
 pub mod policy;
 pub mod store;
@@ -65,6 +66,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
     let active = policy.active();
     tracing::info!(policy = %active.name, sha256 = %active.sha256, "policy loaded");
 
+    let ip_filter = Arc::new(ipfilter::IpFilter::new(&settings.config.ip_filter).map_err(anyhow::Error::msg)?);
     reconcile(store.as_ref(), &blobs).await?;
     Ok(Arc::new(AppState {
         settings,
@@ -74,6 +76,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
         secrets,
         mailer,
         http_metrics: Default::default(),
+        ip_filter,
     }))
 }
 

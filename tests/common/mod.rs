@@ -39,11 +39,12 @@ pub fn binary() -> &'static str {
 }
 
 impl Server {
-    /// Starts a server with the default config plus `overrides`. Token checks are off
-    /// unless the overrides turn them on (`{"auth": {"jwt": true}}`), like a private install.
+    /// Starts a server with the default config plus `overrides`. Token checks and the IP
+    /// filter are off unless the overrides turn them on (`{"auth": {"jwt": true}}`).
     pub fn start(overrides: Value) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = json!({"port": 0, "log": {"level": "warn"}, "auth": {"jwt": false}});
+        let mut config =
+            json!({"port": 0, "log": {"level": "warn"}, "auth": {"jwt": false}, "ip_filter": {"enabled": false}});
         merge(&mut config, &overrides);
         std::fs::write(dir.path().join("config.json"), serde_json::to_vec_pretty(&config).unwrap()).unwrap();
         Self::start_in(dir)

@@ -41,7 +41,50 @@ pub struct Config {
     pub auth: AuthConfig,
     pub mail: MailConfig,
     pub metrics: MetricsConfig,
+    pub ip_filter: IpFilterConfig,
     pub log: LogConfig,
+}
+
+/// Allow/deny lists and rate limits per client address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IpFilterConfig {
+    pub enabled: bool,
+    /// Default rate: "N/S" = N requests per S seconds per client (per route with its own rule).
+    pub rule: String,
+    /// Ban after going over a rule, seconds.
+    pub ban_s: u64,
+    /// Rules for single routes (route template → "N/S"), counted on their own.
+    pub routes: BTreeMap<String, String>,
+    /// If not empty, only these addresses/CIDR ranges are served.
+    pub allow: Vec<String>,
+    /// Never served.
+    pub deny: Vec<String>,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed.
+    pub trusted_proxies: Vec<String>,
+    /// `/images/*` is not rate limited.
+    pub exempt_images: bool,
+    /// Most clients tracked at once (memory bound).
+    pub max_tracked: usize,
+}
+
+impl Default for IpFilterConfig {
+    fn default() -> Self {
+        IpFilterConfig {
+            enabled: true,
+            rule: "120/60".into(),
+            ban_s: 300,
+            routes: BTreeMap::from([
+                ("/api/get_token".to_string(), "10/60".to_string()),
+                ("/api/mail_for_reset".to_string(), "5/300".to_string()),
+            ]),
+            allow: Vec::new(),
+            deny: Vec::new(),
+            trusted_proxies: Vec::new(),
+            exempt_images: true,
+            max_tracked: 100_000,
+        }
+    }
 }
 
 /// Prometheus metrics at `/metrics`.
@@ -199,6 +242,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             mail: MailConfig::default(),
             metrics: MetricsConfig::default(),
+            ip_filter: IpFilterConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -396,6 +440,24 @@ pub fn validate(c: &Config) -> Result<(), (String, String)> {
     }
     if !c.auth.secret.is_empty() && c.auth.secret.len() < 16 {
         return bad("auth.secret", "must be at least 16 characters (or empty to generate one)".into());
+    }
+    let f = &c.ip_filter;
+    if let Err(e) = f.rule.parse::<crate::ipfilter::Rule>() {
+        return bad("ip_filter.rule", e);
+    }
+    for (route, rule) in &f.routes {
+        if let Err(e) = rule.parse::<crate::ipfilter::Rule>() {
+            return bad(&format!("ip_filter.routes.{route}"), e);
+        }
+    }
+    for (key, list) in
+        [("ip_filter.allow", &f.allow), ("ip_filter.deny", &f.deny), ("ip_filter.trusted_proxies", &f.trusted_proxies)]
+    {
+        for entry in list {
+            if let Err(e) = crate::ipfilter::parse_net(entry) {
+                return bad(key, e);
+            }
+        }
     }
     if c.bind.parse::<std::net::IpAddr>().is_err() {
         return bad("bind", format!("not an IP address: {:?}", c.bind));

@@ -20,13 +20,18 @@ use super::Shared;
 use crate::error::ApiError;
 use crate::policy::LATENCY_BUCKETS;
 
+/// (method, route template, status).
+type RequestKey = (String, String, u16);
+/// (count, latency sum in seconds, latency buckets).
+type RequestStats = (u64, f64, Vec<u64>);
+
 /// Request counters of the HTTP layer.
 #[derive(Debug, Default)]
 pub struct HttpMetrics {
-    /// (method, route template, status) → (count, latency sum, latency buckets).
-    requests: Mutex<BTreeMap<(String, String, u16), (u64, f64, Vec<u64>)>>,
+    requests: Mutex<BTreeMap<RequestKey, RequestStats>>,
     pub uploads: AtomicU64,
     pub bytes_stored: AtomicU64,
+    pub rate_limited: AtomicU64,
 }
 
 impl HttpMetrics {
@@ -98,6 +103,11 @@ pub fn render(state: &Shared) -> String {
         m.bytes_stored.load(Ordering::Relaxed)
     );
 
+    let _ = writeln!(
+        out,
+        "# TYPE imgbed_rate_limited_total counter\nimgbed_rate_limited_total {}",
+        m.rate_limited.load(Ordering::Relaxed)
+    );
     let active = state.policy.active();
     out.push_str("# TYPE imgbed_policy_active gauge\n# TYPE imgbed_policy_calls_total counter\n");
     out.push_str("# TYPE imgbed_policy_rejections_total counter\n# TYPE imgbed_policy_traps_total counter\n");

@@ -35,6 +35,7 @@ pub struct AppState {
     pub secrets: Secrets,
     pub mailer: Mailer,
     pub http_metrics: metrics::HttpMetrics,
+    pub ip_filter: Arc<crate::ipfilter::IpFilter>,
 }
 
 /// Shared state handle.
@@ -72,6 +73,7 @@ pub fn router(state: Shared) -> Router {
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::ipfilter::filter))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }

@@ -132,6 +132,9 @@ impl LoadedPolicy {
     }
 }
 
+/// A policy's `name@version` and its counters.
+type NamedStats = (Arc<str>, Arc<PolicyStats>);
+
 /// What every instance is made from: engine, linker, limits and capabilities.
 pub struct Sandbox {
     engine: Engine,
@@ -140,8 +143,8 @@ pub struct Sandbox {
     settings: Arc<BTreeMap<String, String>>,
     exists: ExistsFn,
     cache: Option<ArtifactCache>,
-    /// Counters per component SHA-256, kept across swaps for metrics.
-    stats: std::sync::Mutex<BTreeMap<String, (Arc<str>, Arc<PolicyStats>)>>,
+    /// Counters per component SHA-256 (with its name), kept across swaps for metrics.
+    stats: std::sync::Mutex<BTreeMap<String, NamedStats>>,
 }
 
 /// The sandbox, the active policy and the one before it.
@@ -318,6 +321,13 @@ impl PolicyRuntime {
         })
         .await
         .map_err(|e| PolicyError::Trap(format!("policy thread: {e}")))?
+    }
+
+    /// A fresh instance of the active policy on the calling thread (blocking; for
+    /// tools and benchmarks — servers use [`PolicyRuntime::run`]).
+    pub fn instantiate_blocking(&self) -> Result<Session, PolicyError> {
+        let policy = self.active();
+        Session::start(&self.sandbox, &policy.pre, policy.name.clone())
     }
 
     /// The sandbox policies run in.

@@ -1,0 +1,191 @@
+//! The IP filter: allow and deny lists (CIDR, IPv4 and IPv6) and rate limits
+//! per client address, with bans. The original's `"10/60"` rule form (N requests
+//! per S seconds), answered with 429 and `Retry-After` instead of a 500.
+//!
+//! The client address is the socket peer. `Forwarded` / `X-Forwarded-For` are
+//! believed only when the peer is a configured trusted proxy, so a spoofed header
+//! changes nothing. IPv6 clients are counted per /64, and the table of counters
+//! is bounded, so a flood of addresses cannot exhaust memory.
+
+mod limiter;
+
+pub use limiter::{Limiter, Verdict};
+
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ipnet::IpNet;
+
+use crate::config::IpFilterConfig;
+use crate::error::ApiError;
+use crate::http::Shared;
+
+/// A rate rule: `count` requests per `window_s` seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub count: u32,
+    pub window_s: u64,
+}
+
+impl FromStr for Rule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (n, w) =
+            s.split_once('/').ok_or_else(|| format!("expected \"N/S\" (N requests per S seconds), got {s:?}"))?;
+        let count = n.trim().parse::<u32>().map_err(|_| format!("bad request count in {s:?}"))?;
+        let window_s = w.trim().parse::<u64>().map_err(|_| format!("bad window in {s:?}"))?;
+        if count == 0 || window_s == 0 {
+            return Err(format!("both numbers must be positive in {s:?}"));
+        }
+        Ok(Rule { count, window_s })
+    }
+}
+
+/// Parses a CIDR list entry; a bare address is a /32 or /128.
+pub fn parse_net(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("not an address or CIDR range: {s:?}"))
+}
+
+/// The compiled filter.
+pub struct IpFilter {
+    pub enabled: bool,
+    allow: Vec<IpNet>,
+    deny: Vec<IpNet>,
+    trusted: Vec<IpNet>,
+    exempt_images: bool,
+    limiter: Limiter,
+}
+
+impl IpFilter {
+    /// Builds the filter from a validated config.
+    pub fn new(c: &IpFilterConfig) -> Result<Self, String> {
+        let nets = |list: &[String]| list.iter().map(|s| parse_net(s)).collect::<Result<Vec<_>, _>>();
+        let default_rule: Rule = c.rule.parse()?;
+        let mut routes = Vec::new();
+        for (route, rule) in &c.routes {
+            routes.push((route.clone(), rule.parse::<Rule>()?));
+        }
+        Ok(IpFilter {
+            enabled: c.enabled,
+            allow: nets(&c.allow)?,
+            deny: nets(&c.deny)?,
+            trusted: nets(&c.trusted_proxies)?,
+            exempt_images: c.exempt_images,
+            limiter: Limiter::new(default_rule, routes, c.ban_s, c.max_tracked),
+        })
+    }
+
+    fn trusted(&self, ip: IpAddr) -> bool {
+        self.trusted.iter().any(|n| n.contains(&canonical(ip)))
+    }
+
+    /// The client address: the peer, or — only when the peer is a trusted proxy —
+    /// the nearest untrusted address in `Forwarded` / `X-Forwarded-For`.
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let peer = canonical(peer);
+        if !self.trusted(peer) {
+            return peer;
+        }
+        let mut chain: Vec<IpAddr> = forwarded_chain(headers);
+        // Walk from the nearest hop outwards, skipping our own proxies.
+        while let Some(ip) = chain.pop() {
+            let ip = canonical(ip);
+            if !self.trusted(ip) {
+                return ip;
+            }
+        }
+        peer
+    }
+
+    /// Whether the client may be served at all.
+    pub fn admitted(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        if self.deny.iter().any(|n| n.contains(&ip)) {
+            return false;
+        }
+        self.allow.is_empty() || self.allow.iter().any(|n| n.contains(&ip))
+    }
+}
+
+/// IPv4-mapped IPv6 addresses count as the IPv4 address.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Addresses from `Forwarded: for=…` (preferred) or `X-Forwarded-For`, client first.
+fn forwarded_chain(headers: &HeaderMap) -> Vec<IpAddr> {
+    let forwarded: Vec<IpAddr> = headers
+        .get_all(header::FORWARDED)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|element| {
+            element.split(';').find_map(|pair| {
+                let (k, v) = pair.trim().split_once('=')?;
+                if !k.trim().eq_ignore_ascii_case("for") {
+                    return None;
+                }
+                let v = v.trim().trim_matches('"');
+                let v = v.strip_prefix('[').map_or(v, |r| r.split(']').next().unwrap_or(r));
+                v.parse::<IpAddr>().ok().or_else(|| v.parse::<SocketAddr>().ok().map(|s| s.ip()))
+            })
+        })
+        .collect();
+    if !forwarded.is_empty() {
+        return forwarded;
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+        .collect()
+}
+
+fn too_many(retry_after: u64) -> Response {
+    let mut res = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "请求过于频繁, 请稍后再试")
+        .with_detail(format!("retry after {retry_after} s"))
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
+}
+
+/// Middleware: deny/allow lists, then the rate limit of the route.
+pub async fn filter(
+    State(state): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let f: &Arc<IpFilter> = &state.ip_filter;
+    if !f.enabled {
+        return next.run(req).await;
+    }
+    let ip = f.client_ip(peer.ip(), req.headers());
+    if !f.admitted(ip) {
+        return ApiError::new(StatusCode::FORBIDDEN, "ip_denied", "该地址已被禁止访问").into_response();
+    }
+    let route = req.extensions().get::<MatchedPath>().map_or("", |m| m.as_str()).to_string();
+    if !(f.exempt_images && route.starts_with("/images/")) {
+        if let Verdict::Limited { retry_after } = f.limiter.check(&route, ip) {
+            state.http_metrics.rate_limited.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(client = %ip, route, "rate limited");
+            return too_many(retry_after);
+        }
+    }
+    next.run(req).await
+}
