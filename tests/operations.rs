@@ -126,3 +126,178 @@ fn bad_ip_filter_config_is_refused_naming_the_key() {
         assert!(err.contains(key), "{key}: {err}");
     }
 }
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let s = Server::start(json!({}));
+    let (status, body) = s.get("/healthz").await;
+    assert_eq!((status, body["data"].as_str()), (200, Some("ok")));
+    let (status, body) = s.get("/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["database"], "ok");
+    assert_eq!(body["data"]["storage"], "ok");
+    assert_eq!(body["data"]["policy"], "imgbed-default@1.0.0");
+    // Storage that refuses writes makes the server not ready (and says why).
+    let tmp = s.images_dir().join(".tmp");
+    std::fs::remove_dir_all(&tmp).unwrap();
+    std::fs::write(&tmp, b"not a folder").unwrap();
+    let (status, body) = s.get("/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["data"]["database"], "ok");
+    assert_ne!(body["data"]["storage"], "ok");
+    std::fs::remove_file(&tmp).unwrap();
+    std::fs::create_dir(&tmp).unwrap();
+    assert_eq!(s.get("/readyz").await.0, 200);
+}
+
+#[tokio::test]
+async fn cors_for_browser_front_ends() {
+    let s = Server::start(json!({"cors": {"origins": ["https://app.example.org"]}}));
+    let res = s
+        .http
+        .request(reqwest::Method::OPTIONS, s.at("/api/image_upload"))
+        .header("Origin", "https://app.example.org")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    assert_eq!(res.headers()["access-control-allow-origin"], "https://app.example.org");
+    let res = s.http.get(s.at("/api/image_list")).header("Origin", "https://evil.example").send().await.unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+    let any = Server::start(json!({}));
+    let res =
+        any.http.get(any.at("/api/image_list")).header("Origin", "https://anything.example").send().await.unwrap();
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+}
+
+#[tokio::test]
+async fn environment_overrides_any_key_and_config_check_validates() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    std::fs::write(&config, r#"{"port": 0, "auth": {"jwt": false}, "ip_filter": {"enabled": false}}"#).unwrap();
+    let bin = common::binary();
+    let check = |envs: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(bin);
+        cmd.args(["config", "check", "--config"]).arg(&config);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let out = check(&[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"ok\":true"));
+    let out = check(&[("IMGBED__SERVER__IMAGE_SIZE", "lots")]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("server.image_size"));
+    let out = check(&[("IMGBED__SERVER__NO_SUCH_KEY", "1")]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_key"));
+    let missing = std::process::Command::new(bin)
+        .args(["config", "check", "--config", "/nonexistent/config.json"])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+
+    // A real server picks the overrides up.
+    let mut child = std::process::Command::new(bin)
+        .arg("--config")
+        .arg(&config)
+        .env("IMGBED__SERVER__IMAGE_SIZE", "500")
+        .env("IMGBED__SERVER__IMAGE_RULE", "md5")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let url = line.trim().strip_prefix("imgbed listening on ").unwrap().to_string();
+    let http = reqwest::Client::new();
+    let upload = |bytes: Vec<u8>| {
+        let form =
+            reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(bytes).file_name("a.png"));
+        http.post(format!("{url}/api/image_upload")).multipart(form).send()
+    };
+    let res = upload(common::fixtures::png(40, 40, 1)).await.unwrap();
+    assert_eq!(res.status(), 413);
+    let res = upload(common::fixtures::png(2, 2, 1)).await.unwrap();
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["files"][0]["name"].as_str().unwrap().len(), 36, "md5 name: {body}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn access_log_files_hold_request_lines_and_never_tokens() {
+    let s = Server::start(json!({"log": {"level": "info"}, "auth": {"jwt": true}}));
+    let (_, reg) = s.post_json("/api/get_token", &json!({"mail": "log@example.org"})).await;
+    let token = reg["token"].as_str().unwrap().to_string();
+    let res = s
+        .http
+        .get(s.at(&format!("/api/image_list?token={token}")))
+        .header("x-request-id", "req-12345")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "req-12345");
+    let admin = s.admin_token();
+    s.http.get(s.at(&format!("/api/admin/users?token={admin}"))).send().await.unwrap();
+    let logs = s.path().join("logs");
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = std::fs::read_dir(&logs)
+            .map(|d| d.flatten().map(|e| std::fs::read_to_string(e.path()).unwrap_or_default()).collect())
+            .unwrap_or_default();
+        if text.contains("req-12345") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let line = text.lines().find(|l| l.contains("req-12345")).unwrap_or_else(|| panic!("no request line in {text}"));
+    assert!(
+        line.contains("/api/image_list") && line.contains("status=200") && line.contains("client=127.0.0.1"),
+        "{line}"
+    );
+    assert!(line.contains("imgbed-default@1.0.0"), "{line}");
+    assert!(!text.contains(&token), "a token leaked into the log");
+    assert!(!text.contains(&admin), "the admin token leaked into the log");
+    let name = std::fs::read_dir(&logs).unwrap().flatten().next().unwrap().file_name().into_string().unwrap();
+    assert!(name.starts_with("imgbed.") && name.ends_with(".log"), "{name}");
+}
+
+#[tokio::test]
+async fn sigterm_lets_an_upload_in_flight_finish() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = Server::start(json!({}));
+    let png = common::fixtures::png_of_size(200_000, 77);
+    let boundary = "b0undary";
+    let head = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"t.png\"\r\nContent-Type: image/png\r\n\r\n");
+    let tail = format!("\r\n--{boundary}--\r\n");
+    let total = head.len() + png.len() + tail.len();
+    let addr = s.url.trim_start_matches("http://").to_string();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let req = format!("POST /api/image_upload HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n{head}");
+    conn.write_all(req.as_bytes()).await.unwrap();
+    conn.write_all(&png[..png.len() / 2]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    s.signal("TERM");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    conn.write_all(&png[png.len() / 2..]).await.unwrap();
+    conn.write_all(tail.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("文件上传成功"));
+    // New connections are refused once it has stopped.
+    let mut gone = false;
+    for _ in 0..50 {
+        if tokio::net::TcpStream::connect(&addr).await.is_err() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the server stopped after finishing");
+    assert_eq!(s.stored_files().len(), 1);
+}

@@ -39,14 +39,44 @@ enum Command {
     /// Check or try out a policy component without a server.
     #[command(subcommand)]
     Policy(tools::PolicyCommand),
+    /// Work with the config file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
 }
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Validate the config file and IMGBED__… overrides without starting (the file is not created).
+    Check,
+}
+
+/// How long in-flight requests get to finish after SIGTERM/SIGINT.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Policy(cmd)) => {
-            init_logging("warn", false);
+            let _guard = init_logging("warn", false, None);
             return tools::policy(cmd);
+        }
+        Some(Command::Config(ConfigCommand::Check)) => {
+            if !cli.config.exists() {
+                anyhow::bail!("config file {} does not exist", cli.config.display());
+            }
+            let settings = imgbed::config::load(&cli.config, cli.data_dir.as_deref())?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "ok": true,
+                    "config": cli.config,
+                    "images": settings.image_dir,
+                    "database": settings.sqlite_path,
+                    "policy": settings.policy_file.as_ref().map_or("built-in".to_string(), |p| p.display().to_string()),
+                    "logs": settings.log_dir,
+                })
+            );
+            return Ok(());
         }
         Some(Command::Serve) | None => {}
     }
@@ -60,7 +90,7 @@ fn main() -> anyhow::Result<()> {
     if let Err((key, message)) = imgbed::config::validate(&settings.config) {
         anyhow::bail!("{key}: {message}");
     }
-    init_logging(&settings.config.log.level, settings.config.debug);
+    let _log_guard = init_logging(&settings.config.log.level, settings.config.debug, Some(&settings));
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -68,12 +98,45 @@ fn main() -> anyhow::Result<()> {
         .block_on(serve(settings))
 }
 
-fn init_logging(level: &str, debug: bool) {
+/// Logs to stderr and, for the server, to daily files `imgbed.YYYY-MM-DD.log` in the
+/// log folder, keeping `log.keep_days` of them. The guard flushes the file on exit.
+fn init_logging(
+    level: &str,
+    debug: bool,
+    settings: Option<&imgbed::config::Settings>,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     // The original's `debug` switch turns on our own debug lines, not every dependency's.
     let level = if debug { format!("{level},imgbed=debug,policy=debug") } else { level.to_string() };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("IMGBED_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("IMGBED_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&level))
+    };
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter());
+    let mut guard = None;
+    let file = settings.filter(|s| s.config.log.files).and_then(|s| {
+        let appender = tracing_appender::rolling::RollingFileAppender::builder()
+            .rotation(tracing_appender::rolling::Rotation::DAILY)
+            .filename_prefix("imgbed")
+            .filename_suffix("log")
+            .max_log_files(s.config.log.keep_days.max(1))
+            .build(&s.log_dir);
+        match appender {
+            Ok(appender) => {
+                let (writer, g) = tracing_appender::non_blocking(appender);
+                guard = Some(g);
+                Some(tracing_subscriber::fmt::layer().with_ansi(false).with_writer(writer).with_filter(filter()))
+            }
+            Err(e) => {
+                eprintln!("warning: cannot write log files in {}: {e}", s.log_dir.display());
+                None
+            }
+        }
+    });
+    tracing_subscriber::registry().with(stderr).with(file).init();
+    guard
 }
 
 async fn serve(settings: imgbed::config::Settings) -> anyhow::Result<()> {
@@ -94,9 +157,23 @@ async fn serve(settings: imgbed::config::Settings) -> anyhow::Result<()> {
     // Tests and scripts read this line to find the port.
     println!("imgbed listening on http://{bound}");
     tracing::info!(%bound, "listening");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(
+        async move {
+            shutdown().await;
+            tracing::info!("shutting down: no new connections, finishing requests in flight");
+            let _ = stopping_tx.send(true);
+        },
+    );
+    // In-flight requests (uploads) get a bounded time to finish.
+    let deadline = async move {
+        let _ = stopping.wait_for(|s| *s).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        done = server => done?,
+        () = deadline => tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; stopping anyway"),
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -101,6 +101,14 @@ impl LocalBlobs {
         Ok(out)
     }
 
+    /// Checks that the storage takes writes: creates and removes a small temp file.
+    pub fn probe(&self) -> io::Result<()> {
+        let temp = self.temp();
+        std::fs::write(temp.path(), b"ready")?;
+        drop(temp);
+        Ok(())
+    }
+
     /// Removes every leftover temp file (start-up: nothing is in flight yet).
     pub fn clear_temp(&self) -> io::Result<usize> {
         let mut n = 0;

@@ -42,7 +42,22 @@ pub struct Config {
     pub mail: MailConfig,
     pub metrics: MetricsConfig,
     pub ip_filter: IpFilterConfig,
+    pub cors: CorsConfig,
     pub log: LogConfig,
+}
+
+/// Cross-origin requests from browser front-ends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Allowed origins; `"*"` allows any (as the original did); empty disables CORS.
+    pub origins: Vec<String>,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        CorsConfig { origins: vec!["*".into()] }
+    }
 }
 
 /// Allow/deny lists and rate limits per client address.
@@ -225,6 +240,12 @@ pub struct PolicyConfig {
 pub struct LogConfig {
     /// Level filter: "error", "warn", "info", "debug", "trace" (or a tracing filter string).
     pub level: String,
+    /// Folder for daily log files; empty means `logs/` next to the config.
+    pub dir: String,
+    /// Daily files kept; older ones are removed.
+    pub keep_days: usize,
+    /// Also write daily files (stdout/stderr always get the log).
+    pub files: bool,
 }
 
 impl Default for Config {
@@ -243,6 +264,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             metrics: MetricsConfig::default(),
             ip_filter: IpFilterConfig::default(),
+            cors: CorsConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -289,7 +311,7 @@ impl Default for PolicyConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { level: "info".into() }
+        LogConfig { level: "info".into(), dir: String::new(), keep_days: 14, files: true }
     }
 }
 
@@ -304,6 +326,8 @@ pub struct Settings {
     pub sqlite_path: PathBuf,
     /// Compiled-policy cache folder.
     pub cache_dir: PathBuf,
+    /// Folder of the daily log files.
+    pub log_dir: PathBuf,
     /// The policy file (`policy.path`), if one is configured.
     pub policy_file: Option<PathBuf>,
     /// Base URL that stored names are appended to (ends with `/`).
@@ -346,18 +370,25 @@ impl Settings {
     }
 }
 
-/// Reads `path`, writing it with every default first if it does not exist.
+/// Prefix of environment variables that override config keys:
+/// `IMGBED__SERVER__IMAGE_SIZE=1000` sets `server.image_size`.
+pub const ENV_PREFIX: &str = "IMGBED__";
+
+/// Reads `path`, writing it with every default first if it does not exist, then
+/// applies `IMGBED__SECTION__KEY` environment overrides.
 /// `data_dir` replaces the config's folder as the base of relative paths.
 pub fn load(path: &Path, data_dir: Option<&Path>) -> Result<Settings, ConfigError> {
-    let config = if path.exists() {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
-        parse(&text).map_err(|(key, message)| ConfigError::Invalid { path: path.into(), key, message })?
+    let invalid = |(key, message)| ConfigError::Invalid { path: path.into(), key, message };
+    let text = if path.exists() {
+        std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?
     } else {
         let config = Config::default();
         write_default(path, &config)?;
-        config
+        serde_json::to_string(&config).expect("config serialises")
     };
-    validate(&config).map_err(|(key, message)| ConfigError::Invalid { path: path.into(), key, message })?;
+    let overrides: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with(ENV_PREFIX)).collect();
+    let config = parse_with_overrides(&text, &overrides).map_err(invalid)?;
+    validate(&config).map_err(invalid)?;
     let base_dir = match data_dir {
         Some(d) => d.to_path_buf(),
         None => {
@@ -381,8 +412,30 @@ fn write_default(path: &Path, config: &Config) -> Result<(), ConfigError> {
 
 /// Parses config text; on failure gives the offending key path and the reason.
 pub fn parse(text: &str) -> Result<Config, (String, String)> {
-    let de = &mut serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    parse_with_overrides(text, &[])
+}
+
+/// Parses config text with `IMGBED__SECTION__KEY=value` overrides applied. A value
+/// is read as JSON when it parses as JSON (numbers, booleans, lists), else as a string.
+pub fn parse_with_overrides(text: &str, overrides: &[(String, String)]) -> Result<Config, (String, String)> {
+    let mut value: serde_json::Value = serde_json::from_str(text).map_err(|e| ("(file)".to_string(), e.to_string()))?;
+    for (var, raw) in overrides {
+        let Some(path) = var.strip_prefix(ENV_PREFIX) else { continue };
+        let keys: Vec<String> = path.split("__").map(str::to_lowercase).collect();
+        if keys.iter().any(String::is_empty) {
+            return Err((var.clone(), "malformed override name".into()));
+        }
+        let parsed = serde_json::from_str(raw).unwrap_or_else(|_| serde_json::Value::String(raw.clone()));
+        let mut slot = &mut value;
+        for key in &keys {
+            if !slot.is_object() {
+                return Err((var.clone(), format!("{} is not a section", keys.join("."))));
+            }
+            slot = slot.as_object_mut().expect("checked").entry(key.clone()).or_insert(serde_json::json!({}));
+        }
+        *slot = parsed;
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let key = e.path().to_string();
         let key = if key == "." { "(file)".to_string() } else { key };
         (key, e.into_inner().to_string())
@@ -459,6 +512,11 @@ pub fn validate(c: &Config) -> Result<(), (String, String)> {
             }
         }
     }
+    for origin in &c.cors.origins {
+        if origin != "*" && axum::http::HeaderValue::from_str(origin).is_err() {
+            return bad("cors.origins", format!("not a valid origin: {origin:?}"));
+        }
+    }
     if c.bind.parse::<std::net::IpAddr>().is_err() {
         return bad("bind", format!("not an IP address: {:?}", c.bind));
     }
@@ -484,13 +542,14 @@ pub fn resolve(config: Config, base_dir: PathBuf) -> Settings {
     let sqlite = config.database.sqlite.strip_prefix("sqlite:///").unwrap_or(&config.database.sqlite);
     let sqlite_path = dir(sqlite, "imgbed.db");
     let cache_dir = dir(&config.policy.cache_dir, "cache");
+    let log_dir = dir(&config.log.dir, "logs");
     let policy_file = (!config.policy.path.is_empty()).then(|| dir(&config.policy.path, ""));
     let image_base_url = if !config.server.image_url.is_empty() {
         with_slash(config.server.image_url.clone())
     } else {
         format!("{}/images/", site_url(&config))
     };
-    Settings { config, base_dir, image_dir, thumb_dir, sqlite_path, cache_dir, policy_file, image_base_url }
+    Settings { config, base_dir, image_dir, thumb_dir, sqlite_path, cache_dir, log_dir, policy_file, image_base_url }
 }
 
 /// `scheme://host[:port]` for links, without a trailing slash.

@@ -48,13 +48,44 @@ impl HttpMetrics {
 }
 
 /// Middleware: counts every request under its route template (never the raw path,
-/// so names and tokens in URLs do not become labels).
-pub async fn track(State(state): State<Shared>, req: Request, next: Next) -> Response {
+/// so names and tokens in URLs do not become labels) and writes the access log
+/// line. The query string is never logged: it may hold a token.
+pub async fn track(
+    State(state): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_string();
     let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let client = state.ip_filter.client_ip(peer.ip(), req.headers());
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .map_or_else(|| hex::encode(rand::random::<[u8; 8]>()), str::to_string);
     let started = Instant::now();
-    let res = next.run(req).await;
-    state.http_metrics.observe(&method, &route, res.status().as_u16(), started.elapsed().as_secs_f64());
+    let mut res = next.run(req).await;
+    let elapsed = started.elapsed();
+    let status = res.status().as_u16();
+    state.http_metrics.observe(&method, &route, status, elapsed.as_secs_f64());
+    tracing::info!(
+        target: "imgbed::access",
+        request_id = %request_id,
+        %method,
+        %path,
+        %route,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1e3,
+        client = %client,
+        policy = %state.policy.active().name,
+        "request"
+    );
+    if let Ok(v) = axum::http::HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
     res
 }
 

@@ -69,13 +69,61 @@ pub fn router(state: Shared) -> Router {
         .route("/api/admin/policy/rollback", post(policy_admin::rollback))
         .route("/images/{name}", get(serve::image))
         .route("/healthz", get(|| async { axum::Json(json!({"data": "ok", "type": "ok"})) }))
+        .route("/readyz", get(ready))
         .route("/metrics", get(metrics::metrics))
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::ipfilter::filter))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(cors(&state.settings.config.cors.origins))
         .with_state(state)
+}
+
+/// CORS for browser front-ends: any origin with `"*"`, else the listed ones.
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+    let layer = CorsLayer::new()
+        .allow_methods([
+            axum::http::Method::GET,
+            axum::http::Method::POST,
+            axum::http::Method::PUT,
+            axum::http::Method::HEAD,
+        ])
+        .allow_headers([axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(3600));
+    if origins.iter().any(|o| o == "*") {
+        layer.allow_origin(Any)
+    } else {
+        let list: Vec<axum::http::HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+        if list.is_empty() {
+            CorsLayer::new()
+        } else {
+            layer.allow_origin(AllowOrigin::list(list))
+        }
+    }
+}
+
+/// `GET /readyz`: the database answers and the storage folder takes writes.
+async fn ready(axum::extract::State(state): axum::extract::State<Shared>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let database = state.store.ping().await.map_err(|e| e.to_string());
+    let blobs = state.blobs.clone();
+    let storage = tokio::task::spawn_blocking(move || blobs.probe())
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    let ok = database.is_ok() && storage.is_ok();
+    let show = |r: &Result<(), String>| match r {
+        Ok(()) => json!("ok"),
+        Err(e) => json!(e),
+    };
+    let body = json!({
+        "data": {"database": show(&database), "storage": show(&storage), "policy": &*state.policy.active().name},
+        "type": if ok { "ok" } else { "error" },
+    });
+    let status = if ok { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(body)).into_response()
 }
 
 /// Query string as a map; a malformed one is a 400.

@@ -88,6 +88,8 @@ pub struct Page {
 pub trait MetaStore: Send + Sync + 'static {
     /// Creates tables and indexes if missing (idempotent).
     async fn init(&self) -> Result<(), StoreError>;
+    /// Whether the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
     /// Inserts a record; fails with `NameTaken` or `Duplicate`.
     async fn insert(&self, record: &ImageRecord) -> Result<(), StoreError>;
     async fn get(&self, name: &str) -> Result<Option<ImageRecord>, StoreError>;

@@ -116,6 +116,10 @@ impl MetaStore for SqliteStore {
         self.with(|c| c.execute_batch(SCHEMA).map_err(backend)).await
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.with(|c| c.query_row("SELECT COUNT(*) FROM images", [], |_| Ok(())).map_err(backend)).await
+    }
+
     async fn insert(&self, r: &ImageRecord) -> Result<(), StoreError> {
         let r = r.clone();
         self.with(move |c| {
