@@ -2,14 +2,16 @@
 # Starts the servers the tests talk to, on free loopback ports, and writes
 # their addresses as `export` lines to the file named by $1:
 #   - an SMTP server (aiosmtpd, from PyPI, in a virtualenv) storing mail in a Maildir.
+# The same virtualenv holds schemathesis for scripts/schemathesis.sh.
 # Each server's PID goes into $1.pids; scripts/test.sh stops them by PID.
 set -euo pipefail
 out="$1"
 venv="${IMGBED_TEST_VENV:-$HOME/.cache/imgbed-test-venv}"
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
-  echo "test-services: installing aiosmtpd into $venv" >&2
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import aiosmtpd' 2>/dev/null \
+   || [ ! -x "$venv/bin/schemathesis" ]; then
+  echo "test-services: installing aiosmtpd and schemathesis into $venv" >&2
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6'
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6' 'schemathesis==4.32.5'
 fi
 free_port() { "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

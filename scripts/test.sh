@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: guest logic in the sandbox, and black-box tests of the real
-# binary against real servers on loopback (SMTP). Does its own set-up (wasm
-# target, test servers, stopped by PID at the end); extra arguments go to `cargo test`.
+# Runs every test: schemathesis against the live server's own OpenAPI document,
+# then guest logic in the sandbox and black-box tests of the real binary against
+# real servers on loopback (SMTP). Does its own set-up (wasm target, test
+# servers, stopped by PID at the end); extra arguments go to `cargo test`.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bash "$here/setup.sh"
@@ -23,4 +24,8 @@ trap cleanup EXIT
 bash "$here/test-services.sh" "$vars"
 # shellcheck disable=SC1090
 . "$vars"
+if [ "$#" -eq 0 ]; then
+  cargo build --locked -p imgbed-host --bin imgbed
+  bash "$here/schemathesis.sh"
+fi
 cargo test --locked "$@"

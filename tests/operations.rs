@@ -301,3 +301,46 @@ async fn sigterm_lets_an_upload_in_flight_finish() {
     assert!(gone, "the server stopped after finishing");
     assert_eq!(s.stored_files().len(), 1);
 }
+
+#[tokio::test]
+async fn openapi_documents_every_route() {
+    let s = Server::start(json!({}));
+    let (status, doc) = s.get("/api/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    let routes = [
+        ("post", "/api/image_upload"),
+        ("get", "/api/image_list"),
+        ("get", "/api/image_info"),
+        ("get", "/api/image_format"),
+        ("post", "/api/image_delete"),
+        ("post", "/api/init_db"),
+        ("post", "/api/get_token"),
+        ("get", "/api/remove_token"),
+        ("post", "/api/remove_token"),
+        ("post", "/api/mail_for_reset"),
+        ("get", "/api/admin/users"),
+        ("post", "/api/admin/remove_user"),
+        ("get", "/api/admin/policy"),
+        ("put", "/api/admin/policy"),
+        ("post", "/api/admin/policy/rollback"),
+        ("get", "/images/{name}"),
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/metrics"),
+        ("get", "/api/openapi.json"),
+    ];
+    for (method, path) in routes {
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "{method} {path} is not documented");
+        assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path} has no responses");
+        // And the route really exists.
+        let url = s.at(&path.replace("{name}", "missing.png"));
+        let res = s.http.request(method.to_uppercase().parse().unwrap(), url).send().await.unwrap();
+        let text = res.text().await.unwrap();
+        assert!(!text.contains("\"no_route\""), "{method} {path} is documented but not served");
+    }
+    // Nothing documented that is not served.
+    let documented: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(documented, routes.len(), "{}", doc["paths"]);
+}

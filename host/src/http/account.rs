@@ -52,6 +52,7 @@ fn token_of(state: &AppState, user: &User) -> String {
 }
 
 /// `POST /api/get_token` `{"mail"}` → `{"token": "<jwt>"}`.
+#[utoipa::path(post, path = "/api/get_token", request_body(content = super::openapi::MailBody, content_type = "application/json"), responses((status = 200, description = "registered", body = super::openapi::TokenAnswer), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 409, description = "conflict", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody)))]
 pub async fn get_token(State(state): State<Shared>, body: Result<Bytes, BytesRejection>) -> ApiResult<Json<Value>> {
     // The original answered bad input with an empty token; keep that field on every error.
     let with_token = |e: ApiError| e.with_field("token", json!(""));
@@ -148,6 +149,7 @@ fn ok_removed(images: usize) -> Json<Value> {
 /// `GET /api/remove_token?mail=&token=` removes the account (the original's API).
 /// `GET /api/remove_token?mail=&check=` is the mailed link: it only shows a
 /// confirmation page (mail scanners open links), whose form POSTs the removal.
+#[utoipa::path(get, path = "/api/remove_token", params(("mail" = Option<String>, Query), ("token" = Option<String>, Query), ("check" = Option<String>, Query)), responses((status = 200, description = "removed (with token), or a confirmation page (with check)", content((super::openapi::Envelope = "application/json"), (String = "text/html"))), (status = 400, description = "missing values, or an invalid link (page)", content((super::openapi::ErrorBody = "application/json"), (String = "text/html"))), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody)))]
 pub async fn remove_token_get(State(state): State<Shared>, uri: Uri) -> ApiResult<Response> {
     let q = query_map(&uri)?;
     let get = |k: &str| q.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
@@ -169,6 +171,7 @@ pub async fn remove_token_get(State(state): State<Shared>, uri: Uri) -> ApiResul
 
 /// `POST /api/remove_token`: the confirmation form (urlencoded, answered with a
 /// page) or API clients (JSON `{"mail","check"}` or `{"mail","token"}`).
+#[utoipa::path(post, path = "/api/remove_token", request_body(content = Option<super::openapi::RemoveBody>, content_type = "application/json"), responses((status = 200, description = "removed", content((super::openapi::Envelope = "application/json"), (String = "text/html"))), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody)))]
 pub async fn remove_token_post(
     State(state): State<Shared>,
     headers: HeaderMap,
@@ -242,6 +245,7 @@ fn confirm_page(mail: &str, check: &str) -> Response {
 
 /// `POST /api/mail_for_reset` `{"mail"}`: mails the token and a one-time removal link.
 /// An unknown mail gets the same answer, and no mail.
+#[utoipa::path(post, path = "/api/mail_for_reset", request_body(content = super::openapi::MailBody, content_type = "application/json"), responses((status = 200, description = "sent (or nothing to send)", body = super::openapi::Envelope), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 502, description = "mail failed", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody)))]
 pub async fn mail_for_reset(
     State(state): State<Shared>,
     body: Result<Bytes, BytesRejection>,

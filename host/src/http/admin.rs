@@ -15,6 +15,7 @@ use crate::auth;
 use crate::error::{ApiError, ApiResult};
 
 /// `GET /api/admin/users`: every account with its image count and bytes.
+#[utoipa::path(get, path = "/api/admin/users", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "accounts with usage", body = super::openapi::Envelope), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 401, description = "no or invalid token", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody)))]
 pub async fn users(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> ApiResult<Json<Value>> {
     let query = query_map(&uri)?;
     let who = principal_of(&state, &headers, &query).await?;
@@ -25,6 +26,7 @@ pub async fn users(State(state): State<Shared>, headers: HeaderMap, uri: Uri) ->
 
 /// `POST /api/admin/remove_user` `{"mail", "ban": bool}`: deletes the account and its
 /// images; with `ban`, the mail cannot register again.
+#[utoipa::path(post, path = "/api/admin/remove_user", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), request_body(content = super::openapi::RemoveUserBody, content_type = "application/json"), responses((status = 200, description = "removed", body = super::openapi::Envelope), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 401, description = "no or invalid token", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody)))]
 pub async fn remove_user(
     State(state): State<Shared>,
     headers: HeaderMap,

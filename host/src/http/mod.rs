@@ -4,6 +4,7 @@ mod account;
 mod admin;
 mod images;
 pub mod metrics;
+pub mod openapi;
 mod policy_admin;
 mod serve;
 mod upload;
@@ -68,7 +69,8 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/api/admin/policy/rollback", post(policy_admin::rollback))
         .route("/images/{name}", get(serve::image))
-        .route("/healthz", get(|| async { axum::Json(json!({"data": "ok", "type": "ok"})) }))
+        .route("/healthz", get(healthz))
+        .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics::metrics))
         .fallback(|| async { ApiError::route_not_found() })
@@ -104,7 +106,14 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
     }
 }
 
+/// `GET /healthz`: the process is alive.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "alive", body = openapi::Envelope)))]
+async fn healthz() -> axum::Json<Value> {
+    axum::Json(json!({"data": "ok", "type": "ok"}))
+}
+
 /// `GET /readyz`: the database answers and the storage folder takes writes.
+#[utoipa::path(get, path = "/readyz", responses((status = 200, description = "ready", body = openapi::Envelope), (status = 503, description = "not ready", body = openapi::Envelope)))]
 async fn ready(axum::extract::State(state): axum::extract::State<Shared>) -> axum::response::Response {
     use axum::response::IntoResponse;
     let database = state.store.ping().await.map_err(|e| e.to_string());

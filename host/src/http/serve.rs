@@ -78,6 +78,7 @@ fn etag_matches(header_value: &str, etag: &str) -> bool {
 }
 
 /// The handler.
+#[utoipa::path(get, path = "/images/{name}", params(("name" = String, Path)), responses((status = 200, description = "the file, with its real type", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 206, description = "a byte range", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 304, description = "not modified"), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 416, description = "range not satisfiable", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody)))]
 pub async fn image(State(state): State<Shared>, Path(name): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
     let path = state.blobs.path_of(&name).ok_or_else(ApiError::image_not_found)?;
     let record = state.store.get(&name).await.map_err(store_error)?.ok_or_else(ApiError::image_not_found)?;

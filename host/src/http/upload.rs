@@ -194,6 +194,7 @@ async fn roll_back(state: &Shared, stored: &[ImageRecord]) {
 }
 
 /// The handler.
+#[utoipa::path(post, path = "/api/image_upload", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), request_body(content = super::openapi::UploadForm, content_type = "multipart/form-data"), responses((status = 200, description = "stored", body = super::openapi::UploadAnswer), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 401, description = "no or invalid token", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 415, description = "unsupported type", body = super::openapi::ErrorBody), (status = 422, description = "refused content", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 500, description = "policy failure", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody), (status = 507, description = "storage full", body = super::openapi::ErrorBody)))]
 pub async fn upload(
     State(state): State<Shared>,
     headers: HeaderMap,

@@ -1,0 +1,196 @@
+//! The OpenAPI 3 document, generated from the handlers' `#[utoipa::path]`
+//! annotations and the answer shapes below; served at `/api/openapi.json`.
+
+use serde::Serialize;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// Every answer's envelope.
+#[derive(Serialize, ToSchema)]
+pub struct Envelope {
+    /// The payload (a message, a record, a list…).
+    pub data: serde_json::Value,
+    /// "ok", "error" or "forbidden".
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// An error answer: the envelope plus a stable code.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The message (the original's texts are kept).
+    pub data: String,
+    /// "error", or "forbidden" for 401/403.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Stable machine-readable code, e.g. `unsupported_type`.
+    pub code: String,
+    /// The uploaded file the error is about.
+    pub file: Option<String>,
+    /// More detail for people.
+    pub detail: Option<String>,
+}
+
+/// A stored image as answers show it.
+#[derive(Serialize, ToSchema)]
+pub struct ImageInfo {
+    pub name: String,
+    pub url: String,
+    /// URL path (`/images/{name}`), never a server path.
+    pub path: String,
+    pub time: f64,
+    pub size: u64,
+    /// "image", "animation" or "video".
+    pub kind: String,
+    pub format: String,
+    pub mime: String,
+    pub width: u32,
+    pub height: u32,
+    pub frames: u32,
+    pub duration_ms: Option<u64>,
+    pub digest: String,
+    pub original_name: String,
+}
+
+/// `image_upload` answer.
+#[derive(Serialize, ToSchema)]
+pub struct UploadAnswer {
+    /// "文件上传成功"
+    pub data: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub files: Vec<ImageInfo>,
+}
+
+/// `image_list` answer.
+#[derive(Serialize, ToSchema)]
+pub struct ListAnswer {
+    pub data: Vec<ImageInfo>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub page: u64,
+    pub per_page: u64,
+    pub total: u64,
+    pub pages: u64,
+}
+
+/// `image_info` answer.
+#[derive(Serialize, ToSchema)]
+pub struct InfoAnswer {
+    pub data: ImageInfo,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// Ready-to-paste snippets.
+#[derive(Serialize, ToSchema)]
+pub struct Snippets {
+    pub raw: String,
+    pub link: String,
+    pub html: String,
+    pub markdown: String,
+    pub bbcode: String,
+}
+
+/// `image_format` answer.
+#[derive(Serialize, ToSchema)]
+pub struct FormatAnswer {
+    pub data: Snippets,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// `get_token` answer (the original's `{"token"}` plus the envelope).
+#[derive(Serialize, ToSchema)]
+pub struct TokenAnswer {
+    pub token: String,
+    pub data: serde_json::Value,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// `{"mail"}`
+#[derive(Serialize, ToSchema)]
+pub struct MailBody {
+    pub mail: String,
+}
+
+/// `{"name"}` or `{"names": [...]}`
+#[derive(Serialize, ToSchema)]
+pub struct NamesBody {
+    pub name: Option<String>,
+    pub names: Option<Vec<String>>,
+}
+
+/// `{"mail", "check"}` or `{"mail", "token"}`
+#[derive(Serialize, ToSchema)]
+pub struct RemoveBody {
+    pub mail: String,
+    pub check: Option<String>,
+    pub token: Option<String>,
+}
+
+/// `{"mail", "ban"}`
+#[derive(Serialize, ToSchema)]
+pub struct RemoveUserBody {
+    pub mail: String,
+    pub ban: Option<bool>,
+}
+
+/// Multipart upload: one or more `file` parts.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    #[schema(value_type = Vec<String>, format = Binary)]
+    pub file: Vec<Vec<u8>>,
+}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let c = doc.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        c.add_security_scheme("token_query", SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::new("token"))));
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "imgbed", description = "Self-hosted image host; API compatible with mgek img_bed."),
+    paths(
+        super::upload::upload,
+        super::images::list,
+        super::images::info,
+        super::images::format,
+        super::images::delete,
+        super::images::init_db,
+        super::account::get_token,
+        super::account::remove_token_get,
+        super::account::remove_token_post,
+        super::account::mail_for_reset,
+        super::admin::users,
+        super::admin::remove_user,
+        super::policy_admin::show,
+        super::policy_admin::replace,
+        super::policy_admin::rollback,
+        super::serve::image,
+        super::healthz,
+        super::ready,
+        super::metrics::metrics,
+        openapi_json,
+    ),
+    components(schemas(Envelope, ErrorBody, ImageInfo, UploadAnswer, ListAnswer, InfoAnswer, Snippets, FormatAnswer, TokenAnswer, MailBody, NamesBody, RemoveBody, RemoveUserBody, UploadForm)),
+    modifiers(&Security),
+    security((), ("bearer" = []), ("token_query" = [])),
+)]
+pub struct ApiDoc;
+
+/// `GET /api/openapi.json`: this document.
+#[utoipa::path(get, path = "/api/openapi.json", responses((status = 200, description = "The OpenAPI document")))]
+pub async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(ApiDoc::openapi())
+}
