@@ -129,7 +129,7 @@ async fn size_limit_is_exact_and_answered_in_json() {
         chunk.extend_from_slice(b"teXt");
         chunk.extend(std::iter::repeat_n(b'a', extra));
         let crc_input: Vec<u8> = chunk[4..].to_vec();
-        chunk.extend_from_slice(&crc(&crc_input).to_be_bytes());
+        chunk.extend_from_slice(&fixtures::crc32(&crc_input).to_be_bytes());
         out.extend(chunk);
         out.extend_from_slice(&base[33..]);
         assert_eq!(out.len(), total);
@@ -145,17 +145,6 @@ async fn size_limit_is_exact_and_answered_in_json() {
     assert_error(&s.upload(&[("huge.png", huge, "image/png")]).await, 413, "too_large");
     assert_eq!(s.stored_files().len(), 1);
     assert!(s.temp_files().is_empty());
-}
-
-fn crc(data: &[u8]) -> u32 {
-    let mut c = 0xFFFF_FFFFu32;
-    for &b in data {
-        c ^= u32::from(b);
-        for _ in 0..8 {
-            c = if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
-        }
-    }
-    !c
 }
 
 #[tokio::test]

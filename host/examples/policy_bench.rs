@@ -5,6 +5,9 @@
 //!
 //! cargo run --release -p imgbed-host --example policy_bench -- [ITERATIONS] [BYTES]
 
+mod bench_support;
+
+use bench_support::noise_png;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,24 +15,6 @@ use std::time::{Duration, Instant};
 use imgbed::policy::{Limits, Options, PolicyRuntime, Principal, Upload, BUILTIN_POLICY};
 
 const MINIMAL: &str = concat!(env!("IMGBED_POLICIES_DIR"), "/imgbed_test_policy.wasm");
-
-fn noise_png(bytes: usize) -> Vec<u8> {
-    let side = ((bytes / 4) as f64).sqrt().ceil() as u32;
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    let pixels: Vec<u8> = (0..side as usize * side as usize * 4)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    let mut out = Vec::new();
-    let mut enc = png::Encoder::new(&mut out, side, side);
-    enc.set_color(png::ColorType::Rgba);
-    enc.write_header().unwrap().write_image_data(&pixels).unwrap();
-    out
-}
 
 fn report(what: &str, mut times: Vec<Duration>) {
     times.sort();
@@ -59,7 +44,7 @@ async fn main() {
         t.elapsed().as_secs_f64() * 1e3
     );
 
-    let png = noise_png(bytes);
+    let png = noise_png(bytes, 7);
     let mut f = tempfile::NamedTempFile::new().unwrap();
     f.write_all(&png).unwrap();
     let upload = Upload {

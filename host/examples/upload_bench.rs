@@ -3,28 +3,12 @@
 //!
 //! cargo run --release -p imgbed-host --example upload_bench -- URL [CLIENTS] [REQUESTS] [BYTES] [TOKEN]
 
+mod bench_support;
+
+use bench_support::noise_png;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn noise_png(bytes: usize, seed: u64) -> Vec<u8> {
-    let side = ((bytes / 4) as f64).sqrt().ceil() as u32;
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let pixels: Vec<u8> = (0..side as usize * side as usize * 4)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    let mut out = Vec::new();
-    let mut enc = png::Encoder::new(&mut out, side, side);
-    enc.set_color(png::ColorType::Rgba);
-    enc.set_compression(png::Compression::Fast);
-    enc.write_header().unwrap().write_image_data(&pixels).unwrap();
-    out
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]

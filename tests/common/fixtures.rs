@@ -66,7 +66,8 @@ pub fn webp(w: u32, h: u32, seed: u64) -> Vec<u8> {
     out
 }
 
-fn crc32(data: &[u8]) -> u32 {
+/// The PNG chunk checksum (CRC-32).
+pub fn crc32(data: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;
     for &b in data {
         crc ^= u32::from(b);

@@ -111,6 +111,21 @@ async fn owned(
     Ok(record)
 }
 
+/// The one record a request names (`?name=` or JSON `{"name"}`), if the caller may see it.
+async fn requested(
+    state: &Shared,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: Result<Bytes, BytesRejection>,
+    action: &'static str,
+) -> ApiResult<ImageRecord> {
+    let body = body_bytes(body)?;
+    let query = query_map(uri)?;
+    let who = principal_of(state, headers, &query).await?;
+    let name = names_of(uri, &body, false)?.remove(0);
+    owned(state, &who, action, &name).await
+}
+
 /// `GET /api/image_info?name=` (or JSON `{"name"}`).
 #[utoipa::path(get, path = "/api/image_info", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("name" = Option<String>, Query, description = "also accepted as JSON body")), responses((status = 200, description = "the image", body = super::openapi::InfoAnswer), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 401, description = "no or invalid token", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody)))]
 pub async fn info(
@@ -119,11 +134,7 @@ pub async fn info(
     uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let body = body_bytes(body)?;
-    let query = query_map(&uri)?;
-    let who = principal_of(&state, &headers, &query).await?;
-    let name = names_of(&uri, &body, false)?.remove(0);
-    let record = owned(&state, &who, "image.info", &name).await?;
+    let record = requested(&state, &headers, &uri, body, "image.info").await?;
     Ok(Json(json!({"data": record_json(&state, &record), "type": "ok"})))
 }
 
@@ -170,11 +181,7 @@ pub async fn format(
     uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let body = body_bytes(body)?;
-    let query = query_map(&uri)?;
-    let who = principal_of(&state, &headers, &query).await?;
-    let name = names_of(&uri, &body, false)?.remove(0);
-    let record = owned(&state, &who, "image.format", &name).await?;
+    let record = requested(&state, &headers, &uri, body, "image.format").await?;
     let url = state.settings.image_url(&record.name);
     let safe = link_safe(&url);
     Ok(Json(json!({
