@@ -10,7 +10,6 @@ use exports::imgbed::policy::api::Guest;
 use imgbed::policy::host::{self, Body, LogLevel};
 use imgbed::policy::types::{Decision, Media, MediaKind, PolicyInfo, Principal, Rejection, Upload};
 
-use crate::refusal::Refusal;
 use crate::{authz, inspect, naming};
 
 struct Policy;
@@ -83,8 +82,8 @@ impl Guest for Policy {
         }
     }
 
-    fn thumbnail(_upload: Upload, _data: &Body, _max_width: u32) -> Result<Vec<u8>, Rejection> {
-        Err(Refusal::unsupported_thumbnail().into())
+    fn thumbnail(_upload: Upload, data: &Body, max_width: u32) -> Result<Vec<u8>, Rejection> {
+        crate::thumbnail::thumbnail(data, &limits(), max_width).map_err(Into::into)
     }
 }
 

@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod naming;
 pub mod reader;
 pub mod refusal;
+pub mod thumbnail;
 
 #[cfg(feature = "component")]
 mod component;

@@ -67,11 +67,20 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
     tracing::info!(policy = %active.name, sha256 = %active.sha256, "policy loaded");
 
     let ip_filter = Arc::new(ipfilter::IpFilter::new(&settings.config.ip_filter).map_err(anyhow::Error::msg)?);
-    reconcile(store.as_ref(), &blobs).await?;
+    let thumbs = if settings.config.server.image_zip {
+        Some(
+            LocalBlobs::open(&settings.thumb_dir)
+                .with_context(|| format!("opening {}", settings.thumb_dir.display()))?,
+        )
+    } else {
+        None
+    };
+    reconcile(store.as_ref(), &blobs, thumbs.as_ref()).await?;
     Ok(Arc::new(AppState {
         settings,
         store,
         blobs,
+        thumbs,
         policy: Arc::new(policy),
         secrets,
         mailer,
@@ -172,10 +181,17 @@ async fn reload(state: &Shared, source: &str) {
 }
 
 /// Removes what a crash can leave behind: temp files, files without records,
-/// and records without files.
-pub async fn reconcile(store: &dyn MetaStore, blobs: &LocalBlobs) -> anyhow::Result<()> {
+/// records without files, and thumbnails without images.
+pub async fn reconcile(store: &dyn MetaStore, blobs: &LocalBlobs, thumbs: Option<&LocalBlobs>) -> anyhow::Result<()> {
     let temps = blobs.clear_temp()?;
     let names: HashSet<String> = store.all_names().await?.into_iter().collect();
+    if let Some(thumbs) = thumbs {
+        thumbs.clear_temp()?;
+        let wanted: HashSet<String> = names.iter().map(|n| blob::thumb_name(n)).collect();
+        for t in thumbs.names()?.into_iter().filter(|t| blob::is_safe_name(t) && !wanted.contains(t)) {
+            thumbs.remove(&t)?;
+        }
+    }
     let files: HashSet<String> = blobs.names()?.into_iter().filter(|n| blob::is_safe_name(n)).collect();
     let mut orphans = 0;
     for f in files.difference(&names) {

@@ -21,6 +21,11 @@ pub fn is_safe_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
+/// The thumbnail file name of a stored name.
+pub fn thumb_name(name: &str) -> String {
+    format!("{name}.png")
+}
+
 /// A local storage directory.
 #[derive(Debug, Clone)]
 pub struct LocalBlobs {
@@ -66,6 +71,13 @@ impl LocalBlobs {
     /// The path of a stored name, or `None` if the name is not safe.
     pub fn path_of(&self, name: &str) -> Option<PathBuf> {
         is_safe_name(name).then(|| self.dir.join(name))
+    }
+
+    /// Writes `bytes` under `name` (via a temp file and a rename).
+    pub fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        let temp = self.temp();
+        std::fs::write(temp.path(), bytes)?;
+        self.persist(temp, name)
     }
 
     /// Moves a received file into place under `name`.

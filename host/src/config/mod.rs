@@ -190,10 +190,12 @@ pub struct ServerConfig {
     pub image_url: String,
     /// Naming rule passed to the policy: "base64", "md5" (seed rules) or "content".
     pub image_rule: String,
-    /// Thumbnails (accepted; made once the media issue lands).
+    /// Make a thumbnail of every stored image (in the sandbox).
     pub image_zip: bool,
     /// Thumbnail directory; empty means `thumbs/` next to the config.
     pub image_zip_path: String,
+    /// Thumbnail width in pixels (aspect kept, never enlarged).
+    pub thumb_width: u32,
     pub max_width: u32,
     pub max_height: u32,
     pub max_pixels: u64,
@@ -279,6 +281,7 @@ impl Default for ServerConfig {
             image_rule: "base64".into(),
             image_zip: false,
             image_zip_path: String::new(),
+            thumb_width: 300,
             max_width: 10_000,
             max_height: 10_000,
             max_pixels: 40_000_000,
@@ -463,6 +466,7 @@ pub fn validate(c: &Config) -> Result<(), (String, String)> {
         ("server.max_frames", u64::from(c.server.max_frames)),
         ("server.max_files_per_request", u64::from(c.server.max_files_per_request)),
         ("server.max_per_page", u64::from(c.server.max_per_page)),
+        ("server.thumb_width", u64::from(c.server.thumb_width)),
         ("policy.memory_mb", u64::from(c.policy.memory_mb)),
         ("policy.deadline_ms", c.policy.deadline_ms),
     ];

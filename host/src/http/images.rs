@@ -227,7 +227,7 @@ pub async fn delete(
     for name in &names {
         // Row first: a crash in between leaves a file without a row, which start-up removes.
         state.store.delete(name).await.map_err(store_error)?;
-        state.blobs.remove(name)?;
+        state.remove_files(name)?;
     }
     Ok(Json(json!({"data": "文件删除成功", "type": "ok", "deleted": names})))
 }

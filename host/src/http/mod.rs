@@ -32,11 +32,32 @@ pub struct AppState {
     pub settings: Settings,
     pub store: Arc<dyn MetaStore>,
     pub blobs: LocalBlobs,
+    /// Thumbnail storage, when `server.image_zip` is on.
+    pub thumbs: Option<LocalBlobs>,
     pub policy: Arc<PolicyRuntime>,
     pub secrets: Secrets,
     pub mailer: Mailer,
     pub http_metrics: metrics::HttpMetrics,
     pub ip_filter: Arc<crate::ipfilter::IpFilter>,
+}
+
+impl AppState {
+    /// Removes a stored file and its thumbnail (a missing file is not an error).
+    pub fn remove_files(&self, name: &str) -> std::io::Result<()> {
+        self.blobs.remove(name)?;
+        if let Some(thumbs) = &self.thumbs {
+            thumbs.remove(&crate::blob::thumb_name(name))?;
+        }
+        Ok(())
+    }
+
+    /// The thumbnail URL of a stored name, if it has a thumbnail.
+    pub fn thumb_url(&self, name: &str) -> Option<String> {
+        let thumbs = self.thumbs.as_ref()?;
+        let thumb = crate::blob::thumb_name(name);
+        thumbs.path_of(&thumb).filter(|p| p.exists())?;
+        Some(format!("{}/thumbs/{thumb}", crate::config::site_url(&self.settings.config)))
+    }
 }
 
 /// Shared state handle.
@@ -69,6 +90,7 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/api/admin/policy/rollback", post(policy_admin::rollback))
         .route("/images/{name}", get(serve::image))
+        .route("/thumbs/{name}", get(serve::thumb))
         .route("/healthz", get(healthz))
         .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/readyz", get(ready))
@@ -233,6 +255,9 @@ pub(crate) fn record_json(state: &AppState, r: &ImageRecord) -> Value {
     });
     if let Some(d) = r.duration_ms {
         v["duration_ms"] = json!(d);
+    }
+    if let Some(t) = state.thumb_url(&r.name) {
+        v["thumb_url"] = json!(t);
     }
     v
 }

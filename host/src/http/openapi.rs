@@ -178,6 +178,7 @@ impl Modify for Security {
         super::policy_admin::replace,
         super::policy_admin::rollback,
         super::serve::image,
+        super::serve::thumb,
         super::healthz,
         super::ready,
         super::metrics::metrics,

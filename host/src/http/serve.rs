@@ -77,38 +77,59 @@ fn etag_matches(header_value: &str, etag: &str) -> bool {
     header_value.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == etag)
 }
 
-/// The handler.
+/// `GET /images/{name}`.
 #[utoipa::path(get, path = "/images/{name}", params(("name" = String, Path)), responses((status = 200, description = "the file, with its real type", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 206, description = "a byte range", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 304, description = "not modified"), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 416, description = "range not satisfiable", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody)))]
 pub async fn image(State(state): State<Shared>, Path(name): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
     let path = state.blobs.path_of(&name).ok_or_else(ApiError::image_not_found)?;
     let record = state.store.get(&name).await.map_err(store_error)?.ok_or_else(ApiError::image_not_found)?;
-    let mut file = match tokio::fs::File::open(&path).await {
+    let etag = format!("\"{}\"", &record.digest[..record.digest.len().min(32)]);
+    send(&path, &record.mime, &etag, &record.name, &headers).await
+}
+
+/// `GET /thumbs/{name}`: the PNG thumbnail of a stored image (`{image name}.png`).
+#[utoipa::path(get, path = "/thumbs/{name}", params(("name" = String, Path)), responses((status = 200, description = "the thumbnail", content((Vec<u8> = "image/png"))), (status = 206, description = "a byte range", content((Vec<u8> = "image/png"))), (status = 304, description = "not modified"), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 416, description = "range not satisfiable", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody)))]
+pub async fn thumb(State(state): State<Shared>, Path(name): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+    let thumbs = state.thumbs.as_ref().ok_or_else(ApiError::image_not_found)?;
+    let path = thumbs.path_of(&name).ok_or_else(ApiError::image_not_found)?;
+    let image = name.strip_suffix(".png").ok_or_else(ApiError::image_not_found)?;
+    let record = state.store.get(image).await.map_err(store_error)?.ok_or_else(ApiError::image_not_found)?;
+    let etag = format!("\"t{}\"", &record.digest[..record.digest.len().min(32)]);
+    send(&path, "image/png", &etag, &name, &headers).await
+}
+
+/// Sends a stored file with its type, validators, caching and byte ranges.
+async fn send(
+    path: &std::path::Path,
+    mime: &str,
+    etag: &str,
+    filename: &str,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let mut file = match tokio::fs::File::open(path).await {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ApiError::image_not_found()),
         Err(e) => return Err(e.into()),
     };
     let len = file.metadata().await?.len();
-    let etag = format!("\"{}\"", &record.digest[..record.digest.len().min(32)]);
-
     let mut res_headers = HeaderMap::new();
     let set = |h: &mut HeaderMap, k: header::HeaderName, v: &str| {
         if let Ok(v) = HeaderValue::from_str(v) {
             h.insert(k, v);
         }
     };
-    set(&mut res_headers, header::ETAG, &etag);
+    set(&mut res_headers, header::ETAG, etag);
     set(&mut res_headers, header::CACHE_CONTROL, CACHE);
     set(&mut res_headers, header::ACCEPT_RANGES, "bytes");
     set(&mut res_headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(&mut res_headers, header::CONTENT_SECURITY_POLICY, CSP);
-    set(&mut res_headers, header::CONTENT_DISPOSITION, &format!("inline; filename=\"{}\"", record.name));
+    set(&mut res_headers, header::CONTENT_DISPOSITION, &format!("inline; filename=\"{filename}\""));
 
     if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-        if etag_matches(inm, &etag) {
+        if etag_matches(inm, etag) {
             return Ok((StatusCode::NOT_MODIFIED, res_headers).into_response());
         }
     }
-    set(&mut res_headers, header::CONTENT_TYPE, &record.mime);
+    set(&mut res_headers, header::CONTENT_TYPE, mime);
 
     // If-Range with another validator means the client's copy is stale: send it all.
     let range_ok = headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()).is_none_or(|v| v.trim() == etag);

@@ -33,6 +33,8 @@ struct Judged {
     received: Received,
     media: Media,
     name: String,
+    /// PNG thumbnail, when thumbnails are on and the policy made one.
+    thumbnail: Option<Vec<u8>>,
 }
 
 fn multipart_error(e: MultipartError, cap: u64) -> ApiError {
@@ -85,6 +87,7 @@ async fn receive(state: &AppState, mut field: Field<'_>, owner: &str, request_ca
 /// Inspect and name one file in one sandbox instance.
 async fn judge(state: &Shared, received: Received) -> ApiResult<Judged> {
     let rule = state.settings.config.server.image_rule.clone();
+    let thumb_width = state.thumbs.is_some().then_some(state.settings.config.server.thumb_width);
     let upload = received.upload.clone();
     let path = received.temp.path().to_path_buf();
     let filename = upload.filename.clone();
@@ -96,12 +99,31 @@ async fn judge(state: &Shared, received: Received) -> ApiResult<Judged> {
                 Ok(m) => m,
                 Err(r) => return Ok(Err(r)),
             };
-            Ok(s.name(&upload, &media, &rule)?.map(|name| (media, name)))
+            let name = match s.name(&upload, &media, &rule)? {
+                Ok(n) => n,
+                Err(r) => return Ok(Err(r)),
+            };
+            // A thumbnail the policy cannot make does not fail the upload.
+            let thumbnail = match thumb_width {
+                Some(w) => match s.thumbnail(&upload, &file, w) {
+                    Ok(Ok(png)) => Some(png),
+                    Ok(Err(r)) => {
+                        tracing::warn!(code = %r.code, "no thumbnail: {}", r.message);
+                        None
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no thumbnail");
+                        None
+                    }
+                },
+                None => None,
+            };
+            Ok(Ok((media, name, thumbnail)))
         })
         .await
         .map_err(|e| policy_error(e).with_file(filename.clone()))?;
-    let (media, name) = verdict.map_err(|r| rejection(r).with_file(filename))?;
-    Ok(Judged { received, media, name })
+    let (media, name, thumbnail) = verdict.map_err(|r| rejection(r).with_file(filename))?;
+    Ok(Judged { received, media, name, thumbnail })
 }
 
 /// Asks the policy for another name after a clash.
@@ -165,13 +187,23 @@ async fn store(state: &Shared, judged: Judged) -> ApiResult<(ImageRecord, bool)>
         }
     }
     let blobs = state.blobs.clone();
+    let thumbs = state.thumbs.clone();
     let name = record.name.clone();
     let temp = judged.received.temp;
-    let moved = tokio::task::spawn_blocking(move || blobs.persist(temp, &name)).await;
+    let thumbnail = judged.thumbnail;
+    let moved = tokio::task::spawn_blocking(move || {
+        blobs.persist(temp, &name)?;
+        if let (Some(thumbs), Some(png)) = (thumbs, thumbnail) {
+            thumbs.write(&crate::blob::thumb_name(&name), &png)?;
+        }
+        Ok::<(), std::io::Error>(())
+    })
+    .await;
     match moved {
         Ok(Ok(())) => Ok((record, false)),
         Ok(Err(e)) => {
             let _ = state.store.delete(&record.name).await;
+            let _ = state.remove_files(&record.name);
             Err(e.into())
         }
         Err(_) => {
@@ -187,7 +219,7 @@ async fn roll_back(state: &Shared, stored: &[ImageRecord]) {
         if let Err(e) = state.store.delete(&r.name).await {
             tracing::error!(error = %e, name = %r.name, "rolling back an upload");
         }
-        if let Err(e) = state.blobs.remove(&r.name) {
+        if let Err(e) = state.remove_files(&r.name) {
             tracing::error!(error = %e, name = %r.name, "rolling back an upload");
         }
     }

@@ -40,6 +40,9 @@ pub static BUILTIN_POLICY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/img
 /// The contract version this host speaks (the WIT package `imgbed:policy@1.x`).
 pub const CONTRACT: &str = "imgbed:policy@1.0.0";
 
+/// Largest thumbnail the host accepts from a policy.
+pub const MAX_THUMBNAIL_BYTES: usize = 16 * 1024 * 1024;
+
 /// Milliseconds per epoch tick.
 const TICK_MS: u64 = 10;
 
@@ -530,6 +533,27 @@ impl Session {
         let out = self.bindings.imgbed_policy_api().call_name(&mut self.store, upload, media, rule);
         match out.map_err(PolicyError::from_call)? {
             Ok(name) => Ok(Ok(checked_name(name)?)),
+            Err(r) => Ok(Err(self.rejected(r)?)),
+        }
+    }
+
+    /// `thumbnail`: a PNG at most `max_width` wide. The host checks it is a PNG of sane size.
+    pub fn thumbnail(
+        &mut self,
+        upload: &Upload,
+        file: &File,
+        max_width: u32,
+    ) -> Result<Result<Vec<u8>, Rejection>, PolicyError> {
+        let body = self.body(file, upload.size)?;
+        let borrowed = Resource::<BodyFile>::new_borrow(body.rep());
+        let out = self.bindings.imgbed_policy_api().call_thumbnail(&mut self.store, upload, borrowed, max_width);
+        let _ = self.store.data_mut().table.delete(body);
+        match out.map_err(PolicyError::from_call)? {
+            Ok(png) if png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() <= MAX_THUMBNAIL_BYTES => Ok(Ok(png)),
+            Ok(png) => Err(PolicyError::Invalid(format!(
+                "thumbnail is not a PNG of at most {MAX_THUMBNAIL_BYTES} bytes ({} bytes)",
+                png.len()
+            ))),
             Err(r) => Ok(Err(self.rejected(r)?)),
         }
     }
