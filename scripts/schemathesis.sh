@@ -21,7 +21,8 @@ for _ in $(seq 1 300); do
 done
 [ -n "$url" ] || { echo "schemathesis: the server did not start" >&2; cat "$work/err.log" >&2; exit 1; }
 admin="$("$venv/bin/python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["admin_token"])' "$work/secrets.json")"
-"$venv/bin/schemathesis" run "$url/api/openapi.json" \
+# Run from the scratch folder: schemathesis keeps its cache in the working directory.
+(cd "$work" && "$venv/bin/schemathesis" run "$url/api/openapi.json" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --max-examples "${IMGBED_SCHEMATHESIS_EXAMPLES:-25}" --request-timeout 20 --seed "${IMGBED_SCHEMATHESIS_SEED:-1}" \
-  -H "Authorization: Bearer $admin"
+  -H "Authorization: Bearer $admin")

@@ -26,6 +26,8 @@ bash "$here/test-services.sh" "$vars"
 . "$vars"
 if [ "$#" -eq 0 ]; then
   cargo build --locked -p imgbed-host --bin imgbed
+  # The default policy's own unit tests, natively (its decoders and parsers as a library).
+  cargo test --locked -p imgbed-policy --no-default-features --lib
   bash "$here/schemathesis.sh"
 fi
 cargo test --locked "$@"

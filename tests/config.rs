@@ -35,6 +35,10 @@ fn bad_config_stops_start_up_naming_the_key() {
     assert!(err.contains("port"), "{err}");
     let err = start_fails_with(r#"{"policy": {"memory_mb": 0}}"#);
     assert!(err.contains("policy.memory_mb"), "{err}");
+    let err = start_fails_with(r#"{"video": {"formats": ["mp4", "avi"]}}"#);
+    assert!(err.contains("video.formats") && err.contains("avi"), "{err}");
+    let err = start_fails_with(r#"{"video": {"max_duration_s": 0}}"#);
+    assert!(err.contains("video.max_duration_s"), "{err}");
 }
 
 #[tokio::test]
@@ -64,6 +68,8 @@ async fn first_start_writes_every_default() {
     let c = written.expect("config.json written");
     assert_eq!(c["port"], 5000);
     assert_eq!(c["server"]["image_size"], 10_485_760);
+    assert_eq!(c["server"]["strip_metadata"], true);
+    assert_eq!((c["video"]["enabled"].as_bool(), c["video"]["size"].as_u64()), (Some(false), Some(104_857_600)));
     assert_eq!(c["server"]["image_rule"], "base64");
     assert_eq!(c["server"]["image_path"], "");
     assert_eq!(c["database"]["engine"], "sqlite");

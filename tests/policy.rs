@@ -49,6 +49,7 @@ fn png_media() -> Media {
         height: 1,
         frames: 1,
         duration_ms: None,
+        codec: None,
     }
 }
 

@@ -8,7 +8,7 @@ wit_bindgen::generate!({
 
 use exports::imgbed::policy::api::Guest;
 use imgbed::policy::host::{self, Body, LogLevel};
-use imgbed::policy::types::{Decision, Media, MediaKind, PolicyInfo, Principal, Rejection, Upload};
+use imgbed::policy::types::{Decision, Media, MediaKind, Piece, PolicyInfo, Principal, Rejection, Span, Upload};
 
 use crate::{authz, inspect, naming};
 
@@ -31,11 +31,19 @@ impl Guest for Policy {
                 "image_rule" if !naming::RULES.contains(&value.as_str()) => {
                     return Err(format!("image_rule: unknown rule {value:?}, expected one of {:?}", naming::RULES));
                 }
-                "max_width" | "max_height" | "max_frames" if value.parse::<u32>().is_err() => {
+                "max_width" | "max_height" | "max_frames" | "video_max_width" | "video_max_height"
+                    if value.parse::<u32>().is_err() =>
+                {
                     return Err(format!("{key}: expected a whole number, got {value:?}"));
                 }
-                "max_pixels" if value.parse::<u64>().is_err() => {
+                "max_pixels" | "video_max_duration_s" if value.parse::<u64>().is_err() => {
                     return Err(format!("{key}: expected a whole number, got {value:?}"));
+                }
+                "video" if value.parse::<bool>().is_err() => {
+                    return Err(format!("{key}: expected true or false, got {value:?}"));
+                }
+                "video_formats" => {
+                    crate::video::Formats::parse(value).map(|_| ()).map_err(|e| format!("{key}: {e}"))?
                 }
                 _ => {}
             }
@@ -80,6 +88,11 @@ impl Guest for Policy {
             Ok(()) => Decision::Allow,
             Err(refusal) => Decision::Deny(refusal.into()),
         }
+    }
+
+    fn strip_metadata(_upload: Upload, media: Media, data: &Body) -> Result<Option<Vec<Piece>>, Rejection> {
+        let pieces = crate::metadata::strip(data, &media.format)?;
+        Ok(pieces.map(|p| p.into_iter().map(Into::into).collect()))
     }
 
     fn thumbnail(_upload: Upload, data: &Body, max_width: u32) -> Result<Vec<u8>, Rejection> {

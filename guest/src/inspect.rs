@@ -22,11 +22,19 @@ pub struct Limits {
     pub max_height: u32,
     pub max_pixels: u64,
     pub max_frames: u32,
+    /// Video uploads accepted at all (`video`).
+    pub video: bool,
+    /// Video containers accepted (`video_formats`, e.g. "mp4,mov,webm").
+    pub video_formats: crate::video::Formats,
+    pub video_max_width: u32,
+    pub video_max_height: u32,
+    pub video_max_duration_ms: u64,
 }
 
 impl Limits {
     /// Limits from the host's settings (`max_width`, `max_height`, `max_pixels`,
-    /// `max_frames`), defaults for missing or unparsable ones.
+    /// `max_frames`, `video`, `video_formats`, `video_max_width`, `video_max_height`,
+    /// `video_max_duration_s`), defaults for missing or unparsable ones.
     pub fn from_settings(get: impl Fn(&str) -> Option<String>) -> Self {
         fn number<T: std::str::FromStr>(v: Option<String>, default: T) -> T {
             v.and_then(|v| v.trim().parse().ok()).unwrap_or(default)
@@ -37,21 +45,40 @@ impl Limits {
             max_height: number(get("max_height"), d.max_height),
             max_pixels: number(get("max_pixels"), d.max_pixels),
             max_frames: number(get("max_frames"), d.max_frames),
+            video: number(get("video"), d.video),
+            video_formats: get("video_formats")
+                .and_then(|v| crate::video::Formats::parse(&v).ok())
+                .unwrap_or(d.video_formats),
+            video_max_width: number(get("video_max_width"), d.video_max_width),
+            video_max_height: number(get("video_max_height"), d.video_max_height),
+            video_max_duration_ms: number::<u64>(get("video_max_duration_s"), d.video_max_duration_ms / 1000)
+                .saturating_mul(1000),
         }
     }
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_width: 10_000, max_height: 10_000, max_pixels: 40_000_000, max_frames: 900 }
+        Limits {
+            max_width: 10_000,
+            max_height: 10_000,
+            max_pixels: 40_000_000,
+            max_frames: 900,
+            video: false,
+            video_formats: crate::video::Formats::ALL,
+            video_max_width: 7680,
+            video_max_height: 4320,
+            video_max_duration_ms: 3_600_000,
+        }
     }
 }
 
-/// Still image or animation.
+/// Still image, animation or video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Image,
     Animation,
+    Video,
 }
 
 /// What decoding found.
@@ -65,6 +92,10 @@ pub struct Found {
     pub height: u32,
     pub frames: u32,
     pub duration_ms: Option<u64>,
+    /// Video codec, e.g. "h264" (None for images).
+    pub codec: Option<String>,
+    /// EXIF orientation (1..=8; 1 when there is none).
+    pub orientation: u16,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,10 +127,13 @@ pub fn inspect<S: ReadAt + ?Sized>(source: &S, limits: &Limits) -> Result<Found,
     }
     let reader = OffsetReader::new(source);
     let head = reader.peek_at(0, 16);
+    if crate::video::sniff(&head) {
+        return crate::video::inspect(source, limits);
+    }
     match sniff(&head).ok_or_else(Refusal::unsupported)? {
         Format::Png => png_inspect(reader, limits),
-        Format::Jpeg => jpeg_inspect(reader, limits),
-        Format::Gif => gif_inspect(reader, limits),
+        Format::Jpeg => jpeg_inspect(source, limits),
+        Format::Gif => gif_inspect(source, limits),
         Format::Webp => webp_inspect(reader, limits),
     }
 }
@@ -162,6 +196,7 @@ fn png_inspect<S: ReadAt + ?Sized>(reader: OffsetReader<'_, S>, limits: &Limits)
     }
     // Read up to IEND so a file cut after its image data is still refused.
     png.finish().map_err(bad)?;
+    let orientation = png.info().exif_metadata.as_deref().and_then(orientation_of).unwrap_or(1);
     Ok(Found {
         kind: if frames > 1 { Kind::Animation } else { Kind::Image },
         format: "png",
@@ -171,87 +206,18 @@ fn png_inspect<S: ReadAt + ?Sized>(reader: OffsetReader<'_, S>, limits: &Limits)
         height,
         frames,
         duration_ms: (frames > 1).then_some(duration_ms),
+        codec: None,
+        orientation,
     })
 }
 
-/// Walks the JPEG marker structure: frame header for the size, then every
-/// scan up to the EOI marker. Returns (width, height).
-fn jpeg_structure<S: ReadAt + ?Sized>(reader: &mut OffsetReader<'_, S>) -> Result<(u32, u32), Refusal> {
-    use std::io::Read;
-    let bad = |why: &str| Refusal::corrupt("jpeg", why);
-    fn next<S: ReadAt + ?Sized>(reader: &mut OffsetReader<'_, S>) -> Result<u8, Refusal> {
-        let mut b = [0u8; 1];
-        reader.read_exact(&mut b).map_err(|_| Refusal::corrupt("jpeg", "truncated"))?;
-        Ok(b[0])
-    }
-    if next(reader)? != 0xFF || next(reader)? != 0xD8 {
-        return Err(bad("no SOI"));
-    }
-    let mut size = None;
-    let mut in_scan = false;
-    loop {
-        // Find the next marker; inside entropy-coded data skip stuffed bytes and restarts.
-        let mut b = next(reader)?;
-        if in_scan {
-            loop {
-                while b != 0xFF {
-                    b = next(reader)?;
-                }
-                let m = next(reader)?;
-                if m == 0x00 || (0xD0..=0xD7).contains(&m) {
-                    b = next(reader)?;
-                    continue;
-                }
-                b = m;
-                break;
-            }
-            in_scan = false;
-        } else {
-            if b != 0xFF {
-                return Err(bad("garbage between segments"));
-            }
-            b = next(reader)?;
-            while b == 0xFF {
-                b = next(reader)?;
-            }
-        }
-        let marker = b;
-        match marker {
-            0xD9 => break,
-            0xD0..=0xD7 | 0x01 => continue,
-            _ => {}
-        }
-        let len = (u16::from(next(reader)?) << 8 | u16::from(next(reader)?)) as usize;
-        if len < 2 {
-            return Err(bad("bad segment length"));
-        }
-        let mut seg = vec![0u8; len - 2];
-        reader.read_exact(&mut seg).map_err(|_| bad("truncated"))?;
-        let is_sof = matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
-        if is_sof {
-            if seg.len() < 5 {
-                return Err(bad("short frame header"));
-            }
-            let h = u32::from(seg[1]) << 8 | u32::from(seg[2]);
-            let w = u32::from(seg[3]) << 8 | u32::from(seg[4]);
-            size = Some((w, h));
-        }
-        if marker == 0xDA {
-            if size.is_none() {
-                return Err(bad("scan before frame header"));
-            }
-            in_scan = true;
-        }
-    }
-    size.ok_or_else(|| bad("no frame header"))
-}
-
-fn jpeg_inspect<S: ReadAt + ?Sized>(mut reader: OffsetReader<'_, S>, limits: &Limits) -> Result<Found, Refusal> {
-    use std::io::{Seek, SeekFrom};
-    let (width, height) = jpeg_structure(&mut reader)?;
+fn jpeg_inspect<S: ReadAt + ?Sized>(source: &S, limits: &Limits) -> Result<Found, Refusal> {
+    // The marker walk reaches EOI, so a cut file is refused even where the decoder would cope.
+    let layout = crate::metadata::jpeg::layout(source)?;
+    let (width, height) = (layout.width, layout.height);
     check_size(width, height, limits)?;
-    reader.seek(SeekFrom::Start(0)).map_err(|e| Refusal::corrupt("jpeg", e))?;
-    let mut decoder = jpeg_decoder::Decoder::new(reader);
+    let orientation = layout.exif.as_deref().and_then(orientation_of).unwrap_or(1);
+    let mut decoder = jpeg_decoder::Decoder::new(OffsetReader::new(source));
     decoder.set_max_decoding_buffer_size(frame_budget(limits));
     decoder.decode().map_err(|e| Refusal::corrupt("jpeg", e))?;
     Ok(Found {
@@ -263,10 +229,12 @@ fn jpeg_inspect<S: ReadAt + ?Sized>(mut reader: OffsetReader<'_, S>, limits: &Li
         height,
         frames: 1,
         duration_ms: None,
+        codec: None,
+        orientation,
     })
 }
 
-fn gif_inspect<S: ReadAt + ?Sized>(reader: OffsetReader<'_, S>, limits: &Limits) -> Result<Found, Refusal> {
+fn gif_inspect<S: ReadAt + ?Sized>(source: &S, limits: &Limits) -> Result<Found, Refusal> {
     let bad = |e: gif::DecodingError| Refusal::corrupt("gif", e);
     let mut options = gif::DecodeOptions::new();
     options.set_color_output(gif::ColorOutput::Indexed);
@@ -274,9 +242,20 @@ fn gif_inspect<S: ReadAt + ?Sized>(reader: OffsetReader<'_, S>, limits: &Limits)
     if let Some(limit) = std::num::NonZeroU64::new(frame_budget(limits) as u64) {
         options.set_memory_limit(gif::MemoryLimit::Bytes(limit));
     }
-    let mut gif = options.read_info(reader).map_err(bad)?;
+    // First count the frames without decompressing them, so an animation over the
+    // frame limit is refused before any frame is decoded.
+    let mut counting = options.clone();
+    counting.skip_frame_decoding(true);
+    let mut gif = counting.read_info(OffsetReader::new(source)).map_err(bad)?;
+    check_size(u32::from(gif.width()), u32::from(gif.height()), limits)?;
+    let mut counted = 0u32;
+    while gif.read_next_frame().map_err(bad)?.is_some() {
+        counted += 1;
+        check_frames(counted, limits)?;
+    }
+    let mut gif = options.read_info(OffsetReader::new(source)).map_err(bad)?;
     let (width, height) = (u32::from(gif.width()), u32::from(gif.height()));
-    check_size(width, height, limits)?;
+    let orientation = 1;
     let mut frames = 0u32;
     let mut duration_ms = 0u64;
     while let Some(frame) = gif.read_next_frame().map_err(bad)? {
@@ -296,6 +275,8 @@ fn gif_inspect<S: ReadAt + ?Sized>(reader: OffsetReader<'_, S>, limits: &Limits)
         height,
         frames,
         duration_ms: (frames > 1).then_some(duration_ms),
+        codec: None,
+        orientation,
     })
 }
 
@@ -315,6 +296,7 @@ fn webp_inspect<S: ReadAt + ?Sized>(reader: OffsetReader<'_, S>, limits: &Limits
     let (width, height) = webp.dimensions();
     check_size(width, height, limits)?;
     let animated = webp.is_animated();
+    let orientation = webp.exif_metadata().ok().flatten().as_deref().and_then(orientation_of).unwrap_or(1);
     let frames = if animated { webp.num_frames().max(1) } else { 1 };
     check_frames(frames, limits)?;
     let size = webp.output_buffer_size().ok_or_else(|| Refusal::too_big("webp 内存需求过大"))?;
@@ -336,5 +318,12 @@ fn webp_inspect<S: ReadAt + ?Sized>(reader: OffsetReader<'_, S>, limits: &Limits
         height,
         frames,
         duration_ms: animated.then_some(duration_ms),
+        codec: None,
+        orientation,
     })
+}
+
+/// Orientation from an EXIF block, with or without the "Exif\0\0" prefix some writers add.
+fn orientation_of(exif: &[u8]) -> Option<u16> {
+    crate::metadata::exif::orientation(exif.strip_prefix(b"Exif\0\0").unwrap_or(exif))
 }

@@ -6,17 +6,19 @@
 
 pub mod authz;
 pub mod inspect;
+pub mod metadata;
 pub mod naming;
 pub mod reader;
 pub mod refusal;
 pub mod thumbnail;
+pub mod video;
 
 #[cfg(feature = "component")]
 mod component;
 
 /// Glue every policy built on this crate needs after its `wit_bindgen::generate!`:
 /// refusals as WIT rejections, and the host's upload body as a [`reader::ReadAt`].
-/// Expects `Rejection`, `Media`, `MediaKind` and `Body` in scope, as the generated bindings name them.
+/// Expects `Rejection`, `Media`, `MediaKind`, `Piece`, `Span` and `Body` in scope, as the generated bindings name them.
 #[macro_export]
 macro_rules! policy_glue {
     () => {
@@ -32,6 +34,7 @@ macro_rules! policy_glue {
                     kind: match found.kind {
                         $crate::inspect::Kind::Image => MediaKind::Image,
                         $crate::inspect::Kind::Animation => MediaKind::Animation,
+                        $crate::inspect::Kind::Video => MediaKind::Video,
                     },
                     format: found.format.into(),
                     extension: found.extension.into(),
@@ -40,6 +43,16 @@ macro_rules! policy_glue {
                     height: found.height,
                     frames: found.frames,
                     duration_ms: found.duration_ms,
+                    codec: found.codec,
+                }
+            }
+        }
+
+        impl From<$crate::metadata::Piece> for Piece {
+            fn from(p: $crate::metadata::Piece) -> Self {
+                match p {
+                    $crate::metadata::Piece::Keep { offset, len } => Piece::Keep(Span { offset, len }),
+                    $crate::metadata::Piece::Insert(bytes) => Piece::Insert(bytes),
                 }
             }
         }

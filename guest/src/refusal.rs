@@ -20,7 +20,23 @@ impl Refusal {
 
     /// The bytes are not a format this policy accepts (whatever the name or Content-Type says).
     pub fn unsupported() -> Self {
-        Self::new(415, "unsupported_type", "不支持的文件类型: 仅支持 jpg, png, webp, gif")
+        Self::new(415, "unsupported_type", "不支持的文件类型: 仅支持 jpg, png, webp, gif, mp4, mov, webm")
+    }
+
+    /// A video container this policy (or its settings) does not take: no video track,
+    /// a disabled container, an unknown brand or document type.
+    pub fn unsupported_video(what: impl std::fmt::Display) -> Self {
+        Self::new(415, "unsupported_video", format!("不支持的视频: {what}"))
+    }
+
+    /// The bytes start like a video container but its structure is broken or cut short.
+    pub fn corrupt_video(format: &str, why: impl std::fmt::Display) -> Self {
+        Self::new(422, "corrupt_video", format!("视频已损坏: {format} 结构错误 ({why})"))
+    }
+
+    /// Dimensions or duration over the configured video limits.
+    pub fn video_too_large(what: impl std::fmt::Display) -> Self {
+        Self::new(422, "video_too_large", format!("视频超出限制: {what}"))
     }
 
     /// The bytes start like an accepted format but do not decode.

@@ -12,12 +12,59 @@ pub struct Rgba {
     pub pixels: Vec<u8>,
 }
 
-/// A PNG thumbnail at most `max_width` wide (aspect kept, never enlarged).
+/// A PNG thumbnail at most `max_width` wide (aspect kept, never enlarged), turned
+/// the way the EXIF orientation says the image is shown.
 pub fn thumbnail<S: ReadAt + ?Sized>(source: &S, limits: &Limits, max_width: u32) -> Result<Vec<u8>, Refusal> {
     let found = inspect::inspect(source, limits)?;
+    if found.kind == inspect::Kind::Video {
+        // Frames would need a video decoder; this policy has none.
+        return Err(Refusal::unsupported_thumbnail());
+    }
     let image = decode(source, found.format)?;
-    let small = shrink(&image, max_width.max(1));
-    encode_png(&small)
+    let transposed = matches!(found.orientation, 5..=8);
+    // Fit the shown (possibly turned) size, then resize the stored pixels to match.
+    let (shown_w, shown_h) = if transposed { (image.height, image.width) } else { (image.width, image.height) };
+    let (tw, th) = fit(shown_w, shown_h, max_width.max(1));
+    let small = if transposed { resize(&image, th, tw) } else { resize(&image, tw, th) };
+    encode_png(&orient(&small, found.orientation))
+}
+
+/// Size at most `max_width` wide with the aspect kept; never larger than the original.
+pub fn fit(width: u32, height: u32, max_width: u32) -> (u32, u32) {
+    if width <= max_width {
+        return (width, height);
+    }
+    let h = ((u64::from(height) * u64::from(max_width) + u64::from(width) / 2) / u64::from(width)).max(1) as u32;
+    (max_width, h)
+}
+
+/// Turns stored pixels into shown pixels for an EXIF orientation (1..=8).
+pub fn orient(img: &Rgba, orientation: u16) -> Rgba {
+    let (w, h) = (img.width as usize, img.height as usize);
+    if !(2..=8).contains(&orientation) {
+        return Rgba { width: img.width, height: img.height, pixels: img.pixels.clone() };
+    }
+    let transposed = orientation >= 5;
+    let (ow, oh) = if transposed { (h, w) } else { (w, h) };
+    let mut pixels = vec![0u8; w * h * 4];
+    for y in 0..oh {
+        for x in 0..ow {
+            // Where the shown pixel (x, y) comes from in the stored image.
+            let (sx, sy) = match orientation {
+                2 => (w - 1 - x, y),
+                3 => (w - 1 - x, h - 1 - y),
+                4 => (x, h - 1 - y),
+                5 => (y, x),
+                6 => (y, h - 1 - x),
+                7 => (w - 1 - y, h - 1 - x),
+                _ => (w - 1 - y, x),
+            };
+            let src = (sy * w + sx) * 4;
+            let dst = (y * ow + x) * 4;
+            pixels[dst..dst + 4].copy_from_slice(&img.pixels[src..src + 4]);
+        }
+    }
+    Rgba { width: ow as u32, height: oh as u32, pixels }
 }
 
 fn bad(format: &str, e: impl std::fmt::Display) -> Refusal {
@@ -114,13 +161,11 @@ fn decode<S: ReadAt + ?Sized>(source: &S, format: &str) -> Result<Rgba, Refusal>
     }
 }
 
-/// Shrinks to at most `max_width` wide by averaging each target pixel's source area.
-pub fn shrink(img: &Rgba, max_width: u32) -> Rgba {
-    if img.width <= max_width {
+/// Resizes to `tw` x `th` (not larger) by averaging each target pixel's source area.
+pub fn resize(img: &Rgba, tw: u32, th: u32) -> Rgba {
+    if tw >= img.width && th >= img.height {
         return Rgba { width: img.width, height: img.height, pixels: img.pixels.clone() };
     }
-    let tw = max_width;
-    let th = ((u64::from(img.height) * u64::from(tw) + u64::from(img.width) / 2) / u64::from(img.width)).max(1) as u32;
     let (sw, sh) = (img.width as usize, img.height as usize);
     let mut out = vec![0u8; tw as usize * th as usize * 4];
     for ty in 0..th as usize {
@@ -158,4 +203,45 @@ fn encode_png(img: &Rgba) -> Result<Vec<u8>, Refusal> {
     w.write_image_data(&img.pixels).map_err(fail)?;
     w.finish().map_err(fail)?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 2x1 image: red then blue.
+    fn red_blue() -> Rgba {
+        Rgba { width: 2, height: 1, pixels: vec![255, 0, 0, 255, 0, 0, 255, 255] }
+    }
+
+    #[test]
+    fn orientations_turn_the_pixels() {
+        let img = red_blue();
+        let red = [255, 0, 0, 255];
+        let blue = [0, 0, 255, 255];
+        type Case = (u16, (u32, u32), [[u8; 4]; 2]);
+        let cases: [Case; 8] = [
+            (1, (2, 1), [red, blue]),
+            (2, (2, 1), [blue, red]),
+            (3, (2, 1), [blue, red]),
+            (4, (2, 1), [red, blue]),
+            (5, (1, 2), [red, blue]),
+            (6, (1, 2), [red, blue]),
+            (7, (1, 2), [blue, red]),
+            (8, (1, 2), [blue, red]),
+        ];
+        for (o, size, order) in cases {
+            let out = orient(&img, o);
+            assert_eq!((out.width, out.height), size, "orientation {o}");
+            assert_eq!(&out.pixels[0..4], &order[0], "orientation {o}");
+            assert_eq!(&out.pixels[4..8], &order[1], "orientation {o}");
+        }
+    }
+
+    #[test]
+    fn fit_never_enlarges() {
+        assert_eq!(fit(100, 50, 300), (100, 50));
+        assert_eq!(fit(600, 400, 300), (300, 200));
+        assert_eq!(fit(60000, 1, 300), (300, 1));
+    }
 }

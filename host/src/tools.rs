@@ -115,7 +115,8 @@ fn media_json(m: &Media) -> serde_json::Value {
         MediaKind::Video => "video",
     };
     json!({"kind": kind, "format": m.format, "extension": m.extension, "mime": m.mime,
-           "width": m.width, "height": m.height, "frames": m.frames, "duration_ms": m.duration_ms})
+           "width": m.width, "height": m.height, "frames": m.frames, "duration_ms": m.duration_ms,
+           "codec": m.codec})
 }
 
 /// Runs a `policy` subcommand.

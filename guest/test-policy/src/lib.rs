@@ -18,6 +18,13 @@
 //! | `status`| a rejection with status 200 |
 //! | `peek`  | a rejection describing what it could see: files, environment, clock |
 //!
+//! | file name starts with | `strip-metadata` returns |
+//! |---|---|
+//! | `strip-range` | a kept range past the end of the upload |
+//! | `strip-grow`  | 8 MiB of inserted bytes |
+//! | `strip-swap`  | an HTML page instead of the image |
+//! | `strip-tail`  | the upload plus 20 more bytes |
+//!
 //! The setting `test.self_test` = `fail` makes `self-test` fail; `test.version` sets the
 //! version `info` reports.
 
@@ -28,7 +35,7 @@ wit_bindgen::generate!({
 
 use exports::imgbed::policy::api::Guest;
 use imgbed::policy::host::{self, Body};
-use imgbed::policy::types::{Decision, Media, MediaKind, PolicyInfo, Principal, Rejection, Upload};
+use imgbed::policy::types::{Decision, Media, MediaKind, Piece, PolicyInfo, Principal, Rejection, Span, Upload};
 
 struct TestPolicy;
 
@@ -94,6 +101,7 @@ impl Guest for TestPolicy {
             height: 1,
             frames: 1,
             duration_ms: None,
+            codec: None,
         })
     }
 
@@ -123,6 +131,28 @@ impl Guest for TestPolicy {
             return Decision::Deny(reject(403, "forbidden", "test policy: no admin"));
         }
         Decision::Allow
+    }
+
+    fn strip_metadata(upload: Upload, _media: Media, data: &Body) -> Result<Option<Vec<Piece>>, Rejection> {
+        let f = upload.filename.as_str();
+        let size = data.size();
+        if f.starts_with("strip-range") {
+            return Ok(Some(vec![Piece::Keep(Span { offset: size, len: 10 })]));
+        }
+        if f.starts_with("strip-grow") {
+            return Ok(Some(vec![Piece::Insert(vec![0; 8 << 20])]));
+        }
+        if f.starts_with("strip-swap") {
+            return Ok(Some(vec![Piece::Insert(b"<html><script>alert(1)</script></html>".to_vec())]));
+        }
+        if f.starts_with("strip-tail") {
+            // Keeps the first 20 bytes twice: a different file that still starts like a PNG.
+            return Ok(Some(vec![
+                Piece::Keep(Span { offset: 0, len: size }),
+                Piece::Keep(Span { offset: 0, len: 20 }),
+            ]));
+        }
+        Ok(None)
     }
 
     fn thumbnail(_upload: Upload, _data: &Body, _max_width: u32) -> Result<Vec<u8>, Rejection> {

@@ -36,6 +36,7 @@ pub struct Config {
     /// Accepted for compatibility with the original; has no effect.
     pub multiroutine: bool,
     pub server: ServerConfig,
+    pub video: VideoConfig,
     pub database: DatabaseConfig,
     pub policy: PolicyConfig,
     pub auth: AuthConfig,
@@ -202,6 +203,39 @@ pub struct ServerConfig {
     pub max_frames: u32,
     pub max_files_per_request: u32,
     pub max_per_page: u32,
+    /// Remove EXIF (except the orientation), XMP, comments and text chunks from
+    /// JPEG, PNG and WebP before storing; pixels are not re-encoded.
+    pub strip_metadata: bool,
+}
+
+/// Video uploads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VideoConfig {
+    /// Accept video uploads (the containers in `formats`).
+    pub enabled: bool,
+    /// Largest accepted video in bytes. A file whose first bytes show an image
+    /// is held to `server.image_size` instead.
+    pub size: u64,
+    /// Video containers accepted: any of "mp4", "mov", "webm".
+    pub formats: Vec<String>,
+    /// Longest accepted video, seconds.
+    pub max_duration_s: u64,
+    pub max_width: u32,
+    pub max_height: u32,
+}
+
+impl Default for VideoConfig {
+    fn default() -> Self {
+        VideoConfig {
+            enabled: false,
+            size: 100 * 1024 * 1024,
+            formats: vec!["mp4".into(), "mov".into(), "webm".into()],
+            max_duration_s: 3600,
+            max_width: 7680,
+            max_height: 4320,
+        }
+    }
 }
 
 /// Metadata storage.
@@ -260,6 +294,7 @@ impl Default for Config {
             public_url: String::new(),
             multiroutine: false,
             server: ServerConfig::default(),
+            video: VideoConfig::default(),
             database: DatabaseConfig::default(),
             policy: PolicyConfig::default(),
             auth: AuthConfig::default(),
@@ -288,6 +323,7 @@ impl Default for ServerConfig {
             max_frames: 900,
             max_files_per_request: 20,
             max_per_page: 100,
+            strip_metadata: true,
         }
     }
 }
@@ -338,6 +374,16 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Largest single file: the video limit when videos are on and larger.
+    pub fn max_file_size(&self) -> u64 {
+        let (s, v) = (&self.config.server, &self.config.video);
+        if v.enabled {
+            s.image_size.max(v.size)
+        } else {
+            s.image_size
+        }
+    }
+
     /// The public URL of a stored image.
     pub fn image_url(&self, name: &str) -> String {
         format!("{}{}", self.image_base_url, name)
@@ -353,7 +399,7 @@ impl Settings {
 
     /// Settings the policy sees through `setting(key)`: the host's limits, then `policy.settings`.
     pub fn policy_settings(&self) -> BTreeMap<String, String> {
-        let s = &self.config.server;
+        let (s, v) = (&self.config.server, &self.config.video);
         let mut map = BTreeMap::from([
             ("image_rule".to_string(), s.image_rule.clone()),
             ("max_width".to_string(), s.max_width.to_string()),
@@ -361,6 +407,12 @@ impl Settings {
             ("max_pixels".to_string(), s.max_pixels.to_string()),
             ("max_frames".to_string(), s.max_frames.to_string()),
             ("image_size".to_string(), s.image_size.to_string()),
+            ("video".to_string(), v.enabled.to_string()),
+            ("video_size".to_string(), v.size.to_string()),
+            ("video_formats".to_string(), v.formats.join(",")),
+            ("video_max_width".to_string(), v.max_width.to_string()),
+            ("video_max_height".to_string(), v.max_height.to_string()),
+            ("video_max_duration_s".to_string(), v.max_duration_s.to_string()),
         ]);
         for (k, v) in &self.config.policy.settings {
             let text = match v {
@@ -467,6 +519,10 @@ pub fn validate(c: &Config) -> Result<(), (String, String)> {
         ("server.max_files_per_request", u64::from(c.server.max_files_per_request)),
         ("server.max_per_page", u64::from(c.server.max_per_page)),
         ("server.thumb_width", u64::from(c.server.thumb_width)),
+        ("video.size", c.video.size),
+        ("video.max_width", u64::from(c.video.max_width)),
+        ("video.max_height", u64::from(c.video.max_height)),
+        ("video.max_duration_s", c.video.max_duration_s),
         ("policy.memory_mb", u64::from(c.policy.memory_mb)),
         ("policy.deadline_ms", c.policy.deadline_ms),
     ];
@@ -477,6 +533,14 @@ pub fn validate(c: &Config) -> Result<(), (String, String)> {
     }
     if c.server.image_size > 4 * 1024 * 1024 * 1024 {
         return bad("server.image_size", "must be at most 4 GiB".into());
+    }
+    if c.video.size > 64 * 1024 * 1024 * 1024 {
+        return bad("video.size", "must be at most 64 GiB".into());
+    }
+    for f in &c.video.formats {
+        if !["mp4", "mov", "webm"].contains(&f.as_str()) {
+            return bad("video.formats", format!("unknown format {f:?}; use \"mp4\", \"mov\" or \"webm\""));
+        }
     }
     if c.policy.memory_mb > 4096 {
         return bad("policy.memory_mb", "must be at most 4096".into());

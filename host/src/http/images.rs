@@ -184,16 +184,30 @@ pub async fn format(
     let record = requested(&state, &headers, &uri, body, "image.format").await?;
     let url = state.settings.image_url(&record.name);
     let safe = link_safe(&url);
-    Ok(Json(json!({
-        "data": {
+    let data = if record.kind == "video" {
+        // Markdown has no video syntax: a link. BBCode boards mostly know [video].
+        json!({
+            "raw": record.name,
+            "link": url,
+            "html": format!(
+                "<video src=\"{}\" controls preload=\"metadata\" width=\"{}\" height=\"{}\"></video>",
+                html_attr(&url),
+                record.width,
+                record.height
+            ),
+            "markdown": format!("[video]({safe})"),
+            "bbcode": format!("[video]{safe}[/video]"),
+        })
+    } else {
+        json!({
             "raw": record.name,
             "link": url,
             "html": format!("<img src=\"{}\" alt=\"image\">", html_attr(&url)),
             "markdown": format!("![image]({safe})"),
             "bbcode": format!("[img]{safe}[/img]"),
-        },
-        "type": "ok",
-    })))
+        })
+    };
+    Ok(Json(json!({"data": data, "type": "ok"})))
 }
 
 /// `POST /api/image_delete` with `{"name"}` or `{"names": [...]}`: all or nothing.

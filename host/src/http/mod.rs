@@ -68,7 +68,8 @@ pub fn router(state: Shared) -> Router {
     let s = &state.settings.config.server;
     // Multipart bodies are capped here and per file in the upload handler;
     // every refusal is turned into JSON there, never axum's plain-text 413.
-    let upload_cap = s.image_size.saturating_mul(u64::from(s.max_files_per_request)).saturating_add(1 << 20);
+    let upload_cap =
+        state.settings.max_file_size().saturating_mul(u64::from(s.max_files_per_request)).saturating_add(1 << 20);
     let upload_cap = usize::try_from(upload_cap).unwrap_or(usize::MAX);
     Router::new()
         .route("/api/image_upload", post(upload::upload).layer(DefaultBodyLimit::max(upload_cap)))
@@ -255,6 +256,9 @@ pub(crate) fn record_json(state: &AppState, r: &ImageRecord) -> Value {
     });
     if let Some(d) = r.duration_ms {
         v["duration_ms"] = json!(d);
+    }
+    if let Some(c) = &r.codec {
+        v["codec"] = json!(c);
     }
     if let Some(t) = state.thumb_url(&r.name) {
         v["thumb_url"] = json!(t);

@@ -48,6 +48,8 @@ pub struct ImageInfo {
     pub height: u32,
     pub frames: u32,
     pub duration_ms: Option<u64>,
+    /// Video codec, e.g. "h264" (videos only).
+    pub codec: Option<String>,
     pub digest: String,
     pub original_name: String,
 }

@@ -3,6 +3,7 @@
 //! All or nothing: every file is received and judged before anything is
 //! stored, and a failure while storing undoes what this request stored.
 
+use std::fs::File;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
@@ -16,7 +17,7 @@ use tokio::io::AsyncWriteExt;
 use super::{authorize, policy_error, principal_of, query_map, record_json, rejection, store_error, AppState, Shared};
 use crate::blob::TempBlob;
 use crate::error::{ApiError, ApiResult};
-use crate::policy::{Media, MediaKind, PolicyError, Upload};
+use crate::policy::{pieces, Media, MediaKind, PolicyError, Rejection, Upload};
 use crate::store::{ImageRecord, StoreError};
 
 /// Naming attempts before giving up on a free name.
@@ -31,6 +32,10 @@ struct Received {
 /// A file judged by the policy, ready to store.
 struct Judged {
     received: Received,
+    /// The file to store when the policy removed metadata (else the received one).
+    stripped: Option<TempBlob>,
+    /// Facts of the file to store: size and digest are those of the stored bytes.
+    upload: Upload,
     media: Media,
     name: String,
     /// PNG thumbnail, when thumbnails are on and the policy made one.
@@ -49,11 +54,33 @@ fn now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// Bytes looked at to choose a file's size limit.
+const HEAD_LEN: usize = 16;
+
+/// Whether the first bytes look like a video container (ISO base media or EBML).
+/// Only picks the size limit; the policy decides what the file really is.
+fn looks_like_video(head: &[u8]) -> bool {
+    (head.len() >= 8 && &head[4..8] == b"ftyp") || head.starts_with(&[0x1A, 0x45, 0xDF, 0xA3])
+}
+
+/// The size limit for a file starting with `head`: the video limit for what looks
+/// like video (when videos are on), the image limit for everything else.
+fn limit_for(config: &crate::config::Config, head: &[u8]) -> u64 {
+    if config.video.enabled && looks_like_video(head) {
+        config.video.size
+    } else {
+        config.server.image_size
+    }
+}
+
 /// Streams one part to a temp file, hashing it and enforcing the size limit.
 async fn receive(state: &AppState, mut field: Field<'_>, owner: &str, request_cap: u64) -> ApiResult<Received> {
     let filename = field.file_name().unwrap_or("").to_string();
     let declared_type = field.content_type().unwrap_or("").to_string();
-    let limit = state.settings.config.server.image_size;
+    let config = &state.settings.config;
+    // Until the first bytes are seen, the larger limit holds.
+    let mut limit = state.settings.max_file_size();
+    let mut head: Vec<u8> = Vec::with_capacity(HEAD_LEN);
     let temp = state.blobs.temp();
     let mut file = tokio::fs::File::create(temp.path()).await?;
     let mut hasher = Sha256::new();
@@ -61,6 +88,13 @@ async fn receive(state: &AppState, mut field: Field<'_>, owner: &str, request_ca
     while let Some(chunk) =
         field.chunk().await.map_err(|e| multipart_error(e, request_cap).with_file(filename.clone()))?
     {
+        if head.len() < HEAD_LEN {
+            let take = (HEAD_LEN - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
+            if head.len() == HEAD_LEN {
+                limit = limit_for(config, &head);
+            }
+        }
         size += chunk.len() as u64;
         if size > limit {
             return Err(ApiError::too_large(limit).with_file(filename));
@@ -71,6 +105,10 @@ async fn receive(state: &AppState, mut field: Field<'_>, owner: &str, request_ca
     file.flush().await?;
     if size == 0 {
         return Err(ApiError::empty_upload().with_file(filename));
+    }
+    let limit = limit_for(config, &head);
+    if size > limit {
+        return Err(ApiError::too_large(limit).with_file(filename));
     }
     let upload = Upload {
         filename,
@@ -84,52 +122,129 @@ async fn receive(state: &AppState, mut field: Field<'_>, owner: &str, request_ca
     Ok(Received { temp, upload })
 }
 
-/// Inspect and name one file in one sandbox instance.
+/// A file the policy accepted, with what it found and made.
+struct Accepted {
+    media: Media,
+    upload: Upload,
+    stripped: bool,
+    name: String,
+    thumbnail: Option<Vec<u8>>,
+}
+
+/// What one sandbox session decided about a file.
+enum Verdict {
+    Accepted(Box<Accepted>),
+    Refused(Rejection),
+    /// Writing the stripped file failed (e.g. the disk is full).
+    Io(std::io::Error),
+}
+
+/// Inspects, strips, names and thumbnails one file in one sandbox session.
+fn decide(
+    s: &mut crate::policy::Session,
+    mut upload: Upload,
+    path: &std::path::Path,
+    stripped_path: Option<&std::path::Path>,
+    rule: &str,
+    thumb_width: Option<u32>,
+) -> Result<Verdict, PolicyError> {
+    let open = |p: &std::path::Path| File::open(p).map_err(|e| PolicyError::Unavailable(format!("open upload: {e}")));
+    let original = open(path)?;
+    let media = match s.inspect(&upload, &original)? {
+        Ok(m) => m,
+        Err(r) => return Ok(Verdict::Refused(r)),
+    };
+    let mut stored = original;
+    let mut stripped = false;
+    if let (Some(out_path), false) = (stripped_path, media.kind == MediaKind::Video) {
+        match s.strip_metadata(&upload, &media, &stored)? {
+            Err(r) => return Ok(Verdict::Refused(r)),
+            Ok(None) => {}
+            Ok(Some(pieces)) => {
+                let out = match File::options().read(true).write(true).create_new(true).open(out_path) {
+                    Ok(f) => f,
+                    Err(e) => return Ok(Verdict::Io(e)),
+                };
+                let done = match pieces::assemble(&stored, &pieces, &out) {
+                    Ok(d) => d,
+                    Err(e) => return Ok(Verdict::Io(e)),
+                };
+                upload.size = done.size;
+                upload.digest = done.digest;
+                // The policy rewrote the file: it must still be the same picture.
+                let again = s.inspect(&upload, &out)?;
+                let same = again.as_ref().is_ok_and(|m| {
+                    (&m.format, m.width, m.height, m.frames) == (&media.format, media.width, media.height, media.frames)
+                });
+                if !same {
+                    return Err(PolicyError::Invalid(format!(
+                        "strip-metadata made a file that does not inspect as the upload did ({})",
+                        match again {
+                            Ok(m) => format!("{} {}x{}", m.format, m.width, m.height),
+                            Err(r) => r.code,
+                        }
+                    )));
+                }
+                stored = out;
+                stripped = true;
+            }
+        }
+    }
+    let name = match s.name(&upload, &media, rule)? {
+        Ok(n) => n,
+        Err(r) => return Ok(Verdict::Refused(r)),
+    };
+    // A thumbnail the policy cannot make does not fail the upload.
+    let thumbnail = match thumb_width {
+        Some(w) if media.kind != MediaKind::Video => match s.thumbnail(&upload, &stored, w) {
+            Ok(Ok(png)) => Some(png),
+            Ok(Err(r)) => {
+                tracing::warn!(code = %r.code, "no thumbnail: {}", r.message);
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no thumbnail");
+                None
+            }
+        },
+        _ => None,
+    };
+    Ok(Verdict::Accepted(Box::new(Accepted { media, upload, stripped, name, thumbnail })))
+}
+
+/// Judges one file in one sandbox session.
 async fn judge(state: &Shared, received: Received) -> ApiResult<Judged> {
-    let rule = state.settings.config.server.image_rule.clone();
-    let thumb_width = state.thumbs.is_some().then_some(state.settings.config.server.thumb_width);
+    let server = &state.settings.config.server;
+    let rule = server.image_rule.clone();
+    let thumb_width = state.thumbs.is_some().then_some(server.thumb_width);
+    let stripped_temp = server.strip_metadata.then(|| state.blobs.temp());
+    let stripped_path = stripped_temp.as_ref().map(|t| t.path().to_path_buf());
     let upload = received.upload.clone();
     let path = received.temp.path().to_path_buf();
     let filename = upload.filename.clone();
     let verdict = state
         .policy
-        .run(move |s| {
-            let file = std::fs::File::open(&path).map_err(|e| PolicyError::Unavailable(format!("open upload: {e}")))?;
-            let media = match s.inspect(&upload, &file)? {
-                Ok(m) => m,
-                Err(r) => return Ok(Err(r)),
-            };
-            let name = match s.name(&upload, &media, &rule)? {
-                Ok(n) => n,
-                Err(r) => return Ok(Err(r)),
-            };
-            // A thumbnail the policy cannot make does not fail the upload.
-            let thumbnail = match thumb_width {
-                Some(w) => match s.thumbnail(&upload, &file, w) {
-                    Ok(Ok(png)) => Some(png),
-                    Ok(Err(r)) => {
-                        tracing::warn!(code = %r.code, "no thumbnail: {}", r.message);
-                        None
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "no thumbnail");
-                        None
-                    }
-                },
-                None => None,
-            };
-            Ok(Ok((media, name, thumbnail)))
-        })
+        .run(move |s| decide(s, upload, &path, stripped_path.as_deref(), &rule, thumb_width))
         .await
         .map_err(|e| policy_error(e).with_file(filename.clone()))?;
-    let (media, name, thumbnail) = verdict.map_err(|r| rejection(r).with_file(filename))?;
-    Ok(Judged { received, media, name, thumbnail })
+    match verdict {
+        Verdict::Accepted(a) => Ok(Judged {
+            received,
+            stripped: if a.stripped { stripped_temp } else { None },
+            upload: a.upload,
+            media: a.media,
+            name: a.name,
+            thumbnail: a.thumbnail,
+        }),
+        Verdict::Refused(r) => Err(rejection(r).with_file(filename)),
+        Verdict::Io(e) => Err(ApiError::from(e).with_file(filename)),
+    }
 }
 
 /// Asks the policy for another name after a clash.
 async fn rename(state: &Shared, judged: &Judged, attempt: u32) -> ApiResult<String> {
     let rule = state.settings.config.server.image_rule.clone();
-    let mut upload = judged.received.upload.clone();
+    let mut upload = judged.upload.clone();
     upload.attempt = attempt;
     let media = judged.media.clone();
     let filename = upload.filename.clone();
@@ -152,7 +267,7 @@ fn kind_name(kind: MediaKind) -> &'static str {
 /// Stores one judged file: record first (it reserves the name), then the rename into place.
 /// Returns the record and whether it was already stored (same owner, same bytes).
 async fn store(state: &Shared, judged: Judged) -> ApiResult<(ImageRecord, bool)> {
-    let u = &judged.received.upload;
+    let u = &judged.upload;
     let m = &judged.media;
     let mut record = ImageRecord {
         name: judged.name.clone(),
@@ -166,6 +281,7 @@ async fn store(state: &Shared, judged: Judged) -> ApiResult<(ImageRecord, bool)>
         height: m.height,
         frames: m.frames,
         duration_ms: m.duration_ms,
+        codec: m.codec.clone(),
         original_name: u.filename.clone(),
         time: u.received_at,
     };
@@ -189,7 +305,8 @@ async fn store(state: &Shared, judged: Judged) -> ApiResult<(ImageRecord, bool)>
     let blobs = state.blobs.clone();
     let thumbs = state.thumbs.clone();
     let name = record.name.clone();
-    let temp = judged.received.temp;
+    // The stripped file when there is one; the received temp file is removed on drop.
+    let temp = judged.stripped.unwrap_or(judged.received.temp);
     let thumbnail = judged.thumbnail;
     let moved = tokio::task::spawn_blocking(move || {
         blobs.persist(temp, &name)?;
@@ -238,13 +355,13 @@ pub async fn upload(
     authorize(&state, "image.upload", &who, Vec::new()).await?;
     let mut multipart = multipart.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(state.settings.config.server.image_size)
+            ApiError::too_large(state.settings.max_file_size())
         } else {
             ApiError::empty_upload().with_detail(e.body_text())
         }
     })?;
     let server = &state.settings.config.server;
-    let request_cap = server.image_size.saturating_mul(u64::from(server.max_files_per_request));
+    let request_cap = state.settings.max_file_size().saturating_mul(u64::from(server.max_files_per_request));
 
     let mut received = Vec::new();
     while let Some(field) = multipart.next_field().await.map_err(|e| multipart_error(e, request_cap))? {

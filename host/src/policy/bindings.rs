@@ -16,7 +16,7 @@ wasmtime::component::bindgen!({
 });
 
 use imgbed::policy::host::LogLevel;
-pub use imgbed::policy::types::{Decision, Media, MediaKind, PolicyInfo, Principal, Rejection, Upload};
+pub use imgbed::policy::types::{Decision, Media, MediaKind, Piece, PolicyInfo, Principal, Rejection, Span, Upload};
 
 /// Largest single `read` the guest gets, whatever it asks for.
 pub const MAX_READ: u32 = 1024 * 1024;

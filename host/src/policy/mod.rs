@@ -6,6 +6,7 @@
 
 mod bindings;
 mod cache;
+pub mod pieces;
 mod stats;
 
 pub use cache::ArtifactCache;
@@ -25,7 +26,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use wasmtime_wasi::WasiCtxBuilder;
 
 pub use bindings::{
-    BodyFile, Decision, ExistsFn, Media, MediaKind, PolicyInfo, Principal, Rejection, StorageView, Upload,
+    BodyFile, Decision, ExistsFn, Media, MediaKind, Piece, PolicyInfo, Principal, Rejection, Span, StorageView, Upload,
 };
 use bindings::{Policy as Bindings, PolicyPre, State};
 
@@ -533,6 +534,28 @@ impl Session {
         let out = self.bindings.imgbed_policy_api().call_name(&mut self.store, upload, media, rule);
         match out.map_err(PolicyError::from_call)? {
             Ok(name) => Ok(Ok(checked_name(name)?)),
+            Err(r) => Ok(Err(self.rejected(r)?)),
+        }
+    }
+
+    /// `strip-metadata`: the pieces of the file to store instead of the upload, checked
+    /// against the upload's size (see [`pieces::check`]); None when nothing is removed.
+    pub fn strip_metadata(
+        &mut self,
+        upload: &Upload,
+        media: &Media,
+        file: &File,
+    ) -> Result<Result<Option<Vec<Piece>>, Rejection>, PolicyError> {
+        let body = self.body(file, upload.size)?;
+        let borrowed = Resource::<BodyFile>::new_borrow(body.rep());
+        let out = self.bindings.imgbed_policy_api().call_strip_metadata(&mut self.store, upload, media, borrowed);
+        let _ = self.store.data_mut().table.delete(body);
+        match out.map_err(PolicyError::from_call)? {
+            Ok(Some(pieces)) => {
+                pieces::check(&pieces, upload.size)?;
+                Ok(Ok(Some(pieces)))
+            }
+            Ok(None) => Ok(Ok(None)),
             Err(r) => Ok(Err(self.rejected(r)?)),
         }
     }

@@ -28,6 +28,8 @@ pub struct ImageRecord {
     pub height: u32,
     pub frames: u32,
     pub duration_ms: Option<u64>,
+    /// Video codec, e.g. "h264" (None for images).
+    pub codec: Option<String>,
     /// The client's file name (untrusted; only ever shown back, never used as a path).
     pub original_name: String,
     /// Receive time, seconds since the epoch (the original's `time`).

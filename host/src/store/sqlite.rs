@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS images (
     frames        INTEGER NOT NULL,
     duration_ms   INTEGER,
     original_name TEXT NOT NULL,
-    time          REAL NOT NULL
+    time          REAL NOT NULL,
+    codec         TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS images_owner_digest ON images(owner, digest);
 CREATE INDEX IF NOT EXISTS images_owner_time ON images(owner, time DESC, id DESC);
@@ -47,7 +48,19 @@ CREATE TABLE IF NOT EXISTS bans (
 ";
 
 const COLUMNS: &str =
-    "name, owner, size, digest, kind, format, mime, width, height, frames, duration_ms, original_name, time";
+    "name, owner, size, digest, kind, format, mime, width, height, frames, duration_ms, original_name, time, codec";
+
+/// Brings a database made by an older version up to [`SCHEMA`]: columns added later.
+fn migrate(c: &Connection) -> Result<(), StoreError> {
+    let has_codec = c
+        .prepare("SELECT 1 FROM pragma_table_info('images') WHERE name = 'codec'")
+        .and_then(|mut s| s.exists([]))
+        .map_err(backend)?;
+    if !has_codec {
+        c.execute_batch("ALTER TABLE images ADD COLUMN codec TEXT").map_err(backend)?;
+    }
+    Ok(())
+}
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -68,6 +81,7 @@ fn record(row: &Row<'_>) -> rusqlite::Result<ImageRecord> {
         duration_ms: row.get::<_, Option<i64>>(10)?.map(|d| d as u64),
         original_name: row.get(11)?,
         time: row.get(12)?,
+        codec: row.get(13)?,
     })
 }
 
@@ -82,6 +96,7 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
+        migrate(&conn)?;
         Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
     }
 
@@ -113,7 +128,11 @@ fn get_by_digest(conn: &Connection, owner: &str, digest: &str) -> Result<Option<
 #[async_trait::async_trait]
 impl MetaStore for SqliteStore {
     async fn init(&self) -> Result<(), StoreError> {
-        self.with(|c| c.execute_batch(SCHEMA).map_err(backend)).await
+        self.with(|c| {
+            c.execute_batch(SCHEMA).map_err(backend)?;
+            migrate(c)
+        })
+        .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -125,7 +144,7 @@ impl MetaStore for SqliteStore {
         self.with(move |c| {
             let res = c.execute(
                 &format!(
-                    "INSERT INTO images ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                    "INSERT INTO images ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
                 ),
                 params![
                     r.name,
@@ -140,7 +159,8 @@ impl MetaStore for SqliteStore {
                     r.frames,
                     r.duration_ms.map(|d| d as i64),
                     r.original_name,
-                    r.time
+                    r.time,
+                    r.codec
                 ],
             );
             match res {

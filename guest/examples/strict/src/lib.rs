@@ -8,7 +8,7 @@ wit_bindgen::generate!({
 
 use exports::imgbed::policy::api::Guest;
 use imgbed::policy::host::{self, Body};
-use imgbed::policy::types::{Decision, Media, MediaKind, PolicyInfo, Principal, Rejection, Upload};
+use imgbed::policy::types::{Decision, Media, MediaKind, Piece, PolicyInfo, Principal, Rejection, Span, Upload};
 use imgbed_policy::{authz, inspect, naming, refusal::Refusal};
 
 imgbed_policy::policy_glue!();
@@ -60,6 +60,11 @@ impl Guest for Strict {
             Ok(()) => Decision::Allow,
             Err(refusal) => Decision::Deny(refusal.into()),
         }
+    }
+
+    fn strip_metadata(_upload: Upload, media: Media, data: &Body) -> Result<Option<Vec<Piece>>, Rejection> {
+        let pieces = imgbed_policy::metadata::strip(data, &media.format)?;
+        Ok(pieces.map(|p| p.into_iter().map(Into::into).collect()))
     }
 
     fn thumbnail(_upload: Upload, _data: &Body, _max_width: u32) -> Result<Vec<u8>, Rejection> {
