@@ -9,8 +9,10 @@ fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let root = manifest_dir.parent().expect("workspace root").to_path_buf();
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
-    for watched in ["guest", "wit", "Cargo.lock"] {
-        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    // Relative to this package, so a target dir shared by two checkouts (CI's cache) watches
+    // the checkout being built, not whichever one ran the script last.
+    for watched in ["../guest", "../wit", "../Cargo.lock"] {
+        println!("cargo:rerun-if-changed={watched}");
     }
 
     // The test and example policies are built beside the default one; tests find them here.

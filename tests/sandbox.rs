@@ -167,3 +167,45 @@ async fn the_guest_sees_no_files_environment_or_clock() {
     let r = out.expect_err("peek answers with what it saw");
     assert_eq!(r.message, "files=false env=0 time=0");
 }
+
+/// Runs `first` then `second` in one session; returns how long each took and the second's error.
+async fn two_calls(rt: &Arc<PolicyRuntime>, first: &str, second: &str) -> (Duration, Duration, Option<PolicyError>) {
+    let bytes = fixtures::png(4, 4, 2);
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(&bytes).unwrap();
+    let file = f.reopen().unwrap();
+    let upload = |name: &str| Upload {
+        filename: name.into(),
+        declared_type: String::new(),
+        size: bytes.len() as u64,
+        digest: "ab".repeat(32),
+        owner: "o".into(),
+        received_at: 1.5,
+        attempt: 0,
+    };
+    let (a, b) = (upload(first), upload(second));
+    rt.run(move |s| {
+        let t = Instant::now();
+        s.inspect(&a, &file)?.expect("the first call finishes within its deadline");
+        let first = t.elapsed();
+        let t = Instant::now();
+        let err = s.inspect(&b, &file).err();
+        Ok((first, t.elapsed(), err))
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_deadline_is_per_call_not_per_session() {
+    // Calibrate the test policy's spin (no clock in the sandbox) to take about half a second.
+    let probe = runtime(64, 30_000, &[("test.slow_ms", "1000")]).unwrap();
+    let (spin, _, _) = two_calls(&probe, "slow.png", "fine.png").await;
+    let slow_ms = (1000.0 * 500.0 / spin.as_secs_f64().max(0.001) / 1000.0).round().max(1.0) as u64;
+    // One session (one upload) makes several calls; each gets the whole 1 s deadline.
+    let rt = runtime(64, 1000, &[("test.slow_ms", &slow_ms.to_string())]).unwrap();
+    let (first, second, err) = two_calls(&rt, "slow.png", "loop.png").await;
+    assert!(matches!(err, Some(PolicyError::Timeout)), "{err:?}");
+    assert!(first >= Duration::from_millis(200), "calibration failed: the first call took {first:?}");
+    assert!(second >= Duration::from_millis(850), "second call cut short after {second:?} (first took {first:?})");
+}

@@ -90,8 +90,8 @@ impl Guest for Policy {
         }
     }
 
-    fn strip_metadata(_upload: Upload, media: Media, data: &Body) -> Result<Option<Vec<Piece>>, Rejection> {
-        let pieces = crate::metadata::strip(data, &media.format)?;
+    fn strip_metadata(_upload: Upload, data: &Body) -> Result<Option<Vec<Piece>>, Rejection> {
+        let pieces = crate::metadata::strip(data)?;
         Ok(pieces.map(|p| p.into_iter().map(Into::into).collect()))
     }
 

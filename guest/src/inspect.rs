@@ -327,3 +327,47 @@ fn webp_inspect<S: ReadAt + ?Sized>(reader: OffsetReader<'_, S>, limits: &Limits
 fn orientation_of(exif: &[u8]) -> Option<u16> {
     crate::metadata::exif::orientation(exif.strip_prefix(b"Exif\0\0").unwrap_or(exif))
 }
+
+/// What the headers say, read without decoding any pixels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub format: &'static str,
+    pub width: u32,
+    pub height: u32,
+    /// EXIF orientation (1..=8; 1 when there is none).
+    pub orientation: u16,
+}
+
+/// Format, size and orientation from the headers, checked against the size limits: for
+/// work on a file `inspect` has already judged (thumbnails), so it is not decoded twice.
+/// Videos and unknown bytes are refused as unsupported.
+pub fn probe<S: ReadAt + ?Sized>(source: &S, limits: &Limits) -> Result<Probe, Refusal> {
+    let reader = OffsetReader::new(source);
+    let head = reader.peek_at(0, 16);
+    let (format, width, height, exif): (&'static str, u32, u32, Option<Vec<u8>>) =
+        match sniff(&head).ok_or_else(Refusal::unsupported)? {
+            Format::Png => {
+                let mut d = png::Decoder::new_with_limits(reader, png::Limits { bytes: frame_budget(limits) });
+                d.set_transformations(png::Transformations::IDENTITY);
+                let r = d.read_info().map_err(|e| Refusal::corrupt("png", e))?;
+                let info = r.info();
+                ("png", info.width, info.height, info.exif_metadata.as_deref().map(<[u8]>::to_vec))
+            }
+            Format::Jpeg => {
+                let h = crate::metadata::jpeg::header(source)?;
+                ("jpeg", h.width, h.height, h.exif)
+            }
+            Format::Gif => {
+                let d = gif::DecodeOptions::new().read_info(reader).map_err(|e| Refusal::corrupt("gif", e))?;
+                ("gif", u32::from(d.width()), u32::from(d.height()), None)
+            }
+            Format::Webp => {
+                let mut d = image_webp::WebPDecoder::new(reader).map_err(|e| Refusal::corrupt("webp", e))?;
+                let (w, h) = d.dimensions();
+                ("webp", w, h, d.exif_metadata().ok().flatten())
+            }
+        };
+    check_size(width, height, limits)?;
+    let orientation = exif.as_deref().and_then(orientation_of).unwrap_or(1);
+    Ok(Probe { format, width, height, orientation })
+}

@@ -15,11 +15,11 @@ pub struct Rgba {
 /// A PNG thumbnail at most `max_width` wide (aspect kept, never enlarged), turned
 /// the way the EXIF orientation says the image is shown.
 pub fn thumbnail<S: ReadAt + ?Sized>(source: &S, limits: &Limits, max_width: u32) -> Result<Vec<u8>, Refusal> {
-    let found = inspect::inspect(source, limits)?;
-    if found.kind == inspect::Kind::Video {
-        // Frames would need a video decoder; this policy has none.
-        return Err(Refusal::unsupported_thumbnail());
-    }
+    // Videos (no decoder here) and unknown bytes are refused by the probe.
+    let found = inspect::probe(source, limits).map_err(|r| match r.status {
+        415 => Refusal::unsupported_thumbnail(),
+        _ => r,
+    })?;
     let image = decode(source, found.format)?;
     let transposed = matches!(found.orientation, 5..=8);
     // Fit the shown (possibly turned) size, then resize the stored pixels to match.

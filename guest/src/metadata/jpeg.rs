@@ -1,6 +1,6 @@
 //! The JPEG marker structure: every segment's place, the frame size, the end.
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 
 use crate::reader::{OffsetReader, ReadAt};
 use crate::refusal::Refusal;
@@ -43,6 +43,30 @@ impl<S: ReadAt + ?Sized> Walker<'_, S> {
         Ok(b[0])
     }
 
+    /// Skips to the next 0xFF byte, consumes it and returns its offset. Scans whole
+    /// buffered chunks, so entropy-coded data costs no per-byte reads.
+    fn next_ff(&mut self) -> Result<u64, Refusal> {
+        loop {
+            let buf = self.reader.fill_buf().map_err(|_| Refusal::corrupt("jpeg", "truncated"))?;
+            if buf.is_empty() {
+                return Err(Refusal::corrupt("jpeg", "truncated"));
+            }
+            match buf.iter().position(|&b| b == 0xFF) {
+                Some(i) => {
+                    self.reader.consume(i + 1);
+                    let at = self.pos + i as u64;
+                    self.pos = at + 1;
+                    return Ok(at);
+                }
+                None => {
+                    let n = buf.len();
+                    self.reader.consume(n);
+                    self.pos += n as u64;
+                }
+            }
+        }
+    }
+
     fn take(&mut self, len: usize) -> Result<Vec<u8>, Refusal> {
         let mut seg = vec![0u8; len];
         self.reader.read_exact(&mut seg).map_err(|_| Refusal::corrupt("jpeg", "truncated"))?;
@@ -53,6 +77,16 @@ impl<S: ReadAt + ?Sized> Walker<'_, S> {
 
 /// Walks the marker structure from SOI to EOI, through every scan.
 pub fn layout<S: ReadAt + ?Sized>(source: &S) -> Result<Layout, Refusal> {
+    walk(source, false)
+}
+
+/// Walks only the segments before the first scan: the frame size and the Exif block,
+/// without reading the coded image. `end` is then where the first scan starts.
+pub fn header<S: ReadAt + ?Sized>(source: &S) -> Result<Layout, Refusal> {
+    walk(source, true)
+}
+
+fn walk<S: ReadAt + ?Sized>(source: &S, header_only: bool) -> Result<Layout, Refusal> {
     let bad = |why: &str| Refusal::corrupt("jpeg", why);
     let mut w = Walker { reader: OffsetReader::new(source), pos: 0 };
     if w.next()? != 0xFF || w.next()? != 0xD8 {
@@ -67,10 +101,7 @@ pub fn layout<S: ReadAt + ?Sized>(source: &S) -> Result<Layout, Refusal> {
             // Entropy-coded data: 0xFF is followed by 0x00 (a stuffed byte), a restart
             // marker, fill bytes, or the next real marker.
             loop {
-                if w.next()? != 0xFF {
-                    continue;
-                }
-                let start = w.pos - 1;
+                let start = w.next_ff()?;
                 let mut m = w.next()?;
                 while m == 0xFF {
                     m = w.next()?;
@@ -117,6 +148,9 @@ pub fn layout<S: ReadAt + ?Sized>(source: &S) -> Result<Layout, Refusal> {
         if marker == 0xDA {
             if size.is_none() {
                 return Err(bad("scan before frame header"));
+            }
+            if header_only {
+                break;
             }
             in_scan = true;
         }

@@ -62,13 +62,18 @@ impl Pieces {
 }
 
 /// The pieces of `source` without its metadata, or None when it has none to remove.
-/// `format` is what inspection found ("jpeg", "png", "webp"); other formats are kept as they are.
-pub fn strip<S: ReadAt + ?Sized>(source: &S, format: &str) -> Result<Option<Vec<Piece>>, Refusal> {
-    match format {
-        "jpeg" => strip_jpeg(source),
-        "png" => png::strip(source),
-        "webp" => webp::strip(source),
-        _ => Ok(None),
+/// The format is sniffed: JPEG, PNG and WebP are stripped, anything else is left for
+/// `inspect` to judge. Only the structure is walked here; `inspect` decodes the result.
+pub fn strip<S: ReadAt + ?Sized>(source: &S) -> Result<Option<Vec<Piece>>, Refusal> {
+    let head = source.read_at(0, 12);
+    if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        strip_jpeg(source)
+    } else if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        png::strip(source)
+    } else if head.len() == 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"WEBP" {
+        webp::strip(source)
+    } else {
+        Ok(None)
     }
 }
 

@@ -133,7 +133,7 @@ impl Guest for TestPolicy {
         Decision::Allow
     }
 
-    fn strip_metadata(upload: Upload, _media: Media, data: &Body) -> Result<Option<Vec<Piece>>, Rejection> {
+    fn strip_metadata(upload: Upload, data: &Body) -> Result<Option<Vec<Piece>>, Rejection> {
         let f = upload.filename.as_str();
         let size = data.size();
         if f.starts_with("strip-range") {

@@ -378,12 +378,14 @@ impl Sandbox {
         let info =
             session.bindings.imgbed_policy_api().call_info(&mut session.store).map_err(PolicyError::from_call)?;
         let settings: Vec<(String, String)> = self.settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        session.rearm();
         session
             .bindings
             .imgbed_policy_api()
             .call_configure(&mut session.store, &settings)
             .map_err(PolicyError::from_call)?
             .map_err(|m| PolicyError::Refused(format!("configure: {m}")))?;
+        session.rearm();
         session
             .bindings
             .imgbed_policy_api()
@@ -443,6 +445,8 @@ pub struct Session {
     bindings: Bindings,
     /// Codes of the rejections this session's calls returned (counted per policy).
     rejections: Vec<String>,
+    /// Epoch ticks each call may run: the deadline is per call, not per session.
+    ticks: u64,
 }
 
 /// The host re-checks a name from the policy: never trusted for path safety.
@@ -500,7 +504,12 @@ impl Session {
                 PolicyError::from_call(e)
             }
         })?;
-        Ok(Session { store, bindings, rejections: Vec::new() })
+        Ok(Session { store, bindings, rejections: Vec::new(), ticks })
+    }
+
+    /// Gives the next call the full deadline again.
+    fn rearm(&mut self) {
+        self.store.set_epoch_deadline(self.ticks);
     }
 
     fn body(&mut self, file: &File, size: u64) -> Result<Resource<BodyFile>, PolicyError> {
@@ -516,6 +525,7 @@ impl Session {
     pub fn inspect(&mut self, upload: &Upload, file: &File) -> Result<Result<Media, Rejection>, PolicyError> {
         let body = self.body(file, upload.size)?;
         let borrowed = Resource::<BodyFile>::new_borrow(body.rep());
+        self.rearm();
         let out = self.bindings.imgbed_policy_api().call_inspect(&mut self.store, upload, borrowed);
         let _ = self.store.data_mut().table.delete(body);
         match out.map_err(PolicyError::from_call)? {
@@ -531,6 +541,7 @@ impl Session {
         media: &Media,
         rule: &str,
     ) -> Result<Result<String, Rejection>, PolicyError> {
+        self.rearm();
         let out = self.bindings.imgbed_policy_api().call_name(&mut self.store, upload, media, rule);
         match out.map_err(PolicyError::from_call)? {
             Ok(name) => Ok(Ok(checked_name(name)?)),
@@ -543,12 +554,12 @@ impl Session {
     pub fn strip_metadata(
         &mut self,
         upload: &Upload,
-        media: &Media,
         file: &File,
     ) -> Result<Result<Option<Vec<Piece>>, Rejection>, PolicyError> {
         let body = self.body(file, upload.size)?;
         let borrowed = Resource::<BodyFile>::new_borrow(body.rep());
-        let out = self.bindings.imgbed_policy_api().call_strip_metadata(&mut self.store, upload, media, borrowed);
+        self.rearm();
+        let out = self.bindings.imgbed_policy_api().call_strip_metadata(&mut self.store, upload, borrowed);
         let _ = self.store.data_mut().table.delete(body);
         match out.map_err(PolicyError::from_call)? {
             Ok(Some(pieces)) => {
@@ -569,6 +580,7 @@ impl Session {
     ) -> Result<Result<Vec<u8>, Rejection>, PolicyError> {
         let body = self.body(file, upload.size)?;
         let borrowed = Resource::<BodyFile>::new_borrow(body.rep());
+        self.rearm();
         let out = self.bindings.imgbed_policy_api().call_thumbnail(&mut self.store, upload, borrowed, max_width);
         let _ = self.store.data_mut().table.delete(body);
         match out.map_err(PolicyError::from_call)? {
@@ -588,6 +600,7 @@ impl Session {
         principal: &Principal,
         facts: &[(String, String)],
     ) -> Result<Result<(), Rejection>, PolicyError> {
+        self.rearm();
         let out = self.bindings.imgbed_policy_api().call_authorize(&mut self.store, action, principal, facts);
         match out.map_err(PolicyError::from_call)? {
             Decision::Allow => Ok(Ok(())),

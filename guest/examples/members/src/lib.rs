@@ -76,8 +76,8 @@ impl Guest for Members {
         }
     }
 
-    fn strip_metadata(_upload: Upload, media: Media, data: &Body) -> Result<Option<Vec<Piece>>, Rejection> {
-        let pieces = imgbed_policy::metadata::strip(data, &media.format)?;
+    fn strip_metadata(_upload: Upload, data: &Body) -> Result<Option<Vec<Piece>>, Rejection> {
+        let pieces = imgbed_policy::metadata::strip(data)?;
         Ok(pieces.map(|p| p.into_iter().map(Into::into).collect()))
     }
 

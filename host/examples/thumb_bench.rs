@@ -1,0 +1,95 @@
+//! Thumbnail of a 12-megapixel JPEG (4000x3000 photo-like pixels): in the
+//! sandbox (the default policy's `thumbnail` export, fresh instance per call)
+//! against the same crate compiled natively. Both run the same code path:
+//! inspect (marker walk + full decode), decode, area-average shrink, PNG encode.
+//!
+//! cargo run --release -p imgbed-host --example thumb_bench -- [ITERATIONS] [WIDTH] [HEIGHT]
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use imgbed::policy::{Limits, PolicyRuntime, Upload, BUILTIN_POLICY};
+
+/// Smooth gradients plus a little noise: compresses like a photo, not like noise.
+fn photo_jpeg(w: u16, h: u16) -> Vec<u8> {
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut pixels = Vec::with_capacity(usize::from(w) * usize::from(h) * 3);
+    for y in 0..u32::from(h) {
+        for xx in 0..u32::from(w) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let n = (x & 15) as u32;
+            pixels.push(((xx * 255 / u32::from(w)) + n).min(255) as u8);
+            pixels.push(((y * 255 / u32::from(h)) + n).min(255) as u8);
+            pixels.push((((xx + y) * 255 / (u32::from(w) + u32::from(h))) + n).min(255) as u8);
+        }
+    }
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 85).encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb).unwrap();
+    out
+}
+
+fn summary(what: &str, mut times: Vec<Duration>) {
+    times.sort();
+    let mean = times.iter().sum::<Duration>() / times.len() as u32;
+    println!(
+        "{what}: mean {:.0} ms  min {:.0} ms  max {:.0} ms  (n={})",
+        mean.as_secs_f64() * 1e3,
+        times[0].as_secs_f64() * 1e3,
+        times[times.len() - 1].as_secs_f64() * 1e3,
+        times.len()
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let iterations: usize = args.get(1).map_or(5, |a| a.parse().unwrap());
+    let w: u16 = args.get(2).map_or(4000, |a| a.parse().unwrap());
+    let h: u16 = args.get(3).map_or(3000, |a| a.parse().unwrap());
+    let jpeg = photo_jpeg(w, h);
+    println!("{w}x{h} JPEG ({:.1} MP), {} bytes; thumbnail 300 px wide", f64::from(w) * f64::from(h) / 1e6, jpeg.len());
+
+    // Natively: the policy crate as a library.
+    let limits = imgbed_policy::inspect::Limits::default();
+    let mut native = Vec::new();
+    for _ in 0..iterations {
+        let t = Instant::now();
+        let png = imgbed_policy::thumbnail::thumbnail(&jpeg[..], &limits, 300).unwrap();
+        native.push(t.elapsed());
+        assert!(png.starts_with(b"\x89PNG"));
+    }
+    summary("native (same crate, release)", native);
+
+    // In the sandbox, as the upload handler calls it.
+    let sandbox_limits = Limits { memory_bytes: 256 << 20, deadline: Duration::from_secs(60), workers: 1 };
+    let rt = Arc::new(
+        PolicyRuntime::new(BUILTIN_POLICY, sandbox_limits, Default::default(), imgbed::policy::no_storage()).unwrap(),
+    );
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(&jpeg).unwrap();
+    let upload = Upload {
+        filename: "photo.jpg".into(),
+        declared_type: "image/jpeg".into(),
+        size: jpeg.len() as u64,
+        digest: "00".repeat(32),
+        owner: "bench".into(),
+        received_at: 0.0,
+        attempt: 0,
+    };
+    let mut sandboxed = Vec::new();
+    for _ in 0..iterations {
+        let (u, file) = (upload.clone(), f.reopen().unwrap());
+        let t = Instant::now();
+        let png = rt.run(move |s| s.thumbnail(&u, &file, 300)).await.unwrap().unwrap();
+        sandboxed.push(t.elapsed());
+        assert!(png.starts_with(b"\x89PNG"));
+    }
+    summary("sandbox (wasm32-wasip2, fresh instance per call)", sandboxed);
+    let (u, file) = (upload.clone(), f.reopen().unwrap());
+    let t = Instant::now();
+    rt.run(move |s| s.inspect(&u, &file)).await.unwrap().unwrap();
+    println!("sandbox inspect alone (the upload's validation): {:.0} ms", t.elapsed().as_secs_f64() * 1e3);
+}
