@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Starts the servers the tests talk to, on free loopback ports, and writes
 # their addresses as `export` lines to the file named by $1:
-#   - an SMTP server (aiosmtpd, from PyPI, in a virtualenv) storing mail in a Maildir.
+#   - an SMTP server (aiosmtpd, from PyPI, in a virtualenv) storing mail in a Maildir;
+#   - a MongoDB wire-protocol server (nx-27017, from PyPI: no genuine mongod can be
+#     installed here) keeping one SQLite file per database in a folder.
 # The same virtualenv holds schemathesis for scripts/schemathesis.sh.
 # Each server's PID goes into $1.pids; scripts/test.sh stops them by PID.
 set -euo pipefail
 out="$1"
 venv="${IMGBED_TEST_VENV:-$HOME/.cache/imgbed-test-venv}"
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import aiosmtpd' 2>/dev/null \
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import aiosmtpd, nx_27017' 2>/dev/null \
    || [ ! -x "$venv/bin/schemathesis" ]; then
-  echo "test-services: installing aiosmtpd and schemathesis into $venv" >&2
+  echo "test-services: installing aiosmtpd, nx-27017 and schemathesis into $venv" >&2
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6' 'schemathesis==4.32.5'
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    'aiosmtpd==1.4.6' 'schemathesis==4.32.5' 'nx-27017==0.8.1' 'neosqlite==1.17.2' 'pymongo==4.20.0'
 fi
 free_port() { "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -23,18 +26,41 @@ mkdir -p "$maildir/tmp" "$maildir/new" "$maildir/cur"
   >"$work/smtp.log" 2>&1 &
 echo $! >>"$out.pids"
 
-# Wait until it answers (bounded).
-for _ in $(seq 1 100); do
-  if "$venv/bin/python" -c "import socket,sys; socket.create_connection(('127.0.0.1',$smtp_port),0.2)" 2>/dev/null; then
-    break
-  fi
-  sleep 0.1
-done
-"$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1',$smtp_port),1)" \
-  || { echo "test-services: SMTP server did not start" >&2; cat "$work/smtp.log" >&2; exit 1; }
+mongo_port="$(free_port)"
+mongo_dir="$work/mongo"
+mkdir -p "$mongo_dir"
+# neosqlite's fallback mode keeps booleans and dates set by update operators typed
+# (see ../shared/TEST-SERVICES.md); the server runs in the foreground, stopped by PID.
+"$venv/bin/python" -c '
+import sys
+from neosqlite.collection.query_helper.utils import set_force_fallback
+set_force_fallback(True)
+import nx_27017.nx_27017 as server
+sys.argv = ["nx_27017"] + sys.argv[1:]
+server.main()
+' --data-dir "$mongo_dir" --host 127.0.0.1 -p "$mongo_port" \
+  --log-file "$work/mongo.log" --pid-file "$work/mongo.pid" >"$work/mongo.out" 2>&1 &
+echo $! >>"$out.pids"
+
+# Wait until both answer (bounded).
+wait_port() {
+  for _ in $(seq 1 150); do
+    if "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+wait_port "$smtp_port" || { echo "test-services: SMTP server did not start" >&2; cat "$work/smtp.log" >&2; exit 1; }
+wait_port "$mongo_port" \
+  || { echo "test-services: MongoDB test server did not start" >&2; cat "$work/mongo.out" "$work/mongo.log" >&2; exit 1; }
 
 cat >"$out" <<VARS
 export IMGBED_TEST_SMTP="127.0.0.1:$smtp_port"
 export IMGBED_TEST_MAILDIR="$maildir"
+export IMGBED_TEST_MONGO="mongodb://127.0.0.1:$mongo_port"
+export IMGBED_TEST_MONGO_DIR="$mongo_dir"
+export IMGBED_TEST_MONGO_PORT="$mongo_port"
 export IMGBED_TEST_SERVICES_DIR="$work"
 VARS

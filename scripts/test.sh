@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: schemathesis against the live server's own OpenAPI document,
 # then guest logic in the sandbox and black-box tests of the real binary against
-# real servers on loopback (SMTP). Does its own set-up (wasm target, test
+# real servers on loopback (SMTP, MongoDB protocol), on SQLite and again on MongoDB. Does its own set-up (wasm target, test
 # servers, stopped by PID at the end); extra arguments go to `cargo test`.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -31,3 +31,8 @@ if [ "$#" -eq 0 ]; then
   bash "$here/schemathesis.sh"
 fi
 cargo test --locked "$@"
+if [ "$#" -eq 0 ]; then
+  # The storage-level and black-box suites again, on MongoDB (the wire-protocol test server).
+  IMGBED_TEST_ENGINE=mongo cargo test --locked \
+    --test store --test api --test accounts --test media --test swap --test operations
+fi

@@ -21,13 +21,29 @@ use crate::blob::LocalBlobs;
 use crate::config::Settings;
 use crate::http::{AppState, Shared};
 use crate::policy::{Limits, PolicyRuntime};
-use crate::store::{MetaStore, SqliteStore};
+use crate::store::{MetaStore, MongoStore, SqliteStore};
+
+/// Opens the metadata store the config names.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn MetaStore>> {
+    let db = &settings.config.database;
+    Ok(match db.engine.as_str() {
+        "mongo" => {
+            let timeout = Duration::from_millis(db.timeout_ms);
+            let store = MongoStore::connect(&db.mongo, timeout)
+                .await
+                .with_context(|| format!("connecting to MongoDB at {}", store::redact_uri(&db.mongo)))?;
+            Arc::new(store)
+        }
+        _ => Arc::new(
+            SqliteStore::open(&settings.sqlite_path)
+                .with_context(|| format!("opening database {}", settings.sqlite_path.display()))?,
+        ),
+    })
+}
 
 /// Opens storage, loads the policy and reconciles files with records.
 pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
-    let store = SqliteStore::open(&settings.sqlite_path)
-        .with_context(|| format!("opening database {}", settings.sqlite_path.display()))?;
-    let store: Arc<dyn MetaStore> = Arc::new(store);
+    let store = open_store(&settings).await?;
     let blobs = LocalBlobs::open(&settings.image_dir)
         .with_context(|| format!("opening image directory {}", settings.image_dir.display()))?;
     let auth_config = &settings.config.auth;

@@ -38,13 +38,49 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_imgbed")
 }
 
+/// The metadata engine the black-box tests run against: `IMGBED_TEST_ENGINE` = "sqlite"
+/// (default) or "mongo" (then `IMGBED_TEST_MONGO` must name the test server; no silent skip).
+pub fn engine() -> &'static str {
+    match std::env::var("IMGBED_TEST_ENGINE").as_deref() {
+        Ok("mongo") => "mongo",
+        Ok("sqlite") | Err(_) => "sqlite",
+        Ok(other) => panic!("IMGBED_TEST_ENGINE={other}: expected sqlite or mongo"),
+    }
+}
+
+/// A connection string for a fresh, empty database on the MongoDB test server.
+pub fn fresh_mongo_uri() -> String {
+    let base = std::env::var("IMGBED_TEST_MONGO").expect(
+        "IMGBED_TEST_MONGO is not set: run the tests with scripts/test.sh, which starts the MongoDB test server",
+    );
+    let id: u64 = rand_u64();
+    format!("{}/imgbed_test_{id:016x}", base.trim_end_matches('/'))
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    h.finish()
+}
+
+/// The config part that selects the engine under test.
+pub fn engine_config() -> Value {
+    match engine() {
+        "mongo" => json!({"database": {"engine": "mongo", "mongo": fresh_mongo_uri()}}),
+        _ => json!({}),
+    }
+}
+
 impl Server {
-    /// Starts a server with the default config plus `overrides`. Token checks and the IP
-    /// filter are off unless the overrides turn them on (`{"auth": {"jwt": true}}`).
+    /// Starts a server with the default config plus `overrides`, on the engine under test
+    /// (see [`engine`]). Token checks and the IP filter are off unless the overrides turn
+    /// them on (`{"auth": {"jwt": true}}`).
     pub fn start(overrides: Value) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let mut config =
             json!({"port": 0, "log": {"level": "warn"}, "auth": {"jwt": false}, "ip_filter": {"enabled": false}});
+        merge(&mut config, &engine_config());
         merge(&mut config, &overrides);
         std::fs::write(dir.path().join("config.json"), serde_json::to_vec_pretty(&config).unwrap()).unwrap();
         Self::start_in(dir)
@@ -122,6 +158,25 @@ impl Server {
         std::fs::read_dir(self.images_dir().join(".tmp"))
             .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
             .unwrap_or_default()
+    }
+
+    /// The raw bytes of the metadata database (SQLite file and WAL, or the MongoDB test
+    /// server's own file), to check what is and is not stored.
+    pub fn database_bytes(&self) -> Vec<u8> {
+        let files: Vec<PathBuf> = match engine() {
+            "mongo" => {
+                // The test server keeps one SQLite file per database in IMGBED_TEST_MONGO_DIR.
+                let dir = PathBuf::from(std::env::var("IMGBED_TEST_MONGO_DIR").expect("IMGBED_TEST_MONGO_DIR"));
+                let config: Value =
+                    serde_json::from_slice(&std::fs::read(self.path().join("config.json")).unwrap()).unwrap();
+                let uri = config["database"]["mongo"].as_str().unwrap().to_string();
+                let db = uri.rsplit('/').next().unwrap().split('?').next().unwrap().to_string();
+                let file = dir.join(format!("{db}.db"));
+                vec![file.clone(), PathBuf::from(format!("{}-wal", file.display()))]
+            }
+            _ => vec![self.path().join("imgbed.db"), self.path().join("imgbed.db-wal")],
+        };
+        files.iter().flat_map(|f| std::fs::read(f).unwrap_or_default()).collect()
     }
 
     pub fn admin_token(&self) -> String {

@@ -242,12 +242,14 @@ impl Default for VideoConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
-    /// "sqlite" (MongoDB comes with its own issue).
+    /// "sqlite" or "mongo".
     pub engine: String,
     /// SQLite file: a path or the original's `sqlite:///file.db` URL.
     pub sqlite: String,
-    /// MongoDB connection string.
+    /// MongoDB connection string (`mongodb://…/dbname`; database `imgbed` if none).
     pub mongo: String,
+    /// Milliseconds to wait for a MongoDB server before a request (or start-up) fails.
+    pub timeout_ms: u64,
 }
 
 /// The policy component and its sandbox.
@@ -330,7 +332,7 @@ impl Default for ServerConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig { engine: "sqlite".into(), sqlite: "imgbed.db".into(), mongo: String::new() }
+        DatabaseConfig { engine: "sqlite".into(), sqlite: "imgbed.db".into(), mongo: String::new(), timeout_ms: 3000 }
     }
 }
 
@@ -504,11 +506,15 @@ pub fn validate(c: &Config) -> Result<(), (String, String)> {
     if !RULES.contains(&c.server.image_rule.as_str()) {
         return bad("server.image_rule", format!("must be one of {RULES:?}, got {:?}", c.server.image_rule));
     }
-    if c.database.engine != "sqlite" {
-        return bad(
-            "database.engine",
-            format!("{:?} is not supported by this build; use \"sqlite\"", c.database.engine),
-        );
+    match c.database.engine.as_str() {
+        "sqlite" => {}
+        "mongo" => {
+            let uri = &c.database.mongo;
+            if !(uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://")) {
+                return bad("database.mongo", "must be a mongodb:// or mongodb+srv:// connection string".into());
+            }
+        }
+        other => return bad("database.engine", format!("must be \"sqlite\" or \"mongo\", got {other:?}")),
     }
     let positive = [
         ("server.image_size", c.server.image_size),
@@ -525,6 +531,7 @@ pub fn validate(c: &Config) -> Result<(), (String, String)> {
         ("video.max_duration_s", c.video.max_duration_s),
         ("policy.memory_mb", u64::from(c.policy.memory_mb)),
         ("policy.deadline_ms", c.policy.deadline_ms),
+        ("database.timeout_ms", c.database.timeout_ms),
     ];
     for (key, v) in positive {
         if v == 0 {

@@ -1,8 +1,23 @@
 //! Metadata storage: the [`MetaStore`] trait and its engines.
 
+mod mongo;
 mod sqlite;
 
+pub use mongo::MongoStore;
 pub use sqlite::SqliteStore;
+
+/// A connection string with any password replaced by `***`, for messages and logs.
+pub fn redact_uri(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.split_once("://") else { return uri.to_string() };
+    let host_start = rest.find('/').unwrap_or(rest.len());
+    match rest[..host_start].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{}", &rest[at + 1..])
+        }
+        None => uri.to_string(),
+    }
+}
 
 use serde::Serialize;
 
@@ -125,4 +140,13 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn is_banned(&self, mail: &str) -> Result<bool, StoreError>;
     /// Every account with its image count and bytes.
     async fn users(&self) -> Result<Vec<UserUsage>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(super::redact_uri("mongodb://u:p%40ss@h:1/db?x=1"), "mongodb://u:***@h:1/db?x=1");
+        assert_eq!(super::redact_uri("mongodb://h:1/db"), "mongodb://h:1/db");
+    }
 }

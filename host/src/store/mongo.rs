@@ -1,0 +1,319 @@
+//! MongoDB engine (the official async driver): the same answers as SQLite.
+//!
+//! Collections `images`, `users` and `bans`, with unique indexes where SQLite has
+//! keys (image name, owner + digest, mail). Listings sort by time then `_id`
+//! (ObjectIds grow with insertion), as SQLite sorts by time then row id.
+
+use std::time::Duration;
+
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::options::{ClientOptions, IndexOptions};
+use mongodb::{Client, Collection, Database, IndexModel};
+
+use super::{ImageRecord, MetaStore, Page, StoreError, User, UserUsage};
+
+/// Metadata in a MongoDB database.
+#[derive(Clone)]
+pub struct MongoStore {
+    db: Database,
+    images: Collection<Document>,
+    users: Collection<Document>,
+    bans: Collection<Document>,
+    /// For the blocking queries the policy makes from its own threads.
+    runtime: tokio::runtime::Handle,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Whether a driver error is a unique-index violation.
+fn is_duplicate(e: &mongodb::error::Error) -> bool {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    match &*e.kind {
+        ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == 11000,
+        ErrorKind::Command(c) => c.code == 11000,
+        ErrorKind::InsertMany(m) => m.write_errors.as_ref().is_some_and(|w| w.iter().any(|w| w.code == 11000)),
+        _ => e.to_string().contains("E11000") || e.to_string().contains("duplicate key"),
+    }
+}
+
+/// A whole number from a field whatever integer or double type the server stored it as.
+fn number(d: &Document, key: &str) -> u64 {
+    match d.get(key) {
+        Some(Bson::Int32(n)) => (*n).max(0) as u64,
+        Some(Bson::Int64(n)) => (*n).max(0) as u64,
+        Some(Bson::Double(n)) => n.max(0.0) as u64,
+        _ => 0,
+    }
+}
+
+fn float(d: &Document, key: &str) -> f64 {
+    match d.get(key) {
+        Some(Bson::Double(n)) => *n,
+        Some(Bson::Int32(n)) => f64::from(*n),
+        Some(Bson::Int64(n)) => *n as f64,
+        _ => 0.0,
+    }
+}
+
+fn text(d: &Document, key: &str) -> String {
+    d.get_str(key).unwrap_or_default().to_string()
+}
+
+fn optional_text(d: &Document, key: &str) -> Option<String> {
+    d.get_str(key).ok().map(str::to_string)
+}
+
+fn record_doc(r: &ImageRecord) -> Document {
+    let mut d = doc! {
+        "name": &r.name,
+        "owner": &r.owner,
+        "size": r.size as i64,
+        "digest": &r.digest,
+        "kind": &r.kind,
+        "format": &r.format,
+        "mime": &r.mime,
+        "width": i64::from(r.width),
+        "height": i64::from(r.height),
+        "frames": i64::from(r.frames),
+        "original_name": &r.original_name,
+        "time": r.time,
+    };
+    if let Some(ms) = r.duration_ms {
+        d.insert("duration_ms", ms as i64);
+    }
+    if let Some(codec) = &r.codec {
+        d.insert("codec", codec);
+    }
+    d
+}
+
+fn record(d: &Document) -> ImageRecord {
+    ImageRecord {
+        name: text(d, "name"),
+        owner: text(d, "owner"),
+        size: number(d, "size"),
+        digest: text(d, "digest"),
+        kind: text(d, "kind"),
+        format: text(d, "format"),
+        mime: text(d, "mime"),
+        width: number(d, "width") as u32,
+        height: number(d, "height") as u32,
+        frames: number(d, "frames") as u32,
+        duration_ms: d.contains_key("duration_ms").then(|| number(d, "duration_ms")),
+        codec: optional_text(d, "codec"),
+        original_name: text(d, "original_name"),
+        time: float(d, "time"),
+    }
+}
+
+fn user(d: &Document) -> User {
+    User {
+        mail: text(d, "mail"),
+        jti: text(d, "jti"),
+        issued_at: number(d, "issued_at") as i64,
+        created: float(d, "created"),
+    }
+}
+
+impl MongoStore {
+    /// Connects to `uri` (database from its path, else `imgbed`), waiting at most `timeout`
+    /// for a server, then checks it answers and ensures the indexes.
+    pub async fn connect(uri: &str, timeout: Duration) -> Result<Self, StoreError> {
+        let mut options = ClientOptions::parse(uri).await.map_err(backend)?;
+        options.server_selection_timeout = Some(timeout);
+        options.connect_timeout = Some(timeout);
+        options.app_name = Some("imgbed".into());
+        let name = options.default_database.clone().unwrap_or_else(|| "imgbed".into());
+        let client = Client::with_options(options).map_err(backend)?;
+        let db = client.database(&name);
+        let store = MongoStore {
+            images: db.collection("images"),
+            users: db.collection("users"),
+            bans: db.collection("bans"),
+            db,
+            runtime: tokio::runtime::Handle::current(),
+        };
+        store.ping().await?;
+        store.init().await?;
+        Ok(store)
+    }
+
+    async fn first_image(&self, filter: Document) -> Result<Option<ImageRecord>, StoreError> {
+        Ok(self.images.find_one(filter).await.map_err(backend)?.map(|d| record(&d)))
+    }
+
+    async fn names(&self, filter: Document) -> Result<Vec<String>, StoreError> {
+        let mut cursor = self.images.find(filter).projection(doc! {"name": 1}).await.map_err(backend)?;
+        let mut out = Vec::new();
+        while cursor.advance().await.map_err(backend)? {
+            let d = cursor.deserialize_current().map_err(backend)?;
+            out.push(text(&d, "name"));
+        }
+        Ok(out)
+    }
+
+    async fn usage(&self, owner: &str) -> Result<(u64, u64), StoreError> {
+        // Summed here, not with $group: the projection is all a test server needs to support.
+        let mut cursor = self.images.find(doc! {"owner": owner}).projection(doc! {"size": 1}).await.map_err(backend)?;
+        let (mut images, mut bytes) = (0u64, 0u64);
+        while cursor.advance().await.map_err(backend)? {
+            let d = cursor.deserialize_current().map_err(backend)?;
+            images += 1;
+            bytes += number(&d, "size");
+        }
+        Ok((images, bytes))
+    }
+}
+
+#[async_trait::async_trait]
+impl MetaStore for MongoStore {
+    async fn init(&self) -> Result<(), StoreError> {
+        let unique = || IndexOptions::builder().unique(true).build();
+        let indexes = [
+            (&self.images, IndexModel::builder().keys(doc! {"name": 1}).options(unique()).build()),
+            (&self.images, IndexModel::builder().keys(doc! {"owner": 1, "digest": 1}).options(unique()).build()),
+            (&self.images, IndexModel::builder().keys(doc! {"owner": 1, "time": -1}).build()),
+            (&self.users, IndexModel::builder().keys(doc! {"mail": 1}).options(unique()).build()),
+            (&self.bans, IndexModel::builder().keys(doc! {"mail": 1}).options(unique()).build()),
+        ];
+        for (collection, index) in indexes {
+            collection.create_index(index).await.map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.db.run_command(doc! {"ping": 1}).await.map_err(backend)?;
+        Ok(())
+    }
+
+    async fn insert(&self, r: &ImageRecord) -> Result<(), StoreError> {
+        match self.images.insert_one(record_doc(r)).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_duplicate(&e) => {
+                // Which key clashed? The digest pair wins: the caller answers with the existing record.
+                match self.find_by_digest(&r.owner, &r.digest).await? {
+                    Some(existing) => Err(StoreError::Duplicate(existing.name)),
+                    None => Err(StoreError::NameTaken),
+                }
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn get(&self, name: &str) -> Result<Option<ImageRecord>, StoreError> {
+        self.first_image(doc! {"name": name}).await
+    }
+
+    async fn find_by_digest(&self, owner: &str, digest: &str) -> Result<Option<ImageRecord>, StoreError> {
+        self.first_image(doc! {"owner": owner, "digest": digest}).await
+    }
+
+    async fn list(&self, owner: &str, offset: u64, limit: u64) -> Result<Page, StoreError> {
+        let filter = doc! {"owner": owner};
+        let total = self.images.count_documents(filter.clone()).await.map_err(backend)?;
+        let mut cursor = self
+            .images
+            .find(filter)
+            .sort(doc! {"time": -1, "_id": -1})
+            .skip(offset)
+            .limit(limit.min(i64::MAX as u64) as i64)
+            .await
+            .map_err(backend)?;
+        let mut items = Vec::new();
+        while cursor.advance().await.map_err(backend)? {
+            items.push(record(&cursor.deserialize_current().map_err(backend)?));
+        }
+        Ok(Page { items, total })
+    }
+
+    async fn delete(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.images.delete_one(doc! {"name": name}).await.map_err(backend)?.deleted_count > 0)
+    }
+
+    async fn all_names(&self) -> Result<Vec<String>, StoreError> {
+        self.names(doc! {}).await
+    }
+
+    fn exists_blocking(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.runtime.block_on(self.get(name))?.is_some())
+    }
+
+    fn usage_blocking(&self, owner: &str) -> Result<(u64, u64), StoreError> {
+        self.runtime.block_on(self.usage(owner))
+    }
+
+    async fn names_of_owner(&self, owner: &str) -> Result<Vec<String>, StoreError> {
+        self.names(doc! {"owner": owner}).await
+    }
+
+    async fn create_user(&self, u: &User) -> Result<(), StoreError> {
+        let d = doc! {"mail": &u.mail, "jti": &u.jti, "issued_at": u.issued_at, "created": u.created};
+        match self.users.insert_one(d).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_duplicate(&e) => Err(StoreError::UserExists),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn get_user(&self, mail: &str) -> Result<Option<User>, StoreError> {
+        Ok(self.users.find_one(doc! {"mail": mail}).await.map_err(backend)?.map(|d| user(&d)))
+    }
+
+    async fn delete_user(&self, mail: &str) -> Result<bool, StoreError> {
+        Ok(self.users.delete_one(doc! {"mail": mail}).await.map_err(backend)?.deleted_count > 0)
+    }
+
+    async fn set_check(&self, mail: &str, check_hash: &str, expires: f64) -> Result<(), StoreError> {
+        self.users
+            .update_one(doc! {"mail": mail}, doc! {"$set": {"check_hash": check_hash, "check_expires": expires}})
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn check_valid(&self, mail: &str, check_hash: &str, now: f64) -> Result<bool, StoreError> {
+        let filter = doc! {"mail": mail, "check_hash": check_hash, "check_expires": {"$gt": now}};
+        Ok(self.users.count_documents(filter).await.map_err(backend)? > 0)
+    }
+
+    async fn take_check(&self, mail: &str, check_hash: &str, now: f64) -> Result<bool, StoreError> {
+        // One update: of two concurrent confirmations only one can clear the code.
+        let filter = doc! {"mail": mail, "check_hash": check_hash, "check_expires": {"$gt": now}};
+        let res = self
+            .users
+            .update_one(filter, doc! {"$unset": {"check_hash": "", "check_expires": ""}})
+            .await
+            .map_err(backend)?;
+        Ok(res.modified_count == 1)
+    }
+
+    async fn ban(&self, mail: &str, time: f64) -> Result<(), StoreError> {
+        self.bans
+            .update_one(doc! {"mail": mail}, doc! {"$set": {"mail": mail, "time": time}})
+            .upsert(true)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn is_banned(&self, mail: &str) -> Result<bool, StoreError> {
+        Ok(self.bans.count_documents(doc! {"mail": mail}).await.map_err(backend)? > 0)
+    }
+
+    async fn users(&self) -> Result<Vec<UserUsage>, StoreError> {
+        let mut cursor = self.users.find(doc! {}).sort(doc! {"created": 1, "mail": 1}).await.map_err(backend)?;
+        let mut accounts = Vec::new();
+        while cursor.advance().await.map_err(backend)? {
+            accounts.push(user(&cursor.deserialize_current().map_err(backend)?));
+        }
+        let mut out = Vec::with_capacity(accounts.len());
+        for u in accounts {
+            let (images, bytes) = self.usage(&u.mail).await?;
+            out.push(UserUsage { mail: u.mail, created: u.created, images, bytes });
+        }
+        Ok(out)
+    }
+}

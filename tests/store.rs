@@ -1,0 +1,152 @@
+//! The metadata store's contract, on the engine under test (`IMGBED_TEST_ENGINE`):
+//! the same answers, errors and order from SQLite and MongoDB.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use imgbed::store::{ImageRecord, MetaStore, MongoStore, SqliteStore, StoreError, User};
+
+/// A fresh, empty store of the engine under test (and the folder a SQLite file lives in).
+async fn fresh() -> (Arc<dyn MetaStore>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn MetaStore> = match common::engine() {
+        "mongo" => Arc::new(MongoStore::connect(&common::fresh_mongo_uri(), Duration::from_secs(5)).await.unwrap()),
+        _ => Arc::new(SqliteStore::open(&dir.path().join("t.db")).unwrap()),
+    };
+    store.init().await.unwrap();
+    (store, dir)
+}
+
+fn record(name: &str, owner: &str, digest: &str, time: f64) -> ImageRecord {
+    ImageRecord {
+        name: name.into(),
+        owner: owner.into(),
+        size: 1000 + name.len() as u64,
+        digest: digest.into(),
+        kind: "image".into(),
+        format: "png".into(),
+        mime: "image/png".into(),
+        width: 3,
+        height: 2,
+        frames: 1,
+        duration_ms: None,
+        codec: None,
+        original_name: format!("{name}.orig"),
+        time,
+    }
+}
+
+#[tokio::test]
+async fn records_keys_pages_and_deletes() {
+    let (s, _dir) = fresh().await;
+    s.ping().await.unwrap();
+    let a = record("a.png", "alice", "d1", 10.0);
+    s.insert(&a).await.unwrap();
+    assert_eq!(s.get("a.png").await.unwrap(), Some(a.clone()));
+    assert_eq!(s.get("zzz").await.unwrap(), None);
+    // Same name: taken. Same owner and bytes: a duplicate naming the stored record.
+    assert!(matches!(s.insert(&record("a.png", "bob", "d9", 11.0)).await, Err(StoreError::NameTaken)));
+    match s.insert(&record("other.png", "alice", "d1", 12.0)).await {
+        Err(StoreError::Duplicate(name)) => assert_eq!(name, "a.png"),
+        other => panic!("{other:?}"),
+    }
+    // Another owner may store the same bytes.
+    s.insert(&record("b.png", "bob", "d1", 13.0)).await.unwrap();
+    assert_eq!(s.find_by_digest("bob", "d1").await.unwrap().unwrap().name, "b.png");
+    assert_eq!(s.find_by_digest("carol", "d1").await.unwrap(), None);
+
+    // Video facts survive the round trip.
+    let mut v = record("v.mp4", "alice", "d2", 20.0);
+    (v.kind, v.format, v.mime, v.duration_ms, v.codec, v.frames) =
+        ("video".into(), "mp4".into(), "video/mp4".into(), Some(1234), Some("h264".into()), 0);
+    s.insert(&v).await.unwrap();
+    assert_eq!(s.get("v.mp4").await.unwrap(), Some(v));
+
+    // Newest first; equal times keep insertion order (later first).
+    for (i, t) in [(1, 30.0), (2, 30.0), (3, 25.0)] {
+        s.insert(&record(&format!("p{i}.png"), "alice", &format!("e{i}"), t)).await.unwrap();
+    }
+    let page = s.list("alice", 0, 3).await.unwrap();
+    assert_eq!(page.total, 5);
+    let names: Vec<&str> = page.items.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["p2.png", "p1.png", "p3.png"]);
+    let rest: Vec<String> = s.list("alice", 3, 10).await.unwrap().items.into_iter().map(|r| r.name).collect();
+    assert_eq!(rest, ["v.mp4", "a.png"]);
+    assert!(s.list("alice", 50, 10).await.unwrap().items.is_empty());
+
+    let mut all = s.all_names().await.unwrap();
+    all.sort();
+    assert_eq!(all, ["a.png", "b.png", "p1.png", "p2.png", "p3.png", "v.mp4"]);
+    let mut mine = s.names_of_owner("bob").await.unwrap();
+    mine.sort();
+    assert_eq!(mine, ["b.png"]);
+
+    assert!(s.delete("a.png").await.unwrap());
+    assert!(!s.delete("a.png").await.unwrap());
+    assert_eq!(s.get("a.png").await.unwrap(), None);
+    // The freed name and bytes can be stored again.
+    s.insert(&record("a.png", "alice", "d1", 40.0)).await.unwrap();
+}
+
+#[tokio::test]
+async fn blocking_queries_answer_from_policy_threads() {
+    let (s, _dir) = fresh().await;
+    s.insert(&record("x.png", "alice", "d1", 1.0)).await.unwrap();
+    s.insert(&record("y.png", "alice", "d2", 2.0)).await.unwrap();
+    let store = s.clone();
+    let (exists, missing, usage, none) = tokio::task::spawn_blocking(move || {
+        (
+            store.exists_blocking("x.png").unwrap(),
+            store.exists_blocking("nope").unwrap(),
+            store.usage_blocking("alice").unwrap(),
+            store.usage_blocking("bob").unwrap(),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(exists && !missing);
+    assert_eq!(usage, (2, 1005 + 1005));
+    assert_eq!(none, (0, 0));
+}
+
+#[tokio::test]
+async fn accounts_check_codes_and_bans() {
+    let (s, _dir) = fresh().await;
+    let u = User { mail: "a@example.org".into(), jti: "j1".into(), issued_at: 1_700_000_000, created: 5.5 };
+    s.create_user(&u).await.unwrap();
+    assert!(matches!(s.create_user(&u).await, Err(StoreError::UserExists)));
+    assert_eq!(s.get_user("a@example.org").await.unwrap(), Some(u.clone()));
+    assert_eq!(s.get_user("b@example.org").await.unwrap(), None);
+
+    // A removal code: valid until used once or expired.
+    s.set_check("a@example.org", "h1", 100.0).await.unwrap();
+    assert!(s.check_valid("a@example.org", "h1", 50.0).await.unwrap());
+    assert!(!s.check_valid("a@example.org", "h2", 50.0).await.unwrap());
+    assert!(!s.check_valid("a@example.org", "h1", 150.0).await.unwrap());
+    assert!(!s.take_check("a@example.org", "h1", 150.0).await.unwrap());
+    assert!(s.take_check("a@example.org", "h1", 50.0).await.unwrap());
+    assert!(!s.take_check("a@example.org", "h1", 50.0).await.unwrap(), "a code works once");
+    // Two confirmations at once: only one wins.
+    s.set_check("a@example.org", "h3", 100.0).await.unwrap();
+    let (x, y) = tokio::join!(s.take_check("a@example.org", "h3", 1.0), s.take_check("a@example.org", "h3", 1.0));
+    assert_eq!(u8::from(x.unwrap()) + u8::from(y.unwrap()), 1);
+
+    // Usage per account, oldest account first.
+    let v = User { mail: "v@example.org".into(), jti: "j2".into(), issued_at: 1, created: 1.0 };
+    s.create_user(&v).await.unwrap();
+    s.insert(&record("m.png", "a@example.org", "d1", 1.0)).await.unwrap();
+    let users = s.users().await.unwrap();
+    let got: Vec<(&str, u64, u64)> = users.iter().map(|u| (u.mail.as_str(), u.images, u.bytes)).collect();
+    assert_eq!(got, [("v@example.org", 0, 0), ("a@example.org", 1, 1005)]);
+
+    assert!(!s.is_banned("x@example.org").await.unwrap());
+    s.ban("x@example.org", 1.0).await.unwrap();
+    s.ban("x@example.org", 2.0).await.unwrap();
+    assert!(s.is_banned("x@example.org").await.unwrap());
+    assert!(s.delete_user("a@example.org").await.unwrap());
+    assert!(!s.delete_user("a@example.org").await.unwrap());
+    // init is idempotent.
+    s.init().await.unwrap();
+}
