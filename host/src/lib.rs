@@ -17,35 +17,79 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::blob::LocalBlobs;
+use crate::blob::{BlobStore, LocalBlobs, MongoBlobs, TempArea};
 use crate::config::Settings;
 use crate::http::{AppState, Shared};
 use crate::policy::{Limits, PolicyRuntime};
 use crate::store::{MetaStore, MongoStore, SqliteStore};
 
-/// Opens the metadata store the config names.
-pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn MetaStore>> {
+/// The metadata store and the blob stores the config names.
+pub struct Storage {
+    pub store: Arc<dyn MetaStore>,
+    pub blobs: Arc<dyn BlobStore>,
+    /// Present when `server.image_zip` is on.
+    pub thumbs: Option<Arc<dyn BlobStore>>,
+    pub temp: TempArea,
+    /// The MongoDB database, with `database.engine: "mongo"`.
+    pub mongo: Option<mongodb::Database>,
+}
+
+/// How long a blob without a record is left alone in a store shared by several hosts.
+const SHARED_BLOB_GRACE: Duration = Duration::from_secs(15 * 60);
+
+/// Opens the metadata store and the blob stores the config names.
+pub async fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
     let db = &settings.config.database;
-    Ok(match db.engine.as_str() {
+    let (store, mongo): (Arc<dyn MetaStore>, _) = match db.engine.as_str() {
         "mongo" => {
             let timeout = Duration::from_millis(db.timeout_ms);
             let store = MongoStore::connect(&db.mongo, timeout)
                 .await
                 .with_context(|| format!("connecting to MongoDB at {}", store::redact_uri(&db.mongo)))?;
-            Arc::new(store)
+            let database = store.database();
+            (Arc::new(store), Some(database))
         }
-        _ => Arc::new(
-            SqliteStore::open(&settings.sqlite_path)
-                .with_context(|| format!("opening database {}", settings.sqlite_path.display()))?,
+        _ => (
+            Arc::new(
+                SqliteStore::open(&settings.sqlite_path)
+                    .with_context(|| format!("opening database {}", settings.sqlite_path.display()))?,
+            ),
+            None,
         ),
-    })
+    };
+    // Uploads are received next to the local image folder (same file system: stored by a link).
+    let temp = TempArea::open(&settings.image_dir.join(".tmp"))
+        .with_context(|| format!("opening the upload folder {}", settings.image_dir.display()))?;
+    let image_zip = settings.config.server.image_zip;
+    let (blobs, thumbs): (Arc<dyn BlobStore>, Option<Arc<dyn BlobStore>>) = match (db.blob.as_str(), &mongo) {
+        ("gridfs", Some(database)) => {
+            let open = |bucket: &'static str| MongoBlobs::open(database, bucket, SHARED_BLOB_GRACE);
+            let blobs = open("images").await.context("opening the blob store in MongoDB")?;
+            let thumbs = match image_zip {
+                true => Some(Arc::new(open("thumbs").await.context("opening the thumbnail store")?) as Arc<dyn BlobStore>),
+                false => None,
+            };
+            (Arc::new(blobs), thumbs)
+        }
+        _ => {
+            let blobs = LocalBlobs::open(&settings.image_dir)
+                .with_context(|| format!("opening image directory {}", settings.image_dir.display()))?;
+            let thumbs = match image_zip {
+                true => Some(Arc::new(
+                    LocalBlobs::open(&settings.thumb_dir)
+                        .with_context(|| format!("opening {}", settings.thumb_dir.display()))?,
+                ) as Arc<dyn BlobStore>),
+                false => None,
+            };
+            (Arc::new(blobs), thumbs)
+        }
+    };
+    Ok(Storage { store, blobs, thumbs, temp, mongo })
 }
 
 /// Opens storage, loads the policy and reconciles files with records.
 pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
-    let store = open_store(&settings).await?;
-    let blobs = LocalBlobs::open(&settings.image_dir)
-        .with_context(|| format!("opening image directory {}", settings.image_dir.display()))?;
+    let Storage { store, blobs, thumbs, temp, mongo } = open_storage(&settings).await?;
     let auth_config = &settings.config.auth;
     let secrets = auth::load_secrets(&settings.base_dir, &auth_config.secret, &auth_config.admin_token)?;
     let mailer = mail::Mailer::new(&settings.config.mail, mail_template(&settings)?)?;
@@ -83,20 +127,13 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
     tracing::info!(policy = %active.name, sha256 = %active.sha256, "policy loaded");
 
     let ip_filter = Arc::new(ipfilter::IpFilter::new(&settings.config.ip_filter).map_err(anyhow::Error::msg)?);
-    let thumbs = if settings.config.server.image_zip {
-        Some(
-            LocalBlobs::open(&settings.thumb_dir)
-                .with_context(|| format!("opening {}", settings.thumb_dir.display()))?,
-        )
-    } else {
-        None
-    };
-    reconcile(store.as_ref(), &blobs, thumbs.as_ref()).await?;
+    reconcile(store.as_ref(), &temp, blobs.as_ref(), thumbs.as_deref()).await?;
     Ok(Arc::new(AppState {
         settings,
         store,
         blobs,
         thumbs,
+        temp,
         policy: Arc::new(policy),
         secrets,
         mailer,
@@ -196,31 +233,43 @@ async fn reload(state: &Shared, source: &str) {
     }
 }
 
-/// Removes what a crash can leave behind: temp files, files without records,
-/// records without files, and thumbnails without images.
-pub async fn reconcile(store: &dyn MetaStore, blobs: &LocalBlobs, thumbs: Option<&LocalBlobs>) -> anyhow::Result<()> {
-    let temps = blobs.clear_temp()?;
+/// Removes what a crash can leave behind: temp files, blobs without records (older
+/// than the store's grace period: another host may be between the two writes),
+/// records without blobs, and thumbnails without images.
+pub async fn reconcile(
+    store: &dyn MetaStore,
+    temp: &TempArea,
+    blobs: &dyn BlobStore,
+    thumbs: Option<&dyn BlobStore>,
+) -> anyhow::Result<()> {
+    let temps = temp.clear()?;
+    let mut swept = blobs.sweep(blobs.grace()).await?;
     let names: HashSet<String> = store.all_names().await?.into_iter().collect();
     if let Some(thumbs) = thumbs {
-        thumbs.clear_temp()?;
+        swept += thumbs.sweep(thumbs.grace()).await?;
         let wanted: HashSet<String> = names.iter().map(|n| blob::thumb_name(n)).collect();
-        for t in thumbs.names()?.into_iter().filter(|t| blob::is_safe_name(t) && !wanted.contains(t)) {
-            thumbs.remove(&t)?;
+        for (t, age) in thumbs.list().await? {
+            if !wanted.contains(&t) && age >= thumbs.grace() {
+                thumbs.remove(&t).await?;
+            }
         }
     }
-    let files: HashSet<String> = blobs.names()?.into_iter().filter(|n| blob::is_safe_name(n)).collect();
+    let listed = blobs.list().await?;
+    let files: HashSet<String> = listed.iter().map(|(n, _)| n.clone()).collect();
     let mut orphans = 0;
-    for f in files.difference(&names) {
-        blobs.remove(f)?;
-        orphans += 1;
+    for (f, age) in &listed {
+        if !names.contains(f) && *age >= blobs.grace() {
+            blobs.remove(f).await?;
+            orphans += 1;
+        }
     }
     let mut missing = 0;
     for n in names.difference(&files) {
         store.delete(n).await?;
         missing += 1;
     }
-    if temps + orphans + missing > 0 {
-        tracing::warn!(temps, orphans, missing, "start-up reconciliation cleaned up after an earlier crash");
+    if temps + swept + orphans + missing > 0 {
+        tracing::warn!(temps, swept, orphans, missing, "start-up reconciliation cleaned up after an earlier crash");
     }
     Ok(())
 }

@@ -1,12 +1,23 @@
-//! File storage for uploaded bytes: a temp area and the final directory.
+//! Storage for uploaded bytes: a local temp area where uploads are received, and
+//! a [`BlobStore`] holding stored files — a local folder ([`LocalBlobs`]) or a
+//! chunk collection in MongoDB ([`MongoBlobs`]) shared by several hosts.
 //!
-//! Uploads are streamed to a temp file in the same file system as the final
-//! directory and renamed into place, so a stored file is never half-written.
-//! Path safety is the host's job: every name is checked here, whatever the
-//! policy returned.
+//! A stored blob is never half-visible and never overwritten: `put_file` either
+//! makes the whole file visible under a free name or fails. Path safety is the
+//! host's job: every name is checked here, whatever the policy returned.
+
+mod local;
+mod mongo;
+
+pub use local::LocalBlobs;
+pub use mongo::MongoBlobs;
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
 
 /// Longest stored name, in bytes.
 pub const MAX_NAME_LEN: usize = 200;
@@ -26,18 +37,48 @@ pub fn thumb_name(name: &str) -> String {
     format!("{name}.png")
 }
 
-/// A local storage directory.
-#[derive(Debug, Clone)]
-pub struct LocalBlobs {
-    dir: PathBuf,
-    tmp: PathBuf,
+fn unsafe_name() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "unsafe name")
 }
 
-/// A file being received. Removed on drop unless [`LocalBlobs::persist`] took it.
+/// The bytes of a stored blob, in chunks.
+pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
+
+/// Where stored files live.
+#[async_trait::async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Stores the file at `path` under `name`, whole or not at all. Fails with
+    /// `AlreadyExists` if the name is taken (never overwrites).
+    async fn put_file(&self, path: &Path, name: &str) -> io::Result<()>;
+    /// Stores `bytes` under `name` (small files: thumbnails), like [`BlobStore::put_file`].
+    async fn put_bytes(&self, name: &str, bytes: Vec<u8>) -> io::Result<()>;
+    /// Removes a stored blob; a missing one is not an error.
+    async fn remove(&self, name: &str) -> io::Result<()>;
+    /// Size of a stored blob, None if there is none.
+    async fn size(&self, name: &str) -> io::Result<Option<u64>>;
+    /// `len` bytes of a stored blob from `start` (the caller checked the range).
+    async fn read(&self, name: &str, start: u64, len: u64) -> io::Result<ByteStream>;
+    /// Every stored name with the blob's age.
+    async fn list(&self) -> io::Result<Vec<(String, Duration)>>;
+    /// Whether the storage takes writes.
+    async fn probe(&self) -> io::Result<()>;
+    /// Removes the leftovers of writes interrupted more than `grace` ago.
+    async fn sweep(&self, grace: Duration) -> io::Result<usize>;
+    /// How old an unreferenced blob must be before start-up removes it: another host
+    /// sharing the store may be between writing a blob and recording it.
+    fn grace(&self) -> Duration;
+}
+
+/// The local folder where uploads are received before they are judged and stored.
+#[derive(Debug, Clone)]
+pub struct TempArea {
+    dir: PathBuf,
+}
+
+/// A file being received. Removed on drop.
 #[derive(Debug)]
 pub struct TempBlob {
     path: PathBuf,
-    kept: bool,
 }
 
 impl TempBlob {
@@ -48,72 +89,24 @@ impl TempBlob {
 
 impl Drop for TempBlob {
     fn drop(&mut self) {
-        if !self.kept {
-            let _ = std::fs::remove_file(&self.path);
-        }
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
-impl LocalBlobs {
-    /// Uses `dir` (created if missing); temp files go to `dir/.tmp`.
+impl TempArea {
+    /// Uses `dir` (created if missing).
     pub fn open(dir: &Path) -> io::Result<Self> {
-        let tmp = dir.join(".tmp");
-        std::fs::create_dir_all(&tmp)?;
-        Ok(LocalBlobs { dir: dir.to_path_buf(), tmp })
+        std::fs::create_dir_all(dir)?;
+        Ok(TempArea { dir: dir.to_path_buf() })
     }
 
     /// A fresh temp file path with a random name (the file is created by the caller).
     pub fn temp(&self) -> TempBlob {
         let id: u128 = rand::random();
-        TempBlob { path: self.tmp.join(format!("{id:032x}.part")), kept: false }
+        TempBlob { path: self.dir.join(format!("{id:032x}.part")) }
     }
 
-    /// The path of a stored name, or `None` if the name is not safe.
-    pub fn path_of(&self, name: &str) -> Option<PathBuf> {
-        is_safe_name(name).then(|| self.dir.join(name))
-    }
-
-    /// Writes `bytes` under `name` (via a temp file and a rename).
-    pub fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
-        let temp = self.temp();
-        std::fs::write(temp.path(), bytes)?;
-        self.persist(temp, name)
-    }
-
-    /// Moves a received file into place under `name`.
-    pub fn persist(&self, mut temp: TempBlob, name: &str) -> io::Result<()> {
-        let dest = self.path_of(name).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "unsafe name"))?;
-        std::fs::rename(&temp.path, dest)?;
-        temp.kept = true;
-        Ok(())
-    }
-
-    /// Removes a stored file; a missing file is not an error.
-    pub fn remove(&self, name: &str) -> io::Result<()> {
-        match self.path_of(name) {
-            Some(p) => match std::fs::remove_file(p) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
-            },
-            None => Ok(()),
-        }
-    }
-
-    /// Names of all stored files (not the temp area).
-    pub fn names(&self) -> io::Result<Vec<String>> {
-        let mut out = Vec::new();
-        for entry in std::fs::read_dir(&self.dir)? {
-            let entry = entry?;
-            if entry.file_type()?.is_file() {
-                if let Some(name) = entry.file_name().to_str() {
-                    out.push(name.to_string());
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Checks that the storage takes writes: creates and removes a small temp file.
+    /// Checks that the temp area takes writes: creates and removes a small file.
     pub fn probe(&self) -> io::Result<()> {
         let temp = self.temp();
         std::fs::write(temp.path(), b"ready")?;
@@ -121,10 +114,10 @@ impl LocalBlobs {
         Ok(())
     }
 
-    /// Removes every leftover temp file (start-up: nothing is in flight yet).
-    pub fn clear_temp(&self) -> io::Result<usize> {
+    /// Removes every leftover temp file (start-up: nothing is in flight yet on this host).
+    pub fn clear(&self) -> io::Result<usize> {
         let mut n = 0;
-        for entry in std::fs::read_dir(&self.tmp)? {
+        for entry in std::fs::read_dir(&self.dir)? {
             std::fs::remove_file(entry?.path())?;
             n += 1;
         }

@@ -250,6 +250,9 @@ pub struct DatabaseConfig {
     pub mongo: String,
     /// Milliseconds to wait for a MongoDB server before a request (or start-up) fails.
     pub timeout_ms: u64,
+    /// Where stored files live: "local" (the image folder) or "gridfs" (chunk collections
+    /// in the MongoDB database, shared by every host; needs `engine: "mongo"`).
+    pub blob: String,
 }
 
 /// The policy component and its sandbox.
@@ -332,7 +335,7 @@ impl Default for ServerConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig { engine: "sqlite".into(), sqlite: "imgbed.db".into(), mongo: String::new(), timeout_ms: 3000 }
+        DatabaseConfig { engine: "sqlite".into(), sqlite: "imgbed.db".into(), mongo: String::new(), timeout_ms: 3000, blob: "local".into() }
     }
 }
 
@@ -515,6 +518,12 @@ pub fn validate(c: &Config) -> Result<(), (String, String)> {
             }
         }
         other => return bad("database.engine", format!("must be \"sqlite\" or \"mongo\", got {other:?}")),
+    }
+    match c.database.blob.as_str() {
+        "local" => {}
+        "gridfs" if c.database.engine == "mongo" => {}
+        "gridfs" => return bad("database.blob", "\"gridfs\" needs database.engine \"mongo\"".into()),
+        other => return bad("database.blob", format!("must be \"local\" or \"gridfs\", got {other:?}")),
     }
     let positive = [
         ("server.image_size", c.server.image_size),

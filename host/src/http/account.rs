@@ -96,7 +96,7 @@ pub(crate) async fn remove_account(state: &AppState, mail: &str) -> ApiResult<us
     let names = state.store.names_of_owner(mail).await.map_err(store_error)?;
     for name in &names {
         state.store.delete(name).await.map_err(store_error)?;
-        state.remove_files(name)?;
+        state.remove_files(name).await?;
     }
     state.store.delete_user(mail).await.map_err(store_error)?;
     tracing::info!(mail = %mail, images = names.len(), "account removed");

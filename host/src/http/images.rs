@@ -43,7 +43,10 @@ pub async fn list(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> 
     let per_page = positive(&query, "per_page", max.min(20))?.min(max);
     let offset = (page - 1).saturating_mul(per_page);
     let result = state.store.list(&who.id, offset, per_page).await.map_err(store_error)?;
-    let items: Vec<Value> = result.items.iter().map(|r| record_json(&state, r)).collect();
+    let mut items: Vec<Value> = Vec::with_capacity(result.items.len());
+    for r in &result.items {
+        items.push(record_json(&state, r).await);
+    }
     Ok(Json(json!({
         "data": items,
         "type": "ok",
@@ -135,7 +138,7 @@ pub async fn info(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
     let record = requested(&state, &headers, &uri, body, "image.info").await?;
-    Ok(Json(json!({"data": record_json(&state, &record), "type": "ok"})))
+    Ok(Json(json!({"data": record_json(&state, &record).await, "type": "ok"})))
 }
 
 /// Escapes text for an HTML attribute value.
@@ -241,7 +244,7 @@ pub async fn delete(
     for name in &names {
         // Row first: a crash in between leaves a file without a row, which start-up removes.
         state.store.delete(name).await.map_err(store_error)?;
-        state.remove_files(name)?;
+        state.remove_files(name).await?;
     }
     Ok(Json(json!({"data": "文件删除成功", "type": "ok", "deleted": names})))
 }

@@ -20,7 +20,7 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use crate::auth::{self, Secrets};
-use crate::blob::LocalBlobs;
+use crate::blob::{BlobStore, TempArea};
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
 use crate::mail::Mailer;
@@ -31,9 +31,12 @@ use crate::store::{ImageRecord, MetaStore, StoreError};
 pub struct AppState {
     pub settings: Settings,
     pub store: Arc<dyn MetaStore>,
-    pub blobs: LocalBlobs,
+    /// Stored files.
+    pub blobs: Arc<dyn BlobStore>,
     /// Thumbnail storage, when `server.image_zip` is on.
-    pub thumbs: Option<LocalBlobs>,
+    pub thumbs: Option<Arc<dyn BlobStore>>,
+    /// Where uploads are received (always local).
+    pub temp: TempArea,
     pub policy: Arc<PolicyRuntime>,
     pub secrets: Secrets,
     pub mailer: Mailer,
@@ -43,19 +46,19 @@ pub struct AppState {
 
 impl AppState {
     /// Removes a stored file and its thumbnail (a missing file is not an error).
-    pub fn remove_files(&self, name: &str) -> std::io::Result<()> {
-        self.blobs.remove(name)?;
+    pub async fn remove_files(&self, name: &str) -> std::io::Result<()> {
+        self.blobs.remove(name).await?;
         if let Some(thumbs) = &self.thumbs {
-            thumbs.remove(&crate::blob::thumb_name(name))?;
+            thumbs.remove(&crate::blob::thumb_name(name)).await?;
         }
         Ok(())
     }
 
     /// The thumbnail URL of a stored name, if it has a thumbnail.
-    pub fn thumb_url(&self, name: &str) -> Option<String> {
+    pub async fn thumb_url(&self, name: &str) -> Option<String> {
         let thumbs = self.thumbs.as_ref()?;
         let thumb = crate::blob::thumb_name(name);
-        thumbs.path_of(&thumb).filter(|p| p.exists())?;
+        thumbs.size(&thumb).await.ok().flatten()?;
         Some(format!("{}/thumbs/{thumb}", crate::config::site_url(&self.settings.config)))
     }
 }
@@ -140,11 +143,12 @@ async fn healthz() -> axum::Json<Value> {
 async fn ready(axum::extract::State(state): axum::extract::State<Shared>) -> axum::response::Response {
     use axum::response::IntoResponse;
     let database = state.store.ping().await.map_err(|e| e.to_string());
-    let blobs = state.blobs.clone();
-    let storage = tokio::task::spawn_blocking(move || blobs.probe())
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()));
+    let temp = state.temp.clone();
+    let storage = match tokio::task::spawn_blocking(move || temp.probe()).await {
+        Ok(Ok(())) => state.blobs.probe().await.map_err(|e| e.to_string()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
     let ok = database.is_ok() && storage.is_ok();
     let show = |r: &Result<(), String>| match r {
         Ok(()) => json!("ok"),
@@ -238,7 +242,7 @@ pub(crate) async fn authorize(
 }
 
 /// The JSON shape of a record in answers. `path` is the URL path, never a server path.
-pub(crate) fn record_json(state: &AppState, r: &ImageRecord) -> Value {
+pub(crate) async fn record_json(state: &AppState, r: &ImageRecord) -> Value {
     let mut v = json!({
         "name": r.name,
         "url": state.settings.image_url(&r.name),
@@ -260,7 +264,7 @@ pub(crate) fn record_json(state: &AppState, r: &ImageRecord) -> Value {
     if let Some(c) = &r.codec {
         v["codec"] = json!(c);
     }
-    if let Some(t) = state.thumb_url(&r.name) {
+    if let Some(t) = state.thumb_url(&r.name).await {
         v["thumb_url"] = json!(t);
     }
     v

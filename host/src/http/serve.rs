@@ -4,10 +4,9 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 
 use super::{store_error, Shared};
+use crate::blob::BlobStore;
 use crate::error::{ApiError, ApiResult};
 
 /// Sandboxes anything a browser might try to run from our origin.
@@ -80,37 +79,36 @@ fn etag_matches(header_value: &str, etag: &str) -> bool {
 /// `GET /images/{name}`.
 #[utoipa::path(get, path = "/images/{name}", params(("name" = String, Path)), responses((status = 200, description = "the file, with its real type", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 206, description = "a byte range", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 304, description = "not modified"), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 416, description = "range not satisfiable", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody)))]
 pub async fn image(State(state): State<Shared>, Path(name): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
-    let path = state.blobs.path_of(&name).ok_or_else(ApiError::image_not_found)?;
+    if !crate::blob::is_safe_name(&name) {
+        return Err(ApiError::image_not_found());
+    }
     let record = state.store.get(&name).await.map_err(store_error)?.ok_or_else(ApiError::image_not_found)?;
     let etag = format!("\"{}\"", &record.digest[..record.digest.len().min(32)]);
-    send(&path, &record.mime, &etag, &record.name, &headers).await
+    send(state.blobs.as_ref(), &name, &record.mime, &etag, &headers).await
 }
 
 /// `GET /thumbs/{name}`: the PNG thumbnail of a stored image (`{image name}.png`).
 #[utoipa::path(get, path = "/thumbs/{name}", params(("name" = String, Path)), responses((status = 200, description = "the thumbnail", content((Vec<u8> = "image/png"))), (status = 206, description = "a byte range", content((Vec<u8> = "image/png"))), (status = 304, description = "not modified"), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 416, description = "range not satisfiable", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody)))]
 pub async fn thumb(State(state): State<Shared>, Path(name): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
     let thumbs = state.thumbs.as_ref().ok_or_else(ApiError::image_not_found)?;
-    let path = thumbs.path_of(&name).ok_or_else(ApiError::image_not_found)?;
+    if !crate::blob::is_safe_name(&name) {
+        return Err(ApiError::image_not_found());
+    }
     let image = name.strip_suffix(".png").ok_or_else(ApiError::image_not_found)?;
     let record = state.store.get(image).await.map_err(store_error)?.ok_or_else(ApiError::image_not_found)?;
     let etag = format!("\"t{}\"", &record.digest[..record.digest.len().min(32)]);
-    send(&path, "image/png", &etag, &name, &headers).await
+    send(thumbs.as_ref(), &name, "image/png", &etag, &headers).await
 }
 
 /// Sends a stored file with its type, validators, caching and byte ranges.
 async fn send(
-    path: &std::path::Path,
+    blobs: &dyn BlobStore,
+    filename: &str,
     mime: &str,
     etag: &str,
-    filename: &str,
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
-    let mut file = match tokio::fs::File::open(path).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ApiError::image_not_found()),
-        Err(e) => return Err(e.into()),
-    };
-    let len = file.metadata().await?.len();
+    let len = blobs.size(filename).await?.ok_or_else(ApiError::image_not_found)?;
     let mut res_headers = HeaderMap::new();
     let set = |h: &mut HeaderMap, k: header::HeaderName, v: &str| {
         if let Ok(v) = HeaderValue::from_str(v) {
@@ -140,15 +138,14 @@ async fn send(
     match ask {
         RangeAsk::Whole => {
             set(&mut res_headers, header::CONTENT_LENGTH, &len.to_string());
-            let body = Body::from_stream(ReaderStream::new(file));
+            let body = Body::from_stream(blobs.read(filename, 0, len).await?);
             Ok((StatusCode::OK, res_headers, body).into_response())
         }
         RangeAsk::Part(r) => {
-            file.seek(std::io::SeekFrom::Start(r.start)).await?;
             let n = r.end - r.start + 1;
             set(&mut res_headers, header::CONTENT_LENGTH, &n.to_string());
             set(&mut res_headers, header::CONTENT_RANGE, &format!("bytes {}-{}/{len}", r.start, r.end));
-            let body = Body::from_stream(ReaderStream::new(file.take(n)));
+            let body = Body::from_stream(blobs.read(filename, r.start, n).await?);
             Ok((StatusCode::PARTIAL_CONTENT, res_headers, body).into_response())
         }
         RangeAsk::Unsatisfiable => {

@@ -81,7 +81,7 @@ async fn receive(state: &AppState, mut field: Field<'_>, owner: &str, request_ca
     // Until the first bytes are seen, the larger limit holds.
     let mut limit = state.settings.max_file_size();
     let mut head: Vec<u8> = Vec::with_capacity(HEAD_LEN);
-    let temp = state.blobs.temp();
+    let temp = state.temp.temp();
     let mut file = tokio::fs::File::create(temp.path()).await?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
@@ -203,7 +203,7 @@ async fn judge(state: &Shared, received: Received) -> ApiResult<Judged> {
     let server = &state.settings.config.server;
     let rule = server.image_rule.clone();
     let thumb_width = state.thumbs.is_some().then_some(server.thumb_width);
-    let stripped_temp = server.strip_metadata.then(|| state.blobs.temp());
+    let stripped_temp = server.strip_metadata.then(|| state.temp.temp());
     let stripped_path = stripped_temp.as_ref().map(|t| t.path().to_path_buf());
     let upload = received.upload.clone();
     let path = received.temp.path().to_path_buf();
@@ -271,10 +271,35 @@ async fn store(state: &Shared, judged: Judged) -> ApiResult<(ImageRecord, bool)>
         original_name: u.filename.clone(),
         time: u.received_at,
     };
+    // Bytes this owner already stored (the digest is that of the stored bytes): no copy.
+    if let Some(existing) = state.store.find_by_digest(&record.owner, &record.digest).await.map_err(store_error)? {
+        return Ok((existing, true));
+    }
+    // The blob first, then the record: a record never points at a missing blob, and a
+    // blob left without a record by a crash is removed by the start-up sweep.
+    let path = judged.stripped.as_ref().unwrap_or(&judged.received.temp).path().to_path_buf();
     let mut attempt = 0;
     loop {
-        match state.store.insert(&record).await {
-            Ok(()) => break,
+        match put_files(state, &path, &record.name, judged.thumbnail.as_deref()).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                attempt += 1;
+                if attempt >= NAME_ATTEMPTS {
+                    return Err(ApiError::upload_failed().with_detail("no free name"));
+                }
+                record.name = rename(state, &judged, attempt).await?;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let inserted = state.store.insert(&record).await;
+        if inserted.is_err() {
+            if let Err(e) = state.remove_files(&record.name).await {
+                tracing::error!(error = %e, name = %record.name, "removing the files of an unrecorded upload");
+            }
+        }
+        match inserted {
+            Ok(()) => return Ok((record, false)),
             Err(StoreError::Duplicate(existing)) => {
                 let found =
                     state.store.get(&existing).await.map_err(store_error)?.ok_or_else(ApiError::upload_failed)?;
@@ -288,32 +313,21 @@ async fn store(state: &Shared, judged: Judged) -> ApiResult<(ImageRecord, bool)>
             Err(e) => return Err(store_error(e)),
         }
     }
-    let blobs = state.blobs.clone();
-    let thumbs = state.thumbs.clone();
-    let name = record.name.clone();
-    // The stripped file when there is one; the received temp file is removed on drop.
-    let temp = judged.stripped.unwrap_or(judged.received.temp);
-    let thumbnail = judged.thumbnail;
-    let moved = tokio::task::spawn_blocking(move || {
-        blobs.persist(temp, &name)?;
-        if let (Some(thumbs), Some(png)) = (thumbs, thumbnail) {
-            thumbs.write(&crate::blob::thumb_name(&name), &png)?;
-        }
-        Ok::<(), std::io::Error>(())
-    })
-    .await;
-    match moved {
-        Ok(Ok(())) => Ok((record, false)),
-        Ok(Err(e)) => {
-            let _ = state.store.delete(&record.name).await;
-            let _ = state.remove_files(&record.name);
-            Err(e.into())
-        }
-        Err(_) => {
-            let _ = state.store.delete(&record.name).await;
-            Err(ApiError::upload_failed())
+}
+
+/// Stores the file and its thumbnail under `name`; neither stays if either fails.
+async fn put_files(state: &Shared, path: &std::path::Path, name: &str, thumbnail: Option<&[u8]>) -> std::io::Result<()> {
+    state.blobs.put_file(path, name).await?;
+    if let (Some(thumbs), Some(png)) = (&state.thumbs, thumbnail) {
+        let thumb = crate::blob::thumb_name(name);
+        // A thumbnail left over under this name belongs to nothing: replace it.
+        let _ = thumbs.remove(&thumb).await;
+        if let Err(e) = thumbs.put_bytes(&thumb, png.to_vec()).await {
+            let _ = state.blobs.remove(name).await;
+            return Err(e);
         }
     }
+    Ok(())
 }
 
 /// Undoes what a failed request stored.
@@ -322,7 +336,7 @@ async fn roll_back(state: &Shared, stored: &[ImageRecord]) {
         if let Err(e) = state.store.delete(&r.name).await {
             tracing::error!(error = %e, name = %r.name, "rolling back an upload");
         }
-        if let Err(e) = state.remove_files(&r.name) {
+        if let Err(e) = state.remove_files(&r.name).await {
             tracing::error!(error = %e, name = %r.name, "rolling back an upload");
         }
     }
@@ -389,7 +403,7 @@ pub async fn upload(
         if !duplicate {
             stored.push(record.clone());
         }
-        let mut v = record_json(&state, &record);
+        let mut v = record_json(&state, &record).await;
         v["duplicate"] = json!(duplicate);
         files.push(v);
     }

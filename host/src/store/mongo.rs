@@ -140,6 +140,11 @@ impl MongoStore {
         Ok(store)
     }
 
+    /// The database, for the blob store and shared state kept beside the records.
+    pub fn database(&self) -> Database {
+        self.db.clone()
+    }
+
     async fn first_image(&self, filter: Document) -> Result<Option<ImageRecord>, StoreError> {
         Ok(self.images.find_one(filter).await.map_err(backend)?.map(|d| record(&d)))
     }

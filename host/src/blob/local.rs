@@ -1,0 +1,141 @@
+//! Stored files in a local folder.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+use super::{is_safe_name, unsafe_name, BlobStore, ByteStream};
+
+/// A local storage folder. One host owns it, so start-up may remove what no
+/// record references at once.
+#[derive(Debug, Clone)]
+pub struct LocalBlobs {
+    dir: PathBuf,
+}
+
+impl LocalBlobs {
+    /// Uses `dir` (created if missing).
+    pub fn open(dir: &Path) -> io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        Ok(LocalBlobs { dir: dir.to_path_buf() })
+    }
+
+    /// The path of a stored name, or `None` if the name is not safe.
+    pub fn path_of(&self, name: &str) -> Option<PathBuf> {
+        is_safe_name(name).then(|| self.dir.join(name))
+    }
+}
+
+#[async_trait::async_trait]
+impl BlobStore for LocalBlobs {
+    async fn put_file(&self, path: &Path, name: &str) -> io::Result<()> {
+        let dest = self.path_of(name).ok_or_else(unsafe_name)?;
+        let src = path.to_path_buf();
+        // A hard link appears whole and fails if the name exists; the temp file is
+        // on the same file system (it lives in this folder's `.tmp`).
+        tokio::task::spawn_blocking(move || match std::fs::hard_link(&src, &dest) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
+            Err(_) => {
+                // No hard links here: copy to a fresh temp name, then link-free rename
+                // guarded by create_new on the destination.
+                let mut out = std::fs::File::options().write(true).create_new(true).open(&dest)?;
+                let mut input = std::fs::File::open(&src)?;
+                if let Err(e) = std::io::copy(&mut input, &mut out).and_then(|_| out.sync_all()) {
+                    let _ = std::fs::remove_file(&dest);
+                    return Err(e);
+                }
+                Ok(())
+            }
+            Ok(()) => Ok(()),
+        })
+        .await?
+    }
+
+    async fn put_bytes(&self, name: &str, bytes: Vec<u8>) -> io::Result<()> {
+        let dest = self.path_of(name).ok_or_else(unsafe_name)?;
+        let tmp = self.dir.join(format!(".{:032x}.part", rand::random::<u128>()));
+        tokio::task::spawn_blocking(move || {
+            std::fs::write(&tmp, &bytes)?;
+            let linked = std::fs::hard_link(&tmp, &dest);
+            let _ = std::fs::remove_file(&tmp);
+            linked
+        })
+        .await?
+    }
+
+    async fn remove(&self, name: &str) -> io::Result<()> {
+        match self.path_of(name) {
+            Some(p) => match tokio::fs::remove_file(p).await {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            },
+            None => Ok(()),
+        }
+    }
+
+    async fn size(&self, name: &str) -> io::Result<Option<u64>> {
+        let Some(p) = self.path_of(name) else { return Ok(None) };
+        match tokio::fs::metadata(p).await {
+            Ok(m) if m.is_file() => Ok(Some(m.len())),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn read(&self, name: &str, start: u64, len: u64) -> io::Result<ByteStream> {
+        let p = self.path_of(name).ok_or_else(unsafe_name)?;
+        let mut file = tokio::fs::File::open(p).await?;
+        file.seek(io::SeekFrom::Start(start)).await?;
+        Ok(Box::pin(ReaderStream::new(file.take(len))))
+    }
+
+    async fn list(&self) -> io::Result<Vec<(String, Duration)>> {
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || {
+            let now = SystemTime::now();
+            let mut out = Vec::new();
+            for entry in std::fs::read_dir(&dir)? {
+                let entry = entry?;
+                let meta = entry.metadata()?;
+                if !meta.is_file() {
+                    continue;
+                }
+                if let Some(name) = entry.file_name().to_str().filter(|n| is_safe_name(n)) {
+                    let age = meta.modified().ok().and_then(|m| now.duration_since(m).ok()).unwrap_or_default();
+                    out.push((name.to_string(), age));
+                }
+            }
+            Ok(out)
+        })
+        .await?
+    }
+
+    async fn probe(&self) -> io::Result<()> {
+        let p = self.dir.join(format!(".probe-{:032x}", rand::random::<u128>()));
+        tokio::fs::write(&p, b"ready").await?;
+        tokio::fs::remove_file(&p).await
+    }
+
+    async fn sweep(&self, _grace: Duration) -> io::Result<usize> {
+        // Interrupted `put_bytes` leave dot-files behind.
+        let mut n = 0;
+        let mut entries = tokio::fs::read_dir(&self.dir).await?;
+        while let Some(e) = entries.next_entry().await? {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') && name.ends_with(".part") {
+                tokio::fs::remove_file(e.path()).await?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    fn grace(&self) -> Duration {
+        Duration::ZERO
+    }
+}
