@@ -29,17 +29,7 @@ echo $! >>"$out.pids"
 mongo_port="$(free_port)"
 mongo_dir="$work/mongo"
 mkdir -p "$mongo_dir"
-# neosqlite's fallback mode keeps booleans and dates set by update operators typed
-# (see ../shared/TEST-SERVICES.md); the server runs in the foreground, stopped by PID.
-"$venv/bin/python" -c '
-import sys
-from neosqlite.collection.query_helper.utils import set_force_fallback
-set_force_fallback(True)
-import nx_27017.nx_27017 as server
-sys.argv = ["nx_27017"] + sys.argv[1:]
-server.main()
-' --data-dir "$mongo_dir" --host 127.0.0.1 -p "$mongo_port" \
-  --log-file "$work/mongo.log" --pid-file "$work/mongo.pid" >"$work/mongo.out" 2>&1 &
+bash "$(dirname "${BASH_SOURCE[0]}")/mongo-test-server.sh" "$mongo_port" "$mongo_dir" >"$work/mongo.out" 2>&1 &
 echo $! >>"$out.pids"
 
 # Wait until both answer (bounded).
@@ -54,7 +44,7 @@ wait_port() {
 }
 wait_port "$smtp_port" || { echo "test-services: SMTP server did not start" >&2; cat "$work/smtp.log" >&2; exit 1; }
 wait_port "$mongo_port" \
-  || { echo "test-services: MongoDB test server did not start" >&2; cat "$work/mongo.out" "$work/mongo.log" >&2; exit 1; }
+  || { echo "test-services: MongoDB test server did not start" >&2; cat "$work/mongo.out" >&2; exit 1; }
 
 cat >"$out" <<VARS
 export IMGBED_TEST_SMTP="127.0.0.1:$smtp_port"
@@ -62,5 +52,6 @@ export IMGBED_TEST_MAILDIR="$maildir"
 export IMGBED_TEST_MONGO="mongodb://127.0.0.1:$mongo_port"
 export IMGBED_TEST_MONGO_DIR="$mongo_dir"
 export IMGBED_TEST_MONGO_PORT="$mongo_port"
+export IMGBED_TEST_VENV="$venv"
 export IMGBED_TEST_SERVICES_DIR="$work"
 VARS

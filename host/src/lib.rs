@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod blob;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod http;
@@ -33,6 +34,9 @@ pub struct Storage {
     /// The MongoDB database, with `database.engine: "mongo"`.
     pub mongo: Option<mongodb::Database>,
 }
+
+/// How often a host sharing a MongoDB database checks for a policy another host published.
+const SHARED_POLICY_POLL: Duration = Duration::from_secs(2);
 
 /// How long a blob without a record is left alone in a store shared by several hosts.
 const SHARED_BLOB_GRACE: Duration = Duration::from_secs(15 * 60);
@@ -66,7 +70,9 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
             let open = |bucket: &'static str| MongoBlobs::open(database, bucket, SHARED_BLOB_GRACE);
             let blobs = open("images").await.context("opening the blob store in MongoDB")?;
             let thumbs = match image_zip {
-                true => Some(Arc::new(open("thumbs").await.context("opening the thumbnail store")?) as Arc<dyn BlobStore>),
+                true => {
+                    Some(Arc::new(open("thumbs").await.context("opening the thumbnail store")?) as Arc<dyn BlobStore>)
+                }
                 false => None,
             };
             (Arc::new(blobs), thumbs)
@@ -134,6 +140,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
         blobs,
         thumbs,
         temp,
+        shared_policy: mongo.as_ref().map(cluster::SharedPolicy::new),
         policy: Arc::new(policy),
         secrets,
         mailer,
@@ -191,6 +198,7 @@ pub fn policy_file_bytes(settings: &Settings) -> anyhow::Result<(Vec<u8>, String
 
 /// Reloads the policy on SIGHUP, and when `policy.watch` is on, when the file changes.
 pub fn spawn_reloaders(state: Shared) {
+    cluster::spawn_follower(state.clone(), SHARED_POLICY_POLL);
     let on_hup = state.clone();
     tokio::spawn(async move {
         let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
@@ -228,8 +236,11 @@ async fn reload(state: &Shared, source: &str) {
             return;
         }
     };
-    if let Err(e) = state.policy.swap(bytes, source).await {
-        tracing::error!(error = %e, source, "policy reload refused; keeping the active one");
+    match state.policy.swap(bytes, source).await {
+        Ok(_) => {
+            let _ = cluster::publish_active(state).await;
+        }
+        Err(e) => tracing::error!(error = %e, source, "policy reload refused; keeping the active one"),
     }
 }
 

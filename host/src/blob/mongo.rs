@@ -93,7 +93,8 @@ impl MongoBlobs {
     /// Makes `blob` (its chunks already written) visible as `name`, or removes the
     /// chunks when the name is taken or the write fails.
     async fn publish(&self, name: &str, blob: &str, length: u64) -> io::Result<()> {
-        let doc = doc! {"name": name, "blob": blob, "length": length as i64, "chunk_size": CHUNK as i64, "uploaded": now()};
+        let doc =
+            doc! {"name": name, "blob": blob, "length": length as i64, "chunk_size": CHUNK as i64, "uploaded": now()};
         match self.files.insert_one(doc).await {
             Ok(_) => Ok(()),
             Err(e) => {
@@ -220,13 +221,17 @@ impl BlobStore for MongoBlobs {
     }
 
     async fn list(&self) -> io::Result<Vec<(String, Duration)>> {
-        let mut cursor = self.files.find(doc! {}).projection(doc! {"name": 1, "uploaded": 1}).await.map_err(io_error)?;
+        let mut cursor =
+            self.files.find(doc! {}).projection(doc! {"name": 1, "uploaded": 1}).await.map_err(io_error)?;
         let t = now();
         let mut out = Vec::new();
         while cursor.advance().await.map_err(io_error)? {
             let d = cursor.deserialize_current().map_err(io_error)?;
             let uploaded = d.get_f64("uploaded").unwrap_or(0.0);
-            out.push((d.get_str("name").unwrap_or_default().to_string(), Duration::from_secs_f64((t - uploaded).max(0.0))));
+            out.push((
+                d.get_str("name").unwrap_or_default().to_string(),
+                Duration::from_secs_f64((t - uploaded).max(0.0)),
+            ));
         }
         Ok(out)
     }

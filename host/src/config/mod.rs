@@ -335,7 +335,13 @@ impl Default for ServerConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig { engine: "sqlite".into(), sqlite: "imgbed.db".into(), mongo: String::new(), timeout_ms: 3000, blob: "local".into() }
+        DatabaseConfig {
+            engine: "sqlite".into(),
+            sqlite: "imgbed.db".into(),
+            mongo: String::new(),
+            timeout_ms: 3000,
+            blob: "local".into(),
+        }
     }
 }
 

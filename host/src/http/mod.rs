@@ -37,6 +37,8 @@ pub struct AppState {
     pub thumbs: Option<Arc<dyn BlobStore>>,
     /// Where uploads are received (always local).
     pub temp: TempArea,
+    /// The policy shared by every host on the same MongoDB database.
+    pub shared_policy: Option<crate::cluster::SharedPolicy>,
     pub policy: Arc<PolicyRuntime>,
     pub secrets: Secrets,
     pub mailer: Mailer,

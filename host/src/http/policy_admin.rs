@@ -34,6 +34,18 @@ fn describe(state: &Shared) -> Value {
     })
 }
 
+/// Publishes the new active policy to the other hosts: true when published, false
+/// without a shared database, the reason when publishing failed (this host keeps it).
+async fn shared_answer(state: &Shared) -> Value {
+    if state.shared_policy.is_none() {
+        return json!(false);
+    }
+    match crate::cluster::publish_active(state).await {
+        Ok(()) => json!(true),
+        Err(e) => json!(e),
+    }
+}
+
 fn refused(e: PolicyError) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "policy_refused", "策略被拒绝, 当前策略保持不变")
         .with_detail(e.to_string())
@@ -66,7 +78,8 @@ pub async fn replace(
         return Err(ApiError::bad_request("the body must be a policy component (.wasm)"));
     }
     state.policy.swap(body.to_vec(), "admin-api").await.map_err(refused)?;
-    Ok(Json(json!({"data": "策略已更新", "type": "ok", "policy": describe(&state)})))
+    let shared = shared_answer(&state).await;
+    Ok(Json(json!({"data": "策略已更新", "type": "ok", "policy": describe(&state), "shared": shared})))
 }
 
 /// `POST /api/admin/policy/rollback`: back to the previous policy.
@@ -76,5 +89,6 @@ pub async fn rollback(State(state): State<Shared>, headers: HeaderMap, uri: Uri)
     state.policy.rollback().await.map_err(|e| {
         ApiError::new(StatusCode::CONFLICT, "no_previous_policy", "没有可回滚的策略").with_detail(e.to_string())
     })?;
-    Ok(Json(json!({"data": "策略已回滚", "type": "ok", "policy": describe(&state)})))
+    let shared = shared_answer(&state).await;
+    Ok(Json(json!({"data": "策略已回滚", "type": "ok", "policy": describe(&state), "shared": shared})))
 }

@@ -316,7 +316,12 @@ async fn store(state: &Shared, judged: Judged) -> ApiResult<(ImageRecord, bool)>
 }
 
 /// Stores the file and its thumbnail under `name`; neither stays if either fails.
-async fn put_files(state: &Shared, path: &std::path::Path, name: &str, thumbnail: Option<&[u8]>) -> std::io::Result<()> {
+async fn put_files(
+    state: &Shared,
+    path: &std::path::Path,
+    name: &str,
+    thumbnail: Option<&[u8]>,
+) -> std::io::Result<()> {
     state.blobs.put_file(path, name).await?;
     if let (Some(thumbs), Some(png)) = (&state.thumbs, thumbnail) {
         let thumb = crate::blob::thumb_name(name);

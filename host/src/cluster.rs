@@ -1,0 +1,132 @@
+//! State shared by several hosts on one MongoDB database: the active policy.
+//!
+//! A host that swaps its policy (admin API, rollback, SIGHUP, file watch)
+//! publishes the component; every host polls the published fingerprint and
+//! loads a new one within a few seconds. The published policy goes through the
+//! same checks as any other (compile, contract, configure, self-test): a host
+//! that refuses it keeps its own and says so in the log.
+
+use std::time::Duration;
+
+use mongodb::bson::{doc, spec::BinarySubtype, Binary, Bson, Document};
+use mongodb::{Collection, Database};
+use sha2::{Digest, Sha256};
+
+use crate::http::Shared;
+use crate::policy::LoadedPolicy;
+
+/// Largest policy shared through the database (MongoDB documents hold at most 16 MiB).
+const MAX_SHARED_POLICY: usize = 15 * 1024 * 1024;
+/// The document holding the active policy.
+const ACTIVE: &str = "active";
+
+/// The policy published in the database: components in `policy_components` (keyed
+/// by fingerprint, written once), and a pointer `policy {_id: "active", sha256}`.
+#[derive(Clone)]
+pub struct SharedPolicy {
+    coll: Collection<Document>,
+    components: Collection<Document>,
+}
+
+impl SharedPolicy {
+    pub fn new(db: &Database) -> Self {
+        SharedPolicy { coll: db.collection("policy"), components: db.collection("policy_components") }
+    }
+
+    /// Publishes `policy` as the one every host should run.
+    pub async fn publish(&self, policy: &LoadedPolicy) -> Result<(), String> {
+        if policy.bytes.len() > MAX_SHARED_POLICY {
+            return Err(format!("{} bytes is too large to share (at most {MAX_SHARED_POLICY})", policy.bytes.len()));
+        }
+        // The component first (once per fingerprint), then the pointer: a host that sees
+        // the pointer always finds the bytes.
+        let known = self.components.count_documents(doc! {"_id": &policy.sha256}).await.map_err(|e| e.to_string())?;
+        if known == 0 {
+            let bytes = Binary { subtype: BinarySubtype::Generic, bytes: policy.bytes.to_vec() };
+            let component = doc! {"_id": &policy.sha256, "name": &*policy.name, "bytes": bytes};
+            if let Err(e) = self.components.insert_one(component).await {
+                // Another host may have published the same component at the same moment.
+                let there = self.components.count_documents(doc! {"_id": &policy.sha256}).await.unwrap_or(0);
+                if there == 0 {
+                    return Err(e.to_string());
+                }
+            }
+        }
+        let set = doc! {"sha256": &policy.sha256, "name": &*policy.name, "source": &policy.source};
+        self.coll.update_one(doc! {"_id": ACTIVE}, doc! {"$set": set}).upsert(true).await.map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// The fingerprint of the published policy, if one was published.
+    pub async fn current(&self) -> Result<Option<String>, mongodb::error::Error> {
+        let found = self.coll.find_one(doc! {"_id": ACTIVE}).projection(doc! {"sha256": 1}).await?;
+        Ok(found.and_then(|d| d.get_str("sha256").ok().map(str::to_string)))
+    }
+
+    /// The published component, checked against its fingerprint.
+    pub async fn fetch(&self) -> Result<Option<(String, Vec<u8>)>, String> {
+        let Some(sha) = self.current().await.map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let Some(d) = self.components.find_one(doc! {"_id": &sha}).await.map_err(|e| e.to_string())? else {
+            return Err(format!("the shared policy {sha} has no component"));
+        };
+        let bytes = match d.get("bytes") {
+            Some(Bson::Binary(b)) => b.bytes.clone(),
+            _ => return Err("the shared policy has no bytes".into()),
+        };
+        if hex::encode(Sha256::digest(&bytes)) != sha {
+            return Err("the shared policy does not match its fingerprint".into());
+        }
+        Ok(Some((sha, bytes)))
+    }
+}
+
+/// Publishes this host's active policy (after a swap here), logging a failure.
+pub async fn publish_active(state: &Shared) -> Result<(), String> {
+    let Some(shared) = &state.shared_policy else { return Ok(()) };
+    let active = state.policy.active();
+    let result = shared.publish(&active).await;
+    match &result {
+        Ok(()) => tracing::info!(sha256 = %active.sha256, "policy published to the other hosts"),
+        Err(e) => tracing::error!(error = %e, "could not publish the policy to the other hosts"),
+    }
+    result
+}
+
+/// Follows the published policy: checks every `every` and loads a new one.
+pub fn spawn_follower(state: Shared, every: Duration) {
+    let Some(shared) = state.shared_policy.clone() else { return };
+    tokio::spawn(async move {
+        let mut refused: Option<String> = None;
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let sha = match shared.current().await {
+                Ok(Some(sha)) => sha,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot read the shared policy");
+                    continue;
+                }
+            };
+            if sha == state.policy.active().sha256 || refused.as_deref() == Some(sha.as_str()) {
+                continue;
+            }
+            match shared.fetch().await {
+                Ok(Some((sha, bytes))) => match state.policy.swap(bytes, "shared").await {
+                    Ok(p) => {
+                        tracing::info!(policy = %p.name, sha256 = %sha, "following the policy another host published")
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, sha256 = %sha, "the published policy was refused here; keeping ours");
+                        refused = Some(sha);
+                    }
+                },
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "cannot load the shared policy"),
+            }
+        }
+    });
+}

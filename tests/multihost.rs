@@ -1,0 +1,143 @@
+//! Several hosts, one MongoDB database (records and blobs in it): what one host
+//! does, the other sees — uploads, listings, byte ranges, deletes, accounts and
+//! the active policy.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{answer, fixtures, Server};
+use serde_json::{json, Value};
+
+const TEST_POLICY: &str = concat!(env!("IMGBED_POLICIES_DIR"), "/imgbed_test_policy.wasm");
+
+/// Two servers on one database, sharing the token secret and admin token by config.
+fn two_hosts(extra: Value) -> (Server, Server) {
+    let uri = common::fresh_mongo_uri();
+    let mut config = json!({
+        "database": {"engine": "mongo", "mongo": uri, "blob": "gridfs"},
+        "auth": {"jwt": true, "secret": "a-shared-secret-for-both-hosts", "admin_token": "shared-admin-token-0123456789"},
+        "server": {"image_zip": true},
+    });
+    if let (Value::Object(c), Value::Object(e)) = (&mut config, extra) {
+        for (k, v) in e {
+            c.insert(k, v);
+        }
+    }
+    (Server::start(config.clone()), Server::start(config))
+}
+
+async fn get(s: &Server, token: &str, path: &str) -> (u16, Value) {
+    answer(s.http.get(s.at(path)).bearer_auth(token).send().await.unwrap()).await
+}
+
+async fn bytes(s: &Server, path: &str, range: Option<&str>) -> (u16, Vec<u8>) {
+    let mut req = s.http.get(s.at(path));
+    if let Some(r) = range {
+        req = req.header("range", r);
+    }
+    let res = req.send().await.unwrap();
+    (res.status().as_u16(), res.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn two_hosts_share_records_blobs_and_tokens() {
+    let (a, b) = two_hosts(json!({}));
+    // A token issued by one host works on the other (same secret, same account record).
+    let (status, body) = a.post_json("/api/get_token", &json!({"mail": "ann@example.org"})).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["token"].as_str().unwrap().to_string();
+    let again = b.post_json("/api/get_token", &json!({"mail": "ann@example.org"})).await;
+    assert_eq!(again.0, 409, "the account exists on every host");
+
+    // A 3 MB file spans several 1 MiB chunks.
+    let big = fixtures::png_of_size(3_000_000, 7);
+    let part = reqwest::multipart::Part::bytes(big.clone()).file_name("big.png");
+    let form = reqwest::multipart::Form::new().part("file", part);
+    let res = a.http.post(a.at("/api/image_upload")).bearer_auth(&token).multipart(form).send().await.unwrap();
+    let (status, up) = answer(res).await;
+    assert_eq!(status, 200, "{up}");
+    let name = up["files"][0]["name"].as_str().unwrap().to_string();
+    // Nothing of it is in the local folders: blobs live in the database.
+    assert!(a.stored_files().is_empty() && b.stored_files().is_empty());
+
+    // Listed, described and served by the other host, whole and in ranges across chunk edges.
+    let (status, list) = get(&b, &token, "/api/image_list").await;
+    assert_eq!((status, list["total"].as_u64()), (200, Some(1)), "{list}");
+    assert_eq!(list["data"][0]["name"], name.as_str());
+    assert!(list["data"][0]["thumb_url"].is_string(), "{list}");
+    let (status, info) = get(&b, &token, &format!("/api/image_info?name={name}")).await;
+    assert_eq!((status, info["data"]["size"].as_u64()), (200, Some(big.len() as u64)));
+    let path = format!("/images/{name}");
+    assert_eq!(bytes(&b, &path, None).await, (200, big.clone()));
+    let mib = 1024 * 1024;
+    for (range, want) in [
+        (format!("bytes={}-{}", mib - 10, mib + 9), &big[mib - 10..mib + 10]),
+        (format!("bytes={}-{}", 100, 2 * mib + 100), &big[100..2 * mib + 101]),
+        ("bytes=-5000".to_string(), &big[big.len() - 5000..]),
+        (format!("bytes={}-", 2 * mib), &big[2 * mib..]),
+    ] {
+        let (status, got) = bytes(&b, &path, Some(&range)).await;
+        assert_eq!(status, 206, "{range}");
+        assert!(got == want, "{range}: {} bytes, wanted {}", got.len(), want.len());
+    }
+    assert_eq!(bytes(&b, &path, Some(&format!("bytes={}-", big.len()))).await.0, 416);
+    let thumb = format!("/thumbs/{name}.png");
+    let (status, t) = bytes(&b, &thumb, None).await;
+    assert!(status == 200 && t.starts_with(b"\x89PNG"));
+
+    // Deleted through the other host: gone everywhere, blob and thumbnail too.
+    let res = b.http.post(b.at("/api/image_delete")).bearer_auth(&token).json(&json!({"name": name})).send().await;
+    assert_eq!(answer(res.unwrap()).await.0, 200);
+    let (_, list) = get(&a, &token, "/api/image_list").await;
+    assert_eq!(list["total"], 0);
+    assert_eq!(bytes(&a, &path, None).await.0, 404);
+    assert_eq!(bytes(&a, &thumb, None).await.0, 404);
+
+    // The same bytes can be stored again afterwards, through either host.
+    let part = reqwest::multipart::Part::bytes(big.clone()).file_name("big.png");
+    let form = reqwest::multipart::Form::new().part("file", part);
+    let res = b.http.post(b.at("/api/image_upload")).bearer_auth(&token).multipart(form).send().await.unwrap();
+    let (status, up) = answer(res).await;
+    assert_eq!((status, up["files"][0]["duplicate"].as_bool()), (200, Some(false)), "{up}");
+    let again = up["files"][0]["name"].as_str().unwrap().to_string();
+    assert_eq!(bytes(&a, &format!("/images/{again}"), None).await, (200, big));
+}
+
+#[tokio::test]
+async fn a_policy_swapped_on_one_host_is_followed_by_the_other() {
+    let (a, b) = two_hosts(json!({"auth": {"jwt": false, "secret": "a-shared-secret-for-both-hosts",
+                                           "admin_token": "shared-admin-token-0123456789"}}));
+    let admin = "shared-admin-token-0123456789";
+    let show = |s: &Server| {
+        let req = s.http.get(s.at("/api/admin/policy")).bearer_auth(admin);
+        async move { answer(req.send().await.unwrap()).await.1["data"]["active"]["sha256"].as_str().unwrap().to_string() }
+    };
+    let builtin = show(&b).await;
+    let wasm = std::fs::read(TEST_POLICY).unwrap();
+    let res = a.http.put(a.at("/api/admin/policy")).bearer_auth(admin).body(wasm).send().await.unwrap();
+    let (status, body) = answer(res).await;
+    assert_eq!((status, body["shared"].as_bool()), (200, Some(true)), "{body}");
+    let swapped = body["policy"]["active"]["sha256"].as_str().unwrap().to_string();
+    assert_ne!(swapped, builtin);
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while show(&b).await != swapped {
+        assert!(Instant::now() < deadline, "host B did not follow the swap within 15 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // B now judges uploads with the test policy (it names files t-<digest>.png).
+    let (status, up) = b.upload(&[("x.png", fixtures::png(4, 4, 3), "image/png")]).await;
+    assert_eq!(status, 200, "{up}");
+    assert!(up["files"][0]["name"].as_str().unwrap().starts_with("t-"), "{up}");
+
+    // A rollback is shared the same way.
+    let res = a.http.post(a.at("/api/admin/policy/rollback")).bearer_auth(admin).send().await.unwrap();
+    let (status, body) = answer(res).await;
+    assert_eq!((status, body["shared"].as_bool()), (200, Some(true)), "{body}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while show(&b).await != builtin {
+        assert!(Instant::now() < deadline, "host B did not follow the rollback within 15 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
