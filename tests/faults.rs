@@ -14,17 +14,35 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A process killed when dropped (also when a test fails half-way).
+struct Running(Child);
+
+impl Running {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// A MongoDB-protocol test server of our own (file-backed, so it can be restarted).
-fn mongo_server(port: u16, dir: &Path) -> Child {
+fn mongo_server(port: u16, dir: &Path) -> Running {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/mongo-test-server.sh");
-    let child = Command::new("bash")
-        .arg(script)
-        .arg(port.to_string())
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the MongoDB test server");
+    let child = Running(
+        Command::new("bash")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the MongoDB test server"),
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200)).is_err() {
         assert!(Instant::now() < deadline, "the MongoDB test server did not listen on {port}");
@@ -66,8 +84,7 @@ async fn losing_mongodb_gives_503_and_service_comes_back_with_it() {
     assert_eq!(status, 200, "{up}");
     let name = up["files"][0]["name"].as_str().unwrap().to_string();
 
-    mongo.kill().unwrap();
-    mongo.wait().unwrap();
+    mongo.kill();
     let started = Instant::now();
     let (status, body) = s.get("/api/image_list").await;
     assert_eq!((status, body["code"].as_str()), (503, Some("store_unavailable")), "{body}");
@@ -81,7 +98,7 @@ async fn losing_mongodb_gives_503_and_service_comes_back_with_it() {
     assert!(s.temp_files().is_empty(), "{:?}", s.temp_files());
 
     // Back again: the same server process recovers, nothing was lost, nothing half-stored.
-    let _mongo = mongo_server(port, data.path());
+    let _mongo_again = mongo_server(port, data.path());
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (status, list) = s.get("/api/image_list").await;

@@ -145,8 +145,20 @@ async fn accounts_check_codes_and_bans() {
     s.ban("x@example.org", 1.0).await.unwrap();
     s.ban("x@example.org", 2.0).await.unwrap();
     assert!(s.is_banned("x@example.org").await.unwrap());
+    // Everything a migration reads.
+    let mails: Vec<String> = s.all_users().await.unwrap().into_iter().map(|u| u.mail).collect();
+    assert_eq!(mails, ["v@example.org", "a@example.org"]);
+    assert_eq!(s.all_users().await.unwrap()[1], u);
+    assert_eq!(s.all_bans().await.unwrap(), [("x@example.org".to_string(), 2.0)]);
+    // Tokens of the original service: kept by hash, gone with the account.
+    s.add_legacy_token("a@example.org", "ab12").await.unwrap();
+    s.add_legacy_token("a@example.org", "ab12").await.unwrap();
+    assert_eq!(s.legacy_owner("ab12").await.unwrap().as_deref(), Some("a@example.org"));
+    assert_eq!(s.legacy_owner("ab13").await.unwrap(), None);
+    assert_eq!(s.all_legacy_tokens().await.unwrap(), [("a@example.org".to_string(), "ab12".to_string())]);
     assert!(s.delete_user("a@example.org").await.unwrap());
     assert!(!s.delete_user("a@example.org").await.unwrap());
+    assert_eq!(s.legacy_owner("ab12").await.unwrap(), None);
     // init is idempotent.
     s.init().await.unwrap();
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod http;
 pub mod ipfilter;
 pub mod mail;
+pub mod migrate;
 pub mod policy;
 pub mod store;
 
@@ -176,7 +177,7 @@ impl policy::StorageView for StoreView {
 
 /// The policy to start with: the one kept from the last swap (it survives
 /// restarts), else `policy.path`, else the built-in one.
-fn initial_policy(settings: &Settings) -> anyhow::Result<(Vec<u8>, String)> {
+pub fn initial_policy(settings: &Settings) -> anyhow::Result<(Vec<u8>, String)> {
     let kept = settings.base_dir.join("policy/active.wasm");
     match std::fs::read(&kept) {
         Ok(bytes) => Ok((bytes, "stored".into())),

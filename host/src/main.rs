@@ -42,6 +42,27 @@ enum Command {
     /// Work with the config file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Copy accounts, records, files and thumbnails from this config's storage to the
+    /// storage another config names (e.g. SQLite + files to MongoDB), then check counts.
+    /// Idempotent: run it again after an interruption.
+    Migrate {
+        /// The target's config file (its `database` section says where to copy to).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Bring in an install of the original mgek img_bed: its accounts (their tokens keep
+    /// working) and images (judged by the policy; refused files are reported).
+    ImportOriginal {
+        /// The original's SQLite file (e.g. test.db).
+        #[arg(long, conflicts_with = "mongo", required_unless_present = "mongo")]
+        sqlite: Option<PathBuf>,
+        /// The original's MongoDB database, as a connection string naming the database.
+        #[arg(long)]
+        mongo: Option<String>,
+        /// The original's image folder.
+        #[arg(long)]
+        images: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -78,6 +99,29 @@ fn main() -> anyhow::Result<()> {
             );
             return Ok(());
         }
+        Some(Command::Migrate { to }) => {
+            let _guard = init_logging("warn", false, None);
+            let from = imgbed::config::load(&cli.config, cli.data_dir.as_deref())?;
+            let target = imgbed::config::load(&to, None)?;
+            return run_tool(async move {
+                let a = imgbed::open_storage(&from).await.context("opening the source storage")?;
+                let b = imgbed::open_storage(&target).await.context("opening the target storage")?;
+                imgbed::migrate::migrate(&a, &b).await
+            });
+        }
+        Some(Command::ImportOriginal { sqlite, mongo, images }) => {
+            let _guard = init_logging("warn", false, None);
+            let settings = imgbed::config::load(&cli.config, cli.data_dir.as_deref())?;
+            return run_tool(async move {
+                let to = imgbed::open_storage(&settings).await.context("opening the storage")?;
+                let source = match (&sqlite, &mongo) {
+                    (Some(p), _) => imgbed::migrate::OriginalSource::Sqlite(p),
+                    (None, Some(uri)) => imgbed::migrate::OriginalSource::Mongo(uri),
+                    (None, None) => anyhow::bail!("--sqlite or --mongo is required"),
+                };
+                imgbed::migrate::import_original(&settings, &to, source, &images).await
+            });
+        }
         Some(Command::Serve) | None => {}
     }
     let mut settings = imgbed::config::load(&cli.config, cli.data_dir.as_deref())?;
@@ -96,6 +140,13 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?
         .block_on(serve(settings))
+}
+
+/// Runs a storage tool and prints its report as JSON.
+fn run_tool(work: impl std::future::Future<Output = anyhow::Result<imgbed::migrate::Report>>) -> anyhow::Result<()> {
+    let report = tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(work)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
 }
 
 /// Logs to stderr and, for the server, to daily files `imgbed.YYYY-MM-DD.log` in the

@@ -133,7 +133,10 @@ async fn remove_with(state: &AppState, mail: &str, proof: Proof) -> ApiResult<us
     .await?;
     let user = state.store.get_user(&mail).await.map_err(store_error)?.ok_or_else(remove_failed)?;
     let proven = match proof {
-        Proof::Token(t) => auth::secret_eq(&t, &token_of(state, &user)),
+        Proof::Token(t) => {
+            auth::secret_eq(&t, &token_of(state, &user))
+                || super::legacy_account(state, &t).await?.is_some_and(|owner| owner == user.mail)
+        }
         Proof::Check(c) => state.store.take_check(&mail, &hash_check(&c), now()).await.map_err(store_error)?,
     };
     if !proven {

@@ -196,12 +196,29 @@ pub(crate) async fn principal_of(
     if auth::secret_eq(&token, &state.secrets.admin_token) {
         return Ok(auth::admin());
     }
-    let claims = auth::verify(&token, &state.secrets.jwt_secret).map_err(|_| ApiError::invalid_token())?;
+    let Ok(claims) = auth::verify(&token, &state.secrets.jwt_secret) else {
+        // A token of the original service, brought in by `imgbed import-original`.
+        return match legacy_account(state, &token).await? {
+            Some(mail) => Ok(auth::user(&mail)),
+            None => Err(ApiError::invalid_token()),
+        };
+    };
     let user = state.store.get_user(&claims.sub).await.map_err(store_error)?.ok_or_else(ApiError::invalid_token)?;
     if !auth::secret_eq(&user.jti, &claims.jti) || user.issued_at != claims.iat {
         return Err(ApiError::invalid_token());
     }
     Ok(auth::user(&user.mail))
+}
+
+/// The account an imported token of the original service belongs to, if any (and if
+/// the account still exists). Only the token's SHA-256 is stored.
+pub(crate) async fn legacy_account(state: &AppState, token: &str) -> ApiResult<Option<String>> {
+    if token.is_empty() || token.len() > 1024 {
+        return Ok(None);
+    }
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()));
+    let Some(mail) = state.store.legacy_owner(&hash).await.map_err(store_error)? else { return Ok(None) };
+    Ok(state.store.get_user(&mail).await.map_err(store_error)?.map(|u| u.mail))
 }
 
 /// A policy refusal as an API error.

@@ -140,6 +140,18 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn is_banned(&self, mail: &str) -> Result<bool, StoreError>;
     /// Every account with its image count and bytes.
     async fn users(&self) -> Result<Vec<UserUsage>, StoreError>;
+
+    /// Every account with its token claims (migration).
+    async fn all_users(&self) -> Result<Vec<User>, StoreError>;
+    /// Every barred mail with the time it was barred (migration).
+    async fn all_bans(&self) -> Result<Vec<(String, f64)>, StoreError>;
+    /// Accepts a token of the original service for `mail`: its SHA-256 (hex) is kept,
+    /// never the token. Deleting the account deletes it.
+    async fn add_legacy_token(&self, mail: &str, token_sha256: &str) -> Result<(), StoreError>;
+    /// The account a legacy token (by SHA-256, hex) belongs to.
+    async fn legacy_owner(&self, token_sha256: &str) -> Result<Option<String>, StoreError>;
+    /// Every (mail, token SHA-256) pair (migration).
+    async fn all_legacy_tokens(&self) -> Result<Vec<(String, String)>, StoreError>;
 }
 
 #[cfg(test)]

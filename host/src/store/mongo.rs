@@ -19,6 +19,7 @@ pub struct MongoStore {
     images: Collection<Document>,
     users: Collection<Document>,
     bans: Collection<Document>,
+    legacy: Collection<Document>,
     /// For the blocking queries the policy makes from its own threads.
     runtime: tokio::runtime::Handle,
 }
@@ -132,6 +133,7 @@ impl MongoStore {
             images: db.collection("images"),
             users: db.collection("users"),
             bans: db.collection("bans"),
+            legacy: db.collection("legacy_tokens"),
             db,
             runtime: tokio::runtime::Handle::current(),
         };
@@ -182,6 +184,8 @@ impl MetaStore for MongoStore {
             (&self.images, IndexModel::builder().keys(doc! {"owner": 1, "time": -1}).build()),
             (&self.users, IndexModel::builder().keys(doc! {"mail": 1}).options(unique()).build()),
             (&self.bans, IndexModel::builder().keys(doc! {"mail": 1}).options(unique()).build()),
+            (&self.legacy, IndexModel::builder().keys(doc! {"token_sha256": 1}).options(unique()).build()),
+            (&self.legacy, IndexModel::builder().keys(doc! {"mail": 1}).build()),
         ];
         for (collection, index) in indexes {
             collection.create_index(index).await.map_err(backend)?;
@@ -268,6 +272,7 @@ impl MetaStore for MongoStore {
     }
 
     async fn delete_user(&self, mail: &str) -> Result<bool, StoreError> {
+        self.legacy.delete_many(doc! {"mail": mail}).await.map_err(backend)?;
         Ok(self.users.delete_one(doc! {"mail": mail}).await.map_err(backend)?.deleted_count > 0)
     }
 
@@ -318,6 +323,52 @@ impl MetaStore for MongoStore {
         for u in accounts {
             let (images, bytes) = self.usage(&u.mail).await?;
             out.push(UserUsage { mail: u.mail, created: u.created, images, bytes });
+        }
+        Ok(out)
+    }
+
+    async fn all_users(&self) -> Result<Vec<User>, StoreError> {
+        let mut cursor = self.users.find(doc! {}).sort(doc! {"created": 1, "mail": 1}).await.map_err(backend)?;
+        let mut out = Vec::new();
+        while cursor.advance().await.map_err(backend)? {
+            out.push(user(&cursor.deserialize_current().map_err(backend)?));
+        }
+        Ok(out)
+    }
+
+    async fn all_bans(&self) -> Result<Vec<(String, f64)>, StoreError> {
+        let mut cursor = self.bans.find(doc! {}).sort(doc! {"mail": 1}).await.map_err(backend)?;
+        let mut out = Vec::new();
+        while cursor.advance().await.map_err(backend)? {
+            let d = cursor.deserialize_current().map_err(backend)?;
+            out.push((text(&d, "mail"), float(&d, "time")));
+        }
+        Ok(out)
+    }
+
+    async fn add_legacy_token(&self, mail: &str, token_sha256: &str) -> Result<(), StoreError> {
+        self.legacy
+            .update_one(
+                doc! {"token_sha256": token_sha256},
+                doc! {"$set": {"token_sha256": token_sha256, "mail": mail}},
+            )
+            .upsert(true)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn legacy_owner(&self, token_sha256: &str) -> Result<Option<String>, StoreError> {
+        let found = self.legacy.find_one(doc! {"token_sha256": token_sha256}).await.map_err(backend)?;
+        Ok(found.map(|d| text(&d, "mail")))
+    }
+
+    async fn all_legacy_tokens(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut cursor = self.legacy.find(doc! {}).sort(doc! {"mail": 1}).await.map_err(backend)?;
+        let mut out = Vec::new();
+        while cursor.advance().await.map_err(backend)? {
+            let d = cursor.deserialize_current().map_err(backend)?;
+            out.push((text(&d, "mail"), text(&d, "token_sha256")));
         }
         Ok(out)
     }

@@ -45,6 +45,11 @@ CREATE TABLE IF NOT EXISTS bans (
     mail TEXT PRIMARY KEY,
     time REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS legacy_tokens (
+    token_sha256 TEXT PRIMARY KEY,
+    mail         TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS legacy_tokens_mail ON legacy_tokens(mail);
 ";
 
 const COLUMNS: &str =
@@ -281,7 +286,11 @@ impl MetaStore for SqliteStore {
 
     async fn delete_user(&self, mail: &str) -> Result<bool, StoreError> {
         let mail = mail.to_string();
-        self.with(move |c| Ok(c.execute("DELETE FROM users WHERE mail = ?1", [&mail]).map_err(backend)? > 0)).await
+        self.with(move |c| {
+            c.execute("DELETE FROM legacy_tokens WHERE mail = ?1", [&mail]).map_err(backend)?;
+            Ok(c.execute("DELETE FROM users WHERE mail = ?1", [&mail]).map_err(backend)? > 0)
+        })
+        .await
     }
 
     async fn set_check(&self, mail: &str, check_hash: &str, expires: f64) -> Result<(), StoreError> {
@@ -368,6 +377,61 @@ impl MetaStore for SqliteStore {
                 })
                 .map_err(backend)?
                 .collect::<Result<Vec<_>, _>>();
+            rows.map_err(backend)
+        })
+        .await
+    }
+
+    async fn all_users(&self) -> Result<Vec<User>, StoreError> {
+        self.with(|c| {
+            let mut stmt =
+                c.prepare("SELECT mail, jti, issued_at, created FROM users ORDER BY created, mail").map_err(backend)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(User { mail: r.get(0)?, jti: r.get(1)?, issued_at: r.get(2)?, created: r.get(3)? })
+                })
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>();
+            rows.map_err(backend)
+        })
+        .await
+    }
+
+    async fn all_bans(&self) -> Result<Vec<(String, f64)>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare("SELECT mail, time FROM bans ORDER BY mail").map_err(backend)?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?.collect::<Result<Vec<_>, _>>();
+            rows.map_err(backend)
+        })
+        .await
+    }
+
+    async fn add_legacy_token(&self, mail: &str, token_sha256: &str) -> Result<(), StoreError> {
+        let (mail, hash) = (mail.to_string(), token_sha256.to_string());
+        self.with(move |c| {
+            c.execute("INSERT OR REPLACE INTO legacy_tokens (token_sha256, mail) VALUES (?1, ?2)", params![hash, mail])
+                .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn legacy_owner(&self, token_sha256: &str) -> Result<Option<String>, StoreError> {
+        let hash = token_sha256.to_string();
+        self.with(move |c| {
+            c.query_row("SELECT mail FROM legacy_tokens WHERE token_sha256 = ?1", [&hash], |r| r.get(0))
+                .optional()
+                .map_err(backend)
+        })
+        .await
+    }
+
+    async fn all_legacy_tokens(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare("SELECT mail, token_sha256 FROM legacy_tokens ORDER BY mail").map_err(backend)?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?.collect::<Result<Vec<_>, _>>();
             rows.map_err(backend)
         })
         .await

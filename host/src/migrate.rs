@@ -1,0 +1,351 @@
+//! Moving installs: `imgbed migrate` copies everything from one configured storage
+//! to another (e.g. SQLite + files → MongoDB); `imgbed import-original` brings in an
+//! install of the original Flask service, keeping its users' tokens working.
+//!
+//! Both are idempotent: what the target already has is skipped, so an interrupted
+//! run can simply be run again. Each file is written before its record.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use futures_util::StreamExt;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::blob::{is_safe_name, thumb_name, BlobStore, TempArea};
+use crate::config::Settings;
+use crate::policy::{Limits, PolicyRuntime, Upload};
+use crate::store::{ImageRecord, StoreError, User};
+use crate::Storage;
+
+/// What a run copied, skipped and refused.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub users: u64,
+    pub bans: u64,
+    pub legacy_tokens: u64,
+    pub images: u64,
+    /// Already in the target (an earlier run).
+    pub already_there: u64,
+    /// (name, why) of what was not brought over.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Copies a blob between stores through a local temp file.
+async fn copy_blob(from: &dyn BlobStore, to: &dyn BlobStore, temp: &TempArea, name: &str) -> anyhow::Result<bool> {
+    let Some(len) = from.size(name).await? else { return Ok(false) };
+    let file = temp.temp();
+    {
+        let mut out = std::fs::File::create(file.path())?;
+        let mut stream = from.read(name, 0, len).await?;
+        while let Some(chunk) = stream.next().await {
+            out.write_all(&chunk?)?;
+        }
+        out.sync_all()?;
+    }
+    match to.put_file(file.path(), name).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(true),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Copies every account, ban, legacy token, record, file and thumbnail from `from` to `to`,
+/// then checks that `to` holds every record and account of `from`.
+pub async fn migrate(from: &Storage, to: &Storage) -> anyhow::Result<Report> {
+    let mut report = Report::default();
+    for u in from.store.all_users().await? {
+        match to.store.create_user(&u).await {
+            Ok(()) => report.users += 1,
+            Err(StoreError::UserExists) => report.already_there += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for (mail, time) in from.store.all_bans().await? {
+        to.store.ban(&mail, time).await?;
+        report.bans += 1;
+    }
+    for (mail, hash) in from.store.all_legacy_tokens().await? {
+        to.store.add_legacy_token(&mail, &hash).await?;
+        report.legacy_tokens += 1;
+    }
+    for name in from.store.all_names().await? {
+        let Some(record) = from.store.get(&name).await? else { continue };
+        if to.store.get(&name).await?.is_some() {
+            report.already_there += 1;
+            continue;
+        }
+        if !copy_blob(from.blobs.as_ref(), to.blobs.as_ref(), &to.temp, &name).await? {
+            report.skipped.push((name, "its file is missing".into()));
+            continue;
+        }
+        if let (Some(a), Some(b)) = (&from.thumbs, &to.thumbs) {
+            copy_blob(a.as_ref(), b.as_ref(), &to.temp, &thumb_name(&name)).await?;
+        }
+        match to.store.insert(&record).await {
+            Ok(()) => report.images += 1,
+            Err(StoreError::Duplicate(_) | StoreError::NameTaken) => {
+                report.skipped.push((name, "the target has another record with this name or these bytes".into()))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // Check: every record and account of the source is in the target.
+    let there: HashSet<String> = to.store.all_names().await?.into_iter().collect();
+    let skipped: HashSet<&String> = report.skipped.iter().map(|(n, _)| n).collect();
+    let lost: Vec<String> =
+        from.store.all_names().await?.into_iter().filter(|n| !there.contains(n) && !skipped.contains(n)).collect();
+    if !lost.is_empty() {
+        bail!("{} records did not arrive: {:?}", lost.len(), &lost[..lost.len().min(10)]);
+    }
+    let accounts: HashSet<String> = to.store.all_users().await?.into_iter().map(|u| u.mail).collect();
+    let missing = from.store.all_users().await?.into_iter().filter(|u| !accounts.contains(&u.mail)).count();
+    if missing > 0 {
+        bail!("{missing} accounts did not arrive");
+    }
+    Ok(report)
+}
+
+/// Where the original's data is.
+pub enum OriginalSource<'a> {
+    /// Its SQLite file (`test.db`): tables `image` and `token`.
+    Sqlite(&'a Path),
+    /// Its MongoDB database (connection string with the database name): collections `images` and `token`.
+    Mongo(&'a str),
+}
+
+/// What the original's database holds: (mail, token) pairs and image rows.
+struct Original {
+    tokens: Vec<(String, String)>,
+    images: Vec<OriginalImage>,
+}
+
+/// One image row of the original.
+struct OriginalImage {
+    name: String,
+    mail: String,
+    time: f64,
+}
+
+fn parse_time(v: Option<String>) -> f64 {
+    v.and_then(|t| t.trim().parse::<f64>().ok()).filter(|t| t.is_finite() && *t > 0.0).unwrap_or_else(now)
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn read_sqlite(path: &Path) -> anyhow::Result<Original> {
+    use rusqlite::{Connection, OpenFlags};
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .with_context(|| format!("opening {}", path.display()))?;
+    // Columns are read as text whatever type SQLite stored them with.
+    let text = |r: &rusqlite::Row<'_>, i: usize| -> rusqlite::Result<Option<String>> {
+        Ok(match r.get_ref(i)? {
+            rusqlite::types::ValueRef::Null => None,
+            rusqlite::types::ValueRef::Integer(n) => Some(n.to_string()),
+            rusqlite::types::ValueRef::Real(f) => Some(f.to_string()),
+            rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                Some(String::from_utf8_lossy(t).into_owned())
+            }
+        })
+    };
+    let mut tokens = Vec::new();
+    let mut stmt = conn.prepare("SELECT mail, token FROM token").context("reading the original's token table")?;
+    let rows = stmt.query_map([], |r| Ok((text(r, 0)?, text(r, 1)?)))?;
+    for row in rows {
+        if let (Some(mail), Some(token)) = row? {
+            tokens.push((mail, token));
+        }
+    }
+    let mut images = Vec::new();
+    let mut stmt = conn.prepare("SELECT name, mail, time FROM image").context("reading the original's image table")?;
+    let rows = stmt.query_map([], |r| Ok((text(r, 0)?, text(r, 1)?, text(r, 2)?)))?;
+    for row in rows {
+        if let (Some(name), Some(mail), time) = row? {
+            images.push(OriginalImage { name, mail, time: parse_time(time) });
+        }
+    }
+    Ok(Original { tokens, images })
+}
+
+async fn read_mongo(uri: &str) -> anyhow::Result<Original> {
+    use mongodb::bson::{doc, Bson, Document};
+    let mut options = mongodb::options::ClientOptions::parse(uri).await?;
+    options.server_selection_timeout = Some(Duration::from_secs(5));
+    let db_name = options.default_database.clone().context("the connection string must name the database")?;
+    let db = mongodb::Client::with_options(options)?.database(&db_name);
+    let as_text = |d: &Document, k: &str| match d.get(k) {
+        Some(Bson::String(s)) => Some(s.clone()),
+        Some(Bson::Double(f)) => Some(f.to_string()),
+        Some(Bson::Int32(n)) => Some(n.to_string()),
+        Some(Bson::Int64(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let mut tokens = Vec::new();
+    let mut cursor = db.collection::<Document>("token").find(doc! {}).await?;
+    while cursor.advance().await? {
+        let d = cursor.deserialize_current()?;
+        if let (Some(mail), Some(token)) = (as_text(&d, "mail"), as_text(&d, "token")) {
+            tokens.push((mail, token));
+        }
+    }
+    let mut images = Vec::new();
+    let mut cursor = db.collection::<Document>("images").find(doc! {}).await?;
+    while cursor.advance().await? {
+        let d = cursor.deserialize_current()?;
+        if let (Some(name), Some(mail)) = (as_text(&d, "name"), as_text(&d, "mail")) {
+            images.push(OriginalImage { name, mail, time: parse_time(as_text(&d, "time")) });
+        }
+    }
+    Ok(Original { tokens, images })
+}
+
+/// The original's base64 names used `+` and `/`; stored names use the URL-safe alphabet.
+fn safe_name(name: &str) -> Option<String> {
+    let mapped: String = name
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            '=' => '_',
+            c => c,
+        })
+        .collect();
+    is_safe_name(&mapped).then_some(mapped)
+}
+
+/// Brings in the original's accounts (their tokens keep working) and images (each
+/// judged by the policy like an upload; refused files are reported, not imported).
+pub async fn import_original(
+    settings: &Settings,
+    to: &Storage,
+    source: OriginalSource<'_>,
+    images_dir: &Path,
+) -> anyhow::Result<Report> {
+    let Original { tokens, images } = match source {
+        OriginalSource::Sqlite(p) => read_sqlite(p)?,
+        OriginalSource::Mongo(uri) => read_mongo(uri).await?,
+    };
+    let mut report = Report::default();
+    let mut accounts = HashSet::new();
+    for (raw_mail, token) in tokens {
+        let mail = raw_mail.trim().to_lowercase();
+        if mail.is_empty() || token.is_empty() {
+            report.skipped.push((raw_mail, "empty mail or token".into()));
+            continue;
+        }
+        let user = User {
+            mail: mail.clone(),
+            jti: hex::encode(rand::random::<[u8; 16]>()),
+            issued_at: now() as i64,
+            created: now(),
+        };
+        match to.store.create_user(&user).await {
+            Ok(()) => report.users += 1,
+            Err(StoreError::UserExists) => report.already_there += 1,
+            Err(e) => return Err(e.into()),
+        }
+        to.store.add_legacy_token(&mail, &hex::encode(Sha256::digest(token.as_bytes()))).await?;
+        report.legacy_tokens += 1;
+        accounts.insert(mail);
+    }
+
+    let (component, _) = crate::initial_policy(settings)?;
+    let limits = Limits {
+        memory_bytes: settings.config.policy.memory_mb as usize * 1024 * 1024,
+        deadline: Duration::from_millis(settings.config.policy.deadline_ms),
+        workers: 1,
+    };
+    let policy_settings = settings.policy_settings();
+    let policy = tokio::task::spawn_blocking(move || {
+        PolicyRuntime::new(&component, limits, policy_settings, crate::policy::no_storage())
+    })
+    .await??;
+    let policy = Arc::new(policy);
+
+    for img in images {
+        let mail = img.mail.trim().to_lowercase();
+        let Some(name) = safe_name(&img.name) else {
+            report.skipped.push((img.name, "a name that cannot be stored safely".into()));
+            continue;
+        };
+        if !accounts.contains(&mail) && to.store.get_user(&mail).await?.is_none() {
+            report.skipped.push((img.name, format!("no account {mail}")));
+            continue;
+        }
+        if to.store.get(&name).await?.is_some() {
+            report.already_there += 1;
+            continue;
+        }
+        // Only plain names are looked up in the folder: never a path from the database.
+        let path = images_dir.join(&img.name);
+        if img.name.contains('/') || img.name.contains('\\') || img.name.starts_with('.') || !path.is_file() {
+            report.skipped.push((img.name, "its file is missing".into()));
+            continue;
+        }
+        let bytes = std::fs::read(&path)?;
+        let upload = Upload {
+            filename: img.name.clone(),
+            declared_type: String::new(),
+            size: bytes.len() as u64,
+            digest: hex::encode(Sha256::digest(&bytes)),
+            owner: mail.clone(),
+            received_at: img.time,
+            attempt: 0,
+        };
+        let file = std::fs::File::open(&path)?;
+        let u = upload.clone();
+        let media = match policy.run(move |s| s.inspect(&u, &file)).await {
+            Ok(Ok(m)) => m,
+            Ok(Err(r)) => {
+                report.skipped.push((img.name, format!("refused by the policy: {} ({})", r.message, r.code)));
+                continue;
+            }
+            Err(e) => {
+                report.skipped.push((img.name, format!("policy failure: {e}")));
+                continue;
+            }
+        };
+        match to.blobs.put_file(&path, &name).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e.into()),
+        }
+        let record = ImageRecord {
+            name: name.clone(),
+            owner: mail,
+            size: upload.size,
+            digest: upload.digest,
+            kind: match media.kind {
+                crate::policy::MediaKind::Image => "image",
+                crate::policy::MediaKind::Animation => "animation",
+                crate::policy::MediaKind::Video => "video",
+            }
+            .into(),
+            format: media.format,
+            mime: media.mime,
+            width: media.width,
+            height: media.height,
+            frames: media.frames,
+            duration_ms: media.duration_ms,
+            codec: media.codec,
+            original_name: img.name.clone(),
+            time: img.time,
+        };
+        match to.store.insert(&record).await {
+            Ok(()) => report.images += 1,
+            Err(StoreError::Duplicate(existing)) => {
+                let _ = to.blobs.remove(&name).await;
+                report.skipped.push((img.name, format!("the same bytes as {existing}")));
+            }
+            Err(StoreError::NameTaken) => report.skipped.push((img.name, "the name is taken".into())),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(report)
+}
