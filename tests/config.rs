@@ -53,12 +53,15 @@ async fn first_start_writes_every_default() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    // The config is written first, the generated secrets once storage is open.
     let mut written = None;
-    for _ in 0..100 {
+    for _ in 0..300 {
         if let Ok(text) = std::fs::read_to_string(&path) {
             if let Ok(v) = serde_json::from_str::<Value>(&text) {
                 written = Some(v);
-                break;
+                if dir.path().join("sub/secrets.json").exists() {
+                    break;
+                }
             }
         }
         std::thread::sleep(std::time::Duration::from_millis(100));

@@ -155,3 +155,31 @@ async fn import_original_keeps_tokens_working_and_refuses_junk() {
     let res = s.http.get(s.at(&format!("/api/image_list?token={legacy}"))).send().await.unwrap();
     assert_eq!(res.status(), 401);
 }
+
+#[tokio::test]
+async fn import_original_reads_its_mongodb_collections_too() {
+    use mongodb::bson::doc;
+    let old = tempfile::tempdir().unwrap();
+    let images = old.path().join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    std::fs::write(images.join("bW9uZ28ucG5n.png"), fixtures::png(12, 12, 9)).unwrap();
+    let uri = common::fresh_mongo_uri();
+    let db = mongodb::Client::with_uri_str(&uri).await.unwrap().database(uri.rsplit('/').next().unwrap());
+    let token = "another-legacy-token-abcdef987654";
+    db.collection("token").insert_one(doc! {"mail": "mo@example.org", "token": token, "check": ""}).await.unwrap();
+    db.collection("images")
+        .insert_one(doc! {"name": "bW9uZ28ucG5n.png", "mail": "mo@example.org", "path": "/x", "url": "http://x", "time": "1590000001.5"})
+        .await
+        .unwrap();
+    let new = tempfile::tempdir().unwrap();
+    let mut config = common::engine_config();
+    config["auth"] = json!({"jwt": true});
+    let config_path = write_config(new.path(), &config);
+    let report =
+        tool(&["import-original", "--config", &config_path, "--mongo", &uri, "--images", images.to_str().unwrap()]);
+    assert_eq!((report["users"].as_u64(), report["images"].as_u64()), (Some(1), Some(1)), "{report}");
+    let s = Server::start_in(new);
+    let res = s.http.get(s.at(&format!("/api/image_list?token={token}"))).send().await.unwrap();
+    let (status, list) = answer(res).await;
+    assert_eq!((status, list["data"][0]["name"].as_str()), (200, Some("bW9uZ28ucG5n.png")), "{list}");
+}

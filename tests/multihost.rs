@@ -141,3 +141,39 @@ async fn a_policy_swapped_on_one_host_is_followed_by_the_other() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn interrupted_blob_writes_are_swept_after_the_grace_period() {
+    use imgbed::blob::{BlobStore, MongoBlobs};
+    use mongodb::bson::doc;
+    let uri = common::fresh_mongo_uri();
+    let db = mongodb::Client::with_uri_str(&uri).await.unwrap().database(uri.rsplit('/').next().unwrap());
+    let blobs = MongoBlobs::open(&db, "images", Duration::from_secs(900)).await.unwrap();
+    // A whole blob, and the chunks of two uploads that died before publishing: one old, one fresh.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), vec![7u8; 2_500_000]).unwrap();
+    blobs.put_file(file.path(), "kept.png").await.unwrap();
+    let chunks = db.collection::<mongodb::bson::Document>("images_chunks");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let bin =
+        |n: u8| mongodb::bson::Binary { subtype: mongodb::bson::spec::BinarySubtype::Generic, bytes: vec![n; 10] };
+    for (blob, created) in [("dead-old", now - 3600.0), ("in-flight", now - 5.0)] {
+        for n in 0..2i64 {
+            chunks.insert_one(doc! {"blob": blob, "n": n, "data": bin(n as u8), "created": created}).await.unwrap();
+        }
+    }
+    // A name is never taken twice, and a taken name is refused, not overwritten.
+    let err = blobs.put_file(file.path(), "kept.png").await.unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+    assert_eq!(blobs.sweep(Duration::from_secs(900)).await.unwrap(), 1);
+    let left = |blob: &'static str| {
+        let chunks = chunks.clone();
+        async move { chunks.count_documents(doc! {"blob": blob}).await.unwrap() }
+    };
+    assert_eq!((left("dead-old").await, left("in-flight").await), (0, 2));
+    assert_eq!(blobs.size("kept.png").await.unwrap(), Some(2_500_000));
+    // Removing deletes the name first, then its chunks.
+    blobs.remove("kept.png").await.unwrap();
+    assert_eq!(blobs.size("kept.png").await.unwrap(), None);
+    assert_eq!(chunks.count_documents(doc! {}).await.unwrap(), 2, "only the in-flight upload's chunks are left");
+}

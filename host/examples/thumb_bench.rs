@@ -5,6 +5,9 @@
 //!
 //! cargo run --release -p imgbed-host --example thumb_bench -- [ITERATIONS] [WIDTH] [HEIGHT]
 
+mod bench_support;
+
+use bench_support::summary;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,18 +32,6 @@ fn photo_jpeg(w: u16, h: u16) -> Vec<u8> {
     let mut out = Vec::new();
     jpeg_encoder::Encoder::new(&mut out, 85).encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb).unwrap();
     out
-}
-
-fn summary(what: &str, mut times: Vec<Duration>) {
-    times.sort();
-    let mean = times.iter().sum::<Duration>() / times.len() as u32;
-    println!(
-        "{what}: mean {:.0} ms  min {:.0} ms  max {:.0} ms  (n={})",
-        mean.as_secs_f64() * 1e3,
-        times[0].as_secs_f64() * 1e3,
-        times[times.len() - 1].as_secs_f64() * 1e3,
-        times.len()
-    );
 }
 
 #[tokio::main]

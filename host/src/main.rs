@@ -92,7 +92,11 @@ fn main() -> anyhow::Result<()> {
                     "ok": true,
                     "config": cli.config,
                     "images": settings.image_dir,
-                    "database": settings.sqlite_path,
+                    "database": match settings.config.database.engine.as_str() {
+                        "mongo" => serde_json::json!(imgbed::store::redact_uri(&settings.config.database.mongo)),
+                        _ => serde_json::json!(settings.sqlite_path),
+                    },
+                    "blob": settings.config.database.blob,
                     "policy": settings.policy_file.as_ref().map_or("built-in".to_string(), |p| p.display().to_string()),
                     "logs": settings.log_dir,
                 })

@@ -1,5 +1,7 @@
 //! Shared by the benchmark examples.
 
+#![allow(dead_code)] // each example uses part of it
+
 /// A noise PNG of about `bytes` bytes (noise does not compress); `seed` makes it distinct.
 pub fn noise_png(bytes: usize, seed: u64) -> Vec<u8> {
     let side = ((bytes / 4) as f64).sqrt().ceil() as u32;
@@ -18,4 +20,17 @@ pub fn noise_png(bytes: usize, seed: u64) -> Vec<u8> {
     enc.set_compression(png::Compression::Fast);
     enc.write_header().unwrap().write_image_data(&pixels).unwrap();
     out
+}
+
+/// Mean, fastest and slowest of `times`, in milliseconds.
+pub fn summary(what: &str, mut times: Vec<std::time::Duration>) {
+    times.sort();
+    let mean = times.iter().sum::<std::time::Duration>() / times.len() as u32;
+    println!(
+        "{what}: mean {:.0} ms  min {:.0} ms  max {:.0} ms  (n={})",
+        mean.as_secs_f64() * 1e3,
+        times[0].as_secs_f64() * 1e3,
+        times[times.len() - 1].as_secs_f64() * 1e3,
+        times.len()
+    );
 }

@@ -18,6 +18,7 @@ use mongodb::{Collection, Database, IndexModel};
 use tokio::io::AsyncReadExt;
 
 use super::{is_safe_name, unsafe_name, BlobStore, ByteStream};
+use crate::store::mongo::{is_duplicate, number};
 
 /// Bytes per chunk document (well under MongoDB's 16 MiB document limit).
 const CHUNK: usize = 1024 * 1024;
@@ -38,24 +39,6 @@ fn io_error(e: mongodb::error::Error) -> io::Error {
 
 fn now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
-}
-
-fn is_duplicate(e: &mongodb::error::Error) -> bool {
-    use mongodb::error::{ErrorKind, WriteFailure};
-    match &*e.kind {
-        ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == 11000,
-        ErrorKind::Command(c) => c.code == 11000,
-        _ => e.to_string().contains("E11000") || e.to_string().contains("duplicate key"),
-    }
-}
-
-fn number(d: &Document, key: &str) -> u64 {
-    match d.get(key) {
-        Some(Bson::Int32(n)) => (*n).max(0) as u64,
-        Some(Bson::Int64(n)) => (*n).max(0) as u64,
-        Some(Bson::Double(n)) => n.max(0.0) as u64,
-        _ => 0,
-    }
 }
 
 impl MongoBlobs {

@@ -1,6 +1,6 @@
 //! Metadata storage: the [`MetaStore`] trait and its engines.
 
-mod mongo;
+pub(crate) mod mongo;
 mod sqlite;
 
 pub use mongo::MongoStore;

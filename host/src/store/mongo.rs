@@ -29,7 +29,7 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 }
 
 /// Whether a driver error is a unique-index violation.
-fn is_duplicate(e: &mongodb::error::Error) -> bool {
+pub(crate) fn is_duplicate(e: &mongodb::error::Error) -> bool {
     use mongodb::error::{ErrorKind, WriteFailure};
     match &*e.kind {
         ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == 11000,
@@ -40,7 +40,7 @@ fn is_duplicate(e: &mongodb::error::Error) -> bool {
 }
 
 /// A whole number from a field whatever integer or double type the server stored it as.
-fn number(d: &Document, key: &str) -> u64 {
+pub(crate) fn number(d: &Document, key: &str) -> u64 {
     match d.get(key) {
         Some(Bson::Int32(n)) => (*n).max(0) as u64,
         Some(Bson::Int64(n)) => (*n).max(0) as u64,
