@@ -257,7 +257,8 @@ pub fn mail_config() -> Value {
     json!({"mail": {"host": host, "port": port, "tls": "none", "from": "imgbed@example.org", "timeout_s": 5}})
 }
 
-/// Waits (bounded) for a message to `to` in the test Maildir and returns (subject, text body).
+/// Waits (bounded) for a message to `to` in the test Maildir, takes it out of the Maildir and
+/// returns (subject, text body).
 pub fn wait_for_mail(to: &str) -> (String, String) {
     let dir = std::path::PathBuf::from(
         std::env::var("IMGBED_TEST_MAILDIR").expect("IMGBED_TEST_MAILDIR (run scripts/test.sh)"),
@@ -272,6 +273,9 @@ pub fn wait_for_mail(to: &str) -> (String, String) {
                 if to_matches {
                     let subject = msg.subject().unwrap_or_default().to_string();
                     let body = msg.body_text(0).unwrap_or_default().to_string();
+                    // Taken out of the box: a later run (the other engine) or a second mail to the
+                    // same address never finds this one again.
+                    let _ = std::fs::remove_file(e.path());
                     return (subject, body);
                 }
             }
