@@ -258,7 +258,9 @@ async fn broken_or_over_limit_videos_are_refused_and_leave_nothing() {
 async fn video_switch_size_limits_and_dimension_limits_come_from_config() {
     // Videos are off by default: refused by content, whatever the name says.
     let s = Server::start(json!({}));
-    assert_error(&s.upload(&[("a.mp4", fixtures::video("tiny.mp4"), "video/mp4")]).await, 415, "unsupported_type");
+    let got = s.upload(&[("a.mp4", fixtures::video("tiny.mp4"), "video/mp4")]).await;
+    assert_error(&got, 415, "unsupported_type");
+    assert!(got.1["data"].as_str().unwrap().contains("video.enabled"), "{}", got.1);
     drop(s);
 
     // The image limit applies as soon as the first bytes show an image; videos get their own.

@@ -23,6 +23,11 @@ impl Refusal {
         Self::new(415, "unsupported_type", "不支持的文件类型: 仅支持 jpg, png, webp, gif, mp4, mov, webm")
     }
 
+    /// A video upload while video uploads are off (`video.enabled`).
+    pub fn video_disabled() -> Self {
+        Self::new(415, "unsupported_type", "不支持的文件类型: 视频上传未开启 (video.enabled)")
+    }
+
     /// A video container this policy (or its settings) does not take: no video track,
     /// a disabled container, an unknown brand or document type.
     pub fn unsupported_video(what: impl std::fmt::Display) -> Self {

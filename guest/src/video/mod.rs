@@ -61,7 +61,7 @@ pub fn sniff(head: &[u8]) -> bool {
 /// Inspects a video upload against `limits`.
 pub fn inspect<S: ReadAt + ?Sized>(source: &S, limits: &Limits) -> Result<Found, Refusal> {
     if !limits.video {
-        return Err(Refusal::unsupported());
+        return Err(Refusal::video_disabled());
     }
     let head = source.read_at(0, 12);
     let (container, track) = if head.starts_with(&webm::EBML_MAGIC) {
