@@ -172,6 +172,8 @@ fn init_logging(
     let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter());
     let mut guard = None;
     let file = settings.filter(|s| s.config.log.files).and_then(|s| {
+        // The appender prunes old files before it creates the folder: create it first.
+        let _ = std::fs::create_dir_all(&s.log_dir);
         let appender = tracing_appender::rolling::RollingFileAppender::builder()
             .rotation(tracing_appender::rolling::Rotation::DAILY)
             .filename_prefix("imgbed")
