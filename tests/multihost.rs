@@ -165,7 +165,7 @@ async fn interrupted_blob_writes_are_swept_after_the_grace_period() {
     // A name is never taken twice, and a taken name is refused, not overwritten.
     let err = blobs.put_file(file.path(), "kept.png").await.unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
-    assert_eq!(blobs.sweep(Duration::from_secs(900)).await.unwrap(), 1);
+    assert_eq!(blobs.sweep().await.unwrap(), 1);
     let left = |blob: &'static str| {
         let chunks = chunks.clone();
         async move { chunks.count_documents(doc! {"blob": blob}).await.unwrap() }

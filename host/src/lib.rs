@@ -255,10 +255,10 @@ pub async fn reconcile(
     thumbs: Option<&dyn BlobStore>,
 ) -> anyhow::Result<()> {
     let temps = temp.clear()?;
-    let mut swept = blobs.sweep(blobs.grace()).await?;
+    let mut swept = blobs.sweep().await?;
     let names: HashSet<String> = store.all_names().await?.into_iter().collect();
     if let Some(thumbs) = thumbs {
-        swept += thumbs.sweep(thumbs.grace()).await?;
+        swept += thumbs.sweep().await?;
         let wanted: HashSet<String> = names.iter().map(|n| blob::thumb_name(n)).collect();
         for (t, age) in thumbs.list().await? {
             if !wanted.contains(&t) && age >= thumbs.grace() {

@@ -316,27 +316,7 @@ pub async fn import_original(
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e.into()),
         }
-        let record = ImageRecord {
-            name: name.clone(),
-            owner: mail,
-            size: upload.size,
-            digest: upload.digest,
-            kind: match media.kind {
-                crate::policy::MediaKind::Image => "image",
-                crate::policy::MediaKind::Animation => "animation",
-                crate::policy::MediaKind::Video => "video",
-            }
-            .into(),
-            format: media.format,
-            mime: media.mime,
-            width: media.width,
-            height: media.height,
-            frames: media.frames,
-            duration_ms: media.duration_ms,
-            codec: media.codec,
-            original_name: img.name.clone(),
-            time: img.time,
-        };
+        let record = ImageRecord::accepted(name.clone(), &upload, &media);
         match to.store.insert(&record).await {
             Ok(()) => report.images += 1,
             Err(StoreError::Duplicate(existing)) => {

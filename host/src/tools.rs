@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use imgbed::policy::{Limits, Media, MediaKind, PolicyRuntime, Principal, Upload};
+use imgbed::policy::{Limits, Media, PolicyRuntime, Principal, Upload};
 
 #[derive(Subcommand, Debug)]
 pub enum PolicyCommand {
@@ -109,11 +109,7 @@ fn upload_of(path: &PathBuf) -> anyhow::Result<(Upload, std::fs::File)> {
 }
 
 fn media_json(m: &Media) -> serde_json::Value {
-    let kind = match m.kind {
-        MediaKind::Image => "image",
-        MediaKind::Animation => "animation",
-        MediaKind::Video => "video",
-    };
+    let kind = imgbed::policy::kind_name(m.kind);
     json!({"kind": kind, "format": m.format, "extension": m.extension, "mime": m.mime,
            "width": m.width, "height": m.height, "frames": m.frames, "duration_ms": m.duration_ms,
            "codec": m.codec})

@@ -39,8 +39,8 @@ impl BlobStore for LocalBlobs {
         tokio::task::spawn_blocking(move || match std::fs::hard_link(&src, &dest) {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
             Err(_) => {
-                // No hard links here: copy to a fresh temp name, then link-free rename
-                // guarded by create_new on the destination.
+                // No hard links on this file system: copy into a new file that must not exist
+                // yet. It is half-written only until the copy ends, before any record names it.
                 let mut out = std::fs::File::options().write(true).create_new(true).open(&dest)?;
                 let mut input = std::fs::File::open(&src)?;
                 if let Err(e) = std::io::copy(&mut input, &mut out).and_then(|_| out.sync_all()) {
@@ -120,7 +120,7 @@ impl BlobStore for LocalBlobs {
         tokio::fs::remove_file(&p).await
     }
 
-    async fn sweep(&self, _grace: Duration) -> io::Result<usize> {
+    async fn sweep(&self) -> io::Result<usize> {
         // Interrupted `put_bytes` leave dot-files behind.
         let mut n = 0;
         let mut entries = tokio::fs::read_dir(&self.dir).await?;

@@ -62,8 +62,8 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn list(&self) -> io::Result<Vec<(String, Duration)>>;
     /// Whether the storage takes writes.
     async fn probe(&self) -> io::Result<()>;
-    /// Removes the leftovers of writes interrupted more than `grace` ago.
-    async fn sweep(&self, grace: Duration) -> io::Result<usize>;
+    /// Removes the leftovers of writes interrupted more than [`BlobStore::grace`] ago.
+    async fn sweep(&self) -> io::Result<usize>;
     /// How old an unreferenced blob must be before start-up removes it: another host
     /// sharing the store may be between writing a blob and recording it.
     fn grace(&self) -> Duration;

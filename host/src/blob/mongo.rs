@@ -224,9 +224,9 @@ impl BlobStore for MongoBlobs {
         Ok(())
     }
 
-    async fn sweep(&self, grace: Duration) -> io::Result<usize> {
+    async fn sweep(&self) -> io::Result<usize> {
         // Chunks of blobs never published (an upload that died half-way), once old enough.
-        let cutoff = now() - grace.as_secs_f64();
+        let cutoff = now() - self.grace.as_secs_f64();
         let mut cursor = self
             .chunks
             .find(doc! {"n": 0_i64, "created": {"$lt": cutoff}})

@@ -242,38 +242,16 @@ async fn rename(state: &Shared, judged: &Judged, attempt: u32) -> ApiResult<Stri
         .map_err(|r| rejection(r).with_file(filename))
 }
 
-fn kind_name(kind: MediaKind) -> &'static str {
-    match kind {
-        MediaKind::Image => "image",
-        MediaKind::Animation => "animation",
-        MediaKind::Video => "video",
-    }
-}
-
-/// Stores one judged file: record first (it reserves the name), then the rename into place.
+/// Stores one judged file: its file (and thumbnail) under a free name, then its record.
 /// Returns the record and whether it was already stored (same owner, same bytes).
 async fn store(state: &Shared, judged: Judged) -> ApiResult<(ImageRecord, bool)> {
-    let u = &judged.upload;
-    let m = &judged.media;
-    let mut record = ImageRecord {
-        name: judged.name.clone(),
-        owner: u.owner.clone(),
-        size: u.size,
-        digest: u.digest.clone(),
-        kind: kind_name(m.kind).into(),
-        format: m.format.clone(),
-        mime: m.mime.clone(),
-        width: m.width,
-        height: m.height,
-        frames: m.frames,
-        duration_ms: m.duration_ms,
-        codec: m.codec.clone(),
-        original_name: u.filename.clone(),
-        time: u.received_at,
-    };
-    // Bytes this owner already stored (the digest is that of the stored bytes): no copy.
-    if let Some(existing) = state.store.find_by_digest(&record.owner, &record.digest).await.map_err(store_error)? {
-        return Ok((existing, true));
+    let mut record = ImageRecord::accepted(judged.name.clone(), &judged.upload, &judged.media);
+    // Stripping changed the bytes: this owner may have stored these already (the handler
+    // only looked up the received bytes). Checked before any file is written.
+    if judged.stripped.is_some() {
+        if let Some(existing) = state.store.find_by_digest(&record.owner, &record.digest).await.map_err(store_error)? {
+            return Ok((existing, true));
+        }
     }
     // The blob first, then the record: a record never points at a missing blob, and a
     // blob left without a record by a crash is removed by the start-up sweep.

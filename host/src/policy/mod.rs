@@ -41,6 +41,15 @@ pub static BUILTIN_POLICY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/img
 /// The contract version this host speaks (the WIT package `imgbed:policy@1.x`).
 pub const CONTRACT: &str = "imgbed:policy@1.0.0";
 
+/// The name of a media kind, as records and answers show it.
+pub fn kind_name(kind: MediaKind) -> &'static str {
+    match kind {
+        MediaKind::Image => "image",
+        MediaKind::Animation => "animation",
+        MediaKind::Video => "video",
+    }
+}
+
 /// Largest thumbnail the host accepts from a policy.
 pub const MAX_THUMBNAIL_BYTES: usize = 16 * 1024 * 1024;
 
@@ -521,14 +530,29 @@ impl Session {
             .map_err(|e| PolicyError::Unavailable(format!("body: {e}")))
     }
 
-    /// `inspect`: what the upload in `file` really is.
-    pub fn inspect(&mut self, upload: &Upload, file: &File) -> Result<Result<Media, Rejection>, PolicyError> {
-        let body = self.body(file, upload.size)?;
+    /// Calls an export that reads the upload in `file`: lends it as a body resource for
+    /// the call (with the full deadline) and takes it back afterwards.
+    fn call_with_body<T>(
+        &mut self,
+        file: &File,
+        size: u64,
+        call: impl FnOnce(
+            &bindings::exports::imgbed::policy::api::Guest,
+            &mut Store<State>,
+            Resource<BodyFile>,
+        ) -> wasmtime::Result<T>,
+    ) -> Result<T, PolicyError> {
+        let body = self.body(file, size)?;
         let borrowed = Resource::<BodyFile>::new_borrow(body.rep());
         self.rearm();
-        let out = self.bindings.imgbed_policy_api().call_inspect(&mut self.store, upload, borrowed);
+        let out = call(self.bindings.imgbed_policy_api(), &mut self.store, borrowed);
         let _ = self.store.data_mut().table.delete(body);
-        match out.map_err(PolicyError::from_call)? {
+        out.map_err(PolicyError::from_call)
+    }
+
+    /// `inspect`: what the upload in `file` really is.
+    pub fn inspect(&mut self, upload: &Upload, file: &File) -> Result<Result<Media, Rejection>, PolicyError> {
+        match self.call_with_body(file, upload.size, |api, store, body| api.call_inspect(store, upload, body))? {
             Ok(media) => Ok(Ok(media)),
             Err(r) => Ok(Err(self.rejected(r)?)),
         }
@@ -556,12 +580,7 @@ impl Session {
         upload: &Upload,
         file: &File,
     ) -> Result<Result<Option<Vec<Piece>>, Rejection>, PolicyError> {
-        let body = self.body(file, upload.size)?;
-        let borrowed = Resource::<BodyFile>::new_borrow(body.rep());
-        self.rearm();
-        let out = self.bindings.imgbed_policy_api().call_strip_metadata(&mut self.store, upload, borrowed);
-        let _ = self.store.data_mut().table.delete(body);
-        match out.map_err(PolicyError::from_call)? {
+        match self.call_with_body(file, upload.size, |api, store, body| api.call_strip_metadata(store, upload, body))? {
             Ok(Some(pieces)) => {
                 pieces::check(&pieces, upload.size)?;
                 Ok(Ok(Some(pieces)))
@@ -578,12 +597,9 @@ impl Session {
         file: &File,
         max_width: u32,
     ) -> Result<Result<Vec<u8>, Rejection>, PolicyError> {
-        let body = self.body(file, upload.size)?;
-        let borrowed = Resource::<BodyFile>::new_borrow(body.rep());
-        self.rearm();
-        let out = self.bindings.imgbed_policy_api().call_thumbnail(&mut self.store, upload, borrowed, max_width);
-        let _ = self.store.data_mut().table.delete(body);
-        match out.map_err(PolicyError::from_call)? {
+        let out = self
+            .call_with_body(file, upload.size, |api, store, body| api.call_thumbnail(store, upload, body, max_width))?;
+        match out {
             Ok(png) if png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() <= MAX_THUMBNAIL_BYTES => Ok(Ok(png)),
             Ok(png) => Err(PolicyError::Invalid(format!(
                 "thumbnail is not a PNG of at most {MAX_THUMBNAIL_BYTES} bytes ({} bytes)",

@@ -51,6 +51,29 @@ pub struct ImageRecord {
     pub time: f64,
 }
 
+impl ImageRecord {
+    /// The record of an upload the policy accepted as `media`, stored as `name`. `upload`
+    /// describes the stored bytes (size and digest after any stripping).
+    pub fn accepted(name: String, upload: &crate::policy::Upload, media: &crate::policy::Media) -> Self {
+        ImageRecord {
+            name,
+            owner: upload.owner.clone(),
+            size: upload.size,
+            digest: upload.digest.clone(),
+            kind: crate::policy::kind_name(media.kind).into(),
+            format: media.format.clone(),
+            mime: media.mime.clone(),
+            width: media.width,
+            height: media.height,
+            frames: media.frames,
+            duration_ms: media.duration_ms,
+            codec: media.codec.clone(),
+            original_name: upload.filename.clone(),
+            time: upload.received_at,
+        }
+    }
+}
+
 /// An account. The token itself is not stored: its claims are, so the same
 /// JWT can be re-signed for the recovery mail and revoked by deleting the row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
