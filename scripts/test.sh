@@ -34,5 +34,6 @@ cargo test --locked "$@"
 if [ "$#" -eq 0 ]; then
   # The storage-level and black-box suites again, on MongoDB (the wire-protocol test server).
   IMGBED_TEST_ENGINE=mongo cargo test --locked \
-    --test store --test api --test accounts --test media --test swap --test operations --test migrate
+    --test store --test api --test accounts --test media --test swap --test operations --test migrate \
+    --test safety --test crash
 fi

@@ -55,7 +55,7 @@ fn mongo_server(port: u16, dir: &Path) -> Running {
 fn unreachable_mongodb_stops_start_up_quickly_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let config = json!({"port": 0, "database": {"engine": "mongo", "mongo": format!("mongodb://127.0.0.1:{port}/x"),
+    let config = json!({"port": 0, "database": {"engine": "mongo", "single_host": true, "mongo": format!("mongodb://127.0.0.1:{port}/x"),
                                                 "timeout_ms": 1000}});
     std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
     let started = Instant::now();
@@ -114,4 +114,64 @@ async fn losing_mongodb_gives_503_and_service_comes_back_with_it() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.bytes().await.unwrap().to_vec(), fixtures::png(8, 8, 1));
     assert_eq!(s.upload(&[("b.png", fixtures::png(8, 8, 2), "image/png")]).await.0, 200);
+}
+
+/// Sends a signal to a process.
+fn signal(pid: u32, name: &str) {
+    assert!(Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).status().unwrap().success());
+}
+
+#[tokio::test]
+async fn a_hung_mongodb_gives_503_within_the_timeout_and_nothing_blocks() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mongo = mongo_server(port, data.path());
+    let s = Server::start(json!({"database": {"engine": "mongo", "blob": "gridfs", "timeout_ms": 800,
+                                              "mongo": format!("mongodb://127.0.0.1:{port}/hung")},
+                                 "server": {"image_zip": true}}));
+    let (status, up) = s.upload(&[("a.png", fixtures::png(8, 8, 1), "image/png")]).await;
+    assert_eq!(status, 200, "{up}");
+    let name = up["files"][0]["name"].as_str().unwrap().to_string();
+
+    // The server stops answering but keeps its connections open: every request that
+    // needs it must give up within the timeout, not hang.
+    signal(mongo.0.id(), "STOP");
+    let bounded = |started: Instant| {
+        let took = started.elapsed();
+        assert!(took < Duration::from_millis(800 * 3 + 1500), "took {took:?}");
+    };
+    let started = Instant::now();
+    let (status, body) = s.get("/api/image_list").await;
+    assert_eq!((status, body["code"].as_str()), (503, Some("store_unavailable")), "{body}");
+    bounded(started);
+    let started = Instant::now();
+    let (status, body) = s.upload(&[("b.png", fixtures::png(8, 8, 2), "image/png")]).await;
+    assert_eq!(status, 503, "{body}");
+    bounded(started);
+    let started = Instant::now();
+    let res = s.http.get(s.at(&format!("/images/{name}"))).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+    bounded(started);
+    let started = Instant::now();
+    assert_eq!(s.http.get(s.at("/readyz")).send().await.unwrap().status(), 503);
+    bounded(started);
+    // Requests that need no database still answer at once.
+    let started = Instant::now();
+    assert_eq!(s.http.get(s.at("/healthz")).send().await.unwrap().status(), 200);
+    assert!(started.elapsed() < Duration::from_millis(500));
+    assert!(s.temp_files().is_empty(), "{:?}", s.temp_files());
+
+    signal(mongo.0.id(), "CONT");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, list) = s.get("/api/image_list").await;
+        if status == 200 {
+            assert_eq!(list["total"], 1, "{list}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no recovery: {status} {list}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(s.upload(&[("b.png", fixtures::png(8, 8, 2), "image/png")]).await.0, 200);
+    drop(mongo);
 }

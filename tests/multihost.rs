@@ -148,7 +148,7 @@ async fn interrupted_blob_writes_are_swept_after_the_grace_period() {
     use mongodb::bson::doc;
     let uri = common::fresh_mongo_uri();
     let db = mongodb::Client::with_uri_str(&uri).await.unwrap().database(uri.rsplit('/').next().unwrap());
-    let blobs = MongoBlobs::open(&db, "images", Duration::from_secs(900)).await.unwrap();
+    let blobs = MongoBlobs::open(&db, "images", Duration::from_secs(900), Duration::from_secs(5)).await.unwrap();
     // A whole blob, and the chunks of two uploads that died before publishing: one old, one fresh.
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), vec![7u8; 2_500_000]).unwrap();
@@ -176,4 +176,37 @@ async fn interrupted_blob_writes_are_swept_after_the_grace_period() {
     blobs.remove("kept.png").await.unwrap();
     assert_eq!(blobs.size("kept.png").await.unwrap(), None);
     assert_eq!(chunks.count_documents(doc! {}).await.unwrap(), 2, "only the in-flight upload's chunks are left");
+}
+
+#[tokio::test]
+async fn two_hosts_deleting_the_same_images_at_once_both_answer_and_nothing_is_left() {
+    let (a, b) = two_hosts(json!({}));
+    let (_, body) = a.post_json("/api/get_token", &json!({"mail": "del@example.org"})).await;
+    let token = body["token"].as_str().unwrap().to_string();
+    let mut names = Vec::new();
+    for seed in 0..6 {
+        let part = reqwest::multipart::Part::bytes(fixtures::png(8, 8, 100 + seed)).file_name("p.png");
+        let form = reqwest::multipart::Form::new().part("file", part);
+        let res = a.http.post(a.at("/api/image_upload")).bearer_auth(&token).multipart(form).send().await.unwrap();
+        let (status, up) = answer(res).await;
+        assert_eq!(status, 200, "{up}");
+        names.push(up["files"][0]["name"].as_str().unwrap().to_string());
+    }
+    for name in &names {
+        let del =
+            |s: &Server| s.http.post(s.at("/api/image_delete")).bearer_auth(&token).json(&json!({"name": name})).send();
+        let (x, y) = tokio::join!(del(&a), del(&b));
+        let (x, y) = (answer(x.unwrap()).await, answer(y.unwrap()).await);
+        // Each answers sensibly: deleted, or (the other was first) not found. Never a 5xx.
+        for (status, body) in [&x, &y] {
+            assert!(*status == 200 || (*status == 404 && body["code"] == "not_found"), "{status} {body}");
+        }
+        assert!(x.0 == 200 || y.0 == 200, "{x:?} {y:?}");
+        for s in [&a, &b] {
+            assert_eq!(bytes(s, &format!("/images/{name}"), None).await.0, 404);
+            assert_eq!(bytes(s, &format!("/thumbs/{name}.png"), None).await.0, 404);
+        }
+    }
+    let (_, list) = get(&b, &token, "/api/image_list").await;
+    assert_eq!(list["total"], 0, "{list}");
 }

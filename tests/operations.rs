@@ -346,3 +346,25 @@ async fn openapi_documents_every_route() {
     let documented: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(documented, routes.len(), "{}", doc["paths"]);
 }
+
+/// Regression guard for the ~40 ms wait of every answer (Nagle's algorithm meeting the
+/// client's delayed ACK when `TCP_NODELAY` is off): 50 sequential GETs of a 200 KB image on
+/// one keep-alive connection take 2 s or more with the wait, a few tens of ms without it.
+#[tokio::test]
+async fn sequential_gets_on_one_connection_do_not_wait_for_delayed_acks() {
+    let s = Server::start(json!({}));
+    let big = common::fixtures::png_of_size(200_000, 11);
+    let (status, body) = s.upload(&[("big.png", big.clone(), "image/png")]).await;
+    assert_eq!(status, 200, "{body}");
+    let url = s.at(&format!("/images/{}", body["files"][0]["name"].as_str().unwrap()));
+    let one = reqwest::Client::builder().pool_max_idle_per_host(1).http1_only().build().unwrap();
+    assert_eq!(one.get(&url).send().await.unwrap().bytes().await.unwrap().len(), big.len());
+    let started = std::time::Instant::now();
+    for _ in 0..50 {
+        let res = one.get(&url).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.bytes().await.unwrap().len(), big.len());
+    }
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(1), "50 GETs took {took:?}: is TCP_NODELAY off again?");
+}

@@ -86,7 +86,11 @@ impl SharedPolicy {
 pub async fn publish_active(state: &Shared) -> Result<(), String> {
     let Some(shared) = &state.shared_policy else { return Ok(()) };
     let active = state.policy.active();
-    let result = shared.publish(&active).await;
+    let limit = Duration::from_millis(state.settings.config.database.timeout_ms);
+    let result = match tokio::time::timeout(limit, shared.publish(&active)).await {
+        Ok(done) => done,
+        Err(_) => Err(format!("MongoDB did not answer within {} ms", limit.as_millis())),
+    };
     match &result {
         Ok(()) => tracing::info!(sha256 = %active.sha256, "policy published to the other hosts"),
         Err(e) => tracing::error!(error = %e, "could not publish the policy to the other hosts"),
@@ -97,16 +101,17 @@ pub async fn publish_active(state: &Shared) -> Result<(), String> {
 /// Follows the published policy: checks every `every` and loads a new one.
 pub fn spawn_follower(state: Shared, every: Duration) {
     let Some(shared) = state.shared_policy.clone() else { return };
+    let limit = Duration::from_millis(state.settings.config.database.timeout_ms);
     tokio::spawn(async move {
         let mut refused: Option<String> = None;
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let sha = match shared.current().await {
-                Ok(Some(sha)) => sha,
-                Ok(None) => continue,
-                Err(e) => {
+            let sha = match tokio::time::timeout(limit, shared.current()).await {
+                Ok(Ok(Some(sha))) => sha,
+                Ok(Ok(None)) | Err(_) => continue,
+                Ok(Err(e)) => {
                     tracing::debug!(error = %e, "cannot read the shared policy");
                     continue;
                 }
@@ -114,7 +119,8 @@ pub fn spawn_follower(state: Shared, every: Duration) {
             if sha == state.policy.active().sha256 || refused.as_deref() == Some(sha.as_str()) {
                 continue;
             }
-            match shared.fetch().await {
+            let Ok(fetched) = tokio::time::timeout(limit * 10, shared.fetch()).await else { continue };
+            match fetched {
                 Ok(Some((sha, bytes))) => match state.policy.swap(bytes, "shared").await {
                     Ok(p) => {
                         tracing::info!(policy = %p.name, sha256 = %sha, "following the policy another host published")

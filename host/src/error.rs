@@ -107,6 +107,10 @@ impl ApiError {
     pub fn policy_failed(code: &str) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, code, "策略执行失败")
     }
+    /// The uploader's account was removed (or banned) while the upload was being stored.
+    pub fn account_gone() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "account_removed", "账户已删除, 上传未保存")
+    }
     pub fn body_unreadable(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_body", "请求体读取失败").with_detail(detail)
     }
@@ -126,6 +130,9 @@ impl From<std::io::Error> for ApiError {
         if e.kind() == std::io::ErrorKind::StorageFull {
             tracing::error!(error = %e, "storage full");
             ApiError::storage_full()
+        } else if e.kind() == std::io::ErrorKind::TimedOut {
+            tracing::error!(error = %e, "storage did not answer in time");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "存储暂时不可用")
         } else {
             tracing::error!(error = %e, "i/o error");
             ApiError::internal()

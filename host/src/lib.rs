@@ -6,14 +6,15 @@ pub mod blob;
 pub mod cluster;
 pub mod config;
 pub mod error;
+pub mod fsck;
 pub mod http;
 pub mod ipfilter;
 pub mod mail;
 pub mod migrate;
 pub mod policy;
+pub mod reconcile;
 pub mod store;
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ use crate::blob::{BlobStore, LocalBlobs, MongoBlobs, TempArea};
 use crate::config::Settings;
 use crate::http::{AppState, Shared};
 use crate::policy::{Limits, PolicyRuntime};
-use crate::store::{MetaStore, MongoStore, SqliteStore};
+use crate::store::{MetaStore, MongoStore, SqliteStore, TimedStore};
 
 /// The metadata store and the blob stores the config names.
 pub struct Storage {
@@ -42,8 +43,11 @@ const SHARED_POLICY_POLL: Duration = Duration::from_secs(2);
 /// How long a blob without a record is left alone in a store shared by several hosts.
 const SHARED_BLOB_GRACE: Duration = Duration::from_secs(15 * 60);
 
-/// Opens the metadata store and the blob stores the config names.
+/// Opens the metadata store and the blob stores the config names, after checking the
+/// layout on disk: overlapping places, and an image folder that is not the one the
+/// records were made in (no store marker), are refused before anything is touched.
 pub async fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
+    config::layout::check(settings).map_err(anyhow::Error::msg)?;
     let db = &settings.config.database;
     let (store, mongo): (Arc<dyn MetaStore>, _) = match db.engine.as_str() {
         "mongo" => {
@@ -52,7 +56,7 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
                 .await
                 .with_context(|| format!("connecting to MongoDB at {}", store::redact_uri(&db.mongo)))?;
             let database = store.database();
-            (Arc::new(store), Some(database))
+            (Arc::new(TimedStore::new(Arc::new(store), timeout)), Some(database))
         }
         _ => (
             Arc::new(
@@ -62,13 +66,15 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
             None,
         ),
     };
+    check_image_folder(settings, store.as_ref()).await?;
     // Uploads are received next to the local image folder (same file system: stored by a link).
     let temp = TempArea::open(&settings.image_dir.join(".tmp"))
         .with_context(|| format!("opening the upload folder {}", settings.image_dir.display()))?;
     let image_zip = settings.config.server.image_zip;
     let (blobs, thumbs): (Arc<dyn BlobStore>, Option<Arc<dyn BlobStore>>) = match (db.blob.as_str(), &mongo) {
         ("gridfs", Some(database)) => {
-            let open = |bucket: &'static str| MongoBlobs::open(database, bucket, SHARED_BLOB_GRACE);
+            let limit = Duration::from_millis(db.timeout_ms);
+            let open = |bucket: &'static str| MongoBlobs::open(database, bucket, SHARED_BLOB_GRACE, limit);
             let blobs = open("images").await.context("opening the blob store in MongoDB")?;
             let thumbs = match image_zip {
                 true => {
@@ -82,16 +88,47 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
             let blobs = LocalBlobs::open(&settings.image_dir)
                 .with_context(|| format!("opening image directory {}", settings.image_dir.display()))?;
             let thumbs = match image_zip {
-                true => Some(Arc::new(
-                    LocalBlobs::open(&settings.thumb_dir)
-                        .with_context(|| format!("opening {}", settings.thumb_dir.display()))?,
-                ) as Arc<dyn BlobStore>),
+                true => {
+                    if !settings.thumb_dir.join(blob::marker::MARKER).is_file() {
+                        blob::marker::write(&settings.thumb_dir)
+                            .with_context(|| format!("creating {}", settings.thumb_dir.display()))?;
+                    }
+                    Some(Arc::new(
+                        LocalBlobs::open(&settings.thumb_dir)
+                            .with_context(|| format!("opening {}", settings.thumb_dir.display()))?,
+                    ) as Arc<dyn BlobStore>)
+                }
                 false => None,
             };
             (Arc::new(blobs), thumbs)
         }
     };
     Ok(Storage { store, blobs, thumbs, temp, mongo })
+}
+
+/// The image folder must carry the store marker once records exist (see [`blob::marker`]).
+async fn check_image_folder(settings: &Settings, store: &dyn MetaStore) -> anyhow::Result<()> {
+    let dir = &settings.image_dir;
+    if dir.join(blob::marker::MARKER).is_file() {
+        return Ok(());
+    }
+    // With files in MongoDB the folder only receives uploads: any folder will do.
+    let has_records = settings.config.database.blob == "local" && store.has_images().await?;
+    let names = if has_records { store.all_names().await? } else { Vec::new() };
+    if blob::marker::ensure(dir, has_records, || names).map_err(anyhow::Error::msg)? == blob::marker::Marker::Written
+        && has_records
+    {
+        tracing::info!(folder = %dir.display(), "image folder of an earlier version: store marker written");
+    }
+    Ok(())
+}
+
+/// The server's own files, which reconciliation never touches whatever the layout.
+pub fn protected_files(settings: &Settings) -> Vec<std::path::PathBuf> {
+    let mut out = config::layout::private_files(settings);
+    out.extend([settings.log_dir.clone(), settings.base_dir.join("policy"), settings.cache_dir.clone()]);
+    out.extend(settings.policy_file.clone());
+    out
 }
 
 /// Opens storage, loads the policy and reconciles files with records.
@@ -134,7 +171,14 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
     tracing::info!(policy = %active.name, sha256 = %active.sha256, "policy loaded");
 
     let ip_filter = Arc::new(ipfilter::IpFilter::new(&settings.config.ip_filter).map_err(anyhow::Error::msg)?);
-    reconcile(store.as_ref(), &temp, blobs.as_ref(), thumbs.as_deref()).await?;
+    let protected = protected_files(&settings);
+    let stores = reconcile::Stores {
+        store: store.as_ref(),
+        blobs: blobs.as_ref(),
+        thumbs: thumbs.as_deref(),
+        protected: &protected,
+    };
+    let before = reconcile::before_serving(&stores, &temp).await.context("finishing interrupted deletes")?;
     Ok(Arc::new(AppState {
         settings,
         store,
@@ -147,7 +191,43 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
         mailer,
         http_metrics: Default::default(),
         ip_filter,
+        reconciliation: Default::default(),
+        started: std::time::SystemTime::now(),
+        first_report: std::sync::Mutex::new(Some(before)),
     }))
+}
+
+/// Reconciles files with records in the background, once the server is ready
+/// (`/readyz` shows where it is): see [`reconcile`].
+pub fn spawn_reconciliation(state: Shared) {
+    tokio::spawn(async move {
+        state.reconciliation.set(reconcile::Phase::Running);
+        let before = state.first_report.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_default();
+        let protected = protected_files(&state.settings);
+        let stores = reconcile::Stores {
+            store: state.store.as_ref(),
+            blobs: state.blobs.as_ref(),
+            thumbs: state.thumbs.as_deref(),
+            protected: &protected,
+        };
+        let phase = match reconcile::after_ready(&stores, state.started, before).await {
+            Ok(report) => {
+                tracing::info!(
+                    quarantined = report.quarantined.len(),
+                    missing_files = report.missing_files,
+                    temp_files = report.temp_files_removed,
+                    deletes_finished = report.deletes_finished,
+                    "reconciliation done"
+                );
+                reconcile::Phase::Done(report)
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "reconciliation failed; nothing was changed by it");
+                reconcile::Phase::Failed(format!("{e:#}"))
+            }
+        };
+        state.reconciliation.set(phase);
+    });
 }
 
 fn mail_template(settings: &Settings) -> anyhow::Result<String> {
@@ -243,45 +323,4 @@ async fn reload(state: &Shared, source: &str) {
         }
         Err(e) => tracing::error!(error = %e, source, "policy reload refused; keeping the active one"),
     }
-}
-
-/// Removes what a crash can leave behind: temp files, blobs without records (older
-/// than the store's grace period: another host may be between the two writes),
-/// records without blobs, and thumbnails without images.
-pub async fn reconcile(
-    store: &dyn MetaStore,
-    temp: &TempArea,
-    blobs: &dyn BlobStore,
-    thumbs: Option<&dyn BlobStore>,
-) -> anyhow::Result<()> {
-    let temps = temp.clear()?;
-    let mut swept = blobs.sweep().await?;
-    let names: HashSet<String> = store.all_names().await?.into_iter().collect();
-    if let Some(thumbs) = thumbs {
-        swept += thumbs.sweep().await?;
-        let wanted: HashSet<String> = names.iter().map(|n| blob::thumb_name(n)).collect();
-        for (t, age) in thumbs.list().await? {
-            if !wanted.contains(&t) && age >= thumbs.grace() {
-                thumbs.remove(&t).await?;
-            }
-        }
-    }
-    let listed = blobs.list().await?;
-    let files: HashSet<String> = listed.iter().map(|(n, _)| n.clone()).collect();
-    let mut orphans = 0;
-    for (f, age) in &listed {
-        if !names.contains(f) && *age >= blobs.grace() {
-            blobs.remove(f).await?;
-            orphans += 1;
-        }
-    }
-    let mut missing = 0;
-    for n in names.difference(&files) {
-        store.delete(n).await?;
-        missing += 1;
-    }
-    if temps + swept + orphans + missing > 0 {
-        tracing::warn!(temps, swept, orphans, missing, "start-up reconciliation cleaned up after an earlier crash");
-    }
-    Ok(())
 }

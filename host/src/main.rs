@@ -50,6 +50,20 @@ enum Command {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Check that every record has its file and every file its record. A dry run unless
+    /// told otherwise: it prints what it finds and what it would do, as JSON.
+    Fsck {
+        /// Finish interrupted deletes, move files without records to quarantine, and
+        /// delete records whose file is missing.
+        #[arg(long)]
+        repair: bool,
+        /// Delete what is in quarantine.
+        #[arg(long)]
+        purge_quarantine: bool,
+        /// Leave files younger than this alone (uploads in flight on a running server).
+        #[arg(long, default_value_t = 60)]
+        min_age_s: u64,
+    },
     /// Bring in an install of the original mgek img_bed: its accounts (their tokens keep
     /// working) and images (judged by the policy; refused files are reported).
     ImportOriginal {
@@ -86,10 +100,16 @@ fn main() -> anyhow::Result<()> {
                 anyhow::bail!("config file {} does not exist", cli.config.display());
             }
             let settings = imgbed::config::load(&cli.config, cli.data_dir.as_deref())?;
+            imgbed::config::layout::check(&settings).map_err(anyhow::Error::msg)?;
+            let warnings: Vec<String> = imgbed::config::layout::too_open(&settings)
+                .into_iter()
+                .map(|(p, mode)| format!("{} has mode {mode:o} but may hold secrets: chmod 600 it", p.display()))
+                .collect();
             println!(
                 "{}",
                 serde_json::json!({
                     "ok": true,
+                    "warnings": warnings,
                     "config": cli.config,
                     "images": settings.image_dir,
                     "database": match settings.config.database.engine.as_str() {
@@ -112,6 +132,18 @@ fn main() -> anyhow::Result<()> {
                 let b = imgbed::open_storage(&target).await.context("opening the target storage")?;
                 imgbed::migrate::migrate(&a, &b).await
             });
+        }
+        Some(Command::Fsck { repair, purge_quarantine, min_age_s }) => {
+            let _guard = init_logging("warn", false, None);
+            let settings = imgbed::config::load(&cli.config, cli.data_dir.as_deref())?;
+            let options =
+                imgbed::fsck::Options { repair, purge_quarantine, min_age: std::time::Duration::from_secs(min_age_s) };
+            let report = tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(async {
+                let storage = imgbed::open_storage(&settings).await.context("opening the storage")?;
+                imgbed::fsck::run(&settings, &storage, options).await
+            })?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            return Ok(());
         }
         Some(Command::ImportOriginal { sqlite, mongo, images }) => {
             let _guard = init_logging("warn", false, None);
@@ -138,7 +170,13 @@ fn main() -> anyhow::Result<()> {
     if let Err((key, message)) = imgbed::config::validate(&settings.config) {
         anyhow::bail!("{key}: {message}");
     }
+    // Before anything is created or touched: places inside one another are refused.
+    imgbed::config::layout::check(&settings).map_err(anyhow::Error::msg)?;
     let _log_guard = init_logging(&settings.config.log.level, settings.config.debug, Some(&settings));
+    for (path, mode) in imgbed::config::layout::too_open(&settings) {
+        tracing::warn!(file = %path.display(), mode = %format!("{mode:o}"),
+            "readable by others but may hold secrets: chmod 600 it");
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -210,10 +248,18 @@ async fn serve(settings: imgbed::config::Settings) -> anyhow::Result<()> {
     };
     let state = imgbed::build_state(settings).await?;
     imgbed::spawn_reloaders(state.clone());
-    let app = imgbed::http::router(state);
+    let app = imgbed::http::router(state.clone());
     // Tests and scripts read this line to find the port.
     println!("imgbed listening on http://{bound}");
     tracing::info!(%bound, "listening");
+    imgbed::spawn_reconciliation(state);
+    // Answers leave at once: without this, Nagle's algorithm holds the last part of an
+    // answer written in two pieces until the client's delayed ACK (~40 ms a request).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY");
+        }
+    });
     let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(
         async move {

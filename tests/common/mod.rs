@@ -67,7 +67,7 @@ fn rand_u64() -> u64 {
 /// The config part that selects the engine under test.
 pub fn engine_config() -> Value {
     match engine() {
-        "mongo" => json!({"database": {"engine": "mongo", "mongo": fresh_mongo_uri()}}),
+        "mongo" => json!({"database": {"engine": "mongo", "mongo": fresh_mongo_uri(), "single_host": true}}),
         _ => json!({}),
     }
 }
@@ -148,9 +148,34 @@ impl Server {
             .filter_map(|e| e.ok())
             .filter(|e| e.file_type().unwrap().is_file())
             .map(|e| e.file_name().to_string_lossy().into_owned())
+            // Dot-files are the server's own (the store marker), never stored names.
+            .filter(|n| !n.starts_with('.'))
             .collect();
         names.sort();
         names
+    }
+
+    /// Files moved to quarantine (`images/quarantine/`).
+    pub fn quarantined_files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.images_dir().join("quarantine"))
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    /// Waits (bounded) until start-up reconciliation is done; returns `/readyz`'s report of it.
+    pub async fn reconciled(&self) -> Value {
+        for _ in 0..300 {
+            let (_, body) = self.get("/readyz").await;
+            let r = &body["data"]["reconciliation"];
+            if r["state"] == "done" {
+                return r.clone();
+            }
+            assert_ne!(r["state"], "failed", "{body}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("reconciliation did not finish");
     }
 
     /// Files left in the temp area.

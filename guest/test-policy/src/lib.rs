@@ -16,6 +16,7 @@
 //! | `nul`   | a name with a NUL byte |
 //! | `long`  | a 10 KB name |
 //! | `status`| a rejection with status 200 |
+//! | `clash` | `t-clash.png` at the first attempt; later attempts spin `test.slow_ms` first |
 //! | `peek`  | a rejection describing what it could see: files, environment, clock |
 //!
 //! | file name starts with | `strip-metadata` returns |
@@ -38,6 +39,14 @@ use imgbed::policy::host::{self, Body};
 use imgbed::policy::types::{Decision, Media, MediaKind, Piece, PolicyInfo, Principal, Rejection, Span, Upload};
 
 struct TestPolicy;
+
+/// No clock in the sandbox: spins a calibrated amount of work instead (about `ms` ms).
+fn spin(ms: u64) {
+    let mut x = 0u64;
+    for i in 0..ms * 200_000 {
+        x = std::hint::black_box(x ^ i);
+    }
+}
 
 fn reject(status: u16, code: &str, message: &str) -> Rejection {
     Rejection { status, code: code.into(), message: message.into() }
@@ -81,12 +90,7 @@ impl Guest for TestPolicy {
             }
         }
         if f.starts_with("slow") {
-            let ms: u64 = host::setting("test.slow_ms").and_then(|v| v.parse().ok()).unwrap_or(100);
-            // No clock in the sandbox: spin a calibrated amount of work instead.
-            let mut x = 0u64;
-            for i in 0..ms * 200_000 {
-                x = std::hint::black_box(x ^ i);
-            }
+            spin(host::setting("test.slow_ms").and_then(|v| v.parse().ok()).unwrap_or(100));
         }
         let head = data.read(0, 8);
         if head != b"\x89PNG\r\n\x1a\n" {
@@ -120,6 +124,11 @@ impl Guest for TestPolicy {
                 let time =
                     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
                 return Err(reject(400, "peek", &format!("files={files} env={env} time={time}")));
+            }
+            _ if f.starts_with("clash") && upload.attempt == 0 => "t-clash.png".into(),
+            _ if f.starts_with("clash") => {
+                spin(host::setting("test.slow_ms").and_then(|v| v.parse().ok()).unwrap_or(100));
+                format!("t-{short}-{}.png", upload.attempt)
             }
             _ if upload.attempt > 0 => format!("t-{short}-{}.png", upload.attempt),
             _ => format!("t-{short}.png"),

@@ -7,10 +7,10 @@ use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
-use super::{is_safe_name, unsafe_name, BlobStore, ByteStream};
+use super::{is_safe_name, sync_dir, unsafe_name, BlobStore, ByteStream, QUARANTINE};
 
-/// A local storage folder. One host owns it, so start-up may remove what no
-/// record references at once.
+/// A local storage folder. One host owns it. Every stored file and its name are
+/// synced before `put_*` returns, so a record never outlives its file's bytes.
 #[derive(Debug, Clone)]
 pub struct LocalBlobs {
     dir: PathBuf,
@@ -21,6 +21,10 @@ impl LocalBlobs {
     pub fn open(dir: &Path) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         Ok(LocalBlobs { dir: dir.to_path_buf() })
+    }
+
+    fn quarantine_dir(&self) -> PathBuf {
+        self.dir.join(QUARANTINE)
     }
 
     /// The path of a stored name, or `None` if the name is not safe.
@@ -36,8 +40,10 @@ impl BlobStore for LocalBlobs {
         let src = path.to_path_buf();
         // A hard link appears whole and fails if the name exists; the temp file is
         // on the same file system (it lives in this folder's `.tmp`).
+        let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || match std::fs::hard_link(&src, &dest) {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
+            Ok(()) => sync_dir(&dir),
             Err(_) => {
                 // No hard links on this file system: copy into a new file that must not exist
                 // yet. It is half-written only until the copy ends, before any record names it.
@@ -47,9 +53,8 @@ impl BlobStore for LocalBlobs {
                     let _ = std::fs::remove_file(&dest);
                     return Err(e);
                 }
-                Ok(())
+                sync_dir(&dir)
             }
-            Ok(()) => Ok(()),
         })
         .await?
     }
@@ -57,11 +62,15 @@ impl BlobStore for LocalBlobs {
     async fn put_bytes(&self, name: &str, bytes: Vec<u8>) -> io::Result<()> {
         let dest = self.path_of(name).ok_or_else(unsafe_name)?;
         let tmp = self.dir.join(format!(".{:032x}.part", rand::random::<u128>()));
+        let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || {
-            std::fs::write(&tmp, &bytes)?;
-            let linked = std::fs::hard_link(&tmp, &dest);
+            let written = std::fs::File::create(&tmp).and_then(|mut f| {
+                std::io::Write::write_all(&mut f, &bytes)?;
+                f.sync_all()
+            });
+            let linked = written.and_then(|()| std::fs::hard_link(&tmp, &dest));
             let _ = std::fs::remove_file(&tmp);
-            linked
+            linked.and_then(|()| sync_dir(&dir))
         })
         .await?
     }
@@ -137,5 +146,54 @@ impl BlobStore for LocalBlobs {
 
     fn grace(&self) -> Duration {
         Duration::ZERO
+    }
+
+    async fn quarantine(&self, name: &str) -> io::Result<String> {
+        let src = self.path_of(name).ok_or_else(unsafe_name)?;
+        let (dir, to) = (self.dir.clone(), self.quarantine_dir());
+        let name = name.to_string();
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&to)?;
+            // Never replace an earlier quarantined file of the same name.
+            let mut entry = name.clone();
+            let mut n = 0;
+            while to.join(&entry).exists() {
+                n += 1;
+                entry = format!("{name}.{n}");
+            }
+            std::fs::rename(&src, to.join(&entry))?;
+            sync_dir(&to)?;
+            sync_dir(&dir)?;
+            Ok(format!("{QUARANTINE}/{entry}"))
+        })
+        .await?
+    }
+
+    async fn quarantined(&self) -> io::Result<Vec<String>> {
+        let dir = self.quarantine_dir();
+        tokio::task::spawn_blocking(move || {
+            let entries = match std::fs::read_dir(&dir) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+                other => other?,
+            };
+            let mut out = Vec::new();
+            for entry in entries {
+                if let Some(name) = entry?.file_name().to_str() {
+                    out.push(format!("{QUARANTINE}/{name}"));
+                }
+            }
+            out.sort();
+            Ok(out)
+        })
+        .await?
+    }
+
+    async fn purge_quarantined(&self, entry: &str) -> io::Result<()> {
+        let name = entry.strip_prefix(&format!("{QUARANTINE}/")).filter(|n| is_safe_name(n)).ok_or_else(unsafe_name)?;
+        tokio::fs::remove_file(self.quarantine_dir().join(name)).await
+    }
+
+    fn local_dir(&self) -> Option<&Path> {
+        Some(&self.dir)
     }
 }

@@ -7,6 +7,7 @@
 //! host's job: every name is checked here, whatever the policy returned.
 
 mod local;
+pub mod marker;
 mod mongo;
 
 pub use local::LocalBlobs;
@@ -64,9 +65,28 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn probe(&self) -> io::Result<()>;
     /// Removes the leftovers of writes interrupted more than [`BlobStore::grace`] ago.
     async fn sweep(&self) -> io::Result<usize>;
-    /// How old an unreferenced blob must be before start-up removes it: another host
-    /// sharing the store may be between writing a blob and recording it.
+    /// How old an unreferenced blob must be before start-up moves it to quarantine:
+    /// another host sharing the store may be between writing a blob and recording it.
     fn grace(&self) -> Duration;
+    /// Moves a stored blob out of the way, under `quarantine/` (never deleted there but by
+    /// the operator's `imgbed fsck --purge-quarantine`). Returns where it went.
+    async fn quarantine(&self, name: &str) -> io::Result<String>;
+    /// Everything in quarantine.
+    async fn quarantined(&self) -> io::Result<Vec<String>>;
+    /// Deletes one quarantined blob (as [`BlobStore::quarantined`] names it).
+    async fn purge_quarantined(&self, entry: &str) -> io::Result<()>;
+    /// The folder of a local store (start-up keeps the server's own files out of reach).
+    fn local_dir(&self) -> Option<&Path> {
+        None
+    }
+}
+
+/// The folder (or name prefix) quarantined blobs go to.
+pub const QUARANTINE: &str = "quarantine";
+
+/// Syncs a folder, so the names created or removed in it survive a power loss.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// The local folder where uploads are received before they are judged and stored.
@@ -94,9 +114,12 @@ impl Drop for TempBlob {
 }
 
 impl TempArea {
-    /// Uses `dir` (created if missing).
+    /// Uses `dir` (created if missing; its parent must exist).
     pub fn open(dir: &Path) -> io::Result<Self> {
-        std::fs::create_dir_all(dir)?;
+        match std::fs::create_dir(dir) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
         Ok(TempArea { dir: dir.to_path_buf() })
     }
 

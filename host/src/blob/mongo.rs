@@ -17,7 +17,7 @@ use mongodb::options::IndexOptions;
 use mongodb::{Collection, Database, IndexModel};
 use tokio::io::AsyncReadExt;
 
-use super::{is_safe_name, unsafe_name, BlobStore, ByteStream};
+use super::{is_safe_name, unsafe_name, BlobStore, ByteStream, QUARANTINE};
 use crate::store::mongo::{is_duplicate, number};
 
 /// Bytes per chunk document (well under MongoDB's 16 MiB document limit).
@@ -31,6 +31,17 @@ pub struct MongoBlobs {
     files: Collection<Document>,
     chunks: Collection<Document>,
     grace: Duration,
+    /// Bound on each database operation (`database.timeout_ms`).
+    limit: Duration,
+}
+
+fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "MongoDB did not answer in time")
+}
+
+/// `op`, or a `TimedOut` error once `limit` has passed.
+async fn bounded<T>(limit: Duration, op: impl std::future::Future<Output = io::Result<T>>) -> io::Result<T> {
+    tokio::time::timeout(limit, op).await.unwrap_or_else(|_| Err(timed_out()))
 }
 
 fn io_error(e: mongodb::error::Error) -> io::Error {
@@ -44,7 +55,8 @@ fn now() -> f64 {
 impl MongoBlobs {
     /// The bucket `bucket` (e.g. "images", "thumbs") in `db`, with its indexes. Blobs
     /// without a record are left alone for `grace` (uploads in flight on other hosts).
-    pub async fn open(db: &Database, bucket: &str, grace: Duration) -> io::Result<Self> {
+    /// Each operation gives up after `limit`.
+    pub async fn open(db: &Database, bucket: &str, grace: Duration, limit: Duration) -> io::Result<Self> {
         let files: Collection<Document> = db.collection(&format!("{bucket}_files"));
         let chunks: Collection<Document> = db.collection(&format!("{bucket}_chunks"));
         let unique = IndexOptions::builder().unique(true).build();
@@ -56,21 +68,34 @@ impl MongoBlobs {
             .create_index(IndexModel::builder().keys(doc! {"blob": 1, "n": 1}).options(unique).build())
             .await
             .map_err(io_error)?;
-        Ok(MongoBlobs { files, chunks, grace })
+        Ok(MongoBlobs { files, chunks, grace, limit })
     }
 
     async fn blob_of(&self, name: &str) -> io::Result<Option<(String, u64)>> {
-        let found = self.files.find_one(doc! {"name": name}).await.map_err(io_error)?;
-        Ok(found.map(|d| (d.get_str("blob").unwrap_or_default().to_string(), number(&d, "length"))))
+        let found = bounded(self.limit, async { self.files.find_one(doc! {"name": name}).await.map_err(io_error) });
+        Ok(found.await?.map(|d| (d.get_str("blob").unwrap_or_default().to_string(), number(&d, "length"))))
     }
 
     async fn insert_chunk(&self, blob: &str, n: u64, data: &[u8], created: f64) -> io::Result<()> {
         let bytes = Binary { subtype: BinarySubtype::Generic, bytes: data.to_vec() };
-        self.chunks
-            .insert_one(doc! {"blob": blob, "n": n as i64, "data": bytes, "created": created})
-            .await
-            .map_err(io_error)?;
+        let insert = self.chunks.insert_one(doc! {"blob": blob, "n": n as i64, "data": bytes, "created": created});
+        bounded(self.limit, async { insert.await.map_err(io_error) }).await?;
         Ok(())
+    }
+
+    /// Every files entry (name, uploaded) — a scan, so a longer bound.
+    async fn entries(&self) -> io::Result<Vec<(String, f64)>> {
+        bounded(self.limit * 100, async {
+            let mut cursor =
+                self.files.find(doc! {}).projection(doc! {"name": 1, "uploaded": 1}).await.map_err(io_error)?;
+            let mut out = Vec::new();
+            while cursor.advance().await.map_err(io_error)? {
+                let d = cursor.deserialize_current().map_err(io_error)?;
+                out.push((d.get_str("name").unwrap_or_default().to_string(), d.get_f64("uploaded").unwrap_or(0.0)));
+            }
+            Ok(out)
+        })
+        .await
     }
 
     /// Makes `blob` (its chunks already written) visible as `name`, or removes the
@@ -78,7 +103,13 @@ impl MongoBlobs {
     async fn publish(&self, name: &str, blob: &str, length: u64) -> io::Result<()> {
         let doc =
             doc! {"name": name, "blob": blob, "length": length as i64, "chunk_size": CHUNK as i64, "uploaded": now()};
-        match self.files.insert_one(doc).await {
+        let inserted = tokio::time::timeout(self.limit, self.files.insert_one(doc)).await;
+        let Ok(inserted) = inserted else {
+            // The outcome is unknown: the name may be published. Leave the chunks; if the
+            // name was not published, the sweep removes them after the grace period.
+            return Err(timed_out());
+        };
+        match inserted {
             Ok(_) => Ok(()),
             Err(e) => {
                 let _ = self.chunks.delete_many(doc! {"blob": blob}).await;
@@ -89,6 +120,29 @@ impl MongoBlobs {
                 }
             }
         }
+    }
+
+    async fn sweep_unpublished(&self) -> io::Result<usize> {
+        let cutoff = now() - self.grace.as_secs_f64();
+        let mut cursor = self
+            .chunks
+            .find(doc! {"n": 0_i64, "created": {"$lt": cutoff}})
+            .projection(doc! {"blob": 1})
+            .await
+            .map_err(io_error)?;
+        let mut blobs = Vec::new();
+        while cursor.advance().await.map_err(io_error)? {
+            let d = cursor.deserialize_current().map_err(io_error)?;
+            blobs.push(d.get_str("blob").unwrap_or_default().to_string());
+        }
+        let mut removed = 0;
+        for blob in blobs {
+            if self.files.count_documents(doc! {"blob": &blob}).await.map_err(io_error)? == 0 {
+                self.chunks.delete_many(doc! {"blob": &blob}).await.map_err(io_error)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     async fn taken(&self, name: &str) -> io::Result<()> {
@@ -159,8 +213,8 @@ impl BlobStore for MongoBlobs {
     async fn remove(&self, name: &str) -> io::Result<()> {
         // The name first: from then on the blob is invisible, whatever happens to its chunks.
         if let Some((blob, _)) = self.blob_of(name).await? {
-            self.files.delete_many(doc! {"name": name}).await.map_err(io_error)?;
-            self.chunks.delete_many(doc! {"blob": blob}).await.map_err(io_error)?;
+            bounded(self.limit, async { self.files.delete_many(doc! {"name": name}).await.map_err(io_error) }).await?;
+            bounded(self.limit, async { self.chunks.delete_many(doc! {"blob": blob}).await.map_err(io_error) }).await?;
         }
         Ok(())
     }
@@ -176,16 +230,25 @@ impl BlobStore for MongoBlobs {
         }
         let end = start + len; // exclusive
         let (first, last) = (start / CHUNK as u64, (end - 1) / CHUNK as u64);
-        let cursor = self
+        let find = self
             .chunks
             .find(doc! {"blob": &blob, "n": {"$gte": first as i64, "$lte": last as i64}})
             .sort(doc! {"n": 1})
-            .batch_size(BATCH)
-            .await
-            .map_err(io_error)?;
+            .batch_size(BATCH);
+        let cursor = bounded(self.limit, async { find.await.map_err(io_error) }).await?;
+        let limit = self.limit;
+        // Each batch must arrive within the bound: a server that stops answering ends the stream.
+        let items = futures_util::stream::unfold(Some(cursor), move |cursor| async move {
+            let mut cursor = cursor?;
+            match tokio::time::timeout(limit, cursor.next()).await {
+                Ok(Some(item)) => Some((item.map_err(io_error), Some(cursor))),
+                Ok(None) => None,
+                Err(_) => Some((Err(timed_out()), None)),
+            }
+        });
         let mut expected = first;
-        let stream = cursor.map(move |item| {
-            let d = item.map_err(io_error)?;
+        let stream = items.map(move |item| {
+            let d = item?;
             let n = number(&d, "n");
             if n != expected {
                 return Err(io::Error::other(format!("blob {blob}: chunk {expected} missing")));
@@ -204,51 +267,70 @@ impl BlobStore for MongoBlobs {
     }
 
     async fn list(&self) -> io::Result<Vec<(String, Duration)>> {
-        let mut cursor =
-            self.files.find(doc! {}).projection(doc! {"name": 1, "uploaded": 1}).await.map_err(io_error)?;
         let t = now();
-        let mut out = Vec::new();
-        while cursor.advance().await.map_err(io_error)? {
-            let d = cursor.deserialize_current().map_err(io_error)?;
-            let uploaded = d.get_f64("uploaded").unwrap_or(0.0);
-            out.push((
-                d.get_str("name").unwrap_or_default().to_string(),
-                Duration::from_secs_f64((t - uploaded).max(0.0)),
-            ));
-        }
-        Ok(out)
+        let entries = self.entries().await?.into_iter();
+        let stored = entries.filter(|(name, _)| !name.starts_with(&format!("{QUARANTINE}/")));
+        Ok(stored.map(|(name, uploaded)| (name, Duration::from_secs_f64((t - uploaded).max(0.0)))).collect())
     }
 
     async fn probe(&self) -> io::Result<()> {
-        self.files.count_documents(doc! {"name": ".probe"}).await.map_err(io_error)?;
+        bounded(self.limit, async { self.files.count_documents(doc! {"name": ".probe"}).await.map_err(io_error) })
+            .await?;
         Ok(())
     }
 
     async fn sweep(&self) -> io::Result<usize> {
-        // Chunks of blobs never published (an upload that died half-way), once old enough.
-        let cutoff = now() - self.grace.as_secs_f64();
-        let mut cursor = self
-            .chunks
-            .find(doc! {"n": 0_i64, "created": {"$lt": cutoff}})
-            .projection(doc! {"blob": 1})
-            .await
-            .map_err(io_error)?;
-        let mut blobs = Vec::new();
-        while cursor.advance().await.map_err(io_error)? {
-            let d = cursor.deserialize_current().map_err(io_error)?;
-            blobs.push(d.get_str("blob").unwrap_or_default().to_string());
-        }
-        let mut removed = 0;
-        for blob in blobs {
-            if self.files.count_documents(doc! {"blob": &blob}).await.map_err(io_error)? == 0 {
-                self.chunks.delete_many(doc! {"blob": &blob}).await.map_err(io_error)?;
-                removed += 1;
-            }
-        }
-        Ok(removed)
+        // Chunks of blobs never published (an upload that died half-way), once old enough:
+        // no record can name them, so they are garbage. A scan: a longer bound.
+        bounded(self.limit * 100, self.sweep_unpublished()).await
     }
 
     fn grace(&self) -> Duration {
         self.grace
+    }
+
+    async fn quarantine(&self, name: &str) -> io::Result<String> {
+        if !is_safe_name(name) {
+            return Err(unsafe_name());
+        }
+        // Renamed, never replaced: a name already in quarantine gets a number.
+        for n in 0..1000 {
+            let entry = match n {
+                0 => format!("{QUARANTINE}/{name}"),
+                n => format!("{QUARANTINE}/{name}.{n}"),
+            };
+            let renamed = bounded(self.limit, async {
+                match self.files.update_one(doc! {"name": name}, doc! {"$set": {"name": &entry}}).await {
+                    Ok(r) => Ok(r.matched_count > 0),
+                    Err(e) if is_duplicate(&e) => Err(io::Error::new(io::ErrorKind::AlreadyExists, "taken")),
+                    Err(e) => Err(io_error(e)),
+                }
+            });
+            match renamed.await {
+                Ok(true) => return Ok(entry),
+                Ok(false) => return Err(io::Error::from(io::ErrorKind::NotFound)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::other(format!("{name}: too many quarantined copies")))
+    }
+
+    async fn quarantined(&self) -> io::Result<Vec<String>> {
+        let prefix = format!("{QUARANTINE}/");
+        Ok(self.entries().await?.into_iter().map(|(name, _)| name).filter(|n| n.starts_with(&prefix)).collect())
+    }
+
+    async fn purge_quarantined(&self, entry: &str) -> io::Result<()> {
+        if !entry.starts_with(&format!("{QUARANTINE}/")) {
+            return Err(unsafe_name());
+        }
+        let found = bounded(self.limit, async { self.files.find_one(doc! {"name": entry}).await.map_err(io_error) });
+        if let Some(d) = found.await? {
+            let blob = d.get_str("blob").unwrap_or_default().to_string();
+            bounded(self.limit, async { self.files.delete_one(doc! {"name": entry}).await.map_err(io_error) }).await?;
+            bounded(self.limit, async { self.chunks.delete_many(doc! {"blob": blob}).await.map_err(io_error) }).await?;
+        }
+        Ok(())
     }
 }

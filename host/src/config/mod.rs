@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod layout;
+
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -248,11 +250,15 @@ pub struct DatabaseConfig {
     pub sqlite: String,
     /// MongoDB connection string (`mongodb://…/dbname`; database `imgbed` if none).
     pub mongo: String,
-    /// Milliseconds to wait for a MongoDB server before a request (or start-up) fails.
+    /// Milliseconds every MongoDB operation may take before it fails (a 503 for a request;
+    /// whole-collection scans get 100 times this); also the start-up wait for a server.
     pub timeout_ms: u64,
     /// Where stored files live: "local" (the image folder) or "gridfs" (chunk collections
     /// in the MongoDB database, shared by every host; needs `engine: "mongo"`).
     pub blob: String,
+    /// With `engine: "mongo"` and `blob: "local"`: the operator states only one host runs
+    /// (several hosts would each keep part of the files in their own folder). Refused otherwise.
+    pub single_host: bool,
 }
 
 /// The policy component and its sandbox.
@@ -341,6 +347,7 @@ impl Default for DatabaseConfig {
             mongo: String::new(),
             timeout_ms: 3000,
             blob: "local".into(),
+            single_host: false,
         }
     }
 }
@@ -382,6 +389,8 @@ pub struct Settings {
     pub policy_file: Option<PathBuf>,
     /// Base URL that stored names are appended to (ends with `/`).
     pub image_base_url: String,
+    /// The config file this was loaded from (None when built in code).
+    pub config_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -461,7 +470,9 @@ pub fn load(path: &Path, data_dir: Option<&Path>) -> Result<Settings, ConfigErro
             path.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf)
         }
     };
-    Ok(resolve(config, base_dir))
+    let mut settings = resolve(config, base_dir);
+    settings.config_file = Some(path.to_path_buf());
+    Ok(settings)
 }
 
 fn write_default(path: &Path, config: &Config) -> Result<(), ConfigError> {
@@ -470,9 +481,10 @@ fn write_default(path: &Path, config: &Config) -> Result<(), ConfigError> {
         std::fs::create_dir_all(parent).map_err(err)?;
     }
     let text = serde_json::to_string_pretty(config).expect("config serialises");
-    // Write then rename, so a crash never leaves half a config behind.
+    // Write then rename, so a crash never leaves half a config behind. Readable by its
+    // owner only: it may come to hold the mail password, the token secret, the admin token.
     let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text + "\n").map_err(err)?;
+    layout::write_private(&tmp, (text + "\n").as_bytes()).map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
 }
 
@@ -530,6 +542,14 @@ pub fn validate(c: &Config) -> Result<(), (String, String)> {
         "gridfs" if c.database.engine == "mongo" => {}
         "gridfs" => return bad("database.blob", "\"gridfs\" needs database.engine \"mongo\"".into()),
         other => return bad("database.blob", format!("must be \"local\" or \"gridfs\", got {other:?}")),
+    }
+    if c.database.engine == "mongo" && c.database.blob == "local" && !c.database.single_host {
+        return bad(
+            "database.blob",
+            "MongoDB with files in a local folder is only safe on one host: several hosts would each \
+             hold part of the files. Use \"gridfs\", or set database.single_host to true if only one host runs"
+                .into(),
+        );
     }
     let positive = [
         ("server.image_size", c.server.image_size),
@@ -639,7 +659,18 @@ pub fn resolve(config: Config, base_dir: PathBuf) -> Settings {
     } else {
         format!("{}/images/", site_url(&config))
     };
-    Settings { config, base_dir, image_dir, thumb_dir, sqlite_path, cache_dir, log_dir, policy_file, image_base_url }
+    Settings {
+        config,
+        base_dir,
+        image_dir,
+        thumb_dir,
+        sqlite_path,
+        cache_dir,
+        log_dir,
+        policy_file,
+        image_base_url,
+        config_file: None,
+    }
 }
 
 /// `scheme://host[:port]` for links, without a trailing slash.

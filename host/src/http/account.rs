@@ -91,14 +91,11 @@ fn hash_check(check: &str) -> String {
     hex::encode(Sha256::digest(check.as_bytes()))
 }
 
-/// Deletes an account and all its images (rows, then files), then the account row.
+/// Deletes an account, its tokens and all its images: the records in one step (never
+/// half done), then the files. Uploads still in flight for it fail.
 pub(crate) async fn remove_account(state: &AppState, mail: &str) -> ApiResult<usize> {
-    let names = state.store.names_of_owner(mail).await.map_err(store_error)?;
-    for name in &names {
-        state.store.delete(name).await.map_err(store_error)?;
-        state.remove_files(name).await?;
-    }
-    state.store.delete_user(mail).await.map_err(store_error)?;
+    let (_, names) = state.store.remove_account(mail).await.map_err(store_error)?;
+    state.finish_deletes(&names).await;
     tracing::info!(mail = %mail, images = names.len(), "account removed");
     Ok(names.len())
 }

@@ -53,10 +53,11 @@ pub async fn remove_user(
     if !existed && !ban {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no_user", "用户不存在"));
     }
-    let images = if existed { remove_account(&state, &mail).await? } else { 0 };
+    // Barred first, so the mail cannot register again while its account is being removed.
     if ban {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
         state.store.ban(&mail, now).await.map_err(store_error)?;
     }
+    let images = if existed { remove_account(&state, &mail).await? } else { 0 };
     Ok(Json(json!({"data": "用户已删除", "type": "ok", "mail": mail, "images_deleted": images, "banned": ban})))
 }

@@ -241,11 +241,10 @@ pub async fn delete(
             }
         })?;
     }
-    for name in &names {
-        // Row first: a crash in between leaves a file without a row, which start-up removes.
-        state.store.delete(name).await.map_err(store_error)?;
-        state.remove_files(name).await?;
-    }
+    // Records first, each leaving a pending delete (in the same transaction on SQLite):
+    // a crash before the files are gone is finished at the next start.
+    let deleted = state.store.delete_images(&names).await.map_err(store_error)?;
+    state.finish_deletes(&deleted).await;
     Ok(Json(json!({"data": "文件删除成功", "type": "ok", "deleted": names})))
 }
 

@@ -139,6 +139,7 @@ pub fn render(state: &Shared) -> String {
         "# TYPE imgbed_rate_limited_total counter\nimgbed_rate_limited_total {}",
         m.rate_limited.load(Ordering::Relaxed)
     );
+    reconciliation(&mut out, &state.reconciliation.get());
     let active = state.policy.active();
     out.push_str("# TYPE imgbed_policy_active gauge\n# TYPE imgbed_policy_calls_total counter\n");
     out.push_str("# TYPE imgbed_policy_rejections_total counter\n# TYPE imgbed_policy_traps_total counter\n");
@@ -165,6 +166,18 @@ pub fn render(state: &Shared) -> String {
         );
     }
     out
+}
+
+/// Where start-up reconciliation is and what it found (records without files are kept
+/// and counted here; files without records were moved to quarantine).
+fn reconciliation(out: &mut String, phase: &crate::reconcile::Phase) {
+    let (done, missing, quarantined) = match phase {
+        crate::reconcile::Phase::Done(r) => (1, r.missing_files, r.quarantined.len()),
+        _ => (0, 0, 0),
+    };
+    let _ = writeln!(out, "# TYPE imgbed_reconciliation_done gauge\nimgbed_reconciliation_done {done}");
+    let _ = writeln!(out, "# TYPE imgbed_records_missing_files gauge\nimgbed_records_missing_files {missing}");
+    let _ = writeln!(out, "# TYPE imgbed_quarantined_at_start gauge\nimgbed_quarantined_at_start {quarantined}");
 }
 
 /// `GET /metrics`.

@@ -44,6 +44,12 @@ pub struct AppState {
     pub mailer: Mailer,
     pub http_metrics: metrics::HttpMetrics,
     pub ip_filter: Arc<crate::ipfilter::IpFilter>,
+    /// Where the background reconciliation of files and records is.
+    pub reconciliation: crate::reconcile::Status,
+    /// When this process started serving: a file made since may be an upload in flight.
+    pub started: std::time::SystemTime,
+    /// What reconciliation did before serving, until the background part reports it all.
+    pub first_report: std::sync::Mutex<Option<crate::reconcile::Report>>,
 }
 
 impl AppState {
@@ -54,6 +60,21 @@ impl AppState {
             thumbs.remove(&crate::blob::thumb_name(name)).await?;
         }
         Ok(())
+    }
+
+    /// Removes the files of deleted records and forgets their pending deletes. A failure
+    /// leaves the pending delete, which the next start finishes.
+    pub async fn finish_deletes(&self, names: &[String]) {
+        for name in names {
+            match self.remove_files(name).await {
+                Ok(()) => {
+                    if let Err(e) = self.store.clear_pending(name).await {
+                        tracing::warn!(error = %e, name, "pending delete stays (finished at the next start)");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, name, "removing a deleted image's files; the next start retries"),
+            }
+        }
     }
 
     /// The thumbnail URL of a stored name, if it has a thumbnail.
@@ -156,8 +177,17 @@ async fn ready(axum::extract::State(state): axum::extract::State<Shared>) -> axu
         Ok(()) => json!("ok"),
         Err(e) => json!(e),
     };
+    let reconciliation = match state.reconciliation.get() {
+        crate::reconcile::Phase::Pending => json!("pending"),
+        crate::reconcile::Phase::Running => json!("running"),
+        crate::reconcile::Phase::Done(r) => json!({"state": "done", "missing_files": r.missing_files,
+            "missing_sample": r.missing_sample, "quarantined": r.quarantined.len()}),
+        crate::reconcile::Phase::Failed(e) => json!({"state": "failed", "error": e}),
+    };
+    // Reconciliation does not hold readiness back: it runs beside the traffic.
     let body = json!({
-        "data": {"database": show(&database), "storage": show(&storage), "policy": &*state.policy.active().name},
+        "data": {"database": show(&database), "storage": show(&storage), "policy": &*state.policy.active().name,
+                 "reconciliation": reconciliation},
         "type": if ok { "ok" } else { "error" },
     });
     let status = if ok { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
@@ -244,6 +274,7 @@ pub(crate) fn store_error(e: StoreError) -> ApiError {
         StoreError::Backend(_) => {
             ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "数据库暂时不可用")
         }
+        StoreError::OwnerGone => ApiError::account_gone(),
         _ => ApiError::internal(),
     }
 }

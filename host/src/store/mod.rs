@@ -2,9 +2,11 @@
 
 pub(crate) mod mongo;
 mod sqlite;
+mod timed;
 
 pub use mongo::MongoStore;
 pub use sqlite::SqliteStore;
+pub use timed::TimedStore;
 
 /// A connection string with any password replaced by `***`, for messages and logs.
 pub fn redact_uri(uri: &str) -> String {
@@ -109,6 +111,9 @@ pub enum StoreError {
     /// An account with this mail already exists.
     #[error("account exists")]
     UserExists,
+    /// The uploader's account was removed (or banned) while the upload was in flight.
+    #[error("the owner's account is gone")]
+    OwnerGone,
     /// The database could not be reached or failed.
     #[error("database error: {0}")]
     Backend(String),
@@ -136,8 +141,31 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn find_by_digest(&self, owner: &str, digest: &str) -> Result<Option<ImageRecord>, StoreError>;
     /// One page of an owner's records, newest first.
     async fn list(&self, owner: &str, offset: u64, limit: u64) -> Result<Page, StoreError>;
-    /// Deletes a record; false if there was none.
+    /// Inserts a record like [`MetaStore::insert`], but only while the owner's account
+    /// with token id `jti` exists (`None`: no account to check): `OwnerGone` otherwise.
+    /// A removal that runs at the same time either removes the record or makes this fail.
+    async fn insert_for(&self, record: &ImageRecord, jti: Option<&str>) -> Result<(), StoreError>;
+    /// Deletes a record; false if there was none. (Tools only: requests use
+    /// [`MetaStore::delete_images`], which leaves a pending delete for the files.)
     async fn delete(&self, name: &str) -> Result<bool, StoreError>;
+    /// Whether any record exists.
+    async fn has_images(&self) -> Result<bool, StoreError>;
+    /// Deletes records and notes their names as pending deletes (atomically on SQLite,
+    /// each pending delete before its record on MongoDB). Returns the names that had a record.
+    async fn delete_images(&self, names: &[String]) -> Result<Vec<String>, StoreError>;
+    /// Names whose record is deleted and whose files may still exist.
+    async fn pending_deletes(&self) -> Result<Vec<String>, StoreError>;
+    /// Forgets a pending delete once its files are gone.
+    async fn clear_pending(&self, name: &str) -> Result<(), StoreError>;
+    /// Removes an account, its legacy tokens and its records (their names become pending
+    /// deletes). Returns whether the account existed and the names deleted. Never half
+    /// done: atomic on SQLite; on MongoDB a half-done removal is finished by
+    /// [`MetaStore::finish_removals`].
+    async fn remove_account(&self, mail: &str) -> Result<(bool, Vec<String>), StoreError>;
+    /// Finishes account removals a crash interrupted (MongoDB); returns how many.
+    async fn finish_removals(&self) -> Result<usize, StoreError> {
+        Ok(0)
+    }
     /// Every stored name (start-up reconciliation).
     async fn all_names(&self) -> Result<Vec<String>, StoreError>;
     /// Whether a record has this name.
@@ -150,7 +178,7 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Registers an account; `UserExists` if the mail has one.
     async fn create_user(&self, user: &User) -> Result<(), StoreError>;
     async fn get_user(&self, mail: &str) -> Result<Option<User>, StoreError>;
-    /// Deletes an account (not its images); false if there was none.
+    /// Deletes an account (not its images); false if there was none. (Tools only.)
     async fn delete_user(&self, mail: &str) -> Result<bool, StoreError>;
     /// Stores the hash of a removal code and its expiry (replacing any earlier one).
     async fn set_check(&self, mail: &str, check_hash: &str, expires: f64) -> Result<(), StoreError>;

@@ -1,4 +1,7 @@
-//! SQLite engine: one connection in WAL mode, used from blocking threads.
+//! SQLite engine: one connection in WAL mode with full sync (a committed record
+//! survives a power loss), used from blocking threads.
+
+mod durable;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -50,6 +53,10 @@ CREATE TABLE IF NOT EXISTS legacy_tokens (
     mail         TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS legacy_tokens_mail ON legacy_tokens(mail);
+CREATE TABLE IF NOT EXISTS pending_deletes (
+    name TEXT PRIMARY KEY,
+    time REAL NOT NULL
+);
 ";
 
 const COLUMNS: &str =
@@ -96,9 +103,11 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(backend)?;
         }
+        durable::create_private(path).map_err(backend)?;
         let conn = Connection::open(path).map_err(backend)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(backend)?;
+        // FULL: the WAL is synced at every commit, so an answered upload survives a power loss.
+        conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
         migrate(&conn)?;
@@ -130,6 +139,40 @@ fn get_by_digest(conn: &Connection, owner: &str, digest: &str) -> Result<Option<
         .map_err(backend)
 }
 
+/// Inserts a record; a clash is `Duplicate` (same owner and bytes) or `NameTaken`.
+fn insert_row(c: &Connection, r: &ImageRecord) -> Result<(), StoreError> {
+    let res = c.execute(
+        &format!("INSERT INTO images ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
+        params![
+            r.name,
+            r.owner,
+            r.size as i64,
+            r.digest,
+            r.kind,
+            r.format,
+            r.mime,
+            r.width,
+            r.height,
+            r.frames,
+            r.duration_ms.map(|d| d as i64),
+            r.original_name,
+            r.time,
+            r.codec
+        ],
+    );
+    match res {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+            // Which key clashed? The digest pair wins: the caller answers with the existing record.
+            match get_by_digest(c, &r.owner, &r.digest)? {
+                Some(existing) => Err(StoreError::Duplicate(existing.name)),
+                None => Err(StoreError::NameTaken),
+            }
+        }
+        Err(e) => Err(backend(e)),
+    }
+}
+
 #[async_trait::async_trait]
 impl MetaStore for SqliteStore {
     async fn init(&self) -> Result<(), StoreError> {
@@ -146,41 +189,35 @@ impl MetaStore for SqliteStore {
 
     async fn insert(&self, r: &ImageRecord) -> Result<(), StoreError> {
         let r = r.clone();
-        self.with(move |c| {
-            let res = c.execute(
-                &format!(
-                    "INSERT INTO images ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
-                ),
-                params![
-                    r.name,
-                    r.owner,
-                    r.size as i64,
-                    r.digest,
-                    r.kind,
-                    r.format,
-                    r.mime,
-                    r.width,
-                    r.height,
-                    r.frames,
-                    r.duration_ms.map(|d| d as i64),
-                    r.original_name,
-                    r.time,
-                    r.codec
-                ],
-            );
-            match res {
-                Ok(_) => Ok(()),
-                Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
-                    // Which key clashed? The digest pair wins: the caller answers with the existing record.
-                    match get_by_digest(c, &r.owner, &r.digest)? {
-                        Some(existing) => Err(StoreError::Duplicate(existing.name)),
-                        None => Err(StoreError::NameTaken),
-                    }
-                }
-                Err(e) => Err(backend(e)),
-            }
-        })
-        .await
+        self.with(move |c| insert_row(c, &r)).await
+    }
+
+    async fn insert_for(&self, r: &ImageRecord, jti: Option<&str>) -> Result<(), StoreError> {
+        let (r, jti) = (r.clone(), jti.map(str::to_string));
+        self.with(move |c| durable::insert_for(c, &r, jti.as_deref())).await
+    }
+
+    async fn has_images(&self) -> Result<bool, StoreError> {
+        self.with(|c| c.query_row("SELECT EXISTS(SELECT 1 FROM images)", [], |r| r.get(0)).map_err(backend)).await
+    }
+
+    async fn delete_images(&self, names: &[String]) -> Result<Vec<String>, StoreError> {
+        let names = names.to_vec();
+        self.with(move |c| durable::delete_images(c, &names)).await
+    }
+
+    async fn pending_deletes(&self) -> Result<Vec<String>, StoreError> {
+        self.with(durable::pending_deletes).await
+    }
+
+    async fn clear_pending(&self, name: &str) -> Result<(), StoreError> {
+        let name = name.to_string();
+        self.with(move |c| durable::clear_pending(c, &name)).await
+    }
+
+    async fn remove_account(&self, mail: &str) -> Result<(bool, Vec<String>), StoreError> {
+        let mail = mail.to_string();
+        self.with(move |c| durable::remove_account(c, &mail)).await
     }
 
     async fn get(&self, name: &str) -> Result<Option<ImageRecord>, StoreError> {

@@ -3,6 +3,10 @@
 //! Collections `images`, `users` and `bans`, with unique indexes where SQLite has
 //! keys (image name, owner + digest, mail). Listings sort by time then `_id`
 //! (ObjectIds grow with insertion), as SQLite sorts by time then row id.
+//! Every operation is bounded by `database.timeout_ms` ([`super::TimedStore`] for
+//! requests, here for the policy's blocking queries).
+
+mod durable;
 
 use std::time::Duration;
 
@@ -20,6 +24,12 @@ pub struct MongoStore {
     users: Collection<Document>,
     bans: Collection<Document>,
     legacy: Collection<Document>,
+    /// Pending deletes: names whose record is gone and whose files may remain.
+    pending: Collection<Document>,
+    /// Account removals begun and not yet finished.
+    removals: Collection<Document>,
+    /// Bound on each blocking query.
+    limit: Duration,
     /// For the blocking queries the policy makes from its own threads.
     runtime: tokio::runtime::Handle,
 }
@@ -134,6 +144,9 @@ impl MongoStore {
             users: db.collection("users"),
             bans: db.collection("bans"),
             legacy: db.collection("legacy_tokens"),
+            pending: db.collection("pending_deletes"),
+            removals: db.collection("account_removals"),
+            limit: timeout,
             db,
             runtime: tokio::runtime::Handle::current(),
         };
@@ -145,6 +158,13 @@ impl MongoStore {
     /// The database, for the blob store and shared state kept beside the records.
     pub fn database(&self) -> Database {
         self.db.clone()
+    }
+
+    /// Runs a query from a blocking thread (the policy's), bounded by the timeout.
+    fn blocking<T>(&self, query: impl std::future::Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+        self.runtime.block_on(async {
+            tokio::time::timeout(self.limit, query).await.map_err(|_| StoreError::Backend("timed out".into()))?
+        })
     }
 
     async fn first_image(&self, filter: Document) -> Result<Option<ImageRecord>, StoreError> {
@@ -186,6 +206,8 @@ impl MetaStore for MongoStore {
             (&self.bans, IndexModel::builder().keys(doc! {"mail": 1}).options(unique()).build()),
             (&self.legacy, IndexModel::builder().keys(doc! {"token_sha256": 1}).options(unique()).build()),
             (&self.legacy, IndexModel::builder().keys(doc! {"mail": 1}).build()),
+            (&self.pending, IndexModel::builder().keys(doc! {"name": 1}).options(unique()).build()),
+            (&self.removals, IndexModel::builder().keys(doc! {"mail": 1}).options(unique()).build()),
         ];
         for (collection, index) in indexes {
             collection.create_index(index).await.map_err(backend)?;
@@ -247,11 +269,40 @@ impl MetaStore for MongoStore {
     }
 
     fn exists_blocking(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(self.runtime.block_on(self.get(name))?.is_some())
+        Ok(self.blocking(self.get(name))?.is_some())
     }
 
     fn usage_blocking(&self, owner: &str) -> Result<(u64, u64), StoreError> {
-        self.runtime.block_on(self.usage(owner))
+        self.blocking(self.usage(owner))
+    }
+
+    async fn insert_for(&self, r: &ImageRecord, jti: Option<&str>) -> Result<(), StoreError> {
+        durable::insert_for(self, r, jti).await
+    }
+
+    async fn has_images(&self) -> Result<bool, StoreError> {
+        Ok(self.images.find_one(doc! {}).projection(doc! {"name": 1}).await.map_err(backend)?.is_some())
+    }
+
+    async fn delete_images(&self, names: &[String]) -> Result<Vec<String>, StoreError> {
+        durable::delete_images(self, names).await
+    }
+
+    async fn pending_deletes(&self) -> Result<Vec<String>, StoreError> {
+        durable::pending_deletes(self).await
+    }
+
+    async fn clear_pending(&self, name: &str) -> Result<(), StoreError> {
+        self.pending.delete_one(doc! {"name": name}).await.map_err(backend)?;
+        Ok(())
+    }
+
+    async fn remove_account(&self, mail: &str) -> Result<(bool, Vec<String>), StoreError> {
+        durable::remove_account(self, mail).await
+    }
+
+    async fn finish_removals(&self) -> Result<usize, StoreError> {
+        durable::finish_removals(self).await
     }
 
     async fn names_of_owner(&self, owner: &str) -> Result<Vec<String>, StoreError> {

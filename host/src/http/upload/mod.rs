@@ -1,0 +1,215 @@
+//! `POST /api/image_upload`: stream, inspect in the sandbox, name, store.
+//!
+//! All or nothing: every file is received (and synced) and judged before anything
+//! is stored, and a failure while storing — or the client going away — undoes what
+//! this request stored.
+
+mod judge;
+mod store;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
+use axum::extract::{Multipart, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::Json;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use super::{authorize, principal_of, query_map, record_json, store_error, AppState, Shared};
+use crate::blob::TempBlob;
+use crate::error::{ApiError, ApiResult};
+use crate::policy::{Media, Principal, Upload};
+use crate::store::ImageRecord;
+
+/// Naming attempts before giving up on a free name.
+const NAME_ATTEMPTS: u32 = 8;
+
+/// One received file, not yet stored.
+struct Received {
+    temp: TempBlob,
+    upload: Upload,
+}
+
+/// A file judged by the policy, ready to store.
+struct Judged {
+    received: Received,
+    /// The file to store when the policy removed metadata (else the received one).
+    stripped: Option<TempBlob>,
+    /// Facts of the file to store: size and digest are those of the stored bytes.
+    upload: Upload,
+    media: Media,
+    name: String,
+    /// PNG thumbnail, when thumbnails are on and the policy made one.
+    thumbnail: Option<Vec<u8>>,
+}
+
+fn multipart_error(e: MultipartError, cap: u64) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::too_large(cap)
+    } else {
+        ApiError::body_unreadable(e.body_text())
+    }
+}
+
+fn now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Bytes looked at to choose a file's size limit.
+const HEAD_LEN: usize = 16;
+
+/// Whether the first bytes look like a video container (ISO base media or EBML).
+/// Only picks the size limit; the policy decides what the file really is.
+fn looks_like_video(head: &[u8]) -> bool {
+    (head.len() >= 8 && &head[4..8] == b"ftyp") || head.starts_with(&[0x1A, 0x45, 0xDF, 0xA3])
+}
+
+/// The size limit for a file starting with `head`: the video limit for what looks
+/// like video (when videos are on), the image limit for everything else.
+fn limit_for(config: &crate::config::Config, head: &[u8]) -> u64 {
+    if config.video.enabled && looks_like_video(head) {
+        config.video.size
+    } else {
+        config.server.image_size
+    }
+}
+
+/// Streams one part to a temp file, hashing it and enforcing the size limit.
+async fn receive(state: &AppState, mut field: Field<'_>, owner: &str, request_cap: u64) -> ApiResult<Received> {
+    let filename = field.file_name().unwrap_or("").to_string();
+    let declared_type = field.content_type().unwrap_or("").to_string();
+    let config = &state.settings.config;
+    // Until the first bytes are seen, the larger limit holds.
+    let mut limit = state.settings.max_file_size();
+    let mut head: Vec<u8> = Vec::with_capacity(HEAD_LEN);
+    let temp = state.temp.temp();
+    let mut file = tokio::fs::File::create(temp.path()).await?;
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    while let Some(chunk) =
+        field.chunk().await.map_err(|e| multipart_error(e, request_cap).with_file(filename.clone()))?
+    {
+        if head.len() < HEAD_LEN {
+            let take = (HEAD_LEN - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
+            if head.len() == HEAD_LEN {
+                limit = limit_for(config, &head);
+            }
+        }
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(ApiError::too_large(limit).with_file(filename));
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await?;
+    }
+    file.flush().await?;
+    // On disk before anything records it: a power loss never leaves a record whose file
+    // is cut short (the file is linked, not copied, into the store).
+    file.sync_all().await?;
+    if size == 0 {
+        return Err(ApiError::empty_upload().with_file(filename));
+    }
+    let limit = limit_for(config, &head);
+    if size > limit {
+        return Err(ApiError::too_large(limit).with_file(filename));
+    }
+    let upload = Upload {
+        filename,
+        declared_type,
+        size,
+        digest: hex::encode(hasher.finalize()),
+        owner: owner.to_string(),
+        received_at: now(),
+        attempt: 0,
+    };
+    Ok(Received { temp, upload })
+}
+
+/// The handler.
+#[utoipa::path(post, path = "/api/image_upload", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), request_body(content = super::openapi::UploadForm, content_type = "multipart/form-data"), responses((status = 200, description = "stored", body = super::openapi::UploadAnswer), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 401, description = "no or invalid token", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 415, description = "unsupported type", body = super::openapi::ErrorBody), (status = 422, description = "refused content", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 500, description = "policy failure", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody), (status = 507, description = "storage full", body = super::openapi::ErrorBody)))]
+pub async fn upload(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> ApiResult<Json<Value>> {
+    let query = query_map(&uri)?;
+    let who = principal_of(&state, &headers, &query).await?;
+    authorize(&state, "image.upload", &who, Vec::new()).await?;
+    let jti = account_stamp(&state, &who).await?;
+    let mut multipart = multipart.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(state.settings.max_file_size())
+        } else {
+            ApiError::empty_upload().with_detail(e.body_text())
+        }
+    })?;
+    let server = &state.settings.config.server;
+    let request_cap = state.settings.max_file_size().saturating_mul(u64::from(server.max_files_per_request));
+
+    let mut received = Vec::new();
+    while let Some(field) = multipart.next_field().await.map_err(|e| multipart_error(e, request_cap))? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        if received.len() >= server.max_files_per_request as usize {
+            return Err(ApiError::too_many_files(server.max_files_per_request));
+        }
+        received.push(receive(&state, field, &who.id, request_cap).await?);
+    }
+    if received.is_empty() {
+        return Err(ApiError::empty_upload());
+    }
+
+    // Judge everything before storing anything. Bytes this owner already stored
+    // skip the sandbox: they were judged when first stored.
+    let mut plan: Vec<Result<Judged, ImageRecord>> = Vec::with_capacity(received.len());
+    for r in received {
+        match state.store.find_by_digest(&who.id, &r.upload.digest).await.map_err(store_error)? {
+            Some(existing) => plan.push(Err(existing)),
+            None => plan.push(Ok(judge::judge(&state, r).await?)),
+        }
+    }
+
+    // Stored in a task of its own, so that a client going away cannot stop it half-way:
+    // the task then takes back what it stored.
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let mut guard = store::CancelOnDrop(cancelled.clone(), true);
+    let task = tokio::spawn(store::store_all(state.clone(), plan, jti, cancelled));
+    let done = task.await.map_err(|e| ApiError::internal().with_detail(e.to_string()));
+    guard.1 = false;
+    let done = done??;
+
+    let mut files = Vec::with_capacity(done.len());
+    let (mut count, mut bytes) = (0, 0);
+    for (record, duplicate) in &done {
+        if !duplicate {
+            count += 1;
+            bytes += record.size;
+        }
+        let mut v = record_json(&state, record).await;
+        v["duplicate"] = json!(duplicate);
+        files.push(v);
+    }
+    let counters = &state.http_metrics;
+    counters.uploads.fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+    counters.bytes_stored.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+    Ok(Json(json!({"data": "文件上传成功", "type": "ok", "files": files})))
+}
+
+/// The token id of the uploader's account, so that storing fails if the account is
+/// removed (or banned) meanwhile. None when there is no account (no tokens, admin).
+async fn account_stamp(state: &AppState, who: &Principal) -> ApiResult<Option<String>> {
+    if who.kind != "user" || who.id == crate::auth::LOCAL_OWNER {
+        return Ok(None);
+    }
+    match state.store.get_user(&who.id).await.map_err(store_error)? {
+        Some(user) => Ok(Some(user.jti)),
+        None => Err(ApiError::invalid_token()),
+    }
+}

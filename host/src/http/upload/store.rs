@@ -1,0 +1,185 @@
+//! Storing judged files: each file (and thumbnail) under a free name, synced, then its
+//! record — only while the uploader's account exists. A request whose client went
+//! away while its files were being stored takes back what it stored.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use super::{Judged, NAME_ATTEMPTS};
+use crate::error::{ApiError, ApiResult};
+use crate::http::{policy_error, rejection, store_error, Shared};
+use crate::store::{ImageRecord, StoreError};
+
+/// Asks the policy for another name after a clash.
+async fn rename(state: &Shared, judged: &Judged, attempt: u32) -> ApiResult<String> {
+    let rule = state.settings.config.server.image_rule.clone();
+    let mut upload = judged.upload.clone();
+    upload.attempt = attempt;
+    let media = judged.media.clone();
+    let filename = upload.filename.clone();
+    state
+        .policy
+        .run(move |s| s.name(&upload, &media, &rule))
+        .await
+        .map_err(|e| policy_error(e).with_file(filename.clone()))?
+        .map_err(|r| rejection(r).with_file(filename))
+}
+
+/// Stores one judged file: its file (and thumbnail) under a free name, then its record.
+/// Returns the record and whether it was already stored (same owner, same bytes).
+async fn store(state: &Shared, judged: Judged, jti: Option<&str>) -> ApiResult<(ImageRecord, bool)> {
+    let mut record = ImageRecord::accepted(judged.name.clone(), &judged.upload, &judged.media);
+    // Stripping changed the bytes: this owner may have stored these already (the handler
+    // only looked up the received bytes). Checked before any file is written.
+    if judged.stripped.is_some() {
+        if let Some(existing) = state.store.find_by_digest(&record.owner, &record.digest).await.map_err(store_error)? {
+            return Ok((existing, true));
+        }
+    }
+    // The blob first, then the record: a record never points at a missing blob, and a
+    // blob left without a record by a crash is moved to quarantine by reconciliation.
+    let path = judged.stripped.as_ref().unwrap_or(&judged.received.temp).path().to_path_buf();
+    let mut attempt = 0;
+    loop {
+        match put_files(state, &path, &record.name, judged.thumbnail.as_deref()).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                attempt += 1;
+                if attempt >= NAME_ATTEMPTS {
+                    return Err(ApiError::upload_failed().with_detail("no free name"));
+                }
+                record.name = rename(state, &judged, attempt).await?;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        // (whether the record is certainly not written, the error)
+        let inserted = match state.store.insert_for(&record, jti).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::Backend(e)) => match recorded_after_all(state, &record, &e).await {
+                Some(true) => Ok(()),
+                Some(false) => Err((true, StoreError::Backend(e))),
+                None => Err((false, StoreError::Backend(e))),
+            },
+            Err(e) => Err((true, e)),
+        };
+        if let Err((true, _)) = &inserted {
+            if let Err(e) = state.remove_files(&record.name).await {
+                tracing::error!(error = %e, name = %record.name, "removing the files of an unrecorded upload");
+            }
+        }
+        match inserted.map_err(|(_, e)| e) {
+            Ok(()) => return Ok((record, false)),
+            Err(StoreError::Duplicate(existing)) => {
+                let found =
+                    state.store.get(&existing).await.map_err(store_error)?.ok_or_else(ApiError::upload_failed)?;
+                return Ok((found, true));
+            }
+            Err(StoreError::NameTaken) if attempt + 1 < NAME_ATTEMPTS => {
+                attempt += 1;
+                record.name = rename(state, &judged, attempt).await?;
+            }
+            Err(StoreError::NameTaken) => return Err(ApiError::upload_failed().with_detail("no free name")),
+            Err(StoreError::OwnerGone) => return Err(ApiError::account_gone()),
+            Err(e) => return Err(store_error(e)),
+        }
+    }
+}
+
+/// Stores the file and its thumbnail under `name`; neither stays if either fails.
+async fn put_files(
+    state: &Shared,
+    path: &std::path::Path,
+    name: &str,
+    thumbnail: Option<&[u8]>,
+) -> std::io::Result<()> {
+    state.blobs.put_file(path, name).await?;
+    if let (Some(thumbs), Some(png)) = (&state.thumbs, thumbnail) {
+        let thumb = crate::blob::thumb_name(name);
+        // A thumbnail left over under this name belongs to nothing: replace it.
+        let _ = thumbs.remove(&thumb).await;
+        if let Err(e) = thumbs.put_bytes(&thumb, png.to_vec()).await {
+            let _ = state.blobs.remove(name).await;
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// The insert failed without saying why (a lost connection, a timeout): the record may
+/// have been written all the same, so look before undoing anything. `Some(true)`: it is
+/// there; `Some(false)`: certainly not; `None`: unknown — then the files are kept (a file
+/// without a record is moved to quarantine by reconciliation, never deleted).
+async fn recorded_after_all(state: &Shared, record: &ImageRecord, error: &str) -> Option<bool> {
+    match state.store.get(&record.name).await {
+        Ok(Some(r)) if r.digest == record.digest && r.owner == record.owner => {
+            tracing::warn!(name = %record.name, error, "the insert reported a failure but the record is there");
+            Some(true)
+        }
+        Ok(_) => Some(false),
+        Err(e) => {
+            tracing::error!(name = %record.name, error = %e, "cannot tell whether the record was written: files kept");
+            None
+        }
+    }
+}
+
+/// Undoes what a failed request stored: the records (as pending deletes), then the files.
+pub(super) async fn roll_back(state: &Shared, stored: &[ImageRecord]) {
+    let names: Vec<String> = stored.iter().map(|r| r.name.clone()).collect();
+    match state.store.delete_images(&names).await {
+        Ok(deleted) => state.finish_deletes(&deleted).await,
+        Err(e) => tracing::error!(error = %e, names = ?names, "rolling back an upload: the records stay"),
+    }
+}
+
+/// Stores every judged file (a known duplicate is answered with its record), all or
+/// nothing. Runs in a task of its own: if the request is dropped half-way, `cancelled`
+/// is set and what was stored is taken back when the task sees it.
+pub(super) async fn store_all(
+    state: Shared,
+    plan: Vec<Result<Judged, ImageRecord>>,
+    jti: Option<String>,
+    cancelled: Arc<AtomicBool>,
+) -> ApiResult<Vec<(ImageRecord, bool)>> {
+    let mut stored: Vec<ImageRecord> = Vec::new();
+    let mut out = Vec::with_capacity(plan.len());
+    for item in plan {
+        let done = match item {
+            Err(existing) => Ok((existing, true)),
+            Ok(judged) => store(&state, judged, jti.as_deref()).await,
+        };
+        let (record, duplicate) = match done {
+            Ok(done) => done,
+            Err(e) => {
+                roll_back(&state, &stored).await;
+                return Err(e);
+            }
+        };
+        if !duplicate {
+            stored.push(record.clone());
+        }
+        out.push((record, duplicate));
+        if cancelled.load(Ordering::Acquire) {
+            break;
+        }
+    }
+    if cancelled.load(Ordering::Acquire) {
+        tracing::info!(files = stored.len(), "upload request dropped while storing: taking its files back");
+        roll_back(&state, &stored).await;
+        return Err(ApiError::upload_failed().with_detail("the request was dropped"));
+    }
+    Ok(out)
+}
+
+/// Sets its flag when dropped, unless disarmed: tells a spawned task that the request
+/// it works for is gone.
+pub(super) struct CancelOnDrop(pub Arc<AtomicBool>, pub bool);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if self.1 {
+            self.0.store(true, Ordering::Release);
+        }
+    }
+}
