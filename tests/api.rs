@@ -414,7 +414,7 @@ async fn a_client_that_disconnects_mid_upload_leaves_nothing() {
 }
 
 #[tokio::test]
-async fn start_up_removes_orphan_files_and_rows_without_files() {
+async fn start_up_clears_temp_files_and_keeps_everything_else() {
     let s = Server::start(json!({}));
     let kept = s.upload_png(900).await;
     let lost = s.upload_png(901).await;
@@ -423,11 +423,14 @@ async fn start_up_removes_orphan_files_and_rows_without_files() {
     std::fs::write(dir.path().join("images").join("orphan.png"), b"left by a crash").unwrap();
     std::fs::write(dir.path().join("images/.tmp").join("abc.part"), b"half").unwrap();
     let s = Server::start_in(dir);
-    assert_eq!(s.stored_files(), vec![kept.clone()]);
+    // A temp file was never answered: gone. The record without its file is kept and
+    // reported; the file without a record is moved aside (tests/safety.rs has the rest).
     assert!(s.temp_files().is_empty());
+    assert_eq!(s.reconciled().await["missing_files"], 1);
+    assert_eq!(s.stored_files(), vec![kept.clone()]);
+    assert_eq!(s.quarantined_files(), vec!["orphan.png".to_string()]);
     let (_, list) = s.get("/api/image_list").await;
-    assert_eq!(list["total"], 1);
-    assert_eq!(list["data"][0]["name"], kept.as_str());
+    assert_eq!(list["total"], 2);
 }
 
 #[tokio::test]

@@ -13,7 +13,10 @@ const TEST_POLICY: &str = concat!(env!("IMGBED_POLICIES_DIR"), "/imgbed_test_pol
 
 /// Two servers on one database, sharing the token secret and admin token by config.
 fn two_hosts(extra: Value) -> (Server, Server) {
-    let uri = common::fresh_mongo_uri();
+    two_hosts_on(&common::fresh_mongo_uri(), extra)
+}
+
+fn two_hosts_on(uri: &str, extra: Value) -> (Server, Server) {
     let mut config = json!({
         "database": {"engine": "mongo", "mongo": uri, "blob": "gridfs"},
         "auth": {"jwt": true, "secret": "a-shared-secret-for-both-hosts", "admin_token": "shared-admin-token-0123456789"},
@@ -180,7 +183,8 @@ async fn interrupted_blob_writes_are_swept_after_the_grace_period() {
 
 #[tokio::test]
 async fn two_hosts_deleting_the_same_images_at_once_both_answer_and_nothing_is_left() {
-    let (a, b) = two_hosts(json!({}));
+    let uri = common::fresh_mongo_uri();
+    let (a, b) = two_hosts_on(&uri, json!({}));
     let (_, body) = a.post_json("/api/get_token", &json!({"mail": "del@example.org"})).await;
     let token = body["token"].as_str().unwrap().to_string();
     let mut names = Vec::new();
@@ -209,4 +213,10 @@ async fn two_hosts_deleting_the_same_images_at_once_both_answer_and_nothing_is_l
     }
     let (_, list) = get(&b, &token, "/api/image_list").await;
     assert_eq!(list["total"], 0, "{list}");
+    // In the database itself: no blob, no thumbnail, no pending delete left behind.
+    let db = mongodb::Client::with_uri_str(&uri).await.unwrap().database(uri.rsplit('/').next().unwrap());
+    for collection in ["images", "images_files", "thumbs_files", "pending_deletes"] {
+        let n = db.collection::<mongodb::bson::Document>(collection).count_documents(mongodb::bson::doc! {}).await;
+        assert_eq!(n.unwrap(), 0, "{collection}");
+    }
 }

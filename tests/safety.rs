@@ -36,6 +36,23 @@ fn run_to_exit(dir: &Path, args: &[&str]) -> (bool, String) {
     panic!("imgbed did not exit (it should have refused to start)");
 }
 
+/// How long the test policy's spin (counted in work, not time) takes here: one upload of
+/// a file whose name starts with `slow`.
+async fn spin_time(s: &Server, token: Option<&str>) -> Duration {
+    let form = reqwest::multipart::Form::new()
+        .part("file", reqwest::multipart::Part::bytes(fixtures::png(8, 8, 99)).file_name("slow-calibrate.png"));
+    let mut req = s.http.post(s.at("/api/image_upload")).multipart(form);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let started = std::time::Instant::now();
+    let (status, body) = common::answer(req.send().await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    let took = started.elapsed();
+    assert!(took > Duration::from_millis(400), "the test policy's spin takes only {took:?} here: raise test.slow_ms");
+    took
+}
+
 fn fsck(dir: &Path, args: &[&str]) -> Value {
     let mut all = vec!["fsck", "--min-age-s", "0"];
     all.extend_from_slice(args);
@@ -206,6 +223,8 @@ async fn secrets_and_the_database_are_private() {
 async fn an_account_removed_during_its_upload_keeps_nothing() {
     let s = Server::start(json!({"auth": {"jwt": true}, "policy": {"path": TEST_POLICY,
                                   "settings": {"test.slow_ms": "8000"}, "deadline_ms": 60000}}));
+    let (_, cal) = s.post_json("/api/get_token", &json!({"mail": "calibrate@example.org"})).await;
+    let spin = spin_time(&s, cal["token"].as_str()).await;
     let (_, body) = s.post_json("/api/get_token", &json!({"mail": "gone@example.org"})).await;
     let token = body["token"].as_str().unwrap().to_string();
     let form = reqwest::multipart::Form::new().part(
@@ -213,8 +232,9 @@ async fn an_account_removed_during_its_upload_keeps_nothing() {
         reqwest::multipart::Part::bytes(fixtures::png(8, 8, 6)).file_name("slow.png").mime_str("image/png").unwrap(),
     );
     let upload = s.http.post(s.at(&format!("/api/image_upload?token={token}"))).multipart(form).send();
+    // The account goes while the policy is still inspecting the upload.
     let remove = async {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(spin / 3).await;
         s.http
             .post(s.at("/api/remove_token"))
             .json(&json!({"mail": "gone@example.org", "token": &token}))
@@ -225,7 +245,7 @@ async fn an_account_removed_during_its_upload_keeps_nothing() {
     let (uploaded, removed) = tokio::join!(upload, remove);
     assert_eq!(removed.status(), 200);
     assert_error(&common::answer(uploaded.unwrap()).await, 403, "account_removed");
-    assert!(s.stored_files().is_empty(), "{:?}", s.stored_files());
+    assert_eq!(s.stored_files().len(), 1, "only the calibration upload: {:?}", s.stored_files());
     // The same mail registers again: no image of the old account shows.
     let (_, body) = s.post_json("/api/get_token", &json!({"mail": "gone@example.org"})).await;
     let token = body["token"].as_str().unwrap();
@@ -237,26 +257,31 @@ async fn an_account_removed_during_its_upload_keeps_nothing() {
 async fn a_request_dropped_while_its_files_are_stored_leaves_nothing() {
     let s = Server::start(json!({"policy": {"path": TEST_POLICY, "settings": {"test.slow_ms": "8000"},
                                             "deadline_ms": 60000}}));
+    let spin = spin_time(&s, None).await;
+    let calibration = s.stored_files();
     // Takes the name the next `clash` file asks for first.
     let (status, body) = s.upload(&[("clash-first.png", fixtures::png(8, 8, 7), "image/png")]).await;
     assert_eq!((status, body["files"][0]["name"].as_str()), (200, Some("t-clash.png")), "{body}");
+    let before = s.stored_files();
     // Two files: the first is stored, the second clashes and its new name takes the
-    // policy seconds (a spin of "8000 ms", calibrated loosely); the client gives up after
-    // 0.7 s, when the body was long sent.
+    // policy one spin; the client gives up half-way through it.
     let form = reqwest::multipart::Form::new()
         .part("file", reqwest::multipart::Part::bytes(fixtures::png(8, 8, 8)).file_name("fine.png"))
         .part("file", reqwest::multipart::Part::bytes(fixtures::png(8, 8, 9)).file_name("clash-second.png"));
-    let impatient = reqwest::Client::builder().timeout(Duration::from_millis(700)).build().unwrap();
+    let impatient = reqwest::Client::builder().timeout(spin / 2).build().unwrap();
     assert!(impatient.post(s.at("/api/image_upload")).multipart(form).send().await.is_err());
-    // Once the policy is done, the request's task takes back the first file.
-    for _ in 0..100 {
+    // Dropped while storing: the first file is in (the policy is still naming the second).
+    assert_eq!(s.stored_files().len(), before.len() + 1, "not dropped while storing: {:?}", s.stored_files());
+    // Once the policy is done, the request's task takes back what it stored.
+    for _ in 0..200 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if s.stored_files() == ["t-clash.png"] && names(&s).await == ["t-clash.png"] {
+        if s.stored_files() == before {
             break;
         }
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(s.stored_files(), vec!["t-clash.png".to_string()]);
-    assert_eq!(names(&s).await, vec!["t-clash.png".to_string()]);
+    assert_eq!(s.stored_files(), before);
+    let mut listed = names(&s).await;
+    listed.retain(|n| !calibration.contains(n));
+    assert_eq!(listed, vec!["t-clash.png".to_string()]);
     assert!(s.temp_files().is_empty(), "{:?}", s.temp_files());
 }

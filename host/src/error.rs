@@ -130,8 +130,8 @@ impl From<std::io::Error> for ApiError {
         if e.kind() == std::io::ErrorKind::StorageFull {
             tracing::error!(error = %e, "storage full");
             ApiError::storage_full()
-        } else if e.kind() == std::io::ErrorKind::TimedOut {
-            tracing::error!(error = %e, "storage did not answer in time");
+        } else if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::NotConnected) {
+            tracing::error!(error = %e, "storage did not answer in time or cannot be reached");
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "存储暂时不可用")
         } else {
             tracing::error!(error = %e, "i/o error");

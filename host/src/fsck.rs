@@ -14,8 +14,8 @@ use crate::Storage;
 /// What the operator asked for.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
-    /// Act: finish pending deletes and removals, quarantine files without records,
-    /// delete records whose file is missing.
+    /// Act: finish pending deletes and removals, move back quarantined files whose record
+    /// exists, quarantine files without records, delete records whose file is missing.
     pub repair: bool,
     /// Delete what is in quarantine.
     pub purge_quarantine: bool,
@@ -54,6 +54,9 @@ pub async fn run(settings: &Settings, storage: &Storage, options: Options) -> an
         for name in found.unrecorded_files.iter().chain(&found.unrecorded_thumbnails) {
             actions.push(format!("{} {name} (no record) to quarantine", verb("moved", "would move")));
         }
+        for name in &found.restorable {
+            actions.push(format!("{} {name} from quarantine (its record exists)", verb("restored", "would restore")));
+        }
         for name in &found.missing_files {
             actions.push(format!("{} the record {name} (its file is missing)", verb("deleted", "would delete")));
         }
@@ -67,6 +70,7 @@ pub async fn run(settings: &Settings, storage: &Storage, options: Options) -> an
     if options.repair {
         storage.store.finish_removals().await?;
         stores.finish_deletes().await?;
+        stores.restore(&found).await?;
         stores.quarantine(&found).await?;
         for name in &found.missing_files {
             // Checked again: the file may have come back (a store mounted late).

@@ -13,123 +13,23 @@ pub mod mail;
 pub mod migrate;
 pub mod policy;
 pub mod reconcile;
+mod storage;
 pub mod store;
+
+pub use storage::{open_storage, protected_files, Storage};
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::blob::{BlobStore, LocalBlobs, MongoBlobs, TempArea};
 use crate::config::Settings;
 use crate::http::{AppState, Shared};
 use crate::policy::{Limits, PolicyRuntime};
-use crate::store::{MetaStore, MongoStore, SqliteStore, TimedStore};
-
-/// The metadata store and the blob stores the config names.
-pub struct Storage {
-    pub store: Arc<dyn MetaStore>,
-    pub blobs: Arc<dyn BlobStore>,
-    /// Present when `server.image_zip` is on.
-    pub thumbs: Option<Arc<dyn BlobStore>>,
-    pub temp: TempArea,
-    /// The MongoDB database, with `database.engine: "mongo"`.
-    pub mongo: Option<mongodb::Database>,
-}
+use crate::store::MetaStore;
 
 /// How often a host sharing a MongoDB database checks for a policy another host published.
 const SHARED_POLICY_POLL: Duration = Duration::from_secs(2);
-
-/// How long a blob without a record is left alone in a store shared by several hosts.
-const SHARED_BLOB_GRACE: Duration = Duration::from_secs(15 * 60);
-
-/// Opens the metadata store and the blob stores the config names, after checking the
-/// layout on disk: overlapping places, and an image folder that is not the one the
-/// records were made in (no store marker), are refused before anything is touched.
-pub async fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
-    config::layout::check(settings).map_err(anyhow::Error::msg)?;
-    let db = &settings.config.database;
-    let (store, mongo): (Arc<dyn MetaStore>, _) = match db.engine.as_str() {
-        "mongo" => {
-            let timeout = Duration::from_millis(db.timeout_ms);
-            let store = MongoStore::connect(&db.mongo, timeout)
-                .await
-                .with_context(|| format!("connecting to MongoDB at {}", store::redact_uri(&db.mongo)))?;
-            let database = store.database();
-            (Arc::new(TimedStore::new(Arc::new(store), timeout)), Some(database))
-        }
-        _ => (
-            Arc::new(
-                SqliteStore::open(&settings.sqlite_path)
-                    .with_context(|| format!("opening database {}", settings.sqlite_path.display()))?,
-            ),
-            None,
-        ),
-    };
-    check_image_folder(settings, store.as_ref()).await?;
-    // Uploads are received next to the local image folder (same file system: stored by a link).
-    let temp = TempArea::open(&settings.image_dir.join(".tmp"))
-        .with_context(|| format!("opening the upload folder {}", settings.image_dir.display()))?;
-    let image_zip = settings.config.server.image_zip;
-    let (blobs, thumbs): (Arc<dyn BlobStore>, Option<Arc<dyn BlobStore>>) = match (db.blob.as_str(), &mongo) {
-        ("gridfs", Some(database)) => {
-            let limit = Duration::from_millis(db.timeout_ms);
-            let open = |bucket: &'static str| MongoBlobs::open(database, bucket, SHARED_BLOB_GRACE, limit);
-            let blobs = open("images").await.context("opening the blob store in MongoDB")?;
-            let thumbs = match image_zip {
-                true => {
-                    Some(Arc::new(open("thumbs").await.context("opening the thumbnail store")?) as Arc<dyn BlobStore>)
-                }
-                false => None,
-            };
-            (Arc::new(blobs), thumbs)
-        }
-        _ => {
-            let blobs = LocalBlobs::open(&settings.image_dir)
-                .with_context(|| format!("opening image directory {}", settings.image_dir.display()))?;
-            let thumbs = match image_zip {
-                true => {
-                    if !settings.thumb_dir.join(blob::marker::MARKER).is_file() {
-                        blob::marker::write(&settings.thumb_dir)
-                            .with_context(|| format!("creating {}", settings.thumb_dir.display()))?;
-                    }
-                    Some(Arc::new(
-                        LocalBlobs::open(&settings.thumb_dir)
-                            .with_context(|| format!("opening {}", settings.thumb_dir.display()))?,
-                    ) as Arc<dyn BlobStore>)
-                }
-                false => None,
-            };
-            (Arc::new(blobs), thumbs)
-        }
-    };
-    Ok(Storage { store, blobs, thumbs, temp, mongo })
-}
-
-/// The image folder must carry the store marker once records exist (see [`blob::marker`]).
-async fn check_image_folder(settings: &Settings, store: &dyn MetaStore) -> anyhow::Result<()> {
-    let dir = &settings.image_dir;
-    if dir.join(blob::marker::MARKER).is_file() {
-        return Ok(());
-    }
-    // With files in MongoDB the folder only receives uploads: any folder will do.
-    let has_records = settings.config.database.blob == "local" && store.has_images().await?;
-    let names = if has_records { store.all_names().await? } else { Vec::new() };
-    if blob::marker::ensure(dir, has_records, || names).map_err(anyhow::Error::msg)? == blob::marker::Marker::Written
-        && has_records
-    {
-        tracing::info!(folder = %dir.display(), "image folder of an earlier version: store marker written");
-    }
-    Ok(())
-}
-
-/// The server's own files, which reconciliation never touches whatever the layout.
-pub fn protected_files(settings: &Settings) -> Vec<std::path::PathBuf> {
-    let mut out = config::layout::private_files(settings);
-    out.extend([settings.log_dir.clone(), settings.base_dir.join("policy"), settings.cache_dir.clone()]);
-    out.extend(settings.policy_file.clone());
-    out
-}
 
 /// Opens storage, loads the policy and reconciles files with records.
 pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {

@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
@@ -30,10 +30,16 @@ pub struct Findings {
     pub unrecorded_thumbnails: Vec<String>,
     /// Files without a record too recent to judge (an upload may be storing them).
     pub too_recent: usize,
+    /// Records whose file is missing but sits in quarantine under its name (a store
+    /// reconciled against the wrong database): `--repair` moves it back.
+    pub restorable: Vec<String>,
     /// What is in quarantine already.
     pub quarantined: Vec<String>,
     /// Deletes whose record is gone and whose files may remain.
     pub pending_deletes: Vec<String>,
+    /// Files stored after this are too recent to judge.
+    #[serde(skip)]
+    pub cutoff: Option<SystemTime>,
 }
 
 /// The stores to reconcile.
@@ -53,18 +59,22 @@ impl Stores<'_> {
         self.protected.iter().any(|p| normalise(p) == path)
     }
 
-    /// Looks at everything; a file counts as unrecorded only if it is older than
-    /// `min_age` and than the store's grace period.
+    /// Looks at everything; a file counts as unrecorded only if it was stored before this
+    /// process `started` (when given) and is older than the store's grace period.
     pub async fn find(&self, started: Option<SystemTime>) -> anyhow::Result<Findings> {
-        let mut f = Findings { pending_deletes: self.store.pending_deletes().await?, ..Findings::default() };
+        let pending = self.store.pending_deletes().await?;
+        let mut f =
+            Findings { pending_deletes: pending.iter().map(|(n, _)| n.clone()).collect(), ..Findings::default() };
+        let skip: HashSet<&String> = f.pending_deletes.iter().collect();
         // Records first, then files: an upload finishing in between shows as a young
         // file (left alone), never as a record without its file.
         let names: HashSet<String> = self.store.all_names().await?.into_iter().collect();
         let listed = self.blobs.list().await?;
         let oldest_new = min_age(self.blobs, started);
+        f.cutoff = SystemTime::now().checked_sub(oldest_new);
         let files: HashSet<&String> = listed.iter().map(|(n, _)| n).collect();
         for (name, age) in &listed {
-            if names.contains(name) || self.is_protected(self.blobs, name) {
+            if names.contains(name) || skip.contains(name) || self.is_protected(self.blobs, name) {
                 continue;
             }
             if *age >= oldest_new {
@@ -73,16 +83,25 @@ impl Stores<'_> {
                 f.too_recent += 1;
             }
         }
-        f.missing_files = names.iter().filter(|n| !files.contains(n)).cloned().collect();
-        f.missing_files.sort();
-        f.unrecorded_files.sort();
         f.quarantined = self.blobs.quarantined().await?;
+        let in_quarantine: HashSet<&str> =
+            f.quarantined.iter().filter_map(|q| q.strip_prefix(&format!("{}/", crate::blob::QUARANTINE))).collect();
+        for name in names.iter().filter(|n| !files.contains(n)) {
+            match in_quarantine.contains(name.as_str()) {
+                true => f.restorable.push(name.clone()),
+                false => f.missing_files.push(name.clone()),
+            }
+        }
+        f.missing_files.sort();
+        f.restorable.sort();
+        f.unrecorded_files.sort();
         if let Some(thumbs) = self.thumbs {
             let wanted: HashSet<String> = names.iter().map(|n| thumb_name(n)).collect();
             let listed = thumbs.list().await?;
             let oldest_new = min_age(thumbs, started);
             for (name, age) in listed {
-                if wanted.contains(&name) || self.is_protected(thumbs, &name) {
+                let image = name.strip_suffix(".png").unwrap_or(&name).to_string();
+                if wanted.contains(&name) || skip.contains(&image) || self.is_protected(thumbs, &name) {
                     continue;
                 }
                 if age >= oldest_new {
@@ -97,48 +116,81 @@ impl Stores<'_> {
         Ok(f)
     }
 
-    /// Removes the files of deletes whose records are gone (unless a new record took
-    /// the name since), then forgets them. Returns how many were finished.
+    /// Removes the files of deletes whose records are gone — only files stored before the
+    /// delete (a later upload may have taken the name) — then forgets them. The thumbnail
+    /// goes first: an upload can only take the name once the image file is gone.
     pub async fn finish_deletes(&self) -> anyhow::Result<usize> {
         let pending = self.store.pending_deletes().await?;
-        for name in &pending {
+        for (name, time) in &pending {
+            let before = UNIX_EPOCH + Duration::from_secs_f64(time.max(0.0));
             if self.store.get(name).await?.is_none() {
-                self.blobs.remove(name).await?;
                 if let Some(thumbs) = self.thumbs {
-                    thumbs.remove(&thumb_name(name)).await?;
+                    thumbs.remove_before(&thumb_name(name), before).await?;
                 }
+                self.blobs.remove_before(name, before).await?;
             }
             self.store.clear_pending(name).await?;
         }
         Ok(pending.len())
     }
 
-    /// Moves what `found` lists as unrecorded into quarantine, checking each again first.
+    /// Moves what `found` lists as unrecorded into quarantine, checking each again first
+    /// (a record may have come, the file may have gone or been replaced).
     pub async fn quarantine(&self, found: &Findings) -> anyhow::Result<Vec<String>> {
+        let Some(cutoff) = found.cutoff else { return Ok(Vec::new()) };
         let mut moved = Vec::new();
         for name in &found.unrecorded_files {
             if self.store.get(name).await?.is_none() {
-                moved.push(self.blobs.quarantine(name).await?);
+                if let Some(entry) = gone_is_fine(self.blobs.quarantine(name, cutoff).await)? {
+                    moved.push(entry);
+                }
             }
         }
         if let Some(thumbs) = self.thumbs {
             for thumb in &found.unrecorded_thumbnails {
                 let image = thumb.strip_suffix(".png").unwrap_or(thumb);
                 if self.store.get(image).await?.is_none() {
-                    moved.push(format!("thumbs/{}", thumbs.quarantine(thumb).await?));
+                    if let Some(entry) = gone_is_fine(thumbs.quarantine(thumb, cutoff).await)? {
+                        moved.push(format!("thumbs/{entry}"));
+                    }
                 }
             }
         }
         Ok(moved)
     }
+
+    /// Moves the quarantined files of records listed as restorable back into place.
+    pub async fn restore(&self, found: &Findings) -> anyhow::Result<Vec<String>> {
+        let mut restored = Vec::new();
+        for name in &found.restorable {
+            let entry = format!("{}/{name}", crate::blob::QUARANTINE);
+            if gone_is_fine(self.blobs.restore(&entry, name).await.map(|()| entry))?.is_some() {
+                restored.push(name.clone());
+            }
+        }
+        Ok(restored)
+    }
 }
+
+/// A file that is gone (or was replaced) by the time it is moved needs nothing more.
+fn gone_is_fine<T>(r: std::io::Result<T>) -> std::io::Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::AlreadyExists) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Margin for file times: the kernel stamps them from a coarse clock that may lag the
+/// process's `now` by a tick.
+const CLOCK_MARGIN: Duration = Duration::from_millis(100);
 
 /// How old a file without a record must be to be judged: older than the store's grace
 /// period and, when `started` is given, older than this process (a file made since may
 /// belong to an upload between its file and its record). Taken after listing.
 fn min_age(store: &dyn BlobStore, started: Option<SystemTime>) -> Duration {
-    let running = started.and_then(|s| SystemTime::now().duration_since(s).ok()).unwrap_or_default();
-    store.grace().max(running)
+    let running = started.and_then(|s| SystemTime::now().duration_since(s).ok()).map(|d| d + CLOCK_MARGIN);
+    store.grace().max(running.unwrap_or_default())
 }
 
 /// Where start-up reconciliation is, for `/readyz` and the metrics.
@@ -155,7 +207,8 @@ pub enum Phase {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     pub temp_files_removed: usize,
-    pub unpublished_chunks_removed: usize,
+    /// Interrupted blob writes: local dot-files, unpublished MongoDB chunks.
+    pub part_files_removed: usize,
     pub deletes_finished: usize,
     pub removals_finished: usize,
     pub quarantined: Vec<String>,
@@ -183,30 +236,31 @@ impl Status {
     }
 }
 
-/// The part before serving: temp files, half-done removals and deletes.
+/// The part before serving: this host's temp files and interrupted blob writes (never
+/// answered: nothing is in flight yet), half-done removals and deletes.
 pub async fn before_serving(stores: &Stores<'_>, temp: &TempArea) -> anyhow::Result<Report> {
     let temp_files_removed = temp.clear()?;
+    let mut part_files_removed = stores.blobs.sweep().await?;
+    if let Some(thumbs) = stores.thumbs {
+        part_files_removed += thumbs.sweep().await?;
+    }
     let removals_finished = stores.store.finish_removals().await?;
     let deletes_finished = stores.finish_deletes().await?;
-    Ok(Report { temp_files_removed, removals_finished, deletes_finished, ..Report::default() })
+    Ok(Report { temp_files_removed, part_files_removed, removals_finished, deletes_finished, ..Report::default() })
 }
 
-/// The part after the server is ready: unpublished chunks, quarantine, missing files.
+/// The part after the server is ready: quarantine, missing files.
 pub async fn after_ready(stores: &Stores<'_>, started: SystemTime, mut report: Report) -> anyhow::Result<Report> {
-    report.unpublished_chunks_removed = stores.blobs.sweep().await?;
-    if let Some(thumbs) = stores.thumbs {
-        report.unpublished_chunks_removed += thumbs.sweep().await?;
-    }
     let found = stores.find(Some(started)).await?;
     report.quarantined = stores.quarantine(&found).await?;
-    report.missing_files = found.missing_files.len();
-    report.missing_sample = found.missing_files.iter().take(20).cloned().collect();
+    report.missing_files = found.missing_files.len() + found.restorable.len();
+    report.missing_sample = found.missing_files.iter().chain(&found.restorable).take(20).cloned().collect();
     for q in &report.quarantined {
         tracing::warn!(file = %q, "a stored file had no record: moved to quarantine (imgbed fsck lists it)");
     }
-    if !found.missing_files.is_empty() {
+    if report.missing_files > 0 {
         tracing::error!(
-            count = found.missing_files.len(),
+            count = report.missing_files,
             first = ?report.missing_sample,
             "records whose file is missing (kept; `imgbed fsck` lists them, `imgbed fsck --repair` deletes them)"
         );

@@ -23,13 +23,47 @@ impl LocalBlobs {
         Ok(LocalBlobs { dir: dir.to_path_buf() })
     }
 
+    /// The path of a stored name, or `None` if the name is not safe.
+    pub fn path_of(&self, name: &str) -> Option<PathBuf> {
+        is_safe_name(name).then(|| self.dir.join(name))
+    }
+
     fn quarantine_dir(&self) -> PathBuf {
         self.dir.join(QUARANTINE)
     }
 
-    /// The path of a stored name, or `None` if the name is not safe.
-    pub fn path_of(&self, name: &str) -> Option<PathBuf> {
-        is_safe_name(name).then(|| self.dir.join(name))
+    /// The path of a quarantine entry (`quarantine/NAME`).
+    fn entry_path(&self, entry: &str) -> io::Result<PathBuf> {
+        let name = entry.strip_prefix(&format!("{QUARANTINE}/")).filter(|n| is_safe_name(n)).ok_or_else(unsafe_name)?;
+        Ok(self.quarantine_dir().join(name))
+    }
+}
+
+/// Makes `src` visible as `dest` whole or not at all (a hard link appears whole and fails
+/// if the name exists), then syncs the folder entry.
+fn link_or_copy(src: &Path, dest: &Path, dir: &Path) -> io::Result<()> {
+    match std::fs::hard_link(src, dest) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
+        Ok(()) => sync_dir(dir),
+        Err(_) => {
+            // No hard links on this file system: copy into a new file that must not exist
+            // yet. It is half-written only until the copy ends, before any record names it.
+            let mut out = std::fs::File::options().write(true).create_new(true).open(dest)?;
+            let mut input = std::fs::File::open(src)?;
+            if let Err(e) = std::io::copy(&mut input, &mut out).and_then(|_| out.sync_all()) {
+                let _ = std::fs::remove_file(dest);
+                return Err(e);
+            }
+            sync_dir(dir)
+        }
+    }
+}
+
+fn modified(p: &Path) -> io::Result<Option<SystemTime>> {
+    match std::fs::metadata(p) {
+        Ok(m) => Ok(Some(m.modified()?)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -37,24 +71,12 @@ impl LocalBlobs {
 impl BlobStore for LocalBlobs {
     async fn put_file(&self, path: &Path, name: &str) -> io::Result<()> {
         let dest = self.path_of(name).ok_or_else(unsafe_name)?;
-        let src = path.to_path_buf();
-        // A hard link appears whole and fails if the name exists; the temp file is
-        // on the same file system (it lives in this folder's `.tmp`).
-        let dir = self.dir.clone();
-        tokio::task::spawn_blocking(move || match std::fs::hard_link(&src, &dest) {
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
-            Ok(()) => sync_dir(&dir),
-            Err(_) => {
-                // No hard links on this file system: copy into a new file that must not exist
-                // yet. It is half-written only until the copy ends, before any record names it.
-                let mut out = std::fs::File::options().write(true).create_new(true).open(&dest)?;
-                let mut input = std::fs::File::open(&src)?;
-                if let Err(e) = std::io::copy(&mut input, &mut out).and_then(|_| out.sync_all()) {
-                    let _ = std::fs::remove_file(&dest);
-                    return Err(e);
-                }
-                sync_dir(&dir)
-            }
+        let (src, dir) = (path.to_path_buf(), self.dir.clone());
+        tokio::task::spawn_blocking(move || {
+            // Its age counts from now, not from when it was received: reconciliation and
+            // fsck judge files without a record by their age.
+            std::fs::File::options().write(true).open(&src)?.set_modified(SystemTime::now())?;
+            link_or_copy(&src, &dest, &dir)
         })
         .await?
     }
@@ -82,6 +104,14 @@ impl BlobStore for LocalBlobs {
                 _ => Ok(()),
             },
             None => Ok(()),
+        }
+    }
+
+    async fn remove_before(&self, name: &str, before: SystemTime) -> io::Result<()> {
+        let Some(p) = self.path_of(name) else { return Ok(()) };
+        match tokio::task::spawn_blocking(move || modified(&p)).await?? {
+            Some(m) if m < before => self.remove(name).await,
+            _ => Ok(()),
         }
     }
 
@@ -130,7 +160,7 @@ impl BlobStore for LocalBlobs {
     }
 
     async fn sweep(&self) -> io::Result<usize> {
-        // Interrupted `put_bytes` leave dot-files behind.
+        // Interrupted `put_bytes` leave dot-files behind (run before serving: none is in flight).
         let mut n = 0;
         let mut entries = tokio::fs::read_dir(&self.dir).await?;
         while let Some(e) = entries.next_entry().await? {
@@ -148,11 +178,14 @@ impl BlobStore for LocalBlobs {
         Duration::ZERO
     }
 
-    async fn quarantine(&self, name: &str) -> io::Result<String> {
+    async fn quarantine(&self, name: &str, older_than: SystemTime) -> io::Result<String> {
         let src = self.path_of(name).ok_or_else(unsafe_name)?;
         let (dir, to) = (self.dir.clone(), self.quarantine_dir());
         let name = name.to_string();
         tokio::task::spawn_blocking(move || {
+            if modified(&src)?.is_none_or(|m| m >= older_than) {
+                return Err(io::Error::from(io::ErrorKind::NotFound));
+            }
             std::fs::create_dir_all(&to)?;
             // Never replace an earlier quarantined file of the same name.
             let mut entry = name.clone();
@@ -165,6 +198,18 @@ impl BlobStore for LocalBlobs {
             sync_dir(&to)?;
             sync_dir(&dir)?;
             Ok(format!("{QUARANTINE}/{entry}"))
+        })
+        .await?
+    }
+
+    async fn restore(&self, entry: &str, name: &str) -> io::Result<()> {
+        let (src, dest) = (self.entry_path(entry)?, self.path_of(name).ok_or_else(unsafe_name)?);
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || {
+            // A link never replaces a file that took the name meanwhile.
+            std::fs::hard_link(&src, &dest)?;
+            std::fs::remove_file(&src)?;
+            sync_dir(&dir)
         })
         .await?
     }
@@ -189,8 +234,7 @@ impl BlobStore for LocalBlobs {
     }
 
     async fn purge_quarantined(&self, entry: &str) -> io::Result<()> {
-        let name = entry.strip_prefix(&format!("{QUARANTINE}/")).filter(|n| is_safe_name(n)).ok_or_else(unsafe_name)?;
-        tokio::fs::remove_file(self.quarantine_dir().join(name)).await
+        tokio::fs::remove_file(self.entry_path(entry)?).await
     }
 
     fn local_dir(&self) -> Option<&Path> {

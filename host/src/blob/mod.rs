@@ -15,7 +15,7 @@ pub use mongo::MongoBlobs;
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
@@ -55,6 +55,9 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn put_bytes(&self, name: &str, bytes: Vec<u8>) -> io::Result<()>;
     /// Removes a stored blob; a missing one is not an error.
     async fn remove(&self, name: &str) -> io::Result<()>;
+    /// Removes a stored blob only if it was stored before `before` (a delete noted at
+    /// that time must not take a file a later upload stored under the same name).
+    async fn remove_before(&self, name: &str, before: SystemTime) -> io::Result<()>;
     /// Size of a stored blob, None if there is none.
     async fn size(&self, name: &str) -> io::Result<Option<u64>>;
     /// `len` bytes of a stored blob from `start` (the caller checked the range).
@@ -69,8 +72,11 @@ pub trait BlobStore: Send + Sync + 'static {
     /// another host sharing the store may be between writing a blob and recording it.
     fn grace(&self) -> Duration;
     /// Moves a stored blob out of the way, under `quarantine/` (never deleted there but by
-    /// the operator's `imgbed fsck --purge-quarantine`). Returns where it went.
-    async fn quarantine(&self, name: &str) -> io::Result<String>;
+    /// the operator's `imgbed fsck --purge-quarantine`) — only if it was stored before
+    /// `older_than`. Returns where it went; `NotFound` if it is gone or newer.
+    async fn quarantine(&self, name: &str, older_than: SystemTime) -> io::Result<String>;
+    /// Moves a quarantined blob back under `name` (never over an existing one).
+    async fn restore(&self, entry: &str, name: &str) -> io::Result<()>;
     /// Everything in quarantine.
     async fn quarantined(&self) -> io::Result<Vec<String>>;
     /// Deletes one quarantined blob (as [`BlobStore::quarantined`] names it).

@@ -44,12 +44,25 @@ async fn bounded<T>(limit: Duration, op: impl std::future::Future<Output = io::R
     tokio::time::timeout(limit, op).await.unwrap_or_else(|_| Err(timed_out()))
 }
 
+/// A driver error as an I/O error: a server that cannot be reached is `NotConnected`
+/// (answered 503, like a timeout), anything else `Other`.
 fn io_error(e: mongodb::error::Error) -> io::Error {
-    io::Error::other(e.to_string())
+    use mongodb::error::ErrorKind;
+    let kind = match &*e.kind {
+        ErrorKind::Io(_) | ErrorKind::ServerSelection { .. } | ErrorKind::ConnectionPoolCleared { .. } => {
+            io::ErrorKind::NotConnected
+        }
+        _ => io::ErrorKind::Other,
+    };
+    io::Error::new(kind, e.to_string())
+}
+
+fn seconds(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    seconds(SystemTime::now())
 }
 
 impl MongoBlobs {
@@ -112,7 +125,7 @@ impl MongoBlobs {
         match inserted {
             Ok(_) => Ok(()),
             Err(e) => {
-                let _ = self.chunks.delete_many(doc! {"blob": blob}).await;
+                self.drop_chunks(blob).await;
                 if is_duplicate(&e) {
                     Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{name} exists")))
                 } else {
@@ -143,6 +156,25 @@ impl MongoBlobs {
             }
         }
         Ok(removed)
+    }
+
+    /// Best-effort removal of an unpublished blob's chunks (bounded; the sweep removes
+    /// whatever is left once the grace period is over).
+    async fn drop_chunks(&self, blob: &str) {
+        let _ = tokio::time::timeout(self.limit, self.chunks.delete_many(doc! {"blob": blob})).await;
+    }
+
+    /// Removes the files entry matching `filter` and its chunks (the blob id read from
+    /// that very entry, so a blob stored later under the same name is never touched).
+    async fn remove_matching(&self, filter: Document) -> io::Result<()> {
+        let found = bounded(self.limit, async { self.files.find_one(filter).await.map_err(io_error) }).await?;
+        let Some(d) = found else { return Ok(()) };
+        let (id, blob) =
+            (d.get("_id").cloned().unwrap_or(Bson::Null), d.get_str("blob").unwrap_or_default().to_string());
+        // The name first: from then on the blob is invisible, whatever happens to its chunks.
+        bounded(self.limit, async { self.files.delete_one(doc! {"_id": id}).await.map_err(io_error) }).await?;
+        bounded(self.limit, async { self.chunks.delete_many(doc! {"blob": blob}).await.map_err(io_error) }).await?;
+        Ok(())
     }
 
     async fn taken(&self, name: &str) -> io::Result<()> {
@@ -188,7 +220,7 @@ impl BlobStore for MongoBlobs {
         }
         .await;
         if let Err(e) = written {
-            let _ = self.chunks.delete_many(doc! {"blob": &blob}).await;
+            self.drop_chunks(&blob).await;
             return Err(e);
         }
         self.publish(name, &blob, length).await
@@ -203,7 +235,7 @@ impl BlobStore for MongoBlobs {
         let created = now();
         for (n, piece) in bytes.chunks(CHUNK).enumerate() {
             if let Err(e) = self.insert_chunk(&blob, n as u64, piece, created).await {
-                let _ = self.chunks.delete_many(doc! {"blob": &blob}).await;
+                self.drop_chunks(&blob).await;
                 return Err(e);
             }
         }
@@ -211,12 +243,11 @@ impl BlobStore for MongoBlobs {
     }
 
     async fn remove(&self, name: &str) -> io::Result<()> {
-        // The name first: from then on the blob is invisible, whatever happens to its chunks.
-        if let Some((blob, _)) = self.blob_of(name).await? {
-            bounded(self.limit, async { self.files.delete_many(doc! {"name": name}).await.map_err(io_error) }).await?;
-            bounded(self.limit, async { self.chunks.delete_many(doc! {"blob": blob}).await.map_err(io_error) }).await?;
-        }
-        Ok(())
+        self.remove_matching(doc! {"name": name}).await
+    }
+
+    async fn remove_before(&self, name: &str, before: SystemTime) -> io::Result<()> {
+        self.remove_matching(doc! {"name": name, "uploaded": {"$lt": seconds(before)}}).await
     }
 
     async fn size(&self, name: &str) -> io::Result<Option<u64>> {
@@ -289,10 +320,11 @@ impl BlobStore for MongoBlobs {
         self.grace
     }
 
-    async fn quarantine(&self, name: &str) -> io::Result<String> {
+    async fn quarantine(&self, name: &str, older_than: SystemTime) -> io::Result<String> {
         if !is_safe_name(name) {
             return Err(unsafe_name());
         }
+        let before = seconds(older_than);
         // Renamed, never replaced: a name already in quarantine gets a number.
         for n in 0..1000 {
             let entry = match n {
@@ -300,7 +332,8 @@ impl BlobStore for MongoBlobs {
                 n => format!("{QUARANTINE}/{name}.{n}"),
             };
             let renamed = bounded(self.limit, async {
-                match self.files.update_one(doc! {"name": name}, doc! {"$set": {"name": &entry}}).await {
+                let filter = doc! {"name": name, "uploaded": {"$lt": before}};
+                match self.files.update_one(filter, doc! {"$set": {"name": &entry}}).await {
                     Ok(r) => Ok(r.matched_count > 0),
                     Err(e) if is_duplicate(&e) => Err(io::Error::new(io::ErrorKind::AlreadyExists, "taken")),
                     Err(e) => Err(io_error(e)),
@@ -314,6 +347,23 @@ impl BlobStore for MongoBlobs {
             }
         }
         Err(io::Error::other(format!("{name}: too many quarantined copies")))
+    }
+
+    async fn restore(&self, entry: &str, name: &str) -> io::Result<()> {
+        if !entry.starts_with(&format!("{QUARANTINE}/")) || !is_safe_name(name) {
+            return Err(unsafe_name());
+        }
+        let renamed = bounded(self.limit, async {
+            match self.files.update_one(doc! {"name": entry}, doc! {"$set": {"name": name}}).await {
+                Ok(r) if r.matched_count > 0 => Ok(()),
+                Ok(_) => Err(io::Error::from(io::ErrorKind::NotFound)),
+                Err(e) if is_duplicate(&e) => {
+                    Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{name} exists")))
+                }
+                Err(e) => Err(io_error(e)),
+            }
+        });
+        renamed.await
     }
 
     async fn quarantined(&self) -> io::Result<Vec<String>> {

@@ -485,7 +485,9 @@ fn write_default(path: &Path, config: &Config) -> Result<(), ConfigError> {
     // owner only: it may come to hold the mail password, the token secret, the admin token.
     let tmp = path.with_extension("json.tmp");
     layout::write_private(&tmp, (text + "\n").as_bytes()).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+    std::fs::rename(&tmp, path).map_err(err)?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(err)
 }
 
 /// Parses config text; on failure gives the offending key path and the reason.

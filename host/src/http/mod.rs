@@ -54,12 +54,13 @@ pub struct AppState {
 
 impl AppState {
     /// Removes a stored file and its thumbnail (a missing file is not an error).
+    /// The thumbnail goes first: another upload can take the name only once the image
+    /// file is gone, and must not lose its new thumbnail to this removal.
     pub async fn remove_files(&self, name: &str) -> std::io::Result<()> {
-        self.blobs.remove(name).await?;
         if let Some(thumbs) = &self.thumbs {
             thumbs.remove(&crate::blob::thumb_name(name)).await?;
         }
-        Ok(())
+        self.blobs.remove(name).await
     }
 
     /// Removes the files of deleted records and forgets their pending deletes. A failure

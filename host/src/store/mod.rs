@@ -153,8 +153,9 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Deletes records and notes their names as pending deletes (atomically on SQLite,
     /// each pending delete before its record on MongoDB). Returns the names that had a record.
     async fn delete_images(&self, names: &[String]) -> Result<Vec<String>, StoreError>;
-    /// Names whose record is deleted and whose files may still exist.
-    async fn pending_deletes(&self) -> Result<Vec<String>, StoreError>;
+    /// Names whose record is deleted and whose files may still exist, with the time of
+    /// the delete (seconds): only files stored before it belong to the deleted record.
+    async fn pending_deletes(&self) -> Result<Vec<(String, f64)>, StoreError>;
     /// Forgets a pending delete once its files are gone.
     async fn clear_pending(&self, name: &str) -> Result<(), StoreError>;
     /// Removes an account, its legacy tokens and its records (their names become pending
@@ -162,6 +163,9 @@ pub trait MetaStore: Send + Sync + 'static {
     /// done: atomic on SQLite; on MongoDB a half-done removal is finished by
     /// [`MetaStore::finish_removals`].
     async fn remove_account(&self, mail: &str) -> Result<(bool, Vec<String>), StoreError>;
+    /// A value kept beside the records (e.g. the id of the image folder they belong to).
+    async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+    async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
     /// Finishes account removals a crash interrupted (MongoDB); returns how many.
     async fn finish_removals(&self) -> Result<usize, StoreError> {
         Ok(0)

@@ -75,7 +75,13 @@ impl MetaStore for TimedStore {
     async fn delete_images(&self, names: &[String]) -> Result<Vec<String>, StoreError> {
         self.run(self.inner.delete_images(names)).await
     }
-    async fn pending_deletes(&self) -> Result<Vec<String>, StoreError> {
+    async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.run(self.inner.get_meta(key)).await
+    }
+    async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.run(self.inner.set_meta(key, value)).await
+    }
+    async fn pending_deletes(&self) -> Result<Vec<(String, f64)>, StoreError> {
         self.scan(self.inner.pending_deletes()).await
     }
     async fn clear_pending(&self, name: &str) -> Result<(), StoreError> {
@@ -98,7 +104,7 @@ impl MetaStore for TimedStore {
         self.inner.usage_blocking(owner)
     }
     async fn names_of_owner(&self, owner: &str) -> Result<Vec<String>, StoreError> {
-        self.run(self.inner.names_of_owner(owner)).await
+        self.scan(self.inner.names_of_owner(owner)).await
     }
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {
         self.run(self.inner.create_user(user)).await
@@ -125,7 +131,7 @@ impl MetaStore for TimedStore {
         self.run(self.inner.is_banned(mail)).await
     }
     async fn users(&self) -> Result<Vec<UserUsage>, StoreError> {
-        self.run(self.inner.users()).await
+        self.scan(self.inner.users()).await
     }
     async fn all_users(&self) -> Result<Vec<User>, StoreError> {
         self.scan(self.inner.all_users()).await

@@ -53,22 +53,20 @@ async fn store(state: &Shared, judged: Judged, jti: Option<&str>) -> ApiResult<(
             }
             Err(e) => return Err(e.into()),
         }
-        // (whether the record is certainly not written, the error)
         let inserted = match state.store.insert_for(&record, jti).await {
-            Ok(()) => Ok(()),
-            Err(StoreError::Backend(e)) => match recorded_after_all(state, &record, &e).await {
-                Some(true) => Ok(()),
-                Some(false) => Err((true, StoreError::Backend(e))),
-                None => Err((false, StoreError::Backend(e))),
-            },
-            Err(e) => Err((true, e)),
+            // The outcome is unknown (a lost connection, a timeout): look before undoing.
+            Err(StoreError::Backend(e)) => settle_unknown(state, &record, jti, e).await,
+            other => other,
         };
-        if let Err((true, _)) = &inserted {
-            if let Err(e) = state.remove_files(&record.name).await {
-                tracing::error!(error = %e, name = %record.name, "removing the files of an unrecorded upload");
+        if let Err(e) = &inserted {
+            if !matches!(e, StoreError::Backend(_)) {
+                // Certainly not recorded: the files go.
+                if let Err(e) = state.remove_files(&record.name).await {
+                    tracing::error!(error = %e, name = %record.name, "removing the files of an unrecorded upload");
+                }
             }
         }
-        match inserted.map_err(|(_, e)| e) {
+        match inserted {
             Ok(()) => return Ok((record, false)),
             Err(StoreError::Duplicate(existing)) => {
                 let found =
@@ -107,21 +105,39 @@ async fn put_files(
 }
 
 /// The insert failed without saying why (a lost connection, a timeout): the record may
-/// have been written all the same, so look before undoing anything. `Some(true)`: it is
-/// there; `Some(false)`: certainly not; `None`: unknown — then the files are kept (a file
-/// without a record is moved to quarantine by reconciliation, never deleted).
-async fn recorded_after_all(state: &Shared, record: &ImageRecord, error: &str) -> Option<bool> {
-    match state.store.get(&record.name).await {
-        Ok(Some(r)) if r.digest == record.digest && r.owner == record.owner => {
-            tracing::warn!(name = %record.name, error, "the insert reported a failure but the record is there");
-            Some(true)
-        }
-        Ok(_) => Some(false),
-        Err(e) => {
-            tracing::error!(name = %record.name, error = %e, "cannot tell whether the record was written: files kept");
-            None
-        }
+/// have been written all the same — or may still be. `Ok` if it is there and its account
+/// too; `OwnerGone` (record taken back) if its account went meanwhile; otherwise the
+/// error stays and the files are kept: a late insert then finds its file, and a file
+/// that never gets a record is moved to quarantine at the next start, never deleted.
+async fn settle_unknown(
+    state: &Shared,
+    record: &ImageRecord,
+    jti: Option<&str>,
+    error: String,
+) -> Result<(), StoreError> {
+    let found = state.store.get(&record.name).await;
+    let Ok(Some(r)) = found else {
+        tracing::error!(name = %record.name, error = %error, "the insert's outcome is unknown: files kept");
+        return Err(StoreError::Backend(error));
+    };
+    if r.digest != record.digest || r.owner != record.owner {
+        return Err(StoreError::NameTaken);
     }
+    let alive = match jti {
+        None => true,
+        Some(jti) => match state.store.get_user(&record.owner).await {
+            Ok(user) => user.is_some_and(|u| u.jti == jti),
+            Err(_) => return Err(StoreError::Backend(error)),
+        },
+    };
+    if !alive {
+        if let Ok(deleted) = state.store.delete_images(std::slice::from_ref(&record.name)).await {
+            state.finish_deletes(&deleted).await;
+        }
+        return Err(StoreError::OwnerGone);
+    }
+    tracing::warn!(name = %record.name, error = %error, "the insert reported a failure but the record is there");
+    Ok(())
 }
 
 /// Undoes what a failed request stored: the records (as pending deletes), then the files.

@@ -26,21 +26,23 @@ pub(super) async fn insert_for(s: &MongoStore, r: &ImageRecord, jti: Option<&str
     Ok(())
 }
 
-/// For each name: the pending delete first, then the record.
+/// For each name: the pending delete first, then the record. A note this call did not
+/// create (another request's, for the same name) is never removed here.
 pub(super) async fn delete_images(s: &MongoStore, names: &[String]) -> Result<Vec<String>, StoreError> {
     let t = now();
     let mut deleted = Vec::new();
     for name in names {
-        s.pending
-            .update_one(doc! {"name": name}, doc! {"$set": {"name": name, "time": t}})
+        let noted = s
+            .pending
+            .update_one(doc! {"name": name}, doc! {"$setOnInsert": {"name": name, "time": t}})
             .upsert(true)
             .await
             .map_err(backend)?;
         if s.images.delete_one(doc! {"name": name}).await.map_err(backend)?.deleted_count > 0 {
             deleted.push(name.clone());
-        } else {
-            // No record (another request deleted it): this note is not needed. Its files
-            // are that request's to remove — or another host's upload may be putting a
+        } else if noted.upserted_id.is_some() {
+            // No record (another request deleted it): our note is not needed. Its files
+            // are that request's to remove — or another host's upload may be storing a
             // new file under the name right now.
             s.pending.delete_one(doc! {"name": name, "time": t}).await.map_err(backend)?;
         }
@@ -48,11 +50,12 @@ pub(super) async fn delete_images(s: &MongoStore, names: &[String]) -> Result<Ve
     Ok(deleted)
 }
 
-pub(super) async fn pending_deletes(s: &MongoStore) -> Result<Vec<String>, StoreError> {
+pub(super) async fn pending_deletes(s: &MongoStore) -> Result<Vec<(String, f64)>, StoreError> {
     let mut cursor = s.pending.find(doc! {}).sort(doc! {"time": 1}).await.map_err(backend)?;
     let mut out = Vec::new();
     while cursor.advance().await.map_err(backend)? {
-        out.push(text(&cursor.deserialize_current().map_err(backend)?, "name"));
+        let d = cursor.deserialize_current().map_err(backend)?;
+        out.push((text(&d, "name"), float(&d, "time")));
     }
     Ok(out)
 }

@@ -28,6 +28,8 @@ pub struct MongoStore {
     pending: Collection<Document>,
     /// Account removals begun and not yet finished.
     removals: Collection<Document>,
+    /// Values kept beside the records (`_id` = key).
+    meta: Collection<Document>,
     /// Bound on each blocking query.
     limit: Duration,
     /// For the blocking queries the policy makes from its own threads.
@@ -136,6 +138,9 @@ impl MongoStore {
         options.server_selection_timeout = Some(timeout);
         options.connect_timeout = Some(timeout);
         options.app_name = Some("imgbed".into());
+        // A write is acknowledged once it is in the server's journal: it survives a crash
+        // (or power loss) of the database server.
+        options.write_concern = Some(mongodb::options::WriteConcern::builder().journal(true).build());
         let name = options.default_database.clone().unwrap_or_else(|| "imgbed".into());
         let client = Client::with_options(options).map_err(backend)?;
         let db = client.database(&name);
@@ -146,6 +151,7 @@ impl MongoStore {
             legacy: db.collection("legacy_tokens"),
             pending: db.collection("pending_deletes"),
             removals: db.collection("account_removals"),
+            meta: db.collection("meta"),
             limit: timeout,
             db,
             runtime: tokio::runtime::Handle::current(),
@@ -288,8 +294,18 @@ impl MetaStore for MongoStore {
         durable::delete_images(self, names).await
     }
 
-    async fn pending_deletes(&self) -> Result<Vec<String>, StoreError> {
+    async fn pending_deletes(&self) -> Result<Vec<(String, f64)>, StoreError> {
         durable::pending_deletes(self).await
+    }
+
+    async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let found = self.meta.find_one(doc! {"_id": key}).await.map_err(backend)?;
+        Ok(found.and_then(|d| optional_text(&d, "value")))
+    }
+
+    async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.meta.update_one(doc! {"_id": key}, doc! {"$set": {"value": value}}).upsert(true).await.map_err(backend)?;
+        Ok(())
     }
 
     async fn clear_pending(&self, name: &str) -> Result<(), StoreError> {

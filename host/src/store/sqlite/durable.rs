@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 
 use super::{backend, insert_row};
 use crate::store::{ImageRecord, StoreError};
@@ -20,6 +20,12 @@ pub(super) fn create_private(path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// A write transaction that takes the write lock at once (`BEGIN IMMEDIATE`): another
+/// process writing (e.g. `imgbed fsck`) makes it wait, never fail half-way.
+fn write_tx(c: &Connection) -> Result<Transaction<'_>, StoreError> {
+    Transaction::new_unchecked(c, TransactionBehavior::Immediate).map_err(backend)
+}
+
 fn now() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
@@ -27,7 +33,7 @@ fn now() -> f64 {
 /// Inserts `r` only while its owner's account (with token id `jti`) exists: one
 /// transaction, so a removal either sees the record or the upload sees no account.
 pub(super) fn insert_for(c: &Connection, r: &ImageRecord, jti: Option<&str>) -> Result<(), StoreError> {
-    let tx = c.unchecked_transaction().map_err(backend)?;
+    let tx = write_tx(c)?;
     if let Some(jti) = jti {
         let alive: bool = tx
             .query_row("SELECT EXISTS(SELECT 1 FROM users WHERE mail = ?1 AND jti = ?2)", params![r.owner, jti], |r| {
@@ -45,7 +51,7 @@ pub(super) fn insert_for(c: &Connection, r: &ImageRecord, jti: Option<&str>) -> 
 /// Deletes the records and notes their names as pending deletes, in one transaction.
 /// Returns the names that had a record.
 pub(super) fn delete_images(c: &Connection, names: &[String]) -> Result<Vec<String>, StoreError> {
-    let tx = c.unchecked_transaction().map_err(backend)?;
+    let tx = write_tx(c)?;
     let deleted = delete_in(&tx, names)?;
     tx.commit().map_err(backend)?;
     Ok(deleted)
@@ -64,10 +70,10 @@ fn delete_in(tx: &Connection, names: &[String]) -> Result<Vec<String>, StoreErro
     Ok(deleted)
 }
 
-pub(super) fn pending_deletes(c: &Connection) -> Result<Vec<String>, StoreError> {
-    let mut stmt = c.prepare("SELECT name FROM pending_deletes ORDER BY time").map_err(backend)?;
-    let names = stmt.query_map([], |r| r.get(0)).map_err(backend)?.collect::<Result<Vec<String>, _>>();
-    names.map_err(backend)
+pub(super) fn pending_deletes(c: &Connection) -> Result<Vec<(String, f64)>, StoreError> {
+    let mut stmt = c.prepare("SELECT name, time FROM pending_deletes ORDER BY time").map_err(backend)?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?;
+    rows.collect::<Result<Vec<(String, f64)>, _>>().map_err(backend)
 }
 
 pub(super) fn clear_pending(c: &Connection, name: &str) -> Result<(), StoreError> {
@@ -78,7 +84,7 @@ pub(super) fn clear_pending(c: &Connection, name: &str) -> Result<(), StoreError
 /// Removes an account, its legacy tokens and the records of all its images, noting
 /// their names as pending deletes — in one transaction, so it is never half done.
 pub(super) fn remove_account(c: &Connection, mail: &str) -> Result<(bool, Vec<String>), StoreError> {
-    let tx = c.unchecked_transaction().map_err(backend)?;
+    let tx = write_tx(c)?;
     let names: Vec<String> = {
         let mut stmt = tx.prepare("SELECT name FROM images WHERE owner = ?1").map_err(backend)?;
         let rows = stmt.query_map([mail], |r| r.get(0)).map_err(backend)?;

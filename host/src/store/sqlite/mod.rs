@@ -57,6 +57,10 @@ CREATE TABLE IF NOT EXISTS pending_deletes (
     name TEXT PRIMARY KEY,
     time REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 ";
 
 const COLUMNS: &str =
@@ -206,8 +210,25 @@ impl MetaStore for SqliteStore {
         self.with(move |c| durable::delete_images(c, &names)).await
     }
 
-    async fn pending_deletes(&self) -> Result<Vec<String>, StoreError> {
+    async fn pending_deletes(&self) -> Result<Vec<(String, f64)>, StoreError> {
         self.with(durable::pending_deletes).await
+    }
+
+    async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let key = key.to_string();
+        self.with(move |c| {
+            c.query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| r.get(0)).optional().map_err(backend)
+        })
+        .await
+    }
+
+    async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let (key, value) = (key.to_string(), value.to_string());
+        self.with(move |c| {
+            c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", [&key, &value]).map_err(backend)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn clear_pending(&self, name: &str) -> Result<(), StoreError> {
