@@ -95,11 +95,12 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
 /// no marker (an unmounted disk, a wrong folder); a marker and stored files but an empty
 /// database that never saw this store (a wrong `database.sqlite`); two different ids.
 async fn check_image_folder(settings: &Settings, store: &dyn MetaStore) -> anyhow::Result<()> {
+    let dir = &settings.image_dir;
     // With files in MongoDB the folder only receives uploads: any folder will do.
     if settings.config.database.blob != "local" {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         return Ok(());
     }
-    let dir = &settings.image_dir;
     let known = store.get_meta(STORE_ID).await?;
     let refuse = |why: String| {
         anyhow::anyhow!("{why} Refusing to start rather than judge files and records that do not belong together; `imgbed fsck` reports what it finds")

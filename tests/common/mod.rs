@@ -82,7 +82,10 @@ impl Server {
             json!({"port": 0, "log": {"level": "warn"}, "auth": {"jwt": false}, "ip_filter": {"enabled": false}});
         merge(&mut config, &engine_config());
         merge(&mut config, &overrides);
-        std::fs::write(dir.path().join("config.json"), serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+        // Private, as the server wants it (it warns about a config others can read).
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         Self::start_in(dir)
     }
 
