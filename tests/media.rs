@@ -69,13 +69,15 @@ async fn without_image_zip_there_are_no_thumbnails() {
 }
 
 #[tokio::test]
-async fn orphan_thumbnails_are_removed_at_start() {
+async fn orphan_thumbnails_are_moved_to_quarantine_at_start() {
     let s = Server::start(json!({"server": {"image_zip": true}}));
     let (name, _) = thumb_of(&s, "k.png", fixtures::png(200, 200, 11)).await;
     let dir = s.stop();
     std::fs::write(dir.path().join("thumbs/gone.png.png"), b"orphan").unwrap();
     let s = Server::start_in(dir);
+    assert_eq!(s.reconciled().await["quarantined"], 1);
     assert!(!s.path().join("thumbs/gone.png.png").exists());
+    assert_eq!(std::fs::read(s.path().join("thumbs/quarantine/gone.png.png")).unwrap(), b"orphan");
     assert!(s.path().join("thumbs").join(format!("{name}.png")).exists());
 }
 
