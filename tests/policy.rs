@@ -11,7 +11,7 @@ use common::fixtures;
 use imgbed::policy::{Limits, Media, MediaKind, PolicyRuntime, Principal, Rejection, Upload, BUILTIN_POLICY};
 
 fn runtime(settings: &[(&str, &str)]) -> Arc<PolicyRuntime> {
-    let limits = Limits { memory_bytes: 256 << 20, deadline: Duration::from_secs(5), workers: 2 };
+    let limits = Limits { memory_bytes: 256 << 20, deadline: Duration::from_secs(5), workers: 2, heavy_workers: 2 };
     let settings: BTreeMap<String, String> = settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     Arc::new(
         PolicyRuntime::new(BUILTIN_POLICY, limits, settings, imgbed::policy::no_storage())
@@ -140,7 +140,7 @@ async fn authorize_reproduces_the_access_rules() {
 
 #[tokio::test]
 async fn configure_refuses_bad_settings() {
-    let limits = Limits { memory_bytes: 64 << 20, deadline: Duration::from_secs(5), workers: 1 };
+    let limits = Limits { memory_bytes: 64 << 20, deadline: Duration::from_secs(5), workers: 1, heavy_workers: 1 };
     let settings = BTreeMap::from([("image_rule".to_string(), "sha1".to_string())]);
     let err =
         PolicyRuntime::new(BUILTIN_POLICY, limits, settings, imgbed::policy::no_storage()).err().expect("refused");

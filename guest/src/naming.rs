@@ -24,7 +24,9 @@ pub fn py_time(t: f64) -> String {
 
 /// The string the seed rules hash: `lower(filename) + str(time)`, plus `-N` on retries.
 fn seed_input(filename: &str, time: f64, attempt: u32, keep_chars: usize) -> String {
-    let lower: String = filename.to_lowercase().chars().take(keep_chars).collect();
+    // Only the kept characters are lower-cased: the cost is bounded by what is kept,
+    // not by how long a name the client sent.
+    let lower: String = filename.chars().take(keep_chars).flat_map(char::to_lowercase).collect();
     let mut s = format!("{lower}{}", py_time(time));
     if attempt > 0 {
         s.push_str(&format!("-{attempt}"));
@@ -45,6 +47,8 @@ pub fn name(
         "base64" => {
             // The seed used the standard alphabet, whose '/' and '+' broke saving; use the
             // URL- and path-safe one, without padding. Long client names are cut to fit.
+            // Base64 makes 4 characters of 3 bytes: at most this many input bytes fit.
+            let fits = MAX_STEM / 4 * 3;
             let mut keep = usize::MAX;
             loop {
                 let s = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -52,7 +56,9 @@ pub fn name(
                 if s.len() <= MAX_STEM {
                     break s;
                 }
-                keep = filename.chars().count().min(keep).saturating_sub(8);
+                // Straight to a size that can fit, then a few characters at a time
+                // (characters may take several bytes): a handful of rounds, whatever the name.
+                keep = keep.min(fits).saturating_sub(8);
             }
         }
         "md5" => {

@@ -34,7 +34,7 @@ async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let iterations: usize = args.get(1).map_or(200, |a| a.parse().unwrap());
     let bytes: usize = args.get(2).map_or(200_000, |a| a.parse().unwrap());
-    let limits = Limits { memory_bytes: 256 << 20, deadline: Duration::from_secs(5), workers: 1 };
+    let limits = Limits { memory_bytes: 256 << 20, deadline: Duration::from_secs(5), workers: 1, heavy_workers: 1 };
     let t = Instant::now();
     let rt =
         Arc::new(PolicyRuntime::new(BUILTIN_POLICY, limits, Default::default(), imgbed::policy::no_storage()).unwrap());

@@ -43,12 +43,14 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
         memory_bytes: settings.config.policy.memory_mb as usize * 1024 * 1024,
         deadline: Duration::from_millis(settings.config.policy.deadline_ms),
         workers: settings.policy_workers(),
+        heavy_workers: settings.policy_heavy_workers(),
     };
     let exists: policy::ExistsFn = Arc::new(StoreView(store.clone()));
     let policy_settings = settings.policy_settings();
     let options = policy::Options {
         cache_dir: Some(settings.cache_dir.clone()),
         store_dir: Some(settings.base_dir.join("policy")),
+        cache_key: hex::decode(&secrets.cache_key).ok(),
     };
     let fallback = (source == "stored").then(|| (policy_file_bytes(&settings), options.clone()));
     let policy = tokio::task::spawn_blocking(move || {
@@ -92,6 +94,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
         http_metrics: Default::default(),
         ip_filter,
         reconciliation: Default::default(),
+        conn_stats: Default::default(),
         started: std::time::SystemTime::now(),
         first_report: std::sync::Mutex::new(Some(before)),
     }))

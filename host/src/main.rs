@@ -249,32 +249,30 @@ async fn serve(settings: imgbed::config::Settings) -> anyhow::Result<()> {
     let state = imgbed::build_state(settings).await?;
     imgbed::spawn_reloaders(state.clone());
     let app = imgbed::http::router(state.clone());
+    let c = &state.settings.config.connections;
+    let limits = imgbed::http::listen::ConnLimits {
+        header_timeout: std::time::Duration::from_secs(c.header_timeout_s),
+        max: imgbed::http::listen::descriptor_room(c.max),
+        max_per_ip: c.max_per_ip,
+    };
+    let (filter, stats) = (state.ip_filter.clone(), state.conn_stats.clone());
     // Tests and scripts read this line to find the port.
     println!("imgbed listening on http://{bound}");
-    tracing::info!(%bound, "listening");
+    tracing::info!(%bound, max_connections = limits.max, "listening");
     imgbed::spawn_reconciliation(state);
-    // Answers leave at once: without this, Nagle's algorithm holds the last part of an
-    // answer written in two pieces until the client's delayed ACK (~40 ms a request).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY");
-        }
-    });
     let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(
-        async move {
-            shutdown().await;
-            tracing::info!("shutting down: no new connections, finishing requests in flight");
-            let _ = stopping_tx.send(true);
-        },
-    );
+    let server = imgbed::http::listen::serve(listener, app, limits, filter, stats, async move {
+        shutdown().await;
+        tracing::info!("shutting down: no new connections, finishing requests in flight");
+        let _ = stopping_tx.send(true);
+    });
     // In-flight requests (uploads) get a bounded time to finish.
     let deadline = async move {
         let _ = stopping.wait_for(|s| *s).await;
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
     tokio::select! {
-        done = server => done?,
+        () = server => {}
         () = deadline => tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; stopping anyway"),
     }
     tracing::info!("stopped");

@@ -260,6 +260,7 @@ pub async fn import_original(
         memory_bytes: settings.config.policy.memory_mb as usize * 1024 * 1024,
         deadline: Duration::from_millis(settings.config.policy.deadline_ms),
         workers: 1,
+        heavy_workers: 1,
     };
     let policy_settings = settings.policy_settings();
     let policy = tokio::task::spawn_blocking(move || {

@@ -86,6 +86,7 @@ fn runtime(file: &str, sandbox: &SandboxArgs) -> anyhow::Result<Arc<PolicyRuntim
         memory_bytes: sandbox.memory_mb << 20,
         deadline: Duration::from_millis(sandbox.deadline_ms),
         workers: 1,
+        heavy_workers: 1,
     };
     let defaults = imgbed::config::resolve(imgbed::config::Config::default(), PathBuf::from(".")).policy_settings();
     let mut settings: BTreeMap<String, String> = defaults;

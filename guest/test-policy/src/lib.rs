@@ -8,6 +8,9 @@
 //! | `loop`  | loops forever |
 //! | `hog`   | allocates memory without bound |
 //! | `slow`  | spins for `test.slow_ms` ms (setting), then accepts |
+//! | `sleep` | sleeps an hour (`std::thread::sleep`: WASI poll) |
+//! | `yell`  | writes 1 MiB to stderr, then accepts |
+//! | `mime-html` | accepts the file as `text/html` |
 //!
 //! | file name starts with | `name` returns |
 //! |---|---|
@@ -25,8 +28,11 @@
 //! | `strip-grow`  | 8 MiB of inserted bytes |
 //! | `strip-swap`  | an HTML page instead of the image |
 //! | `strip-tail`  | the upload plus 20 more bytes |
+//! | `strip-huge` | 64 inserted pieces of 1 MiB each (far over what the host copies) |
+//! | `strip-overlap` | the first bytes twice, in two ranges that overlap (same total size) |
 //!
-//! The setting `test.self_test` = `fail` makes `self-test` fail; `test.version` sets the
+//! The setting `test.self_test` = `fail` makes `self-test` fail, `sleep` makes it sleep an
+//! hour; `test.version` sets the
 //! version `info` reports.
 
 wit_bindgen::generate!({
@@ -67,6 +73,10 @@ impl Guest for TestPolicy {
     fn self_test() -> Result<(), String> {
         match host::setting("test.self_test").as_deref() {
             Some("fail") => Err("self-test failed on purpose".into()),
+            Some("sleep") => {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+                Ok(())
+            }
             _ => Ok(()),
         }
     }
@@ -89,6 +99,15 @@ impl Guest for TestPolicy {
                 std::hint::black_box(&hoard);
             }
         }
+        if f.starts_with("sleep") {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+        if f.starts_with("yell") {
+            let line = "x".repeat(1023);
+            for _ in 0..1024 {
+                eprintln!("{line}");
+            }
+        }
         if f.starts_with("slow") {
             spin(host::setting("test.slow_ms").and_then(|v| v.parse().ok()).unwrap_or(100));
         }
@@ -100,7 +119,7 @@ impl Guest for TestPolicy {
             kind: MediaKind::Image,
             format: "png".into(),
             extension: "png".into(),
-            mime: "image/png".into(),
+            mime: if f.starts_with("mime-html") { "text/html".into() } else { "image/png".into() },
             width: 1,
             height: 1,
             frames: 1,
@@ -153,6 +172,16 @@ impl Guest for TestPolicy {
         }
         if f.starts_with("strip-swap") {
             return Ok(Some(vec![Piece::Insert(b"<html><script>alert(1)</script></html>".to_vec())]));
+        }
+        if f.starts_with("strip-huge") {
+            return Ok(Some((0..64).map(|i| Piece::Insert(vec![i as u8; 1 << 20])).collect()));
+        }
+        if f.starts_with("strip-overlap") {
+            // The same total as the upload, so only an overlap check can tell.
+            return Ok(Some(vec![
+                Piece::Keep(Span { offset: 0, len: size - 20 }),
+                Piece::Keep(Span { offset: 0, len: 20 }),
+            ]));
         }
         if f.starts_with("strip-tail") {
             // Keeps the first 20 bytes twice: a different file that still starts like a PNG.

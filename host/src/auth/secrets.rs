@@ -11,6 +11,9 @@ pub struct Secrets {
     pub jwt_secret: String,
     #[serde(default)]
     pub admin_token: String,
+    /// Key of the compiled-policy cache's HMAC (hex): never configured, always generated.
+    #[serde(default)]
+    pub cache_key: String,
 }
 
 /// Errors reading or writing the secrets file.
@@ -37,7 +40,7 @@ pub fn load_secrets(dir: &Path, configured_jwt: &str, configured_admin: &str) ->
         Err(e) => return Err(err(e)),
     };
     let mut changed = false;
-    for secret in [&mut stored.jwt_secret, &mut stored.admin_token] {
+    for secret in [&mut stored.jwt_secret, &mut stored.admin_token, &mut stored.cache_key] {
         if secret.is_empty() {
             *secret = random_secret();
             changed = true;

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod connections;
 pub mod layout;
+
+pub use connections::ConnectionsConfig;
 
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +50,7 @@ pub struct Config {
     pub ip_filter: IpFilterConfig,
     pub cors: CorsConfig,
     pub log: LogConfig,
+    pub connections: ConnectionsConfig,
 }
 
 /// Cross-origin requests from browser front-ends.
@@ -78,9 +82,13 @@ pub struct IpFilterConfig {
     pub allow: Vec<String>,
     /// Never served.
     pub deny: Vec<String>,
-    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed.
+    /// Our own reverse proxies: only from them is a forwarding header believed.
     pub trusted_proxies: Vec<String>,
-    /// `/images/*` is not rate limited.
+    /// The header those proxies write: "x-forwarded-for" (nginx's
+    /// `$proxy_add_x_forwarded_for`), "forwarded" (RFC 7239) or "x-real-ip". The
+    /// right-most address in it that is not a trusted proxy is the client.
+    pub forwarded_header: String,
+    /// `/images/*` and `/thumbs/*` are not rate limited.
     pub exempt_images: bool,
     /// Most clients tracked at once (memory bound).
     pub max_tracked: usize,
@@ -99,6 +107,7 @@ impl Default for IpFilterConfig {
             allow: Vec::new(),
             deny: Vec::new(),
             trusted_proxies: Vec::new(),
+            forwarded_header: "x-forwarded-for".into(),
             exempt_images: true,
             max_tracked: 100_000,
         }
@@ -275,8 +284,12 @@ pub struct PolicyConfig {
     pub memory_mb: u32,
     /// Wall-clock deadline per policy call, milliseconds.
     pub deadline_ms: u64,
-    /// Concurrent policy calls; 0 means one per CPU core.
+    /// Concurrent cheap policy calls (`authorize`, naming); 0 means one per CPU core.
     pub workers: u32,
+    /// Concurrent heavy policy calls (reading an upload: stripping, inspecting,
+    /// thumbnailing), shared round-robin between clients; 0 means one less than the
+    /// cores (at least one), so a core stays free for everything else.
+    pub heavy_workers: u32,
     /// Extra settings handed to the policy (`setting(key)`), overriding the host's.
     pub settings: BTreeMap<String, serde_json::Value>,
 }
@@ -314,6 +327,7 @@ impl Default for Config {
             ip_filter: IpFilterConfig::default(),
             cors: CorsConfig::default(),
             log: LogConfig::default(),
+            connections: ConnectionsConfig::default(),
         }
     }
 }
@@ -361,6 +375,7 @@ impl Default for PolicyConfig {
             memory_mb: 256,
             deadline_ms: 2000,
             workers: 0,
+            heavy_workers: 0,
             settings: BTreeMap::new(),
         }
     }
@@ -413,6 +428,14 @@ impl Settings {
     pub fn policy_workers(&self) -> usize {
         match self.config.policy.workers {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n as usize,
+        }
+    }
+
+    /// Concurrent heavy policy calls.
+    pub fn policy_heavy_workers(&self) -> usize {
+        match self.config.policy.heavy_workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)),
             n => n as usize,
         }
     }
@@ -624,11 +647,18 @@ pub fn validate(c: &Config) -> Result<(), (String, String)> {
             }
         }
     }
+    if !["x-forwarded-for", "forwarded", "x-real-ip"].contains(&f.forwarded_header.to_ascii_lowercase().as_str()) {
+        return bad(
+            "ip_filter.forwarded_header",
+            format!("must be \"x-forwarded-for\", \"forwarded\" or \"x-real-ip\", got {:?}", f.forwarded_header),
+        );
+    }
     for origin in &c.cors.origins {
         if origin != "*" && axum::http::HeaderValue::from_str(origin).is_err() {
             return bad("cors.origins", format!("not a valid origin: {origin:?}"));
         }
     }
+    c.connections.validate()?;
     if c.bind.parse::<std::net::IpAddr>().is_err() {
         return bad("bind", format!("not an IP address: {:?}", c.bind));
     }

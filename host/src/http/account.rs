@@ -243,40 +243,66 @@ fn confirm_page(mail: &str, check: &str) -> Response {
         .into_response()
 }
 
+/// Recovery mails to one address per hour, at most (mail bombing through us).
+const MAILS_PER_HOUR: u64 = 3;
+/// Recovery mails being sent at once, at most; more requests are answered the same way
+/// but send nothing (logged).
+const MAILS_IN_FLIGHT: usize = 32;
+static IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// `POST /api/mail_for_reset` `{"mail"}`: mails the token and a one-time removal link.
-/// An unknown mail gets the same answer, and no mail.
-#[utoipa::path(post, path = "/api/mail_for_reset", request_body(content = super::openapi::MailBody, content_type = "application/json"), responses((status = 200, description = "sent (or nothing to send)", body = super::openapi::Envelope), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 502, description = "mail failed", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody)))]
+/// The answer never says whether the address has an account: without mail configured
+/// every address gets the same 501; with it, every address gets 200 at once, and the
+/// look-up, the per-recipient limit and the sending happen afterwards.
+#[utoipa::path(post, path = "/api/mail_for_reset", request_body(content = super::openapi::MailBody, content_type = "application/json"), responses((status = 200, description = "sent (or nothing to send)", body = super::openapi::Envelope), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 501, description = "mail is not configured", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody)))]
 pub async fn mail_for_reset(
     State(state): State<Shared>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
+    use std::sync::atomic::Ordering;
     let failed = || ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "请求找回错误");
     let body = body_bytes(body)?;
     let obj = json_object(&body)?.ok_or_else(|| failed().with_detail("a JSON body {\"mail\": ...} is required"))?;
     let raw = string_field(&obj, "mail")?.ok_or_else(|| failed().with_detail("mail is required"))?;
     let mail = auth::normalise_mail(&raw).ok_or_else(invalid_mail)?;
     authorize_mail(&state, "account.recover", &mail).await?;
-    let sent = json!({"data": "找回邮件已发送", "type": "ok"});
-    let Some(user) = state.store.get_user(&mail).await.map_err(store_error)? else {
-        return Ok(Json(sent));
-    };
     if !state.mailer.configured() {
-        tracing::error!("mail_for_reset: mail.host is not configured");
-        return Err(ApiError::mail_failed());
+        return Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, "mail_not_configured", "邮件服务未配置")
+            .with_detail("this server has no mail.host: remove the account with its token instead"));
+    }
+    if IN_FLIGHT.fetch_add(1, Ordering::AcqRel) >= MAILS_IN_FLIGHT {
+        IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+        tracing::warn!("recovery mail not sent: {MAILS_IN_FLIGHT} are already being sent");
+    } else {
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = send_recovery(&state, &mail).await {
+                tracing::error!(error = %e, "recovery mail not sent");
+            }
+            IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+        });
+    }
+    Ok(Json(json!({"data": "找回邮件已发送", "type": "ok"})))
+}
+
+/// Looks the account up and mails it a new removal code (earlier codes stay valid),
+/// unless it already got [`MAILS_PER_HOUR`] in the last hour.
+async fn send_recovery(state: &AppState, mail: &str) -> Result<(), String> {
+    let Some(user) = state.store.get_user(mail).await.map_err(|e| e.to_string())? else { return Ok(()) };
+    let recent = state.store.recent_checks(mail, now() - 3600.0).await.map_err(|e| e.to_string())?;
+    if recent >= MAILS_PER_HOUR {
+        tracing::warn!(recent, "recovery mail not sent: the address got enough of them this hour");
+        return Ok(());
     }
     let check = hex::encode(rand::random::<[u8; 24]>());
     let ttl = state.settings.config.auth.check_ttl_s;
-    state.store.set_check(&mail, &hash_check(&check), now() + ttl as f64).await.map_err(store_error)?;
+    state.store.set_check(mail, &hash_check(&check), now() + ttl as f64).await.map_err(|e| e.to_string())?;
     let link = format!(
         "{}/api/remove_token?{}",
         crate::config::site_url(&state.settings.config),
-        serde_urlencoded::to_string([("mail", mail.as_str()), ("check", check.as_str())]).unwrap_or_default()
+        serde_urlencoded::to_string([("mail", mail), ("check", check.as_str())]).unwrap_or_default()
     );
-    let token = token_of(&state, &user);
-    let recovery = Recovery { mail: &mail, token: &token, link: &link, minutes: ttl.div_ceil(60) };
-    if let Err(e) = state.mailer.send_recovery(&recovery).await {
-        tracing::error!(error = %e, "sending the recovery mail failed");
-        return Err(ApiError::mail_failed());
-    }
-    Ok(Json(sent))
+    let token = token_of(state, &user);
+    let recovery = Recovery { mail, token: &token, link: &link, minutes: ttl.div_ceil(60) };
+    state.mailer.send_recovery(&recovery).await.map_err(|e| e.to_string())
 }

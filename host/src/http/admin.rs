@@ -1,16 +1,14 @@
 //! Moderation with the admin token: list accounts with their usage, remove or ban one.
 //! (Deleting any image is `image_delete` with the admin token.)
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Json;
 use serde_json::{json, Value};
 
 use super::account::remove_account;
-use super::images::body_bytes;
-use super::{authorize, json_object, principal_of, query_map, store_error, Shared};
+use super::{authorize, json_object, principal_of, query_map, read_body, store_error, Shared, JSON_BODY_LIMIT};
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
 
@@ -31,12 +29,12 @@ pub async fn remove_user(
     State(state): State<Shared>,
     headers: HeaderMap,
     uri: Uri,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> ApiResult<Json<Value>> {
     let query = query_map(&uri)?;
     let who = principal_of(&state, &headers, &query).await?;
     authorize(&state, "admin.remove-user", &who, Vec::new()).await?;
-    let body = body_bytes(body)?;
+    let body = read_body(&state, &who, "admin.remove-user", &headers, body, JSON_BODY_LIMIT).await?;
     let obj = json_object(&body)?.ok_or_else(|| ApiError::bad_json("a JSON body {\"mail\": ...} is required"))?;
     let mail = match obj.get("mail") {
         Some(Value::String(m)) => {

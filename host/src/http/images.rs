@@ -1,13 +1,13 @@
 //! List, info, format, delete and init_db.
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{authorize, json_object, principal_of, query_map, record_json, store_error, Shared};
+use super::{authorize, json_object, principal_of, query_map, read_body, record_json, store_error, Shared, JSON_BODY_LIMIT};
 use crate::error::{ApiError, ApiResult};
 use crate::store::ImageRecord;
 
@@ -119,12 +119,12 @@ async fn requested(
     state: &Shared,
     headers: &HeaderMap,
     uri: &Uri,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
     action: &'static str,
 ) -> ApiResult<ImageRecord> {
-    let body = body_bytes(body)?;
     let query = query_map(uri)?;
     let who = principal_of(state, headers, &query).await?;
+    let body = read_body(state, &who, action, headers, body, JSON_BODY_LIMIT).await?;
     let name = names_of(uri, &body, false)?.remove(0);
     owned(state, &who, action, &name).await
 }
@@ -135,7 +135,7 @@ pub async fn info(
     State(state): State<Shared>,
     headers: HeaderMap,
     uri: Uri,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> ApiResult<Json<Value>> {
     let record = requested(&state, &headers, &uri, body, "image.info").await?;
     Ok(Json(json!({"data": record_json(&state, &record).await, "type": "ok"})))
@@ -182,7 +182,7 @@ pub async fn format(
     State(state): State<Shared>,
     headers: HeaderMap,
     uri: Uri,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> ApiResult<Json<Value>> {
     let record = requested(&state, &headers, &uri, body, "image.format").await?;
     let url = state.settings.image_url(&record.name);
@@ -219,12 +219,12 @@ pub async fn delete(
     State(state): State<Shared>,
     headers: HeaderMap,
     uri: Uri,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> ApiResult<Json<Value>> {
-    let body = body_bytes(body)?;
     let query = query_map(&uri)?;
     let who = principal_of(&state, &headers, &query).await?;
     authorize(&state, "image.delete", &who, Vec::new()).await?;
+    let body = read_body(&state, &who, "image.delete", &headers, body, JSON_BODY_LIMIT).await?;
     let mut names = names_of(&uri, &body, true)?;
     names.dedup();
     let limit = state.settings.config.server.max_per_page as usize;

@@ -57,7 +57,12 @@ pub async fn track(
     next: Next,
 ) -> Response {
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_string();
-    let method = req.method().as_str().to_string();
+    // A fixed set of labels: made-up methods must not grow the metrics without bound.
+    let method = match req.method().as_str() {
+        m @ ("GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "OPTIONS" | "PATCH") => m,
+        _ => "OTHER",
+    }
+    .to_string();
     let path = req.uri().path().to_string();
     let client = state.ip_filter.client_ip(peer.ip(), req.headers());
     let request_id = req
@@ -140,6 +145,14 @@ pub fn render(state: &Shared) -> String {
         m.rate_limited.load(Ordering::Relaxed)
     );
     reconciliation(&mut out, &state.reconciliation.get());
+    let c = &state.conn_stats;
+    let _ = writeln!(out, "# TYPE imgbed_connections_open gauge\nimgbed_connections_open {}", c.open.load(Ordering::Relaxed));
+    let _ = writeln!(
+        out,
+        "# TYPE imgbed_connections_refused_total counter\nimgbed_connections_refused_total{{reason=\"max\"}} {}\nimgbed_connections_refused_total{{reason=\"per_ip\"}} {}",
+        c.refused_global.load(Ordering::Relaxed),
+        c.refused_per_ip.load(Ordering::Relaxed)
+    );
     let active = state.policy.active();
     out.push_str("# TYPE imgbed_policy_active gauge\n# TYPE imgbed_policy_calls_total counter\n");
     out.push_str("# TYPE imgbed_policy_rejections_total counter\n# TYPE imgbed_policy_traps_total counter\n");
@@ -192,7 +205,10 @@ pub async fn metrics(
         return Err(ApiError::route_not_found());
     }
     let allowed = if config.token.is_empty() {
-        peer.ip().is_loopback()
+        // Loopback only — and not through a reverse proxy on the same host, which would
+        // make every client "loopback": a forwarded request needs the token.
+        let forwarded = ["forwarded", "x-forwarded-for", "x-real-ip"].iter().any(|h| headers.contains_key(*h));
+        peer.ip().is_loopback() && !forwarded
     } else {
         crate::auth::request_token(&headers, None).is_some_and(|t| crate::auth::secret_eq(&t, &config.token))
     };

@@ -3,6 +3,8 @@
 mod account;
 mod admin;
 mod images;
+mod limits;
+pub mod listen;
 pub mod metrics;
 pub mod openapi;
 mod policy_admin;
@@ -48,6 +50,8 @@ pub struct AppState {
     pub reconciliation: crate::reconcile::Status,
     /// When this process started serving: a file made since may be an upload in flight.
     pub started: std::time::SystemTime,
+    /// Open and refused connections.
+    pub conn_stats: Arc<listen::ConnStats>,
     /// What reconciliation did before serving, until the background part reports it all.
     pub first_report: std::sync::Mutex<Option<crate::reconcile::Report>>,
 }
@@ -99,7 +103,12 @@ pub fn router(state: Shared) -> Router {
         state.settings.max_file_size().saturating_mul(u64::from(s.max_files_per_request)).saturating_add(1 << 20);
     let upload_cap = usize::try_from(upload_cap).unwrap_or(usize::MAX);
     Router::new()
-        .route("/api/image_upload", post(upload::upload).layer(DefaultBodyLimit::max(upload_cap)))
+        .route(
+            "/api/image_upload",
+            post(upload::upload)
+                .layer(DefaultBodyLimit::max(upload_cap))
+                .layer(axum::middleware::from_fn_with_state(state.clone(), limits::multipart_guard)),
+        )
         .route("/api/image_list", get(images::list))
         .route("/api/image_info", get(images::info).post(images::info))
         .route("/api/image_format", get(images::format).post(images::format))
@@ -110,12 +119,7 @@ pub fn router(state: Shared) -> Router {
         .route("/api/mail_for_reset", post(account::mail_for_reset))
         .route("/api/admin/users", get(admin::users))
         .route("/api/admin/remove_user", post(admin::remove_user))
-        .route(
-            "/api/admin/policy",
-            get(policy_admin::show)
-                .put(policy_admin::replace)
-                .layer(DefaultBodyLimit::max(policy_admin::MAX_POLICY_BYTES)),
-        )
+        .route("/api/admin/policy", get(policy_admin::show).put(policy_admin::replace))
         .route("/api/admin/policy/rollback", post(policy_admin::rollback))
         .route("/images/{name}", get(serve::image))
         .route("/thumbs/{name}", get(serve::thumb))
@@ -125,7 +129,8 @@ pub fn router(state: Shared) -> Router {
         .route("/metrics", get(metrics::metrics))
         .fallback(|| async { ApiError::route_not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
-        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::idle_body))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::ipfilter::filter))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(cors(&state.settings.config.cors.origins))
@@ -194,6 +199,43 @@ async fn ready(axum::extract::State(state): axum::extract::State<Shared>) -> axu
     let status = if ok { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
     (status, axum::Json(body)).into_response()
 }
+
+/// Reads a request body of at most `limit` bytes — only once the caller's token is
+/// checked, so an anonymous client cannot make the server buffer anything: an anonymous
+/// caller is first asked about (`action` without facts) and refused before the body is
+/// read. More than `limit` bytes: 413, without reading the rest.
+pub(crate) async fn read_body(
+    state: &AppState,
+    who: &Principal,
+    action: &'static str,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    limit: usize,
+) -> ApiResult<Bytes> {
+    use futures_util::StreamExt;
+    if who.kind == "anonymous" {
+        authorize(state, action, who, Vec::new()).await?;
+    }
+    let too_large = || ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "too_large", "请求体过大")
+        .with_detail(format!("at most {limit} bytes"));
+    let declared = headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut stream = body.into_data_stream();
+    let mut out = bytes::BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::body_unreadable(e.to_string()))?;
+        if out.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out.freeze())
+}
+
+/// Most bytes of a JSON request body.
+pub(crate) const JSON_BODY_LIMIT: usize = 64 * 1024;
 
 /// Query string as a map; a malformed one is a 400.
 pub(crate) fn query_map(uri: &Uri) -> ApiResult<HashMap<String, String>> {

@@ -3,25 +3,24 @@
 //! These routes check the admin token themselves instead of asking the policy,
 //! so a policy can never lock the operator out of replacing it.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{principal_of, query_map, Shared};
+use super::{principal_of, query_map, read_body, Shared};
 use crate::error::{ApiError, ApiResult};
 use crate::policy::PolicyError;
 
 /// Largest policy component accepted.
 pub const MAX_POLICY_BYTES: usize = 64 * 1024 * 1024;
 
-async fn require_admin(state: &Shared, headers: &HeaderMap, uri: &Uri) -> ApiResult<()> {
+async fn require_admin(state: &Shared, headers: &HeaderMap, uri: &Uri) -> ApiResult<crate::policy::Principal> {
     let query = query_map(uri)?;
     let who = principal_of(state, headers, &query).await?;
     match who.kind.as_str() {
-        "admin" => Ok(()),
+        "admin" => Ok(who),
         "anonymous" => Err(ApiError::no_authority()),
         _ => Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "无操作权限")),
     }
@@ -60,20 +59,10 @@ pub async fn show(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> 
 
 /// `PUT /api/admin/policy` with the component bytes: check, self-test, swap.
 #[utoipa::path(put, path = "/api/admin/policy", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, description = "swapped", body = super::openapi::Envelope), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 401, description = "no or invalid token", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 422, description = "refused content", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody)))]
-pub async fn replace(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Value>> {
-    require_admin(&state, &headers, &uri).await?;
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(MAX_POLICY_BYTES as u64)
-        } else {
-            ApiError::body_unreadable(e.body_text())
-        }
-    })?;
+pub async fn replace(State(state): State<Shared>, headers: HeaderMap, uri: Uri, body: Body) -> ApiResult<Json<Value>> {
+    // The admin token first: nothing of the body is read for anyone else.
+    let who = require_admin(&state, &headers, &uri).await?;
+    let body = read_body(&state, &who, "admin.policy", &headers, body, MAX_POLICY_BYTES).await?;
     if body.is_empty() {
         return Err(ApiError::bad_request("the body must be a policy component (.wasm)"));
     }

@@ -33,6 +33,11 @@ pub struct Limiter {
     table: Mutex<HashMap<(usize, IpAddr), Entry>>,
 }
 
+/// The shared key of clients that found the table full (an address no client has).
+const OVERFLOW: IpAddr = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+/// How many clients' worth of requests the overflow counter allows.
+const OVERFLOW_SHARE: u32 = 64;
+
 /// IPv6 clients are counted per /64: one subscriber usually holds a whole /64.
 fn client_key(ip: IpAddr) -> IpAddr {
     match ip {
@@ -67,10 +72,18 @@ impl Limiter {
             None => (0, self.default_rule),
         };
         let window = Duration::from_secs(rule.window_s);
-        let key = (rule_id, client_key(ip));
+        let mut key = (rule_id, client_key(ip));
+        let mut rule = rule;
         let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
         if !table.contains_key(&key) && table.len() >= self.max_tracked {
             self.make_room(&mut table, now);
+            if table.len() >= self.max_tracked {
+                // Full of clients still in their window: none of their counts is dropped
+                // (that would let a flood of addresses reset someone's limit). Newcomers
+                // share one overflow counter until room comes back.
+                key = (rule_id, OVERFLOW);
+                rule.count = rule.count.saturating_mul(OVERFLOW_SHARE);
+            }
         }
         let e = table.entry(key).or_insert(Entry { window_start: now, count: 0, banned_until: None });
         if let Some(until) = e.banned_until {
@@ -91,20 +104,12 @@ impl Limiter {
         Verdict::Allowed
     }
 
-    /// Drops entries that no longer matter; if the table is still full (a flood of
-    /// distinct addresses), drops every entry that is not a ban.
+    /// Drops the entries that no longer matter: windows that ended, bans that ran out.
     fn make_room(&self, table: &mut HashMap<(usize, IpAddr), Entry>, now: Instant) {
         let longest =
             self.routes.iter().map(|(_, r)| r.window_s).chain([self.default_rule.window_s]).max().unwrap_or(1);
         let horizon = Duration::from_secs(longest);
         table.retain(|_, e| e.banned_until.is_some_and(|u| u > now) || now.duration_since(e.window_start) < horizon);
-        if table.len() >= self.max_tracked {
-            table.retain(|_, e| e.banned_until.is_some_and(|u| u > now));
-        }
-        if table.len() >= self.max_tracked {
-            tracing::warn!(entries = table.len(), "rate-limit table full of bans; clearing it");
-            table.clear();
-        }
     }
 
     /// Entries currently tracked.
@@ -170,8 +175,26 @@ mod tests {
             let addr = IpAddr::V4(std::net::Ipv4Addr::from(0x0A00_0000 + i));
             l.check_at("/a", addr, t0);
         }
-        assert!(l.tracked() <= 1000, "{}", l.tracked());
+        assert!(l.tracked() <= 1001, "{}", l.tracked());
         // The ban survived the flood.
         assert!(matches!(l.check_at("/a", ip("2001:db8::4"), t0), Verdict::Limited { .. }));
+    }
+
+    #[test]
+    fn a_flood_of_addresses_never_resets_a_clients_count() {
+        let l = Limiter::new(Rule { count: 5, window_s: 60 }, vec![], 60, 100);
+        let t0 = Instant::now();
+        for _ in 0..5 {
+            assert_eq!(l.check_at("/a", ip("192.0.2.7"), t0), Verdict::Allowed);
+        }
+        for i in 0..10_000u32 {
+            l.check_at("/a", IpAddr::V4(std::net::Ipv4Addr::from(0x0A00_0000 + i)), t0);
+        }
+        assert!(l.tracked() <= 101, "{}", l.tracked());
+        // Still over its limit: its count survived.
+        assert!(matches!(l.check_at("/a", ip("192.0.2.7"), t0), Verdict::Limited { .. }));
+        // Once the windows are over, newcomers get their own counters again.
+        let later = t0 + Duration::from_secs(61);
+        assert_eq!(l.check_at("/a", ip("192.0.2.8"), later), Verdict::Allowed);
     }
 }

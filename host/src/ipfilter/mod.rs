@@ -2,10 +2,14 @@
 //! per client address, with bans. The original's `"10/60"` rule form (N requests
 //! per S seconds), answered with 429 and `Retry-After` instead of a 500.
 //!
-//! The client address is the socket peer. `Forwarded` / `X-Forwarded-For` are
-//! believed only when the peer is a configured trusted proxy, so a spoofed header
-//! changes nothing. IPv6 clients are counted per /64, and the table of counters
-//! is bounded, so a flood of addresses cannot exhaust memory.
+//! The client address is the socket peer — unless the peer is a configured trusted
+//! proxy. Then one header is believed, the one the proxy writes
+//! (`ip_filter.forwarded_header`, `X-Forwarded-For` by default), read from the right:
+//! the right-most address that is not one of our own proxies is the client. Whatever
+//! the client itself sent (further left, or in another forwarding header) counts for
+//! nothing. The same address is used by rate limits, deny lists and logs. IPv6
+//! clients are counted per /64, and the table of counters is bounded, so a flood of
+//! addresses cannot exhaust memory.
 
 mod limiter;
 
@@ -57,6 +61,8 @@ pub fn parse_net(s: &str) -> Result<IpNet, String> {
 /// The compiled filter.
 pub struct IpFilter {
     pub enabled: bool,
+    /// The one forwarding header believed from trusted proxies (lower case).
+    header: String,
     allow: Vec<IpNet>,
     deny: Vec<IpNet>,
     trusted: Vec<IpNet>,
@@ -75,6 +81,7 @@ impl IpFilter {
         }
         Ok(IpFilter {
             enabled: c.enabled,
+            header: c.forwarded_header.to_ascii_lowercase(),
             allow: nets(&c.allow)?,
             deny: nets(&c.deny)?,
             trusted: nets(&c.trusted_proxies)?,
@@ -83,22 +90,23 @@ impl IpFilter {
         })
     }
 
-    fn trusted(&self, ip: IpAddr) -> bool {
+    /// Whether `ip` is one of our own reverse proxies.
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
         self.trusted.iter().any(|n| n.contains(&canonical(ip)))
     }
 
-    /// The client address: the peer, or — only when the peer is a trusted proxy —
-    /// the nearest untrusted address in `Forwarded` / `X-Forwarded-For`.
+    /// The client address: the peer, or — only when the peer is a trusted proxy — the
+    /// right-most address in the configured forwarding header that is not a trusted proxy.
     pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let peer = canonical(peer);
-        if !self.trusted(peer) {
+        if !self.is_trusted(peer) {
             return peer;
         }
-        let mut chain: Vec<IpAddr> = forwarded_chain(headers);
+        let mut chain: Vec<IpAddr> = forwarded_chain(headers, &self.header);
         // Walk from the nearest hop outwards, skipping our own proxies.
         while let Some(ip) = chain.pop() {
             let ip = canonical(ip);
-            if !self.trusted(ip) {
+            if !self.is_trusted(ip) {
                 return ip;
             }
         }
@@ -116,42 +124,35 @@ impl IpFilter {
 }
 
 /// IPv4-mapped IPv6 addresses count as the IPv4 address.
-fn canonical(ip: IpAddr) -> IpAddr {
+pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
     }
 }
 
-/// Addresses from `Forwarded: for=…` (preferred) or `X-Forwarded-For`, client first.
-fn forwarded_chain(headers: &HeaderMap) -> Vec<IpAddr> {
-    let forwarded: Vec<IpAddr> = headers
-        .get_all(header::FORWARDED)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|element| {
-            element.split(';').find_map(|pair| {
-                let (k, v) = pair.trim().split_once('=')?;
-                if !k.trim().eq_ignore_ascii_case("for") {
-                    return None;
-                }
-                let v = v.trim().trim_matches('"');
-                let v = v.strip_prefix('[').map_or(v, |r| r.split(']').next().unwrap_or(r));
-                v.parse::<IpAddr>().ok().or_else(|| v.parse::<SocketAddr>().ok().map(|s| s.ip()))
+/// The addresses of the forwarding header `name`, client side first: `forwarded`
+/// (RFC 7239 `for=`), `x-forwarded-for`, or `x-real-ip` (one address: its last value).
+fn forwarded_chain(headers: &HeaderMap, name: &str) -> Vec<IpAddr> {
+    let values = headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+    match name {
+        "forwarded" => values
+            .flat_map(|v| v.split(','))
+            .filter_map(|element| {
+                element.split(';').find_map(|pair| {
+                    let (k, v) = pair.trim().split_once('=')?;
+                    if !k.trim().eq_ignore_ascii_case("for") {
+                        return None;
+                    }
+                    let v = v.trim().trim_matches('"');
+                    let v = v.strip_prefix('[').map_or(v, |r| r.split(']').next().unwrap_or(r));
+                    v.parse::<IpAddr>().ok().or_else(|| v.parse::<SocketAddr>().ok().map(|s| s.ip()))
+                })
             })
-        })
-        .collect();
-    if !forwarded.is_empty() {
-        return forwarded;
+            .collect(),
+        "x-real-ip" => values.last().and_then(|v| v.trim().parse().ok()).into_iter().collect(),
+        _ => values.flat_map(|v| v.split(',')).filter_map(|s| s.trim().parse::<IpAddr>().ok()).collect(),
     }
-    headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-        .collect()
 }
 
 fn too_many(retry_after: u64) -> Response {
@@ -180,7 +181,9 @@ pub async fn filter(
         return ApiError::new(StatusCode::FORBIDDEN, "ip_denied", "该地址已被禁止访问").into_response();
     }
     let route = req.extensions().get::<MatchedPath>().map_or("", |m| m.as_str()).to_string();
-    if !(f.exempt_images && route.starts_with("/images/")) {
+    // Files are what pages show: a page of thumbnails must not use up a client's API rate.
+    let file_route = route.starts_with("/images/") || route.starts_with("/thumbs/");
+    if !(f.exempt_images && file_route) {
         if let Verdict::Limited { retry_after } = f.limiter.check(&route, ip) {
             state.http_metrics.rate_limited.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::warn!(client = %ip, route, "rate limited");

@@ -6,7 +6,6 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use wasmtime::component::{Resource, ResourceTable};
-use wasmtime::StoreLimits;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 wasmtime::component::bindgen!({
@@ -57,7 +56,7 @@ pub struct BodyFile {
 pub struct State {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
-    pub limits: StoreLimits,
+    pub limits: super::limiter::SandboxLimits,
     pub settings: Arc<BTreeMap<String, String>>,
     pub exists: ExistsFn,
     pub policy_name: Arc<str>,

@@ -1,30 +1,49 @@
 //! Compiled-component cache: start-up and swaps of a known component skip
 //! compilation. Entries are keyed by the component's SHA-256 and the engine's
 //! compatibility hash (wasmtime version and settings), written atomically, and
-//! carry our own checksum, checked before the `unsafe` deserialize. Anything
-//! that does not check out is ignored and rebuilt, never trusted.
+//! carry an HMAC-SHA256 under a key kept in `secrets.json` (0600), checked before the
+//! `unsafe` deserialize: someone who can write the cache folder but not read the
+//! secrets cannot make the server run native code of their choosing. Anything that
+//! does not check out is ignored and rebuilt, never trusted.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use wasmtime::component::Component;
 use wasmtime::Engine;
 
-const MAGIC: &[u8; 8] = b"IMGBEDC1";
+const MAGIC: &[u8; 8] = b"IMGBEDC2";
 
 /// A cache folder for one engine.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ArtifactCache {
     dir: PathBuf,
     engine_key: String,
+    key: Vec<u8>,
+}
+
+impl std::fmt::Debug for ArtifactCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArtifactCache").field("dir", &self.dir).finish_non_exhaustive()
+    }
 }
 
 impl ArtifactCache {
-    pub fn new(dir: &Path, engine: &Engine) -> Self {
+    pub fn new(dir: &Path, engine: &Engine, key: &[u8]) -> Self {
         let mut h = std::hash::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
-        ArtifactCache { dir: dir.to_path_buf(), engine_key: format!("{:016x}", h.finish()) }
+        ArtifactCache { dir: dir.to_path_buf(), engine_key: format!("{:016x}", h.finish()), key: key.to_vec() }
+    }
+
+    /// The tag of an entry: its name (component and engine) and its bytes, under the key.
+    fn tag(&self, sha256: &str, payload: &[u8]) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(sha256.as_bytes());
+        mac.update(self.engine_key.as_bytes());
+        mac.update(payload);
+        mac
     }
 
     fn path(&self, sha256: &str) -> PathBuf {
@@ -37,7 +56,8 @@ impl ArtifactCache {
         let data = std::fs::read(&path).ok()?;
         let valid = data.len() > MAGIC.len() + 32 && &data[..MAGIC.len()] == MAGIC && {
             let (sum, payload) = data[MAGIC.len()..].split_at(32);
-            Sha256::digest(payload).as_slice() == sum
+            // Constant time: the tag is a secret's work.
+            self.tag(sha256, payload).verify_slice(sum).is_ok()
         };
         if !valid {
             tracing::warn!(path = %path.display(), "ignoring a corrupt compiled-policy cache entry");
@@ -45,9 +65,10 @@ impl ArtifactCache {
             return None;
         }
         let payload = &data[MAGIC.len() + 32..];
-        // SAFETY: the bytes were written by `put` from `Component::serialize` with this
-        // engine's compatibility key in the file name, and their checksum matches, so they
-        // are an unmodified artifact of a compatible engine. Wasmtime re-checks its header.
+        // SAFETY: the bytes carry a valid HMAC under our secret key over this component's
+        // SHA-256, this engine's compatibility key and the bytes themselves, so `put`
+        // wrote them from `Component::serialize` of a compatible engine and nobody changed
+        // them since. Wasmtime re-checks its header.
         match unsafe { Component::deserialize(engine, payload) } {
             Ok(c) => Some(c),
             Err(e) => {
@@ -65,7 +86,7 @@ impl ArtifactCache {
             std::fs::create_dir_all(&self.dir)?;
             let mut data = Vec::with_capacity(MAGIC.len() + 32 + payload.len());
             data.extend_from_slice(MAGIC);
-            data.extend_from_slice(&Sha256::digest(&payload));
+            data.extend_from_slice(&self.tag(sha256, &payload).finalize().into_bytes());
             data.extend_from_slice(&payload);
             let path = self.path(sha256);
             let tmp = path.with_extension(format!("tmp{}", std::process::id()));

@@ -6,8 +6,11 @@
 
 mod bindings;
 mod cache;
+pub mod gate;
+mod limiter;
 pub mod pieces;
 mod stats;
+mod wasi;
 
 pub use cache::ArtifactCache;
 pub use stats::{Histogram, PolicyStats, StatsSnapshot, LATENCY_BUCKETS};
@@ -22,7 +25,7 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use wasmtime::component::{Component, Linker, Resource, ResourceTable};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder, Trap};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 use wasmtime_wasi::WasiCtxBuilder;
 
 pub use bindings::{
@@ -52,6 +55,15 @@ pub fn kind_name(kind: MediaKind) -> &'static str {
 
 /// Largest thumbnail the host accepts from a policy.
 pub const MAX_THUMBNAIL_BYTES: usize = 16 * 1024 * 1024;
+
+/// Most bytes the host copies out of the guest in one transfer (a call's answer, an
+/// import's arguments): a thumbnail plus room. Counted by wasmtime *before* it copies,
+/// so a policy answering with many pieces that alias the same memory cannot make the
+/// host allocate more than this.
+pub const MAX_TRANSFER: usize = MAX_THUMBNAIL_BYTES + (1 << 20);
+
+/// Host resources (streams, bodies…) one instance may hold at once.
+const MAX_TABLE_ENTRIES: usize = 1024;
 
 /// Milliseconds per epoch tick.
 const TICK_MS: u64 = 10;
@@ -102,7 +114,11 @@ impl PolicyError {
 pub struct Limits {
     pub memory_bytes: usize,
     pub deadline: Duration,
+    /// Cheap decisions (`authorize`, naming) at once.
     pub workers: usize,
+    /// Heavy work (stripping, inspecting, thumbnailing an upload) at once, shared fairly
+    /// between clients; separate from `workers`, so uploads never starve reads.
+    pub heavy_workers: usize,
 }
 
 /// A compiled, checked policy ready to instantiate.
@@ -163,7 +179,10 @@ pub struct Sandbox {
 /// The sandbox, the active policy and the one before it.
 pub struct PolicyRuntime {
     sandbox: Sandbox,
+    /// Capacity for cheap decisions.
     permits: Arc<Semaphore>,
+    /// Capacity for heavy work, handed out round-robin between clients.
+    heavy: Arc<gate::FairGate>,
     active: ArcSwap<LoadedPolicy>,
     previous: ArcSwapOption<LoadedPolicy>,
     /// One swap at a time.
@@ -179,10 +198,13 @@ pub struct Options {
     pub cache_dir: Option<PathBuf>,
     /// Folder where the active policy is kept across restarts (`active.wasm`).
     pub store_dir: Option<PathBuf>,
+    /// Key authenticating the compiled-artifact cache (kept in `secrets.json`); without
+    /// one, nothing is read from the cache.
+    pub cache_key: Option<Vec<u8>>,
 }
 
 fn engine(limits: &Limits) -> Result<Engine, PolicyError> {
-    let slots = (limits.workers + 4) as u32;
+    let slots = (limits.workers + limits.heavy_workers + 4) as u32;
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(slots)
         .max_core_instances_per_component(16)
@@ -223,17 +245,21 @@ impl PolicyRuntime {
     ) -> Result<Self, PolicyError> {
         let engine = engine(&limits)?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| PolicyError::Refused(format!("{e:#}")))?;
+        wasi::add_to_linker(&mut linker).map_err(|e| PolicyError::Refused(format!("{e:#}")))?;
         Bindings::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s: &mut State| s)
             .map_err(|e| PolicyError::Refused(format!("{e:#}")))?;
         spawn_ticker(&engine);
-        let cache = options.cache_dir.as_deref().map(|d| ArtifactCache::new(d, &engine));
+        let cache = match (options.cache_dir.as_deref(), options.cache_key.as_deref()) {
+            (Some(dir), Some(key)) => Some(ArtifactCache::new(dir, &engine, key)),
+            _ => None,
+        };
         let sandbox =
             Sandbox { engine, linker, limits, settings: Arc::new(settings), exists, cache, stats: Default::default() };
         let loaded = sandbox.load(component, source)?;
         Ok(PolicyRuntime {
             sandbox,
             permits: Arc::new(Semaphore::new(limits.workers.max(1))),
+            heavy: gate::FairGate::new(limits.heavy_workers.max(1)),
             active: ArcSwap::from_pointee(loaded),
             previous: ArcSwapOption::empty(),
             swapping: tokio::sync::Mutex::new(()),
@@ -301,13 +327,34 @@ impl PolicyRuntime {
         self.active.load_full()
     }
 
-    /// Runs `f` with a fresh instance of the active policy on a blocking thread.
+    /// Runs `f` (a cheap decision: `authorize`, a name) with a fresh instance of the active
+    /// policy on a blocking thread, within the capacity for cheap work.
     pub async fn run<T, F>(self: &Arc<Self>, f: F) -> Result<T, PolicyError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Session) -> Result<T, PolicyError> + Send + 'static,
     {
         let permit = self.permits.clone().acquire_owned().await.map_err(|e| PolicyError::Unavailable(e.to_string()))?;
+        self.run_with(permit, f).await
+    }
+
+    /// Runs heavy work `f` (reading an upload) for `client`, within the capacity for heavy
+    /// work, which goes to the waiting clients in turn.
+    pub async fn run_heavy<T, F>(self: &Arc<Self>, client: &str, f: F) -> Result<T, PolicyError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Session) -> Result<T, PolicyError> + Send + 'static,
+    {
+        let slot = self.heavy.acquire(client).await;
+        self.run_with(slot, f).await
+    }
+
+    async fn run_with<T, F, P>(self: &Arc<Self>, permit: P, f: F) -> Result<T, PolicyError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Session) -> Result<T, PolicyError> + Send + 'static,
+        P: Send + 'static,
+    {
         let rt = self.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -318,6 +365,7 @@ impl PolicyRuntime {
                 for code in &session.rejections {
                     policy.stats.rejected(code);
                 }
+                session.log_stderr();
                 out
             });
             policy.stats.observe(started.elapsed());
@@ -456,6 +504,7 @@ pub struct Session {
     rejections: Vec<String>,
     /// Epoch ticks each call may run: the deadline is per call, not per session.
     ticks: u64,
+    stderr: wasi::CappedStderr,
 }
 
 /// The host re-checks a name from the policy: never trusted for path safety.
@@ -466,6 +515,37 @@ fn checked_name(name: String) -> Result<String, PolicyError> {
         let shown: String = name.chars().take(64).collect();
         Err(PolicyError::Invalid(format!("unsafe name {shown:?} ({} bytes)", name.len())))
     }
+}
+
+/// Types a stored file may be served as: images and videos browsers show without running
+/// anything (no SVG, no HTML), and never another kind's type.
+const SERVABLE: &[(&str, MediaKind)] = &[
+    ("image/png", MediaKind::Image),
+    ("image/jpeg", MediaKind::Image),
+    ("image/gif", MediaKind::Image),
+    ("image/webp", MediaKind::Image),
+    ("image/avif", MediaKind::Image),
+    ("image/bmp", MediaKind::Image),
+    ("video/mp4", MediaKind::Video),
+    ("video/quicktime", MediaKind::Video),
+    ("video/webm", MediaKind::Video),
+    ("video/ogg", MediaKind::Video),
+];
+
+/// The host re-checks what the policy says a file is: its MIME type is what the file
+/// will be served as, so it must be a harmless image or video type matching its kind.
+fn checked_media(media: Media) -> Result<Media, PolicyError> {
+    let wanted = |k: MediaKind| matches!(k, MediaKind::Video) == matches!(media.kind, MediaKind::Video);
+    let ok = SERVABLE.iter().any(|(mime, kind)| *mime == media.mime && wanted(*kind));
+    let short = |s: &str| s.chars().take(32).collect::<String>();
+    if !ok {
+        return Err(PolicyError::Invalid(format!("MIME type {:?} is not a servable image or video type", short(&media.mime))));
+    }
+    let simple = |s: &str| !s.is_empty() && s.len() <= 16 && s.bytes().all(|b| b.is_ascii_alphanumeric());
+    if !simple(&media.format) || !simple(&media.extension) {
+        return Err(PolicyError::Invalid(format!("format {:?} or extension {:?} malformed", short(&media.format), short(&media.extension))));
+    }
+    Ok(media)
 }
 
 /// The host re-checks a rejection: status must be an HTTP error status.
@@ -486,15 +566,23 @@ impl Session {
     fn start(rt: &Sandbox, pre: &PolicyPre<State>, name: Arc<str>) -> Result<Self, PolicyError> {
         // No preopens, no environment, no arguments, no stdio, and a clock frozen at zero:
         // the guest sees only what the contract grants.
-        let wasi = WasiCtxBuilder::new().wall_clock(FrozenClock).monotonic_clock(FrozenClock).build();
+        // stderr goes to the log (capped); no network of any kind. Waiting is cut off in
+        // the linker (see `wasi`).
+        let stderr = wasi::CappedStderr::default();
+        let wasi = WasiCtxBuilder::new()
+            .wall_clock(FrozenClock)
+            .monotonic_clock(FrozenClock)
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_TABLE_ENTRIES);
         let state = State {
             wasi,
-            table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(rt.limits.memory_bytes)
-                .instances(32)
-                .trap_on_grow_failure(true)
-                .build(),
+            table,
+            limits: limiter::SandboxLimits::new(rt.limits.memory_bytes),
             settings: rt.settings.clone(),
             exists: rt.exists.clone(),
             policy_name: name,
@@ -502,6 +590,7 @@ impl Session {
         };
         let mut store = Store::new(&rt.engine, state);
         store.limiter(|s| &mut s.limits);
+        store.set_hostcall_fuel(MAX_TRANSFER);
         let ticks = (rt.limits.deadline.as_millis() as u64).div_ceil(TICK_MS).max(1);
         store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
@@ -513,7 +602,16 @@ impl Session {
                 PolicyError::from_call(e)
             }
         })?;
-        Ok(Session { store, bindings, rejections: Vec::new(), ticks })
+        Ok(Session { store, bindings, rejections: Vec::new(), ticks, stderr })
+    }
+
+    /// Writes what the guest printed to stderr to the log (capped).
+    fn log_stderr(&self) {
+        let text = self.stderr.take();
+        if !text.is_empty() {
+            let policy = &*self.store.data().policy_name;
+            tracing::info!(target: "policy", policy, "stderr: {}", text.trim_end());
+        }
     }
 
     /// Gives the next call the full deadline again.
@@ -553,7 +651,7 @@ impl Session {
     /// `inspect`: what the upload in `file` really is.
     pub fn inspect(&mut self, upload: &Upload, file: &File) -> Result<Result<Media, Rejection>, PolicyError> {
         match self.call_with_body(file, upload.size, |api, store, body| api.call_inspect(store, upload, body))? {
-            Ok(media) => Ok(Ok(media)),
+            Ok(media) => Ok(Ok(checked_media(media)?)),
             Err(r) => Ok(Err(self.rejected(r)?)),
         }
     }

@@ -44,7 +44,19 @@ pub fn check(pieces: &[Piece], size: u64) -> Result<u64, PolicyError> {
     if inserted > MAX_INSERTED {
         return invalid(format!("{inserted} new bytes (at most {MAX_INSERTED})"));
     }
-    // Metadata only goes: no byte of the upload may be kept twice over.
+    // Metadata only goes: no byte of the upload may be kept twice (ranges may come in any
+    // order, but never overlap).
+    let mut spans: Vec<(u64, u64)> = pieces
+        .iter()
+        .filter_map(|p| match p {
+            Piece::Keep(span) if span.len > 0 => Some((span.offset, span.offset + span.len)),
+            _ => None,
+        })
+        .collect();
+    spans.sort_unstable();
+    if let Some(w) = spans.windows(2).find(|w| w[1].0 < w[0].1) {
+        return invalid(format!("ranges {}..{} and {}..{} keep the same bytes twice", w[0].0, w[0].1, w[1].0, w[1].1));
+    }
     if kept > size {
         return invalid(format!("keeps {kept} bytes of a {size}-byte upload"));
     }
@@ -91,6 +103,14 @@ pub fn assemble(original: &File, pieces: &[Piece], out: &File) -> std::io::Resul
 mod tests {
     use super::*;
     use crate::policy::bindings::Span;
+
+    #[test]
+    fn overlapping_ranges_are_refused_in_any_order() {
+        let keep = |offset, len| Piece::Keep(Span { offset, len });
+        assert!(check(&[keep(0, 80), keep(0, 20)], 100).is_err());
+        assert!(check(&[keep(50, 50), keep(0, 51)], 100).is_err());
+        assert!(check(&[keep(50, 50), keep(0, 50)], 100).is_ok());
+    }
 
     #[test]
     fn ranges_and_sizes_are_checked() {

@@ -184,8 +184,11 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn get_user(&self, mail: &str) -> Result<Option<User>, StoreError>;
     /// Deletes an account (not its images); false if there was none. (Tools only.)
     async fn delete_user(&self, mail: &str) -> Result<bool, StoreError>;
-    /// Stores the hash of a removal code and its expiry (replacing any earlier one).
+    /// Adds the hash of a removal code and its expiry. Earlier codes stay valid (each mail
+    /// carries its own code: a new request never cancels a pending link).
     async fn set_check(&self, mail: &str, check_hash: &str, expires: f64) -> Result<(), StoreError>;
+    /// How many removal codes were made for `mail` since `since` (a per-recipient throttle).
+    async fn recent_checks(&self, mail: &str, since: f64) -> Result<u64, StoreError>;
     /// Whether the code is valid now (does not use it up).
     async fn check_valid(&self, mail: &str, check_hash: &str, now: f64) -> Result<bool, StoreError>;
     /// Uses up the code: true only once, and only before it expires.

@@ -118,6 +118,9 @@ impl MetaStore for TimedStore {
     async fn set_check(&self, mail: &str, check_hash: &str, expires: f64) -> Result<(), StoreError> {
         self.run(self.inner.set_check(mail, check_hash, expires)).await
     }
+    async fn recent_checks(&self, mail: &str, since: f64) -> Result<u64, StoreError> {
+        self.run(self.inner.recent_checks(mail, since)).await
+    }
     async fn check_valid(&self, mail: &str, check_hash: &str, now: f64) -> Result<bool, StoreError> {
         self.run(self.inner.check_valid(mail, check_hash, now)).await
     }

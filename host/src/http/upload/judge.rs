@@ -86,7 +86,7 @@ fn decide(
 }
 
 /// Judges one file in one sandbox session.
-pub(super) async fn judge(state: &Shared, received: Received) -> ApiResult<Judged> {
+pub(super) async fn judge(state: &Shared, client: &str, received: Received) -> ApiResult<Judged> {
     let server = &state.settings.config.server;
     let rule = server.image_rule.clone();
     let thumb_width = state.thumbs.is_some().then_some(server.thumb_width);
@@ -97,7 +97,7 @@ pub(super) async fn judge(state: &Shared, received: Received) -> ApiResult<Judge
     let filename = upload.filename.clone();
     let verdict = state
         .policy
-        .run(move |s| decide(s, upload, &path, stripped_path.as_deref(), &rule, thumb_width))
+        .run_heavy(client, move |s| decide(s, upload, &path, stripped_path.as_deref(), &rule, thumb_width))
         .await
         .map_err(|e| policy_error(e).with_file(filename.clone()))?;
     match verdict {

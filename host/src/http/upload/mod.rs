@@ -4,6 +4,7 @@
 //! is stored, and a failure while storing — or the client going away — undoes what
 //! this request stored.
 
+pub(super) mod guard;
 mod judge;
 mod store;
 
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
-use axum::extract::{Multipart, State};
+use axum::extract::{ConnectInfo, Multipart, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Json;
 use serde_json::{json, Value};
@@ -59,6 +60,26 @@ fn now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// Longest client file name kept, in characters.
+pub const MAX_CLIENT_NAME: usize = 255;
+
+/// The client's file name as it is kept, shown and given to the policy: without control
+/// characters, at most [`MAX_CLIENT_NAME`] characters (a long name keeps its extension).
+fn client_name(raw: &str) -> String {
+    let clean: String = raw.chars().filter(|c| !c.is_control()).collect();
+    if clean.chars().count() <= MAX_CLIENT_NAME {
+        return clean;
+    }
+    let ext = clean.rsplit_once('.').map(|(_, e)| e).filter(|e| e.chars().count() <= 16).unwrap_or("");
+    let stem_chars = MAX_CLIENT_NAME - if ext.is_empty() { 0 } else { ext.chars().count() + 1 };
+    let stem: String = clean.chars().take(stem_chars).collect();
+    if ext.is_empty() {
+        stem
+    } else {
+        format!("{stem}.{ext}")
+    }
+}
+
 /// Bytes looked at to choose a file's size limit.
 const HEAD_LEN: usize = 16;
 
@@ -80,7 +101,7 @@ fn limit_for(config: &crate::config::Config, head: &[u8]) -> u64 {
 
 /// Streams one part to a temp file, hashing it and enforcing the size limit.
 async fn receive(state: &AppState, mut field: Field<'_>, owner: &str, request_cap: u64) -> ApiResult<Received> {
-    let filename = field.file_name().unwrap_or("").to_string();
+    let filename = client_name(field.file_name().unwrap_or(""));
     let declared_type = field.content_type().unwrap_or("").to_string();
     let config = &state.settings.config;
     // Until the first bytes are seen, the larger limit holds.
@@ -134,10 +155,13 @@ async fn receive(state: &AppState, mut field: Field<'_>, owner: &str, request_ca
 #[utoipa::path(post, path = "/api/image_upload", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), request_body(content = super::openapi::UploadForm, content_type = "multipart/form-data"), responses((status = 200, description = "stored", body = super::openapi::UploadAnswer), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 401, description = "no or invalid token", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 415, description = "unsupported type", body = super::openapi::ErrorBody), (status = 422, description = "refused content", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 500, description = "policy failure", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody), (status = 507, description = "storage full", body = super::openapi::ErrorBody)))]
 pub async fn upload(
     State(state): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     uri: Uri,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Json<Value>> {
+    // Heavy policy work is shared fairly between client addresses.
+    let client = state.ip_filter.client_ip(peer.ip(), &headers).to_string();
     let query = query_map(&uri)?;
     let who = principal_of(&state, &headers, &query).await?;
     authorize(&state, "image.upload", &who, Vec::new()).await?;
@@ -172,7 +196,7 @@ pub async fn upload(
     for r in received {
         match state.store.find_by_digest(&who.id, &r.upload.digest).await.map_err(store_error)? {
             Some(existing) => plan.push(Err(existing)),
-            None => plan.push(Ok(judge::judge(&state, r).await?)),
+            None => plan.push(Ok(judge::judge(&state, &client, r).await?)),
         }
     }
 

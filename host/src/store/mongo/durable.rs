@@ -79,6 +79,7 @@ pub(super) async fn remove_account(s: &MongoStore, mail: &str) -> Result<(bool, 
 async fn finish(s: &MongoStore, mail: &str, before: f64) -> Result<Vec<String>, StoreError> {
     s.legacy.delete_many(doc! {"mail": mail}).await.map_err(backend)?;
     if before.is_infinite() {
+        s.codes.delete_many(doc! {"mail": mail}).await.map_err(backend)?;
         s.users.delete_one(doc! {"mail": mail}).await.map_err(backend)?;
     }
     let mut names = Vec::new();

@@ -6,6 +6,7 @@
 //! Every operation is bounded by `database.timeout_ms` ([`super::TimedStore`] for
 //! requests, here for the policy's blocking queries).
 
+mod codes;
 mod durable;
 
 use std::time::Duration;
@@ -30,6 +31,8 @@ pub struct MongoStore {
     removals: Collection<Document>,
     /// Values kept beside the records (`_id` = key).
     meta: Collection<Document>,
+    /// Account-removal codes (hashed), several per account.
+    codes: Collection<Document>,
     /// Bound on each blocking query.
     limit: Duration,
     /// For the blocking queries the policy makes from its own threads.
@@ -152,6 +155,7 @@ impl MongoStore {
             pending: db.collection("pending_deletes"),
             removals: db.collection("account_removals"),
             meta: db.collection("meta"),
+            codes: db.collection("removal_codes"),
             limit: timeout,
             db,
             runtime: tokio::runtime::Handle::current(),
@@ -214,6 +218,8 @@ impl MetaStore for MongoStore {
             (&self.legacy, IndexModel::builder().keys(doc! {"mail": 1}).build()),
             (&self.pending, IndexModel::builder().keys(doc! {"name": 1}).options(unique()).build()),
             (&self.removals, IndexModel::builder().keys(doc! {"mail": 1}).options(unique()).build()),
+            (&self.codes, IndexModel::builder().keys(doc! {"hash": 1}).options(unique()).build()),
+            (&self.codes, IndexModel::builder().keys(doc! {"mail": 1}).build()),
         ];
         for (collection, index) in indexes {
             collection.create_index(index).await.map_err(backend)?;
@@ -344,27 +350,23 @@ impl MetaStore for MongoStore {
     }
 
     async fn set_check(&self, mail: &str, check_hash: &str, expires: f64) -> Result<(), StoreError> {
-        self.users
-            .update_one(doc! {"mail": mail}, doc! {"$set": {"check_hash": check_hash, "check_expires": expires}})
-            .await
-            .map_err(backend)?;
-        Ok(())
+        codes::add(self, mail, check_hash, expires).await
+    }
+
+    async fn recent_checks(&self, mail: &str, since: f64) -> Result<u64, StoreError> {
+        let filter = doc! {"mail": mail, "created": {"$gt": since}};
+        self.codes.count_documents(filter).await.map_err(backend)
     }
 
     async fn check_valid(&self, mail: &str, check_hash: &str, now: f64) -> Result<bool, StoreError> {
-        let filter = doc! {"mail": mail, "check_hash": check_hash, "check_expires": {"$gt": now}};
-        Ok(self.users.count_documents(filter).await.map_err(backend)? > 0)
+        let filter = doc! {"hash": check_hash, "mail": mail, "expires": {"$gt": now}};
+        Ok(self.codes.count_documents(filter).await.map_err(backend)? > 0)
     }
 
     async fn take_check(&self, mail: &str, check_hash: &str, now: f64) -> Result<bool, StoreError> {
-        // One update: of two concurrent confirmations only one can clear the code.
-        let filter = doc! {"mail": mail, "check_hash": check_hash, "check_expires": {"$gt": now}};
-        let res = self
-            .users
-            .update_one(filter, doc! {"$unset": {"check_hash": "", "check_expires": ""}})
-            .await
-            .map_err(backend)?;
-        Ok(res.modified_count == 1)
+        // One delete: of two concurrent confirmations only one wins.
+        let filter = doc! {"hash": check_hash, "mail": mail, "expires": {"$gt": now}};
+        Ok(self.codes.delete_one(filter).await.map_err(backend)?.deleted_count == 1)
     }
 
     async fn ban(&self, mail: &str, time: f64) -> Result<(), StoreError> {

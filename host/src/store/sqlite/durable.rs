@@ -92,6 +92,7 @@ pub(super) fn remove_account(c: &Connection, mail: &str) -> Result<(bool, Vec<St
     };
     let deleted = delete_in(&tx, &names)?;
     tx.execute("DELETE FROM legacy_tokens WHERE mail = ?1", [mail]).map_err(backend)?;
+    tx.execute("DELETE FROM removal_codes WHERE mail = ?1", [mail]).map_err(backend)?;
     let existed = tx.execute("DELETE FROM users WHERE mail = ?1", [mail]).map_err(backend)? > 0;
     tx.commit().map_err(backend)?;
     Ok((existed, deleted))

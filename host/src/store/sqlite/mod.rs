@@ -1,6 +1,7 @@
 //! SQLite engine: one connection in WAL mode with full sync (a committed record
 //! survives a power loss), used from blocking threads.
 
+mod codes;
 mod durable;
 
 use std::path::Path;
@@ -57,6 +58,13 @@ CREATE TABLE IF NOT EXISTS pending_deletes (
     name TEXT PRIMARY KEY,
     time REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS removal_codes (
+    hash    TEXT PRIMARY KEY,
+    mail    TEXT NOT NULL,
+    expires REAL NOT NULL,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS removal_codes_mail ON removal_codes(mail, created);
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -353,46 +361,22 @@ impl MetaStore for SqliteStore {
 
     async fn set_check(&self, mail: &str, check_hash: &str, expires: f64) -> Result<(), StoreError> {
         let (mail, hash) = (mail.to_string(), check_hash.to_string());
-        self.with(move |c| {
-            c.execute(
-                "UPDATE users SET check_hash = ?2, check_expires = ?3 WHERE mail = ?1",
-                params![mail, hash, expires],
-            )
-            .map_err(backend)?;
-            Ok(())
-        })
-        .await
+        self.with(move |c| codes::add(c, &mail, &hash, expires)).await
+    }
+
+    async fn recent_checks(&self, mail: &str, since: f64) -> Result<u64, StoreError> {
+        let mail = mail.to_string();
+        self.with(move |c| codes::recent(c, &mail, since)).await
     }
 
     async fn check_valid(&self, mail: &str, check_hash: &str, now: f64) -> Result<bool, StoreError> {
         let (mail, hash) = (mail.to_string(), check_hash.to_string());
-        self.with(move |c| {
-            let n: i64 = c
-                .query_row(
-                    "SELECT COUNT(*) FROM users WHERE mail = ?1 AND check_hash = ?2 AND check_expires > ?3",
-                    params![mail, hash, now],
-                    |r| r.get(0),
-                )
-                .map_err(backend)?;
-            Ok(n > 0)
-        })
-        .await
+        self.with(move |c| codes::valid(c, &mail, &hash, now)).await
     }
 
     async fn take_check(&self, mail: &str, check_hash: &str, now: f64) -> Result<bool, StoreError> {
         let (mail, hash) = (mail.to_string(), check_hash.to_string());
-        self.with(move |c| {
-            // One statement: of two concurrent confirmations only one can clear the code.
-            let n = c
-                .execute(
-                    "UPDATE users SET check_hash = NULL, check_expires = NULL
-                     WHERE mail = ?1 AND check_hash = ?2 AND check_expires > ?3",
-                    params![mail, hash, now],
-                )
-                .map_err(backend)?;
-            Ok(n == 1)
-        })
-        .await
+        self.with(move |c| codes::take(c, &mail, &hash, now)).await
     }
 
     async fn ban(&self, mail: &str, time: f64) -> Result<(), StoreError> {

@@ -1,0 +1,87 @@
+//! Request-body hygiene, as middleware: a body that stops arriving fails after
+//! `connections.body_idle_timeout_s` (so a paused upload gives back its connection and
+//! its temp file), and an upload's multipart structure is bounded before the parser
+//! buffers anything (see [`super::upload::guard`]).
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use futures_util::Stream;
+use tokio::time::{Instant, Sleep};
+
+use super::Shared;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A body stream that fails when no data arrives for `idle`.
+struct IdleTimeout<S> {
+    inner: S,
+    idle: Duration,
+    timer: Pin<Box<Sleep>>,
+    done: bool,
+}
+
+impl<S, E> Stream for IdleTimeout<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: Into<BoxError>,
+{
+    type Item = Result<Bytes, BoxError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut self.inner).poll_next(cx) {
+            Poll::Ready(item) => {
+                let deadline = Instant::now() + self.idle;
+                self.timer.as_mut().reset(deadline);
+                Poll::Ready(item.map(|r| r.map_err(Into::into)))
+            }
+            Poll::Pending => match self.timer.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    self.done = true;
+                    let secs = self.idle.as_secs();
+                    Poll::Ready(Some(Err(format!("no request data for {secs} s").into())))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+/// Middleware: every request body fails after `connections.body_idle_timeout_s` without data.
+pub async fn idle_body(State(state): State<Shared>, req: Request, next: Next) -> Response {
+    let idle = Duration::from_secs(state.settings.config.connections.body_idle_timeout_s);
+    let (parts, body) = req.into_parts();
+    let timer = Box::pin(tokio::time::sleep(idle));
+    let stream = IdleTimeout { inner: body.into_data_stream(), idle, timer, done: false };
+    next.run(Request::from_parts(parts, Body::from_stream(stream))).await
+}
+
+/// Middleware for the upload route: the part headers, the preamble and the number of
+/// parts are bounded as the body streams in.
+pub async fn multipart_guard(State(state): State<Shared>, req: Request, next: Next) -> Response {
+    let boundary = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(super::upload::guard::boundary);
+    let Some(boundary) = boundary else { return next.run(req).await };
+    let c = &state.settings.config;
+    // Files, plus room for other fields a client may add (they are skipped).
+    let max_parts = c.server.max_files_per_request as usize * 2 + 16;
+    let (parts, body) = req.into_parts();
+    let guard = super::upload::guard::PartGuard::new(
+        body.into_data_stream(),
+        &boundary,
+        c.connections.part_header_bytes,
+        max_parts,
+    );
+    next.run(Request::from_parts(parts, Body::from_stream(guard))).await
+}

@@ -1,0 +1,174 @@
+//! Hostile clients: bodies read only after the token is checked, forwarded addresses
+//! believed only as a trusted proxy wrote them, private metrics, bounded labels, part
+//! headers and file names, and connections that cannot be held open for free.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{assert_error, fixtures, Server};
+use serde_json::json;
+
+/// A raw connection to the server, with a read deadline.
+fn connect(s: &Server) -> TcpStream {
+    let addr = s.url.trim_start_matches("http://").to_string();
+    let c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c
+}
+
+/// What the server sends back before closing (or until the read deadline).
+fn read_answer(c: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                out.extend_from_slice(&buf[..n]);
+                if out.windows(4).any(|w| w == b"\r\n\r\n") && out.ends_with(b"}") {
+                    break;
+                }
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn a_policy_upload_without_the_admin_token_is_refused_before_its_body_is_read() {
+    let s = Server::start(json!({"auth": {"jwt": true}}));
+    let mut c = connect(&s);
+    // Announces 60 MiB, sends a few bytes, then waits: the answer must not wait for the rest.
+    let head = format!("PUT /api/admin/policy HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", 60 << 20);
+    c.write_all(head.as_bytes()).unwrap();
+    c.write_all(&[0u8; 1024]).unwrap();
+    let started = Instant::now();
+    let answer = read_answer(&mut c);
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    // A user token is no better; the admin token gets to the body (an empty one is a 400).
+    let got = common::answer(s.http.put(s.at("/api/admin/policy")).body(vec![0u8; 10]).send().await.unwrap()).await;
+    assert_error(&got, 401, "no_authority");
+    let admin = s.admin_token();
+    let got = s.http.put(s.at("/api/admin/policy")).bearer_auth(&admin).send().await.unwrap();
+    assert_error(&common::answer(got).await, 400, "bad_request");
+    // Over the limit: 413 from the declared length, before reading.
+    let mut c = connect(&s);
+    let head = format!(
+        "PUT /api/admin/policy HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\nContent-Length: {}\r\n\r\n",
+        65 << 20
+    );
+    c.write_all(head.as_bytes()).unwrap();
+    assert!(read_answer(&mut c).starts_with("HTTP/1.1 413"));
+}
+
+#[tokio::test]
+async fn only_the_header_our_proxy_writes_names_the_client() {
+    let s = Server::start(json!({"ip_filter": {"enabled": true, "rule": "5/60", "trusted_proxies": ["127.0.0.1"],
+                                               "deny": ["198.51.100.9"]}}));
+    // Behind nginx: it appends the address it saw. Whatever the client sent is further left.
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let res = s
+            .http
+            .get(s.at("/healthz"))
+            .header("x-forwarded-for", format!("10.0.0.{i}, 203.0.113.7"))
+            .header("forwarded", format!("for=192.0.2.{i}"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(&statuses[..5], &[200; 5], "{statuses:?}");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "a made-up Forwarded header escaped the limit: {statuses:?}");
+    // The deny list holds whatever else the client claims.
+    let res = s
+        .http
+        .get(s.at("/healthz"))
+        .header("x-forwarded-for", "192.0.2.1, 198.51.100.9")
+        .header("forwarded", "for=192.0.2.200")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+}
+
+#[tokio::test]
+async fn metrics_through_a_local_proxy_need_the_token_and_labels_stay_bounded() {
+    let s = Server::start(json!({}));
+    assert_eq!(s.http.get(s.at("/metrics")).send().await.unwrap().status(), 200);
+    for header in ["x-forwarded-for", "x-real-ip", "forwarded"] {
+        let value = if header == "forwarded" { "for=192.0.2.1" } else { "192.0.2.1" };
+        let res = s.http.get(s.at("/metrics")).header(header, value).send().await.unwrap();
+        assert_eq!(res.status(), 403, "{header}");
+    }
+    // Made-up methods are counted under one label.
+    for i in 0..40 {
+        let mut c = connect(&s);
+        c.write_all(format!("BREW{i} /api/image_list HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+        read_answer(&mut c);
+    }
+    let text = s.http.get(s.at("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(!text.contains("BREW"), "a method label per made-up method");
+    assert!(text.contains("method=\"OTHER\""), "{text}");
+}
+
+#[tokio::test]
+async fn part_headers_and_client_file_names_are_bounded() {
+    let s = Server::start(json!({}));
+    // An unterminated part header: refused once it passes the limit, without waiting for more.
+    let mut c = connect(&s);
+    let head = "POST /api/image_upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=XyZ\r\n\
+                Content-Length: 157286400\r\n\r\n";
+    c.write_all(head.as_bytes()).unwrap();
+    c.write_all(b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nX-Pad: ").unwrap();
+    c.write_all(&vec![b'p'; 64 * 1024]).unwrap();
+    let started = Instant::now();
+    let answer = read_answer(&mut c);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("headers are longer"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(s.temp_files().is_empty(), "{:?}", s.temp_files());
+    // A 10,000-character file name is kept cut short, with its extension.
+    let long = format!("{}.png", "n".repeat(10_000));
+    let (status, body) = s.upload(&[(long.as_str(), fixtures::png(8, 8, 3), "image/png")]).await;
+    assert_eq!(status, 200, "{body}");
+    let kept = body["files"][0]["original_name"].as_str().unwrap();
+    assert_eq!(kept.chars().count(), 255);
+    assert!(kept.ends_with(".png"), "{kept}");
+}
+
+#[tokio::test]
+async fn slow_and_idle_connections_are_closed_and_one_address_cannot_take_them_all() {
+    let s = Server::start(json!({"connections": {"header_timeout_s": 1, "body_idle_timeout_s": 1, "max_per_ip": 4}}));
+    // Headers that never end: closed after the header timeout.
+    let mut c = connect(&s);
+    c.write_all(b"GET /api/image_list HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let started = Instant::now();
+    let answer = read_answer(&mut c);
+    assert!(started.elapsed() < Duration::from_secs(4), "still open after {:?}: {answer}", started.elapsed());
+    // An upload that pauses: refused, its temp file gone.
+    let mut c = connect(&s);
+    let head = "POST /api/image_upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=XyZ\r\n\
+                Content-Length: 1000000\r\n\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; \
+                filename=\"a.png\"\r\n\r\n";
+    c.write_all(head.as_bytes()).unwrap();
+    c.write_all(&fixtures::png(8, 8, 4)[..40]).unwrap();
+    let answer = read_answer(&mut c);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(s.temp_files().is_empty(), "{:?}", s.temp_files());
+    // Four idle connections from one address are its share: a fifth is closed at once.
+    let held: Vec<TcpStream> = (0..4).map(|_| connect(&s)).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut fifth = connect(&s);
+    let _ = fifth.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(read_answer(&mut fifth), "", "a fifth connection was served");
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(s.get("/healthz").await.0, 200);
+    let metrics = s.http.get(s.at("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("imgbed_connections_refused_total{reason=\"per_ip\"}"), "{metrics}");
+}
