@@ -3,6 +3,7 @@
 //! its temp file), and an upload's multipart structure is bounded before the parser
 //! buffers anything (see [`super::upload::guard`]).
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;

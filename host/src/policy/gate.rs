@@ -125,9 +125,9 @@ mod tests {
         let mut tasks = Vec::new();
         // The flooding client queues five, then a light client one.
         for (i, client) in ["flood", "flood", "flood", "flood", "flood", "other"].into_iter().enumerate() {
-            let (gate, order) = (gate.clone(), order.clone());
+            let (g, order) = (gate.clone(), order.clone());
             tasks.push(tokio::spawn(async move {
-                let _slot = gate.acquire(client).await;
+                let _slot = g.acquire(client).await;
                 order.lock().unwrap().push(client);
                 tokio::task::yield_now().await;
             }));

@@ -28,11 +28,10 @@ impl wasmtime::ResourceLimiter for SandboxLimits {
     fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         let grown = desired.saturating_sub(current);
         if self.used.saturating_add(grown) > self.total {
-            anyhow::bail!(
+            return Err(wasmtime::Error::msg(format!(
                 "policy memory cap: {} bytes of {} in use, {grown} more asked for",
-                self.used,
-                self.total
-            );
+                self.used, self.total
+            )));
         }
         self.used += grown;
         Ok(true)
@@ -40,7 +39,9 @@ impl wasmtime::ResourceLimiter for SandboxLimits {
 
     fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > MAX_TABLE_ELEMENTS {
-            anyhow::bail!("policy table cap: {desired} elements asked for, at most {MAX_TABLE_ELEMENTS}");
+            return Err(wasmtime::Error::msg(format!(
+                "policy table cap: {desired} elements asked for, at most {MAX_TABLE_ELEMENTS}"
+            )));
         }
         Ok(true)
     }
