@@ -2,6 +2,7 @@
 //! storage; a WebAssembly policy component decides validation, naming and access.
 
 pub mod auth;
+pub mod backup;
 pub mod blob;
 pub mod cluster;
 pub mod config;

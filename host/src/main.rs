@@ -77,6 +77,16 @@ enum Command {
         #[arg(long)]
         images: PathBuf,
     },
+    /// Back up this config's storage into a new folder while the server runs (see README).
+    Backup {
+        /// A new or empty folder.
+        dir: PathBuf,
+    },
+    /// Copy a backup as it is into this config's storage, which must be empty.
+    Restore {
+        /// A folder `imgbed backup` wrote.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -158,6 +168,16 @@ fn main() -> anyhow::Result<()> {
                 imgbed::migrate::import_original(&settings, &to, source, &images).await
             });
         }
+        Some(Command::Backup { dir }) => {
+            let _guard = init_logging("warn", false, None);
+            let settings = imgbed::config::load(&cli.config, cli.data_dir.as_deref())?;
+            return run_tool(async move { imgbed::backup::backup(&settings, &dir).await });
+        }
+        Some(Command::Restore { dir }) => {
+            let _guard = init_logging("warn", false, None);
+            let settings = imgbed::config::load(&cli.config, cli.data_dir.as_deref())?;
+            return run_tool(async move { imgbed::backup::restore(&settings, &dir).await });
+        }
         Some(Command::Serve) | None => {}
     }
     let mut settings = imgbed::config::load(&cli.config, cli.data_dir.as_deref())?;
@@ -185,7 +205,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// Runs a storage tool and prints its report as JSON.
-fn run_tool(work: impl std::future::Future<Output = anyhow::Result<imgbed::migrate::Report>>) -> anyhow::Result<()> {
+fn run_tool<R: serde::Serialize>(work: impl std::future::Future<Output = anyhow::Result<R>>) -> anyhow::Result<()> {
     let report = tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(work)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
