@@ -108,7 +108,8 @@ async fn metrics_through_a_local_proxy_need_the_token_and_labels_stay_bounded() 
     // Made-up methods are counted under one label.
     for i in 0..40 {
         let mut c = connect(&s);
-        c.write_all(format!("BREW{i} /api/image_list HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+        c.write_all(format!("BREW{i} /api/image_list HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+            .unwrap();
         read_answer(&mut c);
     }
     let text = s.http.get(s.at("/metrics")).send().await.unwrap().text().await.unwrap();

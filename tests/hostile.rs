@@ -121,7 +121,8 @@ async fn a_forged_cache_entry_is_not_run() {
 
 #[tokio::test]
 async fn heavy_uploads_of_one_client_do_not_slow_another_clients_reads() {
-    let s = Server::start(with_test_policy(json!({"settings": {"test.slow_ms": "300"}, "workers": 2, "heavy_workers": 1})));
+    let s =
+        Server::start(with_test_policy(json!({"settings": {"test.slow_ms": "300"}, "workers": 2, "heavy_workers": 1})));
     let list = || async {
         let started = Instant::now();
         assert_eq!(s.get("/api/image_list").await.0, 200);

@@ -18,7 +18,12 @@ fn test_policy() -> Vec<u8> {
 }
 
 fn runtime(memory_mb: usize, deadline_ms: u64, settings: &[(&str, &str)]) -> Result<Arc<PolicyRuntime>, PolicyError> {
-    let limits = Limits { memory_bytes: memory_mb << 20, deadline: Duration::from_millis(deadline_ms), workers: 2, heavy_workers: 2 };
+    let limits = Limits {
+        memory_bytes: memory_mb << 20,
+        deadline: Duration::from_millis(deadline_ms),
+        workers: 2,
+        heavy_workers: 2,
+    };
     let settings: BTreeMap<String, String> = settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     PolicyRuntime::new(&test_policy(), limits, settings, imgbed::policy::no_storage()).map(Arc::new)
 }

@@ -86,7 +86,8 @@ async fn main() {
 
     // Swap latency: a swap is the admin call's work; the next request uses the new policy.
     let cache = tempfile::tempdir().unwrap();
-    let options = Options { cache_dir: Some(cache.path().to_path_buf()), store_dir: None };
+    let options =
+        Options { cache_dir: Some(cache.path().to_path_buf()), store_dir: None, cache_key: Some(vec![7; 32]) };
     let swapper = Arc::new(
         PolicyRuntime::with_options(
             &minimal,

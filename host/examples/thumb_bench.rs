@@ -55,7 +55,8 @@ async fn main() {
     summary("native (same crate, release)", native);
 
     // In the sandbox, as the upload handler calls it.
-    let sandbox_limits = Limits { memory_bytes: 256 << 20, deadline: Duration::from_secs(60), workers: 1, heavy_workers: 1 };
+    let sandbox_limits =
+        Limits { memory_bytes: 256 << 20, deadline: Duration::from_secs(60), workers: 1, heavy_workers: 1 };
     let rt = Arc::new(
         PolicyRuntime::new(BUILTIN_POLICY, sandbox_limits, Default::default(), imgbed::policy::no_storage()).unwrap(),
     );

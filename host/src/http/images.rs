@@ -7,7 +7,9 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{authorize, json_object, principal_of, query_map, read_body, record_json, store_error, Shared, JSON_BODY_LIMIT};
+use super::{
+    authorize, json_object, principal_of, query_map, read_body, record_json, store_error, Shared, JSON_BODY_LIMIT,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::store::ImageRecord;
 
@@ -131,12 +133,7 @@ async fn requested(
 
 /// `GET /api/image_info?name=` (or JSON `{"name"}`).
 #[utoipa::path(get, path = "/api/image_info", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("name" = Option<String>, Query, description = "also accepted as JSON body")), responses((status = 200, description = "the image", body = super::openapi::InfoAnswer), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 401, description = "no or invalid token", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody)))]
-pub async fn info(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Body,
-) -> ApiResult<Json<Value>> {
+pub async fn info(State(state): State<Shared>, headers: HeaderMap, uri: Uri, body: Body) -> ApiResult<Json<Value>> {
     let record = requested(&state, &headers, &uri, body, "image.info").await?;
     Ok(Json(json!({"data": record_json(&state, &record).await, "type": "ok"})))
 }
@@ -178,12 +175,7 @@ fn link_safe(s: &str) -> String {
 
 /// `GET /api/image_format?name=` (or JSON `{"name"}`): ready-to-paste snippets.
 #[utoipa::path(get, path = "/api/image_format", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("name" = Option<String>, Query, description = "also accepted as JSON body")), responses((status = 200, description = "snippets", body = super::openapi::FormatAnswer), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 401, description = "no or invalid token", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody)))]
-pub async fn format(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Body,
-) -> ApiResult<Json<Value>> {
+pub async fn format(State(state): State<Shared>, headers: HeaderMap, uri: Uri, body: Body) -> ApiResult<Json<Value>> {
     let record = requested(&state, &headers, &uri, body, "image.format").await?;
     let url = state.settings.image_url(&record.name);
     let safe = link_safe(&url);
@@ -215,12 +207,7 @@ pub async fn format(
 
 /// `POST /api/image_delete` with `{"name"}` or `{"names": [...]}`: all or nothing.
 #[utoipa::path(post, path = "/api/image_delete", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("name" = Option<String>, Query)), request_body(content = Option<super::openapi::NamesBody>, content_type = "application/json"), responses((status = 200, description = "deleted", body = super::openapi::Envelope), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 401, description = "no or invalid token", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 500, description = "policy failure", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody)))]
-pub async fn delete(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Body,
-) -> ApiResult<Json<Value>> {
+pub async fn delete(State(state): State<Shared>, headers: HeaderMap, uri: Uri, body: Body) -> ApiResult<Json<Value>> {
     let query = query_map(&uri)?;
     let who = principal_of(&state, &headers, &query).await?;
     authorize(&state, "image.delete", &who, Vec::new()).await?;

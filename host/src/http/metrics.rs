@@ -146,7 +146,11 @@ pub fn render(state: &Shared) -> String {
     );
     reconciliation(&mut out, &state.reconciliation.get());
     let c = &state.conn_stats;
-    let _ = writeln!(out, "# TYPE imgbed_connections_open gauge\nimgbed_connections_open {}", c.open.load(Ordering::Relaxed));
+    let _ = writeln!(
+        out,
+        "# TYPE imgbed_connections_open gauge\nimgbed_connections_open {}",
+        c.open.load(Ordering::Relaxed)
+    );
     let _ = writeln!(
         out,
         "# TYPE imgbed_connections_refused_total counter\nimgbed_connections_refused_total{{reason=\"max\"}} {}\nimgbed_connections_refused_total{{reason=\"per_ip\"}} {}",

@@ -216,8 +216,10 @@ pub(crate) async fn read_body(
     if who.kind == "anonymous" {
         authorize(state, action, who, Vec::new()).await?;
     }
-    let too_large = || ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "too_large", "请求体过大")
-        .with_detail(format!("at most {limit} bytes"));
+    let too_large = || {
+        ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "too_large", "请求体过大")
+            .with_detail(format!("at most {limit} bytes"))
+    };
     let declared = headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());

@@ -539,11 +539,18 @@ fn checked_media(media: Media) -> Result<Media, PolicyError> {
     let ok = SERVABLE.iter().any(|(mime, kind)| *mime == media.mime && wanted(*kind));
     let short = |s: &str| s.chars().take(32).collect::<String>();
     if !ok {
-        return Err(PolicyError::Invalid(format!("MIME type {:?} is not a servable image or video type", short(&media.mime))));
+        return Err(PolicyError::Invalid(format!(
+            "MIME type {:?} is not a servable image or video type",
+            short(&media.mime)
+        )));
     }
     let simple = |s: &str| !s.is_empty() && s.len() <= 16 && s.bytes().all(|b| b.is_ascii_alphanumeric());
     if !simple(&media.format) || !simple(&media.extension) {
-        return Err(PolicyError::Invalid(format!("format {:?} or extension {:?} malformed", short(&media.format), short(&media.extension))));
+        return Err(PolicyError::Invalid(format!(
+            "format {:?} or extension {:?} malformed",
+            short(&media.format),
+            short(&media.extension)
+        )));
     }
     Ok(media)
 }

@@ -33,7 +33,9 @@ pub fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
         for name in *functions {
             let what = format!("{interface}#{name}");
             instance.func_new(name, move |_store, _ty, _params, _results| {
-                Err(wasmtime::Error::msg(format!("{what} is not available in the imgbed sandbox: policies may not wait")))
+                Err(wasmtime::Error::msg(format!(
+                    "{what} is not available in the imgbed sandbox: policies may not wait"
+                )))
             })?;
         }
     }
