@@ -84,6 +84,27 @@ async fn only_the_header_our_proxy_writes_names_the_client() {
     }
     assert_eq!(&statuses[..5], &[200; 5], "{statuses:?}");
     assert!(statuses[5..].iter().all(|s| *s == 429), "a made-up Forwarded header escaped the limit: {statuses:?}");
+    // Bytes that are not text, or an entry that is not an address, never make the client
+    // disappear behind the proxy's own address: refused.
+    let res = s
+        .http
+        .get(s.at("/healthz"))
+        .header("x-forwarded-for", reqwest::header::HeaderValue::from_bytes(b"\xff, 192.0.2.55").unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "the proxy's entry (right-most) is well formed: it names the client");
+    let res = s
+        .http
+        .get(s.at("/healthz"))
+        .header("x-forwarded-for", reqwest::header::HeaderValue::from_bytes(b"192.0.2.56, \xff").unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    // A port after the address is the address.
+    let res = s.http.get(s.at("/healthz")).header("x-forwarded-for", "198.51.100.9:4711").send().await.unwrap();
+    assert_eq!(res.status(), 403);
     // The deny list holds whatever else the client claims.
     let res = s
         .http
@@ -133,6 +154,16 @@ async fn part_headers_and_client_file_names_are_bounded() {
     assert!(answer.contains("headers are longer"), "{answer}");
     assert!(started.elapsed() < Duration::from_secs(3));
     assert!(s.temp_files().is_empty(), "{:?}", s.temp_files());
+    // A boundary hidden in a quoted parameter: the guard reads the one the parser uses.
+    let mut c = connect(&s);
+    let head = "POST /api/image_upload HTTP/1.1\r\nHost: x\r\n\
+                Content-Type: multipart/form-data; x=\"; boundary=EVIL\"; boundary=REAL\r\n\
+                Content-Length: 157286400\r\n\r\n";
+    c.write_all(head.as_bytes()).unwrap();
+    c.write_all(b"--EVIL\r\nA: b\r\n\r\n--REAL\r\nContent-Disposition: form-data; name=\"file\"\r\nX-Pad: ").unwrap();
+    c.write_all(&vec![b'p'; 64 * 1024]).unwrap();
+    let answer = read_answer(&mut c);
+    assert!(answer.starts_with("HTTP/1.1 400") && answer.contains("headers are longer"), "{answer}");
     // A 10,000-character file name is kept cut short, with its extension.
     let long = format!("{}.png", "n".repeat(10_000));
     let (status, body) = s.upload(&[(long.as_str(), fixtures::png(8, 8, 3), "image/png")]).await;
@@ -145,6 +176,11 @@ async fn part_headers_and_client_file_names_are_bounded() {
 #[tokio::test]
 async fn slow_and_idle_connections_are_closed_and_one_address_cannot_take_them_all() {
     let s = Server::start(json!({"connections": {"header_timeout_s": 1, "body_idle_timeout_s": 1, "max_per_ip": 4}}));
+    // A connection that sends nothing: closed after the header timeout.
+    let mut silent = connect(&s);
+    let started = Instant::now();
+    assert_eq!(read_answer(&mut silent), "");
+    assert!(started.elapsed() < Duration::from_secs(4), "a silent connection stayed {:?}", started.elapsed());
     // Headers that never end: closed after the header timeout.
     let mut c = connect(&s);
     c.write_all(b"GET /api/image_list HTTP/1.1\r\nHost: x\r\n").unwrap();
@@ -161,9 +197,13 @@ async fn slow_and_idle_connections_are_closed_and_one_address_cannot_take_them_a
     let answer = read_answer(&mut c);
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(s.temp_files().is_empty(), "{:?}", s.temp_files());
-    // Four idle connections from one address are its share: a fifth is closed at once.
-    let held: Vec<TcpStream> = (0..4).map(|_| connect(&s)).collect();
-    std::thread::sleep(Duration::from_millis(200));
+    // Four connections from one address are its share: all four are served, a fifth is
+    // closed at once.
+    let mut held: Vec<TcpStream> = (0..4).map(|_| connect(&s)).collect();
+    for c in &mut held {
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        assert!(read_answer(c).starts_with("HTTP/1.1 200"));
+    }
     let mut fifth = connect(&s);
     let _ = fifth.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(read_answer(&mut fifth), "", "a fifth connection was served");
@@ -171,5 +211,9 @@ async fn slow_and_idle_connections_are_closed_and_one_address_cannot_take_them_a
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(s.get("/healthz").await.0, 200);
     let metrics = s.http.get(s.at("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("imgbed_connections_refused_total{reason=\"per_ip\"}"), "{metrics}");
+    let refused = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("imgbed_connections_refused_total{reason=\"per_ip\"} "))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(refused.is_some_and(|n| n >= 1), "{metrics}");
 }

@@ -87,8 +87,12 @@ async fn stderr_is_capped_and_bad_answers_are_refused_by_the_host() {
         .flatten()
         .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
         .collect();
-    let line = logs.lines().find(|l| l.contains("stderr:")).unwrap_or_else(|| panic!("no stderr line in {logs}"));
-    assert!(line.len() < 12 * 1024, "{} bytes", line.len());
+    // One entry, escaped onto one line (no forged lines), and capped: of the 1 MiB written
+    // only about 8 KiB (escaped: a little more) reaches the log.
+    let entries: Vec<&str> = logs.lines().filter(|l| l.contains("wrote to stderr")).collect();
+    assert_eq!(entries.len(), 1, "{logs}");
+    let logged: usize = logs.lines().filter(|l| l.contains("xxxx")).map(str::len).sum();
+    assert!(logged < 12 * 1024, "{logged} bytes of stderr in the log");
 }
 
 #[tokio::test]
@@ -97,7 +101,9 @@ async fn a_forged_cache_entry_is_not_run() {
     let s = Server::start(json!({}));
     let dir = s.stop();
     let cache = dir.path().join("cache");
-    let builtin = std::fs::read_dir(&cache).unwrap().flatten().next().unwrap().path();
+    let entries: Vec<_> = std::fs::read_dir(&cache).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let builtin = entries[0].clone();
     let mut config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
     config["policy"]["path"] = json!(TEST_POLICY);
@@ -117,52 +123,4 @@ async fn a_forged_cache_entry_is_not_run() {
     fake.extend_from_slice(&[0u8; 64]);
     let (status, body) = s.upload(&[("x.png", fake, "image/png")]).await;
     assert!(status >= 400, "the forged artifact ran: {body}");
-}
-
-#[tokio::test]
-async fn heavy_uploads_of_one_client_do_not_slow_another_clients_reads() {
-    let s =
-        Server::start(with_test_policy(json!({"settings": {"test.slow_ms": "300"}, "workers": 2, "heavy_workers": 1})));
-    let list = || async {
-        let started = Instant::now();
-        assert_eq!(s.get("/api/image_list").await.0, 200);
-        started.elapsed()
-    };
-    let median = |mut v: Vec<Duration>| {
-        v.sort();
-        v[v.len() / 2]
-    };
-    let mut quiet = Vec::new();
-    for _ in 0..30 {
-        quiet.push(list().await);
-    }
-    let quiet = median(quiet);
-    // Another client floods slow uploads (each one holds the heavy worker).
-    let flood = reqwest::Client::new();
-    let url = s.at("/api/image_upload");
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut flooders = Vec::new();
-    for i in 0..4u64 {
-        let (flood, url, stop) = (flood.clone(), url.clone(), stop.clone());
-        flooders.push(tokio::spawn(async move {
-            let mut n = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let part = reqwest::multipart::Part::bytes(fixtures::png(8, 8, 1000 * i + n)).file_name("slow.png");
-                let _ = flood.post(&url).multipart(reqwest::multipart::Form::new().part("file", part)).send().await;
-                n += 1;
-            }
-        }));
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut busy = Vec::new();
-    for _ in 0..30 {
-        busy.push(list().await);
-    }
-    let busy = median(busy);
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    for f in flooders {
-        let _ = f.await;
-    }
-    // Within 2x of the quiet figure (plus a millisecond for timer noise at this scale).
-    assert!(busy <= quiet * 2 + Duration::from_millis(1), "quiet {quiet:?}, under the flood {busy:?}");
 }

@@ -287,8 +287,8 @@ pub struct PolicyConfig {
     /// Concurrent cheap policy calls (`authorize`, naming); 0 means one per CPU core.
     pub workers: u32,
     /// Concurrent heavy policy calls (reading an upload: stripping, inspecting,
-    /// thumbnailing), shared round-robin between clients; 0 means one less than the
-    /// cores (at least one), so a core stays free for everything else.
+    /// thumbnailing), shared round-robin between clients, on threads of lower priority
+    /// than everything else; 0 means one per CPU core.
     pub heavy_workers: u32,
     /// Extra settings handed to the policy (`setting(key)`), overriding the host's.
     pub settings: BTreeMap<String, serde_json::Value>,
@@ -435,7 +435,7 @@ impl Settings {
     /// Concurrent heavy policy calls.
     pub fn policy_heavy_workers(&self) -> usize {
         match self.config.policy.heavy_workers {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)),
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n as usize,
         }
     }

@@ -248,7 +248,10 @@ const MAILS_PER_HOUR: u64 = 3;
 /// Recovery mails being sent at once, at most; more requests are answered the same way
 /// but send nothing (logged).
 const MAILS_IN_FLIGHT: usize = 32;
-static IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static IN_FLIGHT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAILS_IN_FLIGHT);
+/// Counting a recipient's recent mails and adding a new code happen as one step (on this
+/// host), so concurrent requests cannot all see room under the limit.
+static THROTTLE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// `POST /api/mail_for_reset` `{"mail"}`: mails the token and a one-time removal link.
 /// The answer never says whether the address has an account: without mail configured
@@ -259,7 +262,6 @@ pub async fn mail_for_reset(
     State(state): State<Shared>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    use std::sync::atomic::Ordering;
     let failed = || ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "请求找回错误");
     let body = body_bytes(body)?;
     let obj = json_object(&body)?.ok_or_else(|| failed().with_detail("a JSON body {\"mail\": ...} is required"))?;
@@ -270,17 +272,18 @@ pub async fn mail_for_reset(
         return Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, "mail_not_configured", "邮件服务未配置")
             .with_detail("this server has no mail.host: remove the account with its token instead"));
     }
-    if IN_FLIGHT.fetch_add(1, Ordering::AcqRel) >= MAILS_IN_FLIGHT {
-        IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
-        tracing::warn!("recovery mail not sent: {MAILS_IN_FLIGHT} are already being sent");
-    } else {
-        let state = state.clone();
-        tokio::spawn(async move {
-            if let Err(e) = send_recovery(&state, &mail).await {
-                tracing::error!(error = %e, "recovery mail not sent");
-            }
-            IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
-        });
+    match IN_FLIGHT.try_acquire() {
+        Err(_) => tracing::warn!("recovery mail not sent: {MAILS_IN_FLIGHT} are already being sent"),
+        Ok(permit) => {
+            let state = state.clone();
+            tokio::spawn(async move {
+                // Given back when the task ends, however it ends.
+                let _permit = permit;
+                if let Err(e) = send_recovery(&state, &mail).await {
+                    tracing::error!(error = %e, "recovery mail not sent");
+                }
+            });
+        }
     }
     Ok(Json(json!({"data": "找回邮件已发送", "type": "ok"})))
 }
@@ -289,14 +292,17 @@ pub async fn mail_for_reset(
 /// unless it already got [`MAILS_PER_HOUR`] in the last hour.
 async fn send_recovery(state: &AppState, mail: &str) -> Result<(), String> {
     let Some(user) = state.store.get_user(mail).await.map_err(|e| e.to_string())? else { return Ok(()) };
-    let recent = state.store.recent_checks(mail, now() - 3600.0).await.map_err(|e| e.to_string())?;
-    if recent >= MAILS_PER_HOUR {
-        tracing::warn!(recent, "recovery mail not sent: the address got enough of them this hour");
-        return Ok(());
-    }
     let check = hex::encode(rand::random::<[u8; 24]>());
     let ttl = state.settings.config.auth.check_ttl_s;
-    state.store.set_check(mail, &hash_check(&check), now() + ttl as f64).await.map_err(|e| e.to_string())?;
+    {
+        let _one_at_a_time = THROTTLE.lock().await;
+        let recent = state.store.recent_checks(mail, now() - 3600.0).await.map_err(|e| e.to_string())?;
+        if recent >= MAILS_PER_HOUR {
+            tracing::warn!(recent, "recovery mail not sent: the address got enough of them this hour");
+            return Ok(());
+        }
+        state.store.set_check(mail, &hash_check(&check), now() + ttl as f64).await.map_err(|e| e.to_string())?;
+    }
     let link = format!(
         "{}/api/remove_token?{}",
         crate::config::site_url(&state.settings.config),

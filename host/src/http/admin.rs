@@ -34,7 +34,7 @@ pub async fn remove_user(
     let query = query_map(&uri)?;
     let who = principal_of(&state, &headers, &query).await?;
     authorize(&state, "admin.remove-user", &who, Vec::new()).await?;
-    let body = read_body(&state, &who, "admin.remove-user", &headers, body, JSON_BODY_LIMIT).await?;
+    let body = read_body(&headers, body, JSON_BODY_LIMIT).await?;
     let obj = json_object(&body)?.ok_or_else(|| ApiError::bad_json("a JSON body {\"mail\": ...} is required"))?;
     let mail = match obj.get("mail") {
         Some(Value::String(m)) => {

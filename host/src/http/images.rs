@@ -126,7 +126,7 @@ async fn requested(
 ) -> ApiResult<ImageRecord> {
     let query = query_map(uri)?;
     let who = principal_of(state, headers, &query).await?;
-    let body = read_body(state, &who, action, headers, body, JSON_BODY_LIMIT).await?;
+    let body = read_body(headers, body, JSON_BODY_LIMIT).await?;
     let name = names_of(uri, &body, false)?.remove(0);
     owned(state, &who, action, &name).await
 }
@@ -211,7 +211,7 @@ pub async fn delete(State(state): State<Shared>, headers: HeaderMap, uri: Uri, b
     let query = query_map(&uri)?;
     let who = principal_of(&state, &headers, &query).await?;
     authorize(&state, "image.delete", &who, Vec::new()).await?;
-    let body = read_body(&state, &who, "image.delete", &headers, body, JSON_BODY_LIMIT).await?;
+    let body = read_body(&headers, body, JSON_BODY_LIMIT).await?;
     let mut names = names_of(&uri, &body, true)?;
     names.dedup();
     let limit = state.settings.config.server.max_per_page as usize;

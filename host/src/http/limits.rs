@@ -19,11 +19,13 @@ use super::Shared;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A body stream that fails when no data arrives for `idle`.
+/// A body stream that fails when no data arrives for `idle`. The clock starts at the
+/// first read (a handler may check the caller before it reads; with `Expect:
+/// 100-continue` the client sends nothing before that).
 struct IdleTimeout<S> {
     inner: S,
     idle: Duration,
-    timer: Pin<Box<Sleep>>,
+    timer: Option<Pin<Box<Sleep>>>,
     done: bool,
 }
 
@@ -41,17 +43,23 @@ where
         match Pin::new(&mut self.inner).poll_next(cx) {
             Poll::Ready(item) => {
                 let deadline = Instant::now() + self.idle;
-                self.timer.as_mut().reset(deadline);
+                if let Some(timer) = self.timer.as_mut() {
+                    timer.as_mut().reset(deadline);
+                }
                 Poll::Ready(item.map(|r| r.map_err(Into::into)))
             }
-            Poll::Pending => match self.timer.as_mut().poll(cx) {
-                Poll::Ready(()) => {
-                    self.done = true;
-                    let secs = self.idle.as_secs();
-                    Poll::Ready(Some(Err(format!("no request data for {secs} s").into())))
+            Poll::Pending => {
+                let idle = self.idle;
+                let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                match timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        self.done = true;
+                        let secs = self.idle.as_secs();
+                        Poll::Ready(Some(Err(format!("no request data for {secs} s").into())))
+                    }
+                    Poll::Pending => Poll::Pending,
                 }
-                Poll::Pending => Poll::Pending,
-            },
+            }
         }
     }
 }
@@ -60,8 +68,7 @@ where
 pub async fn idle_body(State(state): State<Shared>, req: Request, next: Next) -> Response {
     let idle = Duration::from_secs(state.settings.config.connections.body_idle_timeout_s);
     let (parts, body) = req.into_parts();
-    let timer = Box::pin(tokio::time::sleep(idle));
-    let stream = IdleTimeout { inner: body.into_data_stream(), idle, timer, done: false };
+    let stream = IdleTimeout { inner: body.into_data_stream(), idle, timer: None, done: false };
     next.run(Request::from_parts(parts, Body::from_stream(stream))).await
 }
 

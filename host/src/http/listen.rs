@@ -1,7 +1,9 @@
-//! The accept loop, with connection hygiene: `TCP_NODELAY` on every connection, a
-//! deadline for request headers (which also closes idle keep-alive connections), a
-//! global connection cap and a cap per client address (not for trusted proxies: behind
-//! a proxy every client shares its address), and a graceful shutdown.
+//! The accept loop, with connection hygiene: HTTP/1.1 with `TCP_NODELAY` on every
+//! connection, a deadline for request headers (which runs from the moment a connection
+//! waits for a request: a client that connects and sends nothing, or idles between
+//! requests, is closed too), a global connection cap and a cap per client (per address,
+//! per /64 for IPv6; not for trusted proxies, behind which every client shares one
+//! address), and a graceful shutdown.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -11,8 +13,7 @@ use std::time::Duration;
 
 use axum::extract::ConnectInfo;
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
@@ -108,9 +109,8 @@ pub async fn serve(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let global = Arc::new(Semaphore::new(limits.max.max(1)));
     let per_ip = Arc::new(PerIp::default());
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
-    builder.http2().timer(TokioTimer::new()).keep_alive_interval(Some(limits.header_timeout));
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -126,19 +126,21 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let Ok(permit) = global.clone().try_acquire_owned() else {
+            // Counted (imgbed_connections_refused_total), not logged one by one: a flood
+            // of connections must not become a flood of log lines.
             stats.refused_global.fetch_add(1, Relaxed);
-            tracing::warn!(client = %peer.ip(), "connection refused: server.max_connections reached");
+            tracing::debug!(client = %peer.ip(), "connection refused: connections.max reached");
             continue;
         };
         let ip = crate::ipfilter::canonical(peer.ip());
         let slot = if filter.is_trusted(ip) {
             None
         } else {
-            match per_ip.enter(ip, limits.max_per_ip) {
+            match per_ip.enter(crate::ipfilter::client_key(ip), limits.max_per_ip) {
                 Some(slot) => Some(slot),
                 None => {
                     stats.refused_per_ip.fetch_add(1, Relaxed);
-                    tracing::warn!(client = %ip, "connection refused: too many from this address");
+                    tracing::debug!(client = %ip, "connection refused: too many from this address");
                     continue;
                 }
             }
@@ -151,8 +153,7 @@ pub async fn serve(
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
             app.clone().oneshot(req.map(axum::body::Body::new))
         });
-        let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-        let conn = graceful.watch(conn);
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         let stats = stats.clone();
         stats.open.fetch_add(1, Relaxed);
         tokio::spawn(async move {

@@ -64,7 +64,7 @@ pub async fn track(
     }
     .to_string();
     let path = req.uri().path().to_string();
-    let client = state.ip_filter.client_ip(peer.ip(), req.headers());
+    let client = state.ip_filter.client_or_peer(peer.ip(), req.headers());
     let request_id = req
         .headers()
         .get("x-request-id")

@@ -200,26 +200,13 @@ async fn ready(axum::extract::State(state): axum::extract::State<Shared>) -> axu
     (status, axum::Json(body)).into_response()
 }
 
-/// Reads a request body of at most `limit` bytes — only once the caller's token is
-/// checked, so an anonymous client cannot make the server buffer anything: an anonymous
-/// caller is first asked about (`action` without facts) and refused before the body is
-/// read. More than `limit` bytes: 413, without reading the rest.
-pub(crate) async fn read_body(
-    state: &AppState,
-    who: &Principal,
-    action: &'static str,
-    headers: &HeaderMap,
-    body: axum::body::Body,
-    limit: usize,
-) -> ApiResult<Bytes> {
+/// Reads a request body of at most `limit` bytes. Called only once the caller's token is
+/// checked (a forged or revoked token is a 401 before any of the body is read; the
+/// policy routes refuse everyone but the admin first). More than `limit` bytes: 413,
+/// without reading the rest.
+pub(crate) async fn read_body(headers: &HeaderMap, body: axum::body::Body, limit: usize) -> ApiResult<Bytes> {
     use futures_util::StreamExt;
-    if who.kind == "anonymous" {
-        authorize(state, action, who, Vec::new()).await?;
-    }
-    let too_large = || {
-        ApiError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "too_large", "请求体过大")
-            .with_detail(format!("at most {limit} bytes"))
-    };
+    let too_large = || ApiError::too_large(limit as u64);
     let declared = headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());

@@ -61,8 +61,8 @@ pub async fn show(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> 
 #[utoipa::path(put, path = "/api/admin/policy", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, description = "swapped", body = super::openapi::Envelope), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 401, description = "no or invalid token", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 422, description = "refused content", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody)))]
 pub async fn replace(State(state): State<Shared>, headers: HeaderMap, uri: Uri, body: Body) -> ApiResult<Json<Value>> {
     // The admin token first: nothing of the body is read for anyone else.
-    let who = require_admin(&state, &headers, &uri).await?;
-    let body = read_body(&state, &who, "admin.policy", &headers, body, MAX_POLICY_BYTES).await?;
+    require_admin(&state, &headers, &uri).await?;
+    let body = read_body(&headers, body, MAX_POLICY_BYTES).await?;
     if body.is_empty() {
         return Err(ApiError::bad_request("the body must be a policy component (.wasm)"));
     }

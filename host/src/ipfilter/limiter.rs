@@ -31,15 +31,17 @@ pub struct Limiter {
     ban: Duration,
     max_tracked: usize,
     table: Mutex<HashMap<(usize, IpAddr), Entry>>,
+    /// When the table was last cleaned (a full scan: at most once a second).
+    cleaned: Mutex<Option<Instant>>,
 }
 
-/// The shared key of clients that found the table full (an address no client has).
-const OVERFLOW: IpAddr = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+/// Rule ids of the overflow counters are shifted by this, so they never meet a client's.
+const OVERFLOW: usize = 1 << 32;
 /// How many clients' worth of requests the overflow counter allows.
 const OVERFLOW_SHARE: u32 = 64;
 
 /// IPv6 clients are counted per /64: one subscriber usually holds a whole /64.
-fn client_key(ip: IpAddr) -> IpAddr {
+pub fn client_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => {
             let s = v6.segments();
@@ -57,6 +59,7 @@ impl Limiter {
             ban: Duration::from_secs(ban_s),
             max_tracked: max_tracked.max(16),
             table: Mutex::default(),
+            cleaned: Mutex::default(),
         }
     }
 
@@ -81,7 +84,7 @@ impl Limiter {
                 // Full of clients still in their window: none of their counts is dropped
                 // (that would let a flood of addresses reset someone's limit). Newcomers
                 // share one overflow counter until room comes back.
-                key = (rule_id, OVERFLOW);
+                key = (rule_id + OVERFLOW, IpAddr::V6(Ipv6Addr::UNSPECIFIED));
                 rule.count = rule.count.saturating_mul(OVERFLOW_SHARE);
             }
         }
@@ -104,8 +107,15 @@ impl Limiter {
         Verdict::Allowed
     }
 
-    /// Drops the entries that no longer matter: windows that ended, bans that ran out.
+    /// Drops the entries that no longer matter: windows that ended, bans that ran out. A
+    /// full scan, so at most once a second (a flood of new addresses must not make every
+    /// request scan the table).
     fn make_room(&self, table: &mut HashMap<(usize, IpAddr), Entry>, now: Instant) {
+        let mut cleaned = self.cleaned.lock().unwrap_or_else(|p| p.into_inner());
+        if cleaned.is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1)) {
+            return;
+        }
+        *cleaned = Some(now);
         let longest =
             self.routes.iter().map(|(_, r)| r.window_s).chain([self.default_rule.window_s]).max().unwrap_or(1);
         let horizon = Duration::from_secs(longest);

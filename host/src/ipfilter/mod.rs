@@ -13,7 +13,7 @@
 
 mod limiter;
 
-pub use limiter::{Limiter, Verdict};
+pub use limiter::{client_key, Limiter, Verdict};
 
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
@@ -96,21 +96,28 @@ impl IpFilter {
     }
 
     /// The client address: the peer, or — only when the peer is a trusted proxy — the
-    /// right-most address in the configured forwarding header that is not a trusted proxy.
-    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    /// right-most entry of the configured forwarding header that is not a trusted proxy.
+    /// Every entry up to that one must be a well-formed address (a port may follow): one
+    /// that is not is an error, never skipped (what is left of it is the client's text).
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> Result<IpAddr, String> {
         let peer = canonical(peer);
         if !self.is_trusted(peer) {
-            return peer;
+            return Ok(peer);
         }
-        let mut chain: Vec<IpAddr> = forwarded_chain(headers, &self.header);
-        // Walk from the nearest hop outwards, skipping our own proxies.
-        while let Some(ip) = chain.pop() {
-            let ip = canonical(ip);
-            if !self.is_trusted(ip) {
-                return ip;
+        for entry in forwarded_entries(headers, &self.header).iter().rev() {
+            match entry {
+                Some(ip) if self.is_trusted(canonical(*ip)) => continue,
+                Some(ip) => return Ok(canonical(*ip)),
+                None => return Err(format!("a malformed address in the {} header", self.header)),
             }
         }
-        peer
+        // No header (the proxy's own request), or only our proxies in it.
+        Ok(peer)
+    }
+
+    /// Like [`IpFilter::client_ip`], the peer when the header is malformed (for logs and keys).
+    pub fn client_or_peer(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        self.client_ip(peer, headers).unwrap_or(canonical(peer))
     }
 
     /// Whether the client may be served at all.
@@ -131,27 +138,35 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The addresses of the forwarding header `name`, client side first: `forwarded`
-/// (RFC 7239 `for=`), `x-forwarded-for`, or `x-real-ip` (one address: its last value).
-fn forwarded_chain(headers: &HeaderMap, name: &str) -> Vec<IpAddr> {
-    let values = headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+/// An address as proxies write it: `1.2.3.4`, `1.2.3.4:567`, `2001:db8::1`, `[2001:db8::1]:567`.
+fn parse_hop(text: &str) -> Option<IpAddr> {
+    let t = text.trim().trim_matches('"');
+    t.parse::<IpAddr>()
+        .ok()
+        .or_else(|| t.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| t.strip_prefix('[').and_then(|r| r.strip_suffix(']')).and_then(|r| r.parse().ok()))
+}
+
+/// The entries of the forwarding header `name`, client side first; `None` for an entry
+/// that is not an address (bytes that are not text included: the line is never dropped).
+fn forwarded_entries(headers: &HeaderMap, name: &str) -> Vec<Option<IpAddr>> {
+    let values: Vec<String> =
+        headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
     match name {
         "forwarded" => values
+            .iter()
             .flat_map(|v| v.split(','))
             .filter_map(|element| {
-                element.split(';').find_map(|pair| {
+                let value = element.split(';').find_map(|pair| {
                     let (k, v) = pair.trim().split_once('=')?;
-                    if !k.trim().eq_ignore_ascii_case("for") {
-                        return None;
-                    }
-                    let v = v.trim().trim_matches('"');
-                    let v = v.strip_prefix('[').map_or(v, |r| r.split(']').next().unwrap_or(r));
-                    v.parse::<IpAddr>().ok().or_else(|| v.parse::<SocketAddr>().ok().map(|s| s.ip()))
-                })
+                    k.trim().eq_ignore_ascii_case("for").then_some(v)
+                });
+                // An element without `for=` says nothing about the client.
+                value.map(parse_hop)
             })
             .collect(),
-        "x-real-ip" => values.last().and_then(|v| v.trim().parse().ok()).into_iter().collect(),
-        _ => values.flat_map(|v| v.split(',')).filter_map(|s| s.trim().parse::<IpAddr>().ok()).collect(),
+        "x-real-ip" => values.last().map(|v| parse_hop(v)).into_iter().collect(),
+        _ => values.iter().flat_map(|v| v.split(',')).map(parse_hop).collect(),
     }
 }
 
@@ -176,7 +191,10 @@ pub async fn filter(
     if !f.enabled {
         return next.run(req).await;
     }
-    let ip = f.client_ip(peer.ip(), req.headers());
+    let ip = match f.client_ip(peer.ip(), req.headers()) {
+        Ok(ip) => ip,
+        Err(why) => return ApiError::bad_request(why).into_response(),
+    };
     if !f.admitted(ip) {
         return ApiError::new(StatusCode::FORBIDDEN, "ip_denied", "该地址已被禁止访问").into_response();
     }

@@ -9,6 +9,7 @@ mod cache;
 pub mod gate;
 mod limiter;
 pub mod pieces;
+mod pool;
 mod stats;
 mod wasi;
 
@@ -183,6 +184,8 @@ pub struct PolicyRuntime {
     permits: Arc<Semaphore>,
     /// Capacity for heavy work, handed out round-robin between clients.
     heavy: Arc<gate::FairGate>,
+    /// The low-priority threads heavy work runs on.
+    heavy_threads: pool::HeavyPool,
     active: ArcSwap<LoadedPolicy>,
     previous: ArcSwapOption<LoadedPolicy>,
     /// One swap at a time.
@@ -260,6 +263,7 @@ impl PolicyRuntime {
             sandbox,
             permits: Arc::new(Semaphore::new(limits.workers.max(1))),
             heavy: gate::FairGate::new(limits.heavy_workers.max(1)),
+            heavy_threads: pool::HeavyPool::new(limits.heavy_workers.max(1)),
             active: ArcSwap::from_pointee(loaded),
             previous: ArcSwapOption::empty(),
             swapping: tokio::sync::Mutex::new(()),
@@ -346,7 +350,8 @@ impl PolicyRuntime {
         F: FnOnce(&mut Session) -> Result<T, PolicyError> + Send + 'static,
     {
         let slot = self.heavy.acquire(client).await;
-        self.run_with(slot, f).await
+        let rt = self.clone();
+        self.heavy_threads.run(move || rt.call(slot, f)).await?
     }
 
     async fn run_with<T, F, P>(self: &Arc<Self>, permit: P, f: F) -> Result<T, PolicyError>
@@ -356,7 +361,18 @@ impl PolicyRuntime {
         P: Send + 'static,
     {
         let rt = self.clone();
-        tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || rt.call(permit, f))
+            .await
+            .map_err(|e| PolicyError::Trap(format!("policy thread: {e}")))?
+    }
+
+    /// One policy session on the calling (blocking) thread, counted in the stats.
+    fn call<T, F, P>(&self, permit: P, f: F) -> Result<T, PolicyError>
+    where
+        F: FnOnce(&mut Session) -> Result<T, PolicyError>,
+    {
+        {
+            let rt = self;
             let _permit = permit;
             let policy = rt.active();
             let started = Instant::now();
@@ -379,9 +395,7 @@ impl PolicyRuntime {
                 c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             out
-        })
-        .await
-        .map_err(|e| PolicyError::Trap(format!("policy thread: {e}")))?
+        }
     }
 
     /// A fresh instance of the active policy on the calling thread (blocking; for
@@ -617,7 +631,8 @@ impl Session {
         let text = self.stderr.take();
         if !text.is_empty() {
             let policy = &*self.store.data().policy_name;
-            tracing::info!(target: "policy", policy, "stderr: {}", text.trim_end());
+            // Escaped: a policy must not be able to write whole log lines of its own.
+            tracing::warn!(target: "policy", policy, stderr = ?text.trim_end(), "the policy wrote to stderr");
         }
     }
 

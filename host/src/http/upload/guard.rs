@@ -12,16 +12,10 @@ use bytes::Bytes;
 use futures_util::Stream;
 use memchr::memmem;
 
-/// The multipart boundary named by a `Content-Type` header, if any.
+/// The multipart boundary named by a `Content-Type` header, parsed exactly as the
+/// multipart parser parses it (quoted parameters included), so both watch the same one.
 pub fn boundary(content_type: &str) -> Option<String> {
-    let (kind, params) = content_type.split_once(';')?;
-    if !kind.trim().eq_ignore_ascii_case("multipart/form-data") {
-        return None;
-    }
-    params.split(';').find_map(|p| {
-        let (k, v) = p.trim().split_once('=')?;
-        k.trim().eq_ignore_ascii_case("boundary").then(|| v.trim().trim_matches('"').to_string())
-    })
+    multer::parse_boundary(content_type).ok()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -50,10 +50,19 @@ struct Judged {
 
 fn multipart_error(e: MultipartError, cap: u64) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::too_large(cap)
-    } else {
-        ApiError::body_unreadable(e.body_text())
+        return ApiError::too_large(cap);
     }
+    // The cause (e.g. the part guard's or the idle timeout's reason) is worth showing.
+    let mut detail = e.body_text();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !detail.contains(&text) {
+            detail = format!("{detail}: {text}");
+        }
+        cause = c.source();
+    }
+    ApiError::body_unreadable(detail)
 }
 
 fn now() -> f64 {
@@ -161,7 +170,7 @@ pub async fn upload(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Json<Value>> {
     // Heavy policy work is shared fairly between client addresses.
-    let client = state.ip_filter.client_ip(peer.ip(), &headers).to_string();
+    let client = crate::ipfilter::client_key(state.ip_filter.client_or_peer(peer.ip(), &headers)).to_string();
     let query = query_map(&uri)?;
     let who = principal_of(&state, &headers, &query).await?;
     authorize(&state, "image.upload", &who, Vec::new()).await?;

@@ -224,7 +224,7 @@ impl MetaStore for MongoStore {
         for (collection, index) in indexes {
             collection.create_index(index).await.map_err(backend)?;
         }
-        Ok(())
+        codes::adopt_old(self).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -83,6 +83,14 @@ fn migrate(c: &Connection) -> Result<(), StoreError> {
     if !has_codec {
         c.execute_batch("ALTER TABLE images ADD COLUMN codec TEXT").map_err(backend)?;
     }
+    // Removal codes mailed by an older version (one per account, in `users`) keep working.
+    c.execute_batch(
+        "INSERT OR IGNORE INTO removal_codes (hash, mail, expires, created)
+             SELECT check_hash, mail, check_expires, 0 FROM users
+             WHERE check_hash IS NOT NULL AND check_expires IS NOT NULL;
+         UPDATE users SET check_hash = NULL, check_expires = NULL WHERE check_hash IS NOT NULL;",
+    )
+    .map_err(backend)?;
     Ok(())
 }
 
