@@ -597,6 +597,9 @@ impl Session {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
+            // Random bytes from the host's generator, at most 64 KiB a call (the host
+            // allocates what is asked for).
+            .max_random_size(64 * 1024)
             .build();
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_TABLE_ENTRIES);
