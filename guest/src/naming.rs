@@ -52,6 +52,11 @@ pub fn name(
                 if s.len() <= MAX_STEM {
                     break s;
                 }
+                if keep == 0 {
+                    // Even without the name the time is too long (an absurd time): keep the
+                    // end of the encoding, which still tells retries apart.
+                    break s[s.len() - MAX_STEM..].to_string();
+                }
                 keep = filename.chars().count().min(keep).saturating_sub(8);
             }
         }
@@ -74,4 +79,21 @@ pub fn name(
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by fuzzing: a time whose decimal form alone is over the stem limit made
+    /// the `base64` rule loop forever.
+    #[test]
+    fn absurd_time_still_gets_a_short_name() {
+        for time in [2.66e184, f64::MAX, f64::MIN_POSITIVE, 5e-324] {
+            let a = name("base64", "a.png", time, 0, "", "png").unwrap();
+            let b = name("base64", "a.png", time, 1, "", "png").unwrap();
+            assert!(a.len() <= MAX_STEM + 4 && b.len() <= MAX_STEM + 4, "{a} {b}");
+            assert_ne!(a, b);
+        }
+    }
 }
