@@ -58,19 +58,25 @@ fn chunks<S: ReadAt + ?Sized>(source: &S) -> Result<(u64, Vec<Chunk>), Refusal> 
     Ok((riff_end, chunks))
 }
 
-/// The structure checks `inspect` makes before decoding: every chunk inside the RIFF
-/// data, and every animation frame's lossy image as large as the frame says. (The
-/// decoder trusts the frame's size for an ALPH + VP8 frame and panics otherwise.)
+/// The structure checks `inspect` makes before decoding: at least one chunk, every chunk
+/// inside the RIFF data, and every animation frame's lossy image a VP8 key frame as large
+/// as the frame says. (The decoder trusts the frame's size for an ALPH + VP8 frame, and
+/// decodes whatever follows ALPH as VP8: either panics.)
 pub(crate) fn check<S: ReadAt + ?Sized>(source: &S) -> Result<(), Refusal> {
     let bad = |why: &str| Refusal::corrupt("webp", why);
     let u24 = |b: &[u8]| u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16;
-    for anmf in chunks(source)?.1.iter().filter(|c| &c.kind == b"ANMF") {
+    let (_, chunks) = chunks(source)?;
+    if chunks.is_empty() {
+        return Err(bad("no chunks"));
+    }
+    for anmf in chunks.iter().filter(|c| &c.kind == b"ANMF") {
         let frame = source.read_at(anmf.start + 8, 16);
         if frame.len() < 16 {
             return Err(bad("short ANMF chunk"));
         }
         let size = (u24(&frame[6..9]) + 1, u24(&frame[9..12]) + 1);
         let mut at = anmf.start + 24;
+        let mut after_alpha = false;
         while at + 8 <= anmf.end {
             let h = source.read_at(at, 18);
             let len = u64::from(u32::from_le_bytes(h[4..8].try_into().expect("4 bytes")));
@@ -78,14 +84,22 @@ pub(crate) fn check<S: ReadAt + ?Sized>(source: &S) -> Result<(), Refusal> {
             if end > anmf.end {
                 return Err(bad("frame chunk past the end of its frame"));
             }
-            // A VP8 key frame: 3-byte tag (bit 0 clear), start code, 14-bit width and height.
-            if &h[0..4] == b"VP8 " && len >= 10 && h.len() == 18 && h[8] & 1 == 0 {
+            let kind = &h[0..4];
+            if after_alpha && kind != b"VP8 " {
+                return Err(bad("alpha without a lossy image"));
+            }
+            if kind == b"VP8 " {
+                // A key frame: 3-byte tag (bit 0 clear), start code, 14-bit width and height.
                 let dim = |o: usize| u32::from(u16::from_le_bytes([h[o], h[o + 1]]) & 0x3FFF);
-                if (dim(14), dim(16)) != size {
+                if len < 10 || h.len() < 18 || h[8] & 1 != 0 || (dim(14), dim(16)) != size {
                     return Err(bad("animation frame size differs from its image"));
                 }
             }
+            after_alpha = kind == b"ALPH";
             at = end;
+        }
+        if after_alpha {
+            return Err(bad("alpha without a lossy image"));
         }
     }
     Ok(())
