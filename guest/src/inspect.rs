@@ -284,8 +284,8 @@ fn webp_inspect<S: ReadAt + ?Sized>(source: &S, limits: &Limits) -> Result<Found
     let bad = |e: image_webp::DecodingError| Refusal::corrupt("webp", e);
     // The RIFF size must match the data and every chunk fit in it: a cut or lying file is
     // refused even if the codec would cope.
-    crate::metadata::webp::check(source)?;
-    let reader = OffsetReader::new(source);
+    let riff = crate::metadata::webp::check(source)?;
+    let reader = OffsetReader::new(&riff);
     let mut webp = image_webp::WebPDecoder::new(reader).map_err(bad)?;
     webp.set_memory_limit(frame_budget(limits));
     let (width, height) = webp.dimensions();
@@ -358,8 +358,9 @@ pub fn probe<S: ReadAt + ?Sized>(source: &S, limits: &Limits) -> Result<Probe, R
             }
             Format::Webp => {
                 // Thumbnails decode what the probe passes: the same structure checks as inspect.
-                crate::metadata::webp::check(source)?;
-                let mut d = image_webp::WebPDecoder::new(reader).map_err(|e| Refusal::corrupt("webp", e))?;
+                let riff = crate::metadata::webp::check(source)?;
+                let mut d =
+                    image_webp::WebPDecoder::new(OffsetReader::new(&riff)).map_err(|e| Refusal::corrupt("webp", e))?;
                 let (w, h) = d.dimensions();
                 ("webp", w, h, d.exif_metadata().ok().flatten())
             }

@@ -165,12 +165,9 @@ pub fn gif(rng: &mut Rng) -> Vec<u8> {
     {
         let mut enc = gif::Encoder::new(&mut out, w, h, &palette).expect("gif");
         for _ in 0..rng.range(1, 3) {
-            let mut frame = gif::Frame::default();
-            frame.width = w;
-            frame.height = h;
-            frame.delay = rng.range(1, 10) as u16;
-            frame.buffer =
-                (0..usize::from(w) * usize::from(h)).map(|_| rng.range(0, 3) as u8).collect::<Vec<_>>().into();
+            let delay = rng.range(1, 10) as u16;
+            let buffer: Vec<u8> = (0..usize::from(w) * usize::from(h)).map(|_| rng.range(0, 3) as u8).collect();
+            let frame = gif::Frame { width: w, height: h, delay, buffer: buffer.into(), ..Default::default() };
             enc.write_frame(&frame).expect("gif frame");
         }
     }

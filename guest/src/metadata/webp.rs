@@ -2,7 +2,7 @@
 //! orientation only, drop XMP and unknown chunks, fix the RIFF and VP8X headers.
 
 use super::{exif, Pieces};
-use crate::reader::ReadAt;
+use crate::reader::{Prefix, ReadAt};
 use crate::refusal::Refusal;
 
 const KEPT: &[&[u8; 4]] = &[b"ICCP", b"ANIM", b"ANMF", b"ALPH", b"VP8 ", b"VP8L"];
@@ -62,10 +62,12 @@ fn chunks<S: ReadAt + ?Sized>(source: &S) -> Result<(u64, Vec<Chunk>), Refusal> 
 /// inside the RIFF data, and every animation frame's lossy image a VP8 key frame as large
 /// as the frame says. (The decoder trusts the frame's size for an ALPH + VP8 frame, and
 /// decodes whatever follows ALPH as VP8: either panics.)
-pub(crate) fn check<S: ReadAt + ?Sized>(source: &S) -> Result<(), Refusal> {
+/// Returns the RIFF data alone, which is all the decoder may read: it walks an extended
+/// file's chunks past the RIFF end otherwise.
+pub(crate) fn check<S: ReadAt + ?Sized>(source: &S) -> Result<Prefix<'_, S>, Refusal> {
     let bad = |why: &str| Refusal::corrupt("webp", why);
     let u24 = |b: &[u8]| u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16;
-    let (_, chunks) = chunks(source)?;
+    let (riff_end, chunks) = chunks(source)?;
     if chunks.is_empty() {
         return Err(bad("no chunks"));
     }
@@ -102,7 +104,7 @@ pub(crate) fn check<S: ReadAt + ?Sized>(source: &S) -> Result<(), Refusal> {
             return Err(bad("alpha without a lossy image"));
         }
     }
-    Ok(())
+    Ok(Prefix { source, len: riff_end })
 }
 
 pub(super) fn strip<S: ReadAt + ?Sized>(source: &S) -> Result<Option<Vec<super::Piece>>, Refusal> {
