@@ -134,7 +134,7 @@ pub fn inspect<S: ReadAt + ?Sized>(source: &S, limits: &Limits) -> Result<Found,
         Format::Png => png_inspect(reader, limits),
         Format::Jpeg => jpeg_inspect(source, limits),
         Format::Gif => gif_inspect(source, limits),
-        Format::Webp => webp_inspect(reader, limits),
+        Format::Webp => webp_inspect(source, limits),
     }
 }
 
@@ -280,17 +280,12 @@ fn gif_inspect<S: ReadAt + ?Sized>(source: &S, limits: &Limits) -> Result<Found,
     })
 }
 
-fn webp_inspect<S: ReadAt + ?Sized>(reader: OffsetReader<'_, S>, limits: &Limits) -> Result<Found, Refusal> {
+fn webp_inspect<S: ReadAt + ?Sized>(source: &S, limits: &Limits) -> Result<Found, Refusal> {
     let bad = |e: image_webp::DecodingError| Refusal::corrupt("webp", e);
-    let declared = {
-        // The RIFF size must match the data: a cut file is refused even if the codec would cope.
-        let riff = reader.peek_at(4, 4);
-        let n = u32::from_le_bytes(riff.try_into().map_err(|_| Refusal::corrupt("webp", "short header"))?);
-        u64::from(n) + 8
-    };
-    if declared > reader.size() {
-        return Err(Refusal::corrupt("webp", "truncated"));
-    }
+    // The RIFF size must match the data and every chunk fit in it: a cut or lying file is
+    // refused even if the codec would cope.
+    let riff = crate::metadata::webp::check(source)?;
+    let reader = OffsetReader::new(&riff);
     let mut webp = image_webp::WebPDecoder::new(reader).map_err(bad)?;
     webp.set_memory_limit(frame_budget(limits));
     let (width, height) = webp.dimensions();
@@ -362,7 +357,10 @@ pub fn probe<S: ReadAt + ?Sized>(source: &S, limits: &Limits) -> Result<Probe, R
                 ("gif", u32::from(d.width()), u32::from(d.height()), None)
             }
             Format::Webp => {
-                let mut d = image_webp::WebPDecoder::new(reader).map_err(|e| Refusal::corrupt("webp", e))?;
+                // Thumbnails decode what the probe passes: the same structure checks as inspect.
+                let riff = crate::metadata::webp::check(source)?;
+                let mut d =
+                    image_webp::WebPDecoder::new(OffsetReader::new(&riff)).map_err(|e| Refusal::corrupt("webp", e))?;
                 let (w, h) = d.dimensions();
                 ("webp", w, h, d.exif_metadata().ok().flatten())
             }

@@ -5,6 +5,8 @@
 //! parsing of untrusted bytes happens here, inside the host's sandbox.
 
 pub mod authz;
+#[cfg(any(test, feature = "check"))]
+pub mod check;
 pub mod inspect;
 pub mod metadata;
 pub mod naming;

@@ -22,6 +22,25 @@ impl ReadAt for [u8] {
     }
 }
 
+/// The first `len` bytes of a source, as a source.
+pub struct Prefix<'a, S: ReadAt + ?Sized> {
+    pub source: &'a S,
+    pub len: u64,
+}
+
+impl<S: ReadAt + ?Sized> ReadAt for Prefix<'_, S> {
+    fn size(&self) -> u64 {
+        self.len.min(self.source.size())
+    }
+    fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
+        let len = self.size().saturating_sub(offset).min(u64::from(len)) as u32;
+        if len == 0 {
+            return Vec::new();
+        }
+        self.source.read_at(offset, len)
+    }
+}
+
 const CHUNK: u32 = 256 * 1024;
 
 /// `BufRead + Seek` over a [`ReadAt`] source.

@@ -145,7 +145,8 @@ fn decode<S: ReadAt + ?Sized>(source: &S, format: &str) -> Result<Rgba, Refusal>
             Ok(Rgba { width, height, pixels })
         }
         "webp" => {
-            let mut d = image_webp::WebPDecoder::new(reader).map_err(|e| bad("webp", e))?;
+            let riff = crate::metadata::webp::check(source)?;
+            let mut d = image_webp::WebPDecoder::new(OffsetReader::new(&riff)).map_err(|e| bad("webp", e))?;
             let (width, height) = d.dimensions();
             let alpha = d.has_alpha();
             let mut buf = vec![0u8; d.output_buffer_size().ok_or_else(|| Refusal::too_big("webp"))?];

@@ -138,6 +138,10 @@ fn walk<S: ReadAt + ?Sized>(source: &S, header_only: bool) -> Result<Layout, Ref
             if seg.len() < 5 {
                 return Err(bad("short frame header"));
             }
+            // One frame per file: the decoder would decode the first, unchecked against the limits.
+            if size.is_some() {
+                return Err(bad("more than one frame header"));
+            }
             let h = u32::from(seg[1]) << 8 | u32::from(seg[2]);
             let wd = u32::from(seg[3]) << 8 | u32::from(seg[4]);
             size = Some((wd, h));

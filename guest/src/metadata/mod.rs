@@ -11,7 +11,7 @@
 pub mod exif;
 pub mod jpeg;
 mod png;
-mod webp;
+pub(crate) mod webp;
 
 use crate::reader::ReadAt;
 use crate::refusal::Refusal;

@@ -2,7 +2,7 @@
 //! orientation only, drop XMP and unknown chunks, fix the RIFF and VP8X headers.
 
 use super::{exif, Pieces};
-use crate::reader::ReadAt;
+use crate::reader::{Prefix, ReadAt};
 use crate::refusal::Refusal;
 
 const KEPT: &[&[u8; 4]] = &[b"ICCP", b"ANIM", b"ANMF", b"ALPH", b"VP8 ", b"VP8L"];
@@ -29,15 +29,15 @@ fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
     out
 }
 
-pub(super) fn strip<S: ReadAt + ?Sized>(source: &S) -> Result<Option<Vec<super::Piece>>, Refusal> {
+/// The RIFF end and the top-level chunks, each inside the RIFF data, which is inside the file.
+fn chunks<S: ReadAt + ?Sized>(source: &S) -> Result<(u64, Vec<Chunk>), Refusal> {
     let bad = |why: &str| Refusal::corrupt("webp", why);
-    let size = source.size();
     let head = source.read_at(0, 12);
     if head.len() < 12 || &head[0..4] != b"RIFF" || &head[8..12] != b"WEBP" {
         return Err(bad("no RIFF header"));
     }
     let riff_end = 8 + u64::from(u32::from_le_bytes(head[4..8].try_into().expect("4 bytes")));
-    if riff_end > size {
+    if riff_end > source.size() {
         return Err(bad("truncated"));
     }
     let mut chunks = Vec::new();
@@ -55,6 +55,62 @@ pub(super) fn strip<S: ReadAt + ?Sized>(source: &S) -> Result<Option<Vec<super::
         chunks.push(Chunk { kind: h[0..4].try_into().expect("4 bytes"), start: at, end });
         at = end;
     }
+    Ok((riff_end, chunks))
+}
+
+/// The structure checks `inspect` makes before decoding: at least one chunk, every chunk
+/// inside the RIFF data, and every animation frame's lossy image a VP8 key frame as large
+/// as the frame says. (The decoder trusts the frame's size for an ALPH + VP8 frame, and
+/// decodes whatever follows ALPH as VP8: either panics.)
+/// Returns the RIFF data alone, which is all the decoder may read: it walks an extended
+/// file's chunks past the RIFF end otherwise.
+pub(crate) fn check<S: ReadAt + ?Sized>(source: &S) -> Result<Prefix<'_, S>, Refusal> {
+    let bad = |why: &str| Refusal::corrupt("webp", why);
+    let u24 = |b: &[u8]| u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16;
+    let (riff_end, chunks) = chunks(source)?;
+    if chunks.is_empty() {
+        return Err(bad("no chunks"));
+    }
+    for anmf in chunks.iter().filter(|c| &c.kind == b"ANMF") {
+        let frame = source.read_at(anmf.start + 8, 16);
+        if frame.len() < 16 {
+            return Err(bad("short ANMF chunk"));
+        }
+        let size = (u24(&frame[6..9]) + 1, u24(&frame[9..12]) + 1);
+        let mut at = anmf.start + 24;
+        let mut after_alpha = false;
+        while at + 8 <= anmf.end {
+            let h = source.read_at(at, 18);
+            let len = u64::from(u32::from_le_bytes(h[4..8].try_into().expect("4 bytes")));
+            let end = at + 8 + len + (len & 1);
+            if end > anmf.end {
+                return Err(bad("frame chunk past the end of its frame"));
+            }
+            let kind = &h[0..4];
+            if after_alpha && kind != b"VP8 " {
+                return Err(bad("alpha without a lossy image"));
+            }
+            if kind == b"VP8 " {
+                // A key frame: 3-byte tag (bit 0 clear), start code, 14-bit width and height.
+                let dim = |o: usize| u32::from(u16::from_le_bytes([h[o], h[o + 1]]) & 0x3FFF);
+                if len < 10 || h.len() < 18 || h[8] & 1 != 0 || (dim(14), dim(16)) != size {
+                    return Err(bad("animation frame size differs from its image"));
+                }
+            }
+            after_alpha = kind == b"ALPH";
+            at = end;
+        }
+        if after_alpha {
+            return Err(bad("alpha without a lossy image"));
+        }
+    }
+    Ok(Prefix { source, len: riff_end })
+}
+
+pub(super) fn strip<S: ReadAt + ?Sized>(source: &S) -> Result<Option<Vec<super::Piece>>, Refusal> {
+    let bad = |why: &str| Refusal::corrupt("webp", why);
+    let size = source.size();
+    let (riff_end, chunks) = chunks(source)?;
     let Some(first) = chunks.first() else { return Err(bad("no chunks")) };
 
     let mut out = Pieces::default();
