@@ -139,13 +139,20 @@ impl BlobStore for LocalBlobs {
             let mut out = Vec::new();
             for entry in std::fs::read_dir(&dir)? {
                 let entry = entry?;
-                let meta = entry.metadata()?;
-                if !meta.is_file() {
+                // Names first: dot-files (the readiness probe, interrupted writes) come and
+                // go while the folder is read, and are never stored names.
+                let Some(name) = entry.file_name().to_str().filter(|n| is_safe_name(n)).map(str::to_string) else {
                     continue;
-                }
-                if let Some(name) = entry.file_name().to_str().filter(|n| is_safe_name(n)) {
+                };
+                let meta = match entry.metadata() {
+                    Ok(m) => m,
+                    // Deleted since the folder was read: nothing to list.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
+                if meta.is_file() {
                     let age = meta.modified().ok().and_then(|m| now.duration_since(m).ok()).unwrap_or_default();
-                    out.push((name.to_string(), age));
+                    out.push((name, age));
                 }
             }
             Ok(out)
