@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
 use futures_util::Stream;
@@ -64,12 +65,21 @@ where
     }
 }
 
-/// Middleware: every request body fails after `connections.body_idle_timeout_s` without data.
+/// Middleware: every request body fails after `connections.body_idle_timeout_s` without
+/// data. An error answer to a request that came with a body closes the connection: the
+/// body may be partly unread (refused before reading it), so the connection cannot carry
+/// another request, and the client must not try.
 pub async fn idle_body(State(state): State<Shared>, req: Request, next: Next) -> Response {
     let idle = Duration::from_secs(state.settings.config.connections.body_idle_timeout_s);
+    let has_body = req.headers().contains_key(header::TRANSFER_ENCODING)
+        || req.headers().get(header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0");
     let (parts, body) = req.into_parts();
     let stream = IdleTimeout { inner: body.into_data_stream(), idle, timer: None, done: false };
-    next.run(Request::from_parts(parts, Body::from_stream(stream))).await
+    let mut res = next.run(Request::from_parts(parts, Body::from_stream(stream))).await;
+    if has_body && (res.status().is_client_error() || res.status().is_server_error()) {
+        res.headers_mut().insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+    }
+    res
 }
 
 /// Middleware for the upload route: the part headers, the preamble and the number of
