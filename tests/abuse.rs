@@ -217,3 +217,22 @@ async fn slow_and_idle_connections_are_closed_and_one_address_cannot_take_them_a
         .and_then(|n| n.parse::<u64>().ok());
     assert!(refused.is_some_and(|n| n >= 1), "{metrics}");
 }
+
+#[tokio::test]
+async fn a_flood_of_addresses_does_not_reset_a_clients_rate_limit() {
+    // A small table (16 clients) behind a trusted proxy: each made-up address is a client.
+    let s = Server::start(json!({"ip_filter": {"enabled": true, "rule": "5/60", "max_tracked": 16,
+                                               "trusted_proxies": ["127.0.0.1"]}}));
+    let get = |client: String| {
+        let req = s.http.get(s.at("/healthz")).header("x-forwarded-for", client);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    for _ in 0..5 {
+        assert_eq!(get("192.0.2.7".into()).await, 200);
+    }
+    for i in 0..100 {
+        get(format!("10.9.{}.{}", i / 200, i % 200 + 1)).await;
+    }
+    // Its count survived the flood: the sixth request in the window is still refused.
+    assert_eq!(get("192.0.2.7".into()).await, 429);
+}

@@ -194,7 +194,9 @@ async fn killed_at_random_while_writing_the_server_keeps_every_promise() {
     for cycle in 0..=cycles {
         let s = server.take().unwrap();
         s.reconciled().await;
-        check(&s, &ledger.lock().unwrap(), cycle).await;
+        let promises = std::mem::take(&mut *ledger.lock().unwrap());
+        check(&s, &promises, cycle).await;
+        *ledger.lock().unwrap() = promises;
         if cycle == cycles {
             break;
         }
