@@ -187,6 +187,10 @@ fn main() -> anyhow::Result<()> {
     if let Some(bind) = cli.bind {
         settings.config.bind = bind;
     }
+    // Links are derived from the port: resolve again with the one given on the command line.
+    let config_file = settings.config_file.take();
+    settings = imgbed::config::resolve(settings.config.clone(), settings.base_dir.clone());
+    settings.config_file = config_file;
     if let Err((key, message)) = imgbed::config::validate(&settings.config) {
         anyhow::bail!("{key}: {message}");
     }
@@ -262,7 +266,9 @@ async fn serve(settings: imgbed::config::Settings) -> anyhow::Result<()> {
     let settings = if settings.config.port != bound.port() {
         let mut config = settings.config.clone();
         config.port = bound.port();
-        imgbed::config::resolve(config, settings.base_dir.clone())
+        let mut resolved = imgbed::config::resolve(config, settings.base_dir.clone());
+        resolved.config_file = settings.config_file.clone();
+        resolved
     } else {
         settings
     };
