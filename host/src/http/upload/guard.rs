@@ -64,6 +64,9 @@ impl<S> PartGuard<S> {
 
     /// Follows the phases through one chunk; an error names what went over its limit.
     fn feed(&mut self, chunk: &[u8]) -> Result<(), String> {
+        if self.passes_through(chunk) {
+            return Ok(());
+        }
         let mut window = std::mem::take(&mut self.tail);
         window.extend_from_slice(chunk);
         let window = window;
@@ -126,6 +129,20 @@ impl<S> PartGuard<S> {
                 }
             }
         }
+    }
+
+    /// The common case, without copying the chunk: file data in which no delimiter starts
+    /// (neither inside the chunk nor across its start). Only the end is kept for the next.
+    fn passes_through(&mut self, chunk: &[u8]) -> bool {
+        let keep = self.delimiter.len() - 1;
+        if self.phase != Phase::Data || chunk.len() < keep || memmem::find(chunk, &self.delimiter).is_some() {
+            return false;
+        }
+        let mut seam = std::mem::take(&mut self.tail);
+        seam.extend_from_slice(&chunk[..keep]);
+        let clean = memmem::find(&seam, &self.delimiter).is_none();
+        self.tail = if clean { chunk[chunk.len() - keep..].to_vec() } else { seam[..seam.len() - keep].to_vec() };
+        clean
     }
 
     fn check_preamble(&mut self, bytes: usize) -> Result<(), String> {
