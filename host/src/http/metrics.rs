@@ -128,29 +128,12 @@ pub fn render(state: &Shared) -> String {
         }
     }
     let m = &state.http_metrics;
-    let _ = writeln!(
-        out,
-        "# TYPE imgbed_uploads_total counter\nimgbed_uploads_total {}",
-        m.uploads.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        out,
-        "# TYPE imgbed_bytes_stored_total counter\nimgbed_bytes_stored_total {}",
-        m.bytes_stored.load(Ordering::Relaxed)
-    );
-
-    let _ = writeln!(
-        out,
-        "# TYPE imgbed_rate_limited_total counter\nimgbed_rate_limited_total {}",
-        m.rate_limited.load(Ordering::Relaxed)
-    );
+    single(&mut out, "counter", "imgbed_uploads_total", m.uploads.load(Ordering::Relaxed));
+    single(&mut out, "counter", "imgbed_bytes_stored_total", m.bytes_stored.load(Ordering::Relaxed));
+    single(&mut out, "counter", "imgbed_rate_limited_total", m.rate_limited.load(Ordering::Relaxed));
     reconciliation(&mut out, &state.reconciliation.get());
     let c = &state.conn_stats;
-    let _ = writeln!(
-        out,
-        "# TYPE imgbed_connections_open gauge\nimgbed_connections_open {}",
-        c.open.load(Ordering::Relaxed)
-    );
+    single(&mut out, "gauge", "imgbed_connections_open", c.open.load(Ordering::Relaxed));
     let _ = writeln!(
         out,
         "# TYPE imgbed_connections_refused_total counter\nimgbed_connections_refused_total{{reason=\"max\"}} {}\nimgbed_connections_refused_total{{reason=\"per_ip\"}} {}",
@@ -192,9 +175,14 @@ fn reconciliation(out: &mut String, phase: &crate::reconcile::Phase) {
         crate::reconcile::Phase::Done(r) => (1, r.missing_files, r.quarantined.len()),
         _ => (0, 0, 0),
     };
-    let _ = writeln!(out, "# TYPE imgbed_reconciliation_done gauge\nimgbed_reconciliation_done {done}");
-    let _ = writeln!(out, "# TYPE imgbed_records_missing_files gauge\nimgbed_records_missing_files {missing}");
-    let _ = writeln!(out, "# TYPE imgbed_quarantined_at_start gauge\nimgbed_quarantined_at_start {quarantined}");
+    single(out, "gauge", "imgbed_reconciliation_done", done);
+    single(out, "gauge", "imgbed_records_missing_files", missing as u64);
+    single(out, "gauge", "imgbed_quarantined_at_start", quarantined as u64);
+}
+
+/// A metric with a single, unlabelled value.
+fn single(out: &mut String, kind: &str, name: &str, value: u64) {
+    let _ = writeln!(out, "# TYPE {name} {kind}\n{name} {value}");
 }
 
 /// `GET /metrics`.
