@@ -47,7 +47,10 @@ pub fn load_secrets(dir: &Path, configured_jwt: &str, configured_admin: &str) ->
         }
     }
     if changed {
-        write_private(&path, &serde_json::to_string_pretty(&stored).expect("serialise secrets")).map_err(err)?;
+        // Synced with its folder: after a power loss a lost name would make new secrets, and
+        // every token would die.
+        let text = serde_json::to_string_pretty(&stored).expect("serialise secrets");
+        crate::config::layout::write_private(&path, text.as_bytes()).map_err(err)?;
         tracing::info!(path = %path.display(), "generated secrets");
     }
     if !configured_jwt.is_empty() {
@@ -57,18 +60,4 @@ pub fn load_secrets(dir: &Path, configured_jwt: &str, configured_admin: &str) ->
         stored.admin_token = configured_admin.to_string();
     }
     Ok(stored)
-}
-
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
-    let tmp = path.with_extension("json.tmp");
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(tmp, path)?;
-    // The new name must survive a power loss too, or the next start makes new secrets
-    // and every token dies.
-    std::fs::File::open(path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))?.sync_all()
 }

@@ -15,15 +15,22 @@ pub struct Place {
     pub path: PathBuf,
 }
 
-/// Writes `bytes` to a new file (or truncates one) readable by its owner only.
+/// Replaces the file at `path` with `bytes`, readable by its owner only, whole or not at
+/// all: written to a temp file beside it, synced, renamed into place, and the folder synced,
+/// so the new name survives a power loss too (creating the folder if needed).
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
-    // An existing file keeps its mode through `open`: narrow it too.
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+    // A temp file left by a crash keeps its mode through `open`: narrow it too.
     f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     f.write_all(bytes)?;
-    f.sync_all()
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// The absolute, normalised form of `p` (`.` and `..` resolved, symbolic links in the

@@ -499,18 +499,11 @@ pub fn load(path: &Path, data_dir: Option<&Path>) -> Result<Settings, ConfigErro
 }
 
 fn write_default(path: &Path, config: &Config) -> Result<(), ConfigError> {
-    let err = |source| ConfigError::Write { path: path.into(), source };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(err)?;
-    }
     let text = serde_json::to_string_pretty(config).expect("config serialises");
-    // Write then rename, so a crash never leaves half a config behind. Readable by its
-    // owner only: it may come to hold the mail password, the token secret, the admin token.
-    let tmp = path.with_extension("json.tmp");
-    layout::write_private(&tmp, (text + "\n").as_bytes()).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)?;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(err)
+    // Whole or not at all, and readable by its owner only: it may come to hold the mail
+    // password, the token secret, the admin token.
+    layout::write_private(path, (text + "\n").as_bytes())
+        .map_err(|source| ConfigError::Write { path: path.into(), source })
 }
 
 /// Parses config text; on failure gives the offending key path and the reason.
