@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::blob::{thumb_name, BlobStore, TempArea};
+use crate::clock::now;
 use crate::config::{Config, Settings};
 use crate::store::{MetaStore, SqliteStore, StoreError};
 use crate::Storage;
@@ -74,10 +75,6 @@ pub struct RestoreReport {
     pub restored: crate::migrate::Report,
     /// Files read back from the restored storage whose digest matched their record.
     pub verified: u64,
-}
-
-fn now() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// The storage settings of a backup folder: SQLite and local files inside it.

@@ -35,13 +35,7 @@ pub struct Report {
 
 /// Runs fsck on `storage`.
 pub async fn run(settings: &Settings, storage: &Storage, options: Options) -> anyhow::Result<Report> {
-    let protected = crate::protected_files(settings);
-    let stores = Stores {
-        store: storage.store.as_ref(),
-        blobs: storage.blobs.as_ref(),
-        thumbs: storage.thumbs.as_deref(),
-        protected: &protected,
-    };
+    let stores = Stores::new(storage.store.as_ref(), storage.blobs.as_ref(), storage.thumbs.as_deref(), settings);
     let started = SystemTime::now().checked_sub(options.min_age);
     let found = stores.find(started).await?;
     let dry_run = !options.repair && !options.purge_quarantine;

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod backup;
 pub mod blob;
+pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod error;
@@ -74,13 +75,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
     tracing::info!(policy = %active.name, sha256 = %active.sha256, "policy loaded");
 
     let ip_filter = Arc::new(ipfilter::IpFilter::new(&settings.config.ip_filter).map_err(anyhow::Error::msg)?);
-    let protected = protected_files(&settings);
-    let stores = reconcile::Stores {
-        store: store.as_ref(),
-        blobs: blobs.as_ref(),
-        thumbs: thumbs.as_deref(),
-        protected: &protected,
-    };
+    let stores = reconcile::Stores::new(store.as_ref(), blobs.as_ref(), thumbs.as_deref(), &settings);
     let before = reconcile::before_serving(&stores, &temp).await.context("finishing interrupted deletes")?;
     Ok(Arc::new(AppState {
         settings,
@@ -107,13 +102,12 @@ pub fn spawn_reconciliation(state: Shared) {
     tokio::spawn(async move {
         state.reconciliation.set(reconcile::Phase::Running);
         let before = state.first_report.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_default();
-        let protected = protected_files(&state.settings);
-        let stores = reconcile::Stores {
-            store: state.store.as_ref(),
-            blobs: state.blobs.as_ref(),
-            thumbs: state.thumbs.as_deref(),
-            protected: &protected,
-        };
+        let stores = reconcile::Stores::new(
+            state.store.as_ref(),
+            state.blobs.as_ref(),
+            state.thumbs.as_deref(),
+            &state.settings,
+        );
         let phase = match reconcile::after_ready(&stores, state.started, before).await {
             Ok(report) => {
                 tracing::info!(

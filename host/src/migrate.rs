@@ -17,6 +17,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::blob::{is_safe_name, thumb_name, BlobStore, TempArea};
+use crate::clock::now;
 use crate::config::Settings;
 use crate::policy::{Limits, PolicyRuntime, Upload};
 use crate::store::{ImageRecord, StoreError, User};
@@ -133,10 +134,6 @@ struct OriginalImage {
 
 fn parse_time(v: Option<String>) -> f64 {
     v.and_then(|t| t.trim().parse::<f64>().ok()).filter(|t| t.is_finite() && *t > 0.0).unwrap_or_else(now)
-}
-
-fn now() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn read_sqlite(path: &Path) -> anyhow::Result<Original> {

@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::blob::{thumb_name, BlobStore, TempArea};
 use crate::config::layout::normalise;
+use crate::config::Settings;
 use crate::store::MetaStore;
 
 /// What a look at the stores found.
@@ -47,16 +48,57 @@ pub struct Stores<'a> {
     pub store: &'a dyn MetaStore,
     pub blobs: &'a dyn BlobStore,
     pub thumbs: Option<&'a dyn BlobStore>,
-    /// The server's own files (config, secrets, database…): never touched, whatever the layout.
-    pub protected: &'a [PathBuf],
+    /// Names in the image and thumbnail folders that are the server's own files (config,
+    /// secrets, database…), never touched whatever the layout; worked out once.
+    own_in_blobs: HashSet<String>,
+    own_in_thumbs: HashSet<String>,
 }
 
-impl Stores<'_> {
-    /// Whether `name` in `store` is one of the server's own files.
-    fn is_protected(&self, store: &dyn BlobStore, name: &str) -> bool {
-        let Some(dir) = store.local_dir() else { return false };
-        let path = normalise(&dir.join(name));
-        self.protected.iter().any(|p| normalise(p) == path)
+/// The names in `store`'s folder (if it is a local one) of the `protected` paths.
+fn own_names(store: Option<&dyn BlobStore>, protected: &[PathBuf]) -> HashSet<String> {
+    let Some(dir) = store.and_then(|s| s.local_dir()).map(normalise) else { return HashSet::new() };
+    protected
+        .iter()
+        .map(|p| normalise(p))
+        .filter(|p| p.parent() == Some(dir.as_path()))
+        .filter_map(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_string))
+        .collect()
+}
+
+/// The names of `listed` without a record (`recorded` says which have one), split into
+/// those at least `oldest_new` old and a count of the younger ones.
+fn unrecorded(
+    listed: Vec<(String, Duration)>,
+    recorded: impl Fn(&str) -> bool,
+    oldest_new: Duration,
+) -> (Vec<String>, usize) {
+    let (mut old, mut young) = (Vec::new(), 0);
+    for (name, age) in listed {
+        if recorded(&name) {
+            continue;
+        }
+        if age >= oldest_new {
+            old.push(name);
+        } else {
+            young += 1;
+        }
+    }
+    old.sort();
+    (old, young)
+}
+
+impl<'a> Stores<'a> {
+    /// The stores of this configuration, with the server's own files kept out of reach.
+    pub fn new(
+        store: &'a dyn MetaStore,
+        blobs: &'a dyn BlobStore,
+        thumbs: Option<&'a dyn BlobStore>,
+        settings: &Settings,
+    ) -> Self {
+        let protected = crate::protected_files(settings);
+        let own_in_blobs = own_names(Some(blobs), &protected);
+        let own_in_thumbs = own_names(thumbs, &protected);
+        Stores { store, blobs, thumbs, own_in_blobs, own_in_thumbs }
     }
 
     /// Looks at everything; a file counts as unrecorded only if it was stored before this
@@ -65,52 +107,40 @@ impl Stores<'_> {
         let pending = self.store.pending_deletes().await?;
         let mut f =
             Findings { pending_deletes: pending.iter().map(|(n, _)| n.clone()).collect(), ..Findings::default() };
-        let skip: HashSet<&String> = f.pending_deletes.iter().collect();
+        let skip: HashSet<&str> = f.pending_deletes.iter().map(String::as_str).collect();
         // Records first, then files: an upload finishing in between shows as a young
         // file (left alone), never as a record without its file.
         let names: HashSet<String> = self.store.all_names().await?.into_iter().collect();
         let listed = self.blobs.list().await?;
         let oldest_new = min_age(self.blobs, started);
         f.cutoff = SystemTime::now().checked_sub(oldest_new);
-        let files: HashSet<&String> = listed.iter().map(|(n, _)| n).collect();
-        for (name, age) in &listed {
-            if names.contains(name) || skip.contains(name) || self.is_protected(self.blobs, name) {
-                continue;
-            }
-            if *age >= oldest_new {
-                f.unrecorded_files.push(name.clone());
-            } else {
-                f.too_recent += 1;
-            }
-        }
         f.quarantined = self.blobs.quarantined().await?;
-        let in_quarantine: HashSet<&str> =
-            f.quarantined.iter().filter_map(|q| q.strip_prefix(&format!("{}/", crate::blob::QUARANTINE))).collect();
-        for name in names.iter().filter(|n| !files.contains(n)) {
-            match in_quarantine.contains(name.as_str()) {
-                true => f.restorable.push(name.clone()),
-                false => f.missing_files.push(name.clone()),
+        {
+            let files: HashSet<&str> = listed.iter().map(|(n, _)| n.as_str()).collect();
+            let prefix = format!("{}/", crate::blob::QUARANTINE);
+            let in_quarantine: HashSet<&str> = f.quarantined.iter().filter_map(|q| q.strip_prefix(&prefix)).collect();
+            for name in names.iter().filter(|n| !files.contains(n.as_str())) {
+                match in_quarantine.contains(name.as_str()) {
+                    true => f.restorable.push(name.clone()),
+                    false => f.missing_files.push(name.clone()),
+                }
             }
         }
         f.missing_files.sort();
         f.restorable.sort();
-        f.unrecorded_files.sort();
+        let recorded = |n: &str| names.contains(n) || skip.contains(n) || self.own_in_blobs.contains(n);
+        (f.unrecorded_files, f.too_recent) = unrecorded(listed, recorded, oldest_new);
         if let Some(thumbs) = self.thumbs {
             let wanted: HashSet<String> = names.iter().map(|n| thumb_name(n)).collect();
             let listed = thumbs.list().await?;
             let oldest_new = min_age(thumbs, started);
-            for (name, age) in listed {
-                let image = name.strip_suffix(".png").unwrap_or(&name).to_string();
-                if wanted.contains(&name) || skip.contains(&image) || self.is_protected(thumbs, &name) {
-                    continue;
-                }
-                if age >= oldest_new {
-                    f.unrecorded_thumbnails.push(name);
-                } else {
-                    f.too_recent += 1;
-                }
-            }
-            f.unrecorded_thumbnails.sort();
+            let recorded = |n: &str| {
+                let image = n.strip_suffix(".png").unwrap_or(n);
+                wanted.contains(n) || skip.contains(image) || self.own_in_thumbs.contains(n)
+            };
+            let (found, young) = unrecorded(listed, recorded, oldest_new);
+            f.unrecorded_thumbnails = found;
+            f.too_recent += young;
             f.quarantined.extend(thumbs.quarantined().await?.into_iter().map(|q| format!("thumbs/{q}")));
         }
         Ok(f)

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
@@ -103,7 +103,7 @@ fn upload_of(path: &PathBuf) -> anyhow::Result<(Upload, std::fs::File)> {
         size: bytes.len() as u64,
         digest: hex::encode(Sha256::digest(&bytes)),
         owner: "cli".into(),
-        received_at: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
+        received_at: imgbed::clock::now(),
         attempt: 0,
     };
     Ok((upload, std::fs::File::open(path)?))

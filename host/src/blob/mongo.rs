@@ -8,7 +8,7 @@
 
 use std::io;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -18,6 +18,7 @@ use mongodb::{Collection, Database, IndexModel};
 use tokio::io::AsyncReadExt;
 
 use super::{is_safe_name, unsafe_name, BlobStore, ByteStream, QUARANTINE};
+use crate::clock::{now, seconds};
 use crate::store::mongo::{is_duplicate, number};
 
 /// Bytes per chunk document (well under MongoDB's 16 MiB document limit).
@@ -55,14 +56,6 @@ fn io_error(e: mongodb::error::Error) -> io::Error {
         _ => io::ErrorKind::Other,
     };
     io::Error::new(kind, e.to_string())
-}
-
-fn seconds(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
-}
-
-fn now() -> f64 {
-    seconds(SystemTime::now())
 }
 
 impl MongoBlobs {

@@ -2,7 +2,6 @@
 //! code confirmed with a POST), and `mail_for_reset`.
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -16,13 +15,10 @@ use sha2::{Digest, Sha256};
 use super::images::body_bytes;
 use super::{authorize, json_object, query_map, store_error, AppState, Shared};
 use crate::auth::{self, Claims};
+use crate::clock::now;
 use crate::error::{ApiError, ApiResult};
 use crate::mail::Recovery;
 use crate::store::{StoreError, User};
-
-fn now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
-}
 
 /// The string field `key` of a JSON object; wrong types are a 400.
 fn string_field(obj: &serde_json::Map<String, Value>, key: &str) -> ApiResult<Option<String>> {

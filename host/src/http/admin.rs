@@ -53,7 +53,7 @@ pub async fn remove_user(
     }
     // Barred first, so the mail cannot register again while its account is being removed.
     if ban {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        let now = crate::clock::now();
         state.store.ban(&mail, now).await.map_err(store_error)?;
     }
     let images = if existed { remove_account(&state, &mail).await? } else { 0 };

@@ -10,7 +10,6 @@ mod store;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{ConnectInfo, Multipart, State};
@@ -22,6 +21,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::{authorize, principal_of, query_map, record_json, store_error, AppState, Shared};
 use crate::blob::TempBlob;
+use crate::clock::now;
 use crate::error::{ApiError, ApiResult};
 use crate::policy::{Media, Principal, Upload};
 use crate::store::ImageRecord;
@@ -63,10 +63,6 @@ fn multipart_error(e: MultipartError, cap: u64) -> ApiError {
         cause = c.source();
     }
     ApiError::body_unreadable(detail)
-}
-
-fn now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Longest client file name kept, in characters.

@@ -6,11 +6,8 @@
 use mongodb::bson::doc;
 
 use super::{backend, float, text, MongoStore};
+use crate::clock::now;
 use crate::store::{ImageRecord, MetaStore, StoreError};
-
-fn now() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
-}
 
 /// Inserts, then checks the owner's account still exists with the same token id. A
 /// removal deletes the account before it lists the owner's records, so either it

@@ -9,7 +9,7 @@ use super::backend;
 use crate::store::StoreError;
 
 pub(super) fn add(c: &Connection, mail: &str, hash: &str, expires: f64) -> Result<(), StoreError> {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    let now = crate::clock::now();
     // Expired codes of this mail are of no use to anyone: they make room.
     c.execute("DELETE FROM removal_codes WHERE mail = ?1 AND expires <= ?2", params![mail, now]).map_err(backend)?;
     c.execute(

@@ -7,6 +7,7 @@ use std::path::Path;
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 
 use super::{backend, insert_row};
+use crate::clock::now;
 use crate::store::{ImageRecord, StoreError};
 
 /// Creates the database file readable by its owner only (0600) if it does not exist
@@ -24,10 +25,6 @@ pub(super) fn create_private(path: &Path) -> std::io::Result<()> {
 /// process writing (e.g. `imgbed fsck`) makes it wait, never fail half-way.
 fn write_tx(c: &Connection) -> Result<Transaction<'_>, StoreError> {
     Transaction::new_unchecked(c, TransactionBehavior::Immediate).map_err(backend)
-}
-
-fn now() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Inserts `r` only while its owner's account (with token id `jti`) exists: one
