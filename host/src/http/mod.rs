@@ -252,16 +252,27 @@ pub(crate) async fn principal_of(
     headers: &HeaderMap,
     query: &HashMap<String, String>,
 ) -> ApiResult<Principal> {
+    Ok(caller(state, headers, query).await?.0)
+}
+
+/// Like [`principal_of`], with the token id (`jti`) of the caller's account when there is
+/// one: the account as it was found when the token was checked (no second look-up).
+pub(crate) async fn caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> ApiResult<(Principal, Option<String>)> {
     let Some(token) = auth::request_token(headers, query.get("token").map(String::as_str)) else {
-        return Ok(if state.settings.config.auth.jwt { auth::anonymous() } else { auth::user(auth::LOCAL_OWNER) });
+        let who = if state.settings.config.auth.jwt { auth::anonymous() } else { auth::user(auth::LOCAL_OWNER) };
+        return Ok((who, None));
     };
     if auth::secret_eq(&token, &state.secrets.admin_token) {
-        return Ok(auth::admin());
+        return Ok((auth::admin(), None));
     }
     let Ok(claims) = auth::verify(&token, &state.secrets.jwt_secret) else {
         // A token of the original service, brought in by `imgbed import-original`.
         return match legacy_account(state, &token).await? {
-            Some(mail) => Ok(auth::user(&mail)),
+            Some(user) => Ok((auth::user(&user.mail), Some(user.jti))),
             None => Err(ApiError::invalid_token()),
         };
     };
@@ -269,18 +280,18 @@ pub(crate) async fn principal_of(
     if !auth::secret_eq(&user.jti, &claims.jti) || user.issued_at != claims.iat {
         return Err(ApiError::invalid_token());
     }
-    Ok(auth::user(&user.mail))
+    Ok((auth::user(&user.mail), Some(user.jti)))
 }
 
 /// The account an imported token of the original service belongs to, if any (and if
 /// the account still exists). Only the token's SHA-256 is stored.
-pub(crate) async fn legacy_account(state: &AppState, token: &str) -> ApiResult<Option<String>> {
+pub(crate) async fn legacy_account(state: &AppState, token: &str) -> ApiResult<Option<crate::store::User>> {
     if token.is_empty() || token.len() > 1024 {
         return Ok(None);
     }
     let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()));
     let Some(mail) = state.store.legacy_owner(&hash).await.map_err(store_error)? else { return Ok(None) };
-    Ok(state.store.get_user(&mail).await.map_err(store_error)?.map(|u| u.mail))
+    state.store.get_user(&mail).await.map_err(store_error)
 }
 
 /// A policy refusal as an API error.

@@ -19,11 +19,11 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::{authorize, principal_of, query_map, record_json, store_error, AppState, Shared};
+use super::{authorize, caller, query_map, record_json, store_error, AppState, Shared};
 use crate::blob::TempBlob;
 use crate::clock::now;
 use crate::error::{ApiError, ApiResult};
-use crate::policy::{Media, Principal, Upload};
+use crate::policy::{Media, Upload};
 use crate::store::ImageRecord;
 
 /// Naming attempts before giving up on a free name.
@@ -168,9 +168,10 @@ pub async fn upload(
     // Heavy policy work is shared fairly between client addresses.
     let client = crate::ipfilter::client_key(state.ip_filter.client_or_peer(peer.ip(), &headers)).to_string();
     let query = query_map(&uri)?;
-    let who = principal_of(&state, &headers, &query).await?;
+    // With the token id of the uploader's account: storing fails if the account is
+    // removed (or banned) meanwhile.
+    let (who, jti) = caller(&state, &headers, &query).await?;
     authorize(&state, "image.upload", &who, Vec::new()).await?;
-    let jti = account_stamp(&state, &who).await?;
     let mut multipart = multipart.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(state.settings.max_file_size())
@@ -229,16 +230,4 @@ pub async fn upload(
     counters.uploads.fetch_add(count, std::sync::atomic::Ordering::Relaxed);
     counters.bytes_stored.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
     Ok(Json(json!({"data": "文件上传成功", "type": "ok", "files": files})))
-}
-
-/// The token id of the uploader's account, so that storing fails if the account is
-/// removed (or banned) meanwhile. None when there is no account (no tokens, admin).
-async fn account_stamp(state: &AppState, who: &Principal) -> ApiResult<Option<String>> {
-    if who.kind != "user" || who.id == crate::auth::LOCAL_OWNER {
-        return Ok(None);
-    }
-    match state.store.get_user(&who.id).await.map_err(store_error)? {
-        Some(user) => Ok(Some(user.jti)),
-        None => Err(ApiError::invalid_token()),
-    }
 }
