@@ -124,3 +124,36 @@ async fn a_forged_cache_entry_is_not_run() {
     let (status, body) = s.upload(&[("x.png", fake, "image/png")]).await;
     assert!(status >= 400, "the forged artifact ran: {body}");
 }
+
+/// (Here rather than beside the calibrated sandbox tests: compiling the component takes a
+/// core.) What the built-in policy may import: the contract and the parts of WASI that Rust's
+/// `std` uses routinely (all answered harmlessly by the sandbox). No sockets, no HTTP.
+#[test]
+fn the_built_in_policy_imports_only_what_the_sandbox_allows() {
+    const ALLOWED: &[&str] = &[
+        "imgbed:policy/",
+        "wasi:cli/environment@",
+        "wasi:cli/exit@",
+        "wasi:cli/stdin@",
+        "wasi:cli/stdout@",
+        "wasi:cli/stderr@",
+        "wasi:cli/terminal-",
+        "wasi:io/error@",
+        "wasi:io/streams@",
+        "wasi:io/poll@",
+        "wasi:clocks/wall-clock@",
+        "wasi:clocks/monotonic-clock@",
+        "wasi:random/",
+        "wasi:filesystem/types@",
+        "wasi:filesystem/preopens@",
+    ];
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    let engine = wasmtime::Engine::new(&config).unwrap();
+    let component = wasmtime::component::Component::new(&engine, imgbed::policy::BUILTIN_POLICY).unwrap();
+    let imports: Vec<String> = component.component_type().imports(&engine).map(|(n, _)| n.to_string()).collect();
+    assert!(imports.iter().any(|i| i.starts_with("imgbed:policy/host")), "{imports:?}");
+    for import in &imports {
+        assert!(ALLOWED.iter().any(|a| import.starts_with(a)), "the built-in policy imports {import}");
+    }
+}
