@@ -7,6 +7,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bash "$here/setup.sh"
 cd "$here/.."
+# House rules: no import cycle between sibling modules, no source file over 400 lines.
+python3 "$here/check-structure.py"
 
 vars="$(mktemp "${TMPDIR:-/tmp}/imgbed-test-vars.XXXXXX")"
 cleanup() {

@@ -290,3 +290,85 @@ async fn a_request_dropped_while_its_files_are_stored_leaves_nothing() {
     assert_eq!(listed, vec!["t-clash.png".to_string()]);
     assert!(s.temp_files().is_empty(), "{:?}", s.temp_files());
 }
+
+#[tokio::test]
+async fn a_client_that_disconnects_mid_upload_leaves_nothing() {
+    use tokio::io::AsyncWriteExt;
+    let s = Server::start(json!({}));
+    let addr = s.url.trim_start_matches("http://").to_string();
+    let png = fixtures::png_of_size(300_000, 800);
+    let boundary = "XyZbOuNdArY";
+    let head = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.png\"\r\nContent-Type: image/png\r\n\r\n");
+    let total = head.len() + png.len() + boundary.len() + 8;
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let request = format!(
+        "POST /api/image_upload HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {total}\r\n\r\n{head}"
+    );
+    conn.write_all(request.as_bytes()).await.unwrap();
+    conn.write_all(&png[..png.len() / 2]).await.unwrap();
+    conn.flush().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(conn);
+    // The server notices, removes the partial temp file, and keeps serving.
+    let mut clean = false;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if s.temp_files().is_empty() {
+            clean = true;
+            break;
+        }
+    }
+    assert!(clean, "temp files left: {:?}", s.temp_files());
+    assert!(s.stored_files().is_empty());
+    assert_eq!(s.get("/api/image_list").await.1["total"], 0);
+    s.upload_png(801).await;
+}
+
+#[tokio::test]
+async fn start_up_clears_temp_files_and_keeps_everything_else() {
+    let s = Server::start(json!({}));
+    let kept = s.upload_png(900).await;
+    let lost = s.upload_png(901).await;
+    let dir = s.stop();
+    std::fs::remove_file(dir.path().join("images").join(&lost)).unwrap();
+    std::fs::write(dir.path().join("images").join("orphan.png"), b"left by a crash").unwrap();
+    std::fs::write(dir.path().join("images/.tmp").join("abc.part"), b"half").unwrap();
+    let s = Server::start_in(dir);
+    // A temp file was never answered: gone. The record without its file is kept and
+    // reported; the file without a record is moved aside (tests/safety.rs has the rest).
+    assert!(s.temp_files().is_empty());
+    assert_eq!(s.reconciled().await["missing_files"], 1);
+    assert_eq!(s.stored_files(), vec![kept.clone()]);
+    assert_eq!(s.quarantined_files(), vec!["orphan.png".to_string()]);
+    let (_, list) = s.get("/api/image_list").await;
+    assert_eq!(list["total"], 2);
+}
+
+#[tokio::test]
+async fn a_full_disk_is_answered_with_507_and_leaves_nothing() {
+    let s = Server::start(json!({"server": {"image_path": "small"}}));
+    let small = s.path().join("small");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(&small)
+        .status()
+        .map(|st| st.success())
+        .unwrap_or(false);
+    if !mounted {
+        assert!(std::env::var_os("CI").is_none(), "CI runs as root and must be able to mount a tmpfs");
+        eprintln!("skipping: cannot mount a tmpfs here (not root)");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(small.clone());
+    std::fs::create_dir_all(small.join(".tmp")).unwrap();
+    let got = s.upload(&[("big.png", fixtures::png_of_size(600_000, 950), "image/png")]).await;
+    assert_error(&got, 507, "storage_full");
+    assert_eq!(std::fs::read_dir(small.join(".tmp")).unwrap().count(), 0);
+    assert_eq!(s.get("/api/image_list").await.1["total"], 0);
+}

@@ -8,6 +8,7 @@ pub mod authz;
 #[cfg(any(test, feature = "check"))]
 pub mod check;
 pub mod inspect;
+pub mod media;
 pub mod metadata;
 pub mod naming;
 pub mod reader;

@@ -12,8 +12,9 @@ use mongodb::bson::{doc, spec::BinarySubtype, Binary, Bson, Document};
 use mongodb::{Collection, Database};
 use sha2::{Digest, Sha256};
 
-use crate::http::Shared;
-use crate::policy::LoadedPolicy;
+use std::sync::Arc;
+
+use crate::policy::{LoadedPolicy, PolicyRuntime};
 
 /// Largest policy shared through the database (MongoDB documents hold at most 16 MiB).
 const MAX_SHARED_POLICY: usize = 15 * 1024 * 1024;
@@ -26,11 +27,13 @@ const ACTIVE: &str = "active";
 pub struct SharedPolicy {
     coll: Collection<Document>,
     components: Collection<Document>,
+    /// Bound on one database operation (`database.timeout_ms`).
+    limit: Duration,
 }
 
 impl SharedPolicy {
-    pub fn new(db: &Database) -> Self {
-        SharedPolicy { coll: db.collection("policy"), components: db.collection("policy_components") }
+    pub fn new(db: &Database, limit: Duration) -> Self {
+        SharedPolicy { coll: db.collection("policy"), components: db.collection("policy_components"), limit }
     }
 
     /// Publishes `policy` as the one every host should run.
@@ -80,59 +83,58 @@ impl SharedPolicy {
         }
         Ok(Some((sha, bytes)))
     }
-}
 
-/// Publishes this host's active policy (after a swap here), logging a failure.
-pub async fn publish_active(state: &Shared) -> Result<(), String> {
-    let Some(shared) = &state.shared_policy else { return Ok(()) };
-    let active = state.policy.active();
-    let limit = Duration::from_millis(state.settings.config.database.timeout_ms);
-    let result = match tokio::time::timeout(limit, shared.publish(&active)).await {
-        Ok(done) => done,
-        Err(_) => Err(format!("MongoDB did not answer within {} ms", limit.as_millis())),
-    };
-    match &result {
-        Ok(()) => tracing::info!(sha256 = %active.sha256, "policy published to the other hosts"),
-        Err(e) => tracing::error!(error = %e, "could not publish the policy to the other hosts"),
+    /// Publishes this host's active policy (after a swap here), logging a failure.
+    pub async fn publish_active(&self, policy: &PolicyRuntime) -> Result<(), String> {
+        let active = policy.active();
+        let limit = self.limit;
+        let result = match tokio::time::timeout(limit, self.publish(&active)).await {
+            Ok(done) => done,
+            Err(_) => Err(format!("MongoDB did not answer within {} ms", limit.as_millis())),
+        };
+        match &result {
+            Ok(()) => tracing::info!(sha256 = %active.sha256, "policy published to the other hosts"),
+            Err(e) => tracing::error!(error = %e, "could not publish the policy to the other hosts"),
+        }
+        result
     }
-    result
-}
 
-/// Follows the published policy: checks every `every` and loads a new one.
-pub fn spawn_follower(state: Shared, every: Duration) {
-    let Some(shared) = state.shared_policy.clone() else { return };
-    let limit = Duration::from_millis(state.settings.config.database.timeout_ms);
-    tokio::spawn(async move {
-        let mut refused: Option<String> = None;
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let sha = match tokio::time::timeout(limit, shared.current()).await {
-                Ok(Ok(Some(sha))) => sha,
-                Ok(Ok(None)) | Err(_) => continue,
-                Ok(Err(e)) => {
-                    tracing::debug!(error = %e, "cannot read the shared policy");
+    /// Follows the published policy: checks every `every` and loads a new one into `policy`.
+    pub fn spawn_follower(&self, policy: Arc<PolicyRuntime>, every: Duration) {
+        let shared = self.clone();
+        let limit = self.limit;
+        tokio::spawn(async move {
+            let mut refused: Option<String> = None;
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let sha = match tokio::time::timeout(limit, shared.current()).await {
+                    Ok(Ok(Some(sha))) => sha,
+                    Ok(Ok(None)) | Err(_) => continue,
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "cannot read the shared policy");
+                        continue;
+                    }
+                };
+                if sha == policy.active().sha256 || refused.as_deref() == Some(sha.as_str()) {
                     continue;
                 }
-            };
-            if sha == state.policy.active().sha256 || refused.as_deref() == Some(sha.as_str()) {
-                continue;
+                let Ok(fetched) = tokio::time::timeout(limit * 10, shared.fetch()).await else { continue };
+                match fetched {
+                    Ok(Some((sha, bytes))) => match policy.swap(bytes, "shared").await {
+                        Ok(p) => {
+                            tracing::info!(policy = %p.name, sha256 = %sha, "following the policy another host published")
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, sha256 = %sha, "the published policy was refused here; keeping ours");
+                            refused = Some(sha);
+                        }
+                    },
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %e, "cannot load the shared policy"),
+                }
             }
-            let Ok(fetched) = tokio::time::timeout(limit * 10, shared.fetch()).await else { continue };
-            match fetched {
-                Ok(Some((sha, bytes))) => match state.policy.swap(bytes, "shared").await {
-                    Ok(p) => {
-                        tracing::info!(policy = %p.name, sha256 = %sha, "following the policy another host published")
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, sha256 = %sha, "the published policy was refused here; keeping ours");
-                        refused = Some(sha);
-                    }
-                },
-                Ok(None) => {}
-                Err(e) => tracing::error!(error = %e, "cannot load the shared policy"),
-            }
-        }
-    });
+        });
+    }
 }

@@ -20,7 +20,7 @@ use crate::blob::{is_safe_name, thumb_name, BlobStore, TempArea};
 use crate::clock::now;
 use crate::config::Settings;
 use crate::policy::{Limits, PolicyRuntime, Upload};
-use crate::store::{ImageRecord, StoreError, User};
+use crate::store::{StoreError, User};
 use crate::Storage;
 
 /// What a run copied, skipped and refused.
@@ -314,7 +314,7 @@ pub async fn import_original(
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e.into()),
         }
-        let record = ImageRecord::accepted(name.clone(), &upload, &media);
+        let record = crate::ingest::record(name.clone(), &upload, &media);
         match to.store.insert(&record).await {
             Ok(()) => report.images += 1,
             Err(StoreError::Duplicate(existing)) => {

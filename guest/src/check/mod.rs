@@ -9,6 +9,8 @@ mod generate;
 mod properties;
 #[cfg(test)]
 mod regressions;
+#[cfg(test)]
+mod videos;
 
 use crate::inspect::{self, Found, Kind, Limits};
 use crate::metadata::{self, Piece};

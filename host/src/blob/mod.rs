@@ -20,23 +20,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 
-/// Longest stored name, in bytes.
-pub const MAX_NAME_LEN: usize = 200;
-
-/// Whether `name` is safe to use as a file name in the storage directory:
-/// 1–200 bytes of `[A-Za-z0-9._-]`, not starting with a dot.
-pub fn is_safe_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_NAME_LEN
-        && !name.starts_with('.')
-        && !name.contains("..")
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-}
-
-/// The thumbnail file name of a stored name.
-pub fn thumb_name(name: &str) -> String {
-    format!("{name}.png")
-}
+pub use crate::names::{is_safe_name, thumb_name, MAX_NAME_LEN};
 
 fn unsafe_name() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, "unsafe name")

@@ -19,7 +19,7 @@ use tokio::io::AsyncReadExt;
 
 use super::{is_safe_name, unsafe_name, BlobStore, ByteStream, QUARANTINE};
 use crate::clock::{now, seconds};
-use crate::store::mongo::{is_duplicate, number};
+use crate::mongo::{is_duplicate, number};
 
 /// Bytes per chunk document (well under MongoDB's 16 MiB document limit).
 const CHUNK: usize = 1024 * 1024;

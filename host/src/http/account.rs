@@ -12,11 +12,11 @@ use axum::Json;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::images::body_bytes;
-use super::{authorize, json_object, query_map, store_error, AppState, Shared};
+use super::body_bytes;
+use super::{authorize, json_object, query_map, AppState, Shared};
 use crate::auth::{self, Claims};
 use crate::clock::now;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Code};
 use crate::mail::Recovery;
 use crate::store::{StoreError, User};
 
@@ -30,7 +30,7 @@ fn string_field(obj: &serde_json::Map<String, Value>, key: &str) -> ApiResult<Op
 }
 
 fn invalid_mail() -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_mail", "邮箱格式错误")
+    ApiError::of(Code::InvalidMail)
 }
 
 /// Asks the policy whether this mail may do `action` (it decides what a valid
@@ -48,7 +48,7 @@ fn token_of(state: &AppState, user: &User) -> String {
 }
 
 /// `POST /api/get_token` `{"mail"}` → `{"token": "<jwt>"}`.
-#[utoipa::path(post, path = "/api/get_token", request_body(content = super::openapi::MailBody, content_type = "application/json"), responses((status = 200, description = "registered", body = super::openapi::TokenAnswer), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 409, description = "conflict", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/get_token", request_body(content = super::schema::MailBody, content_type = "application/json"), responses((status = 200, description = "registered", body = super::schema::TokenAnswer), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 409, description = "conflict", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
 pub async fn get_token(State(state): State<Shared>, body: Result<Bytes, BytesRejection>) -> ApiResult<Json<Value>> {
     // The original answered bad input with an empty token; keep that field on every error.
     let with_token = |e: ApiError| e.with_field("token", json!(""));
@@ -61,8 +61,8 @@ pub async fn get_token(State(state): State<Shared>, body: Result<Bytes, BytesRej
         .ok_or_else(|| with_token(invalid_mail().with_detail("mail is required")))?;
     let mail = auth::normalise_mail(&raw).ok_or_else(|| with_token(invalid_mail()))?;
     authorize_mail(&state, "account.register", &mail).await.map_err(with_token)?;
-    if state.store.is_banned(&mail).await.map_err(store_error)? {
-        return Err(with_token(ApiError::new(StatusCode::FORBIDDEN, "banned", "该邮箱已被禁止注册")));
+    if state.store.is_banned(&mail).await.map_err(ApiError::from)? {
+        return Err(with_token(ApiError::of(Code::Banned)));
     }
     let user = User {
         mail: mail.clone(),
@@ -73,10 +73,9 @@ pub async fn get_token(State(state): State<Shared>, body: Result<Bytes, BytesRej
     match state.store.create_user(&user).await {
         Ok(()) => {}
         Err(StoreError::UserExists) => {
-            return Err(ApiError::new(StatusCode::CONFLICT, "token_exists", "already exist")
-                .with_field("token", json!("already exist")));
+            return Err(ApiError::of(Code::TokenExists).with_field("token", json!("already exist")));
         }
-        Err(e) => return Err(with_token(store_error(e))),
+        Err(e) => return Err(with_token(ApiError::from(e))),
     }
     let token = token_of(&state, &user);
     tracing::info!(mail = %mail, "account registered");
@@ -87,21 +86,17 @@ fn hash_check(check: &str) -> String {
     hex::encode(Sha256::digest(check.as_bytes()))
 }
 
-/// Deletes an account, its tokens and all its images: the records in one step (never
-/// half done), then the files. Uploads still in flight for it fail.
+/// Removes the account `mail` with its images and files.
 pub(crate) async fn remove_account(state: &AppState, mail: &str) -> ApiResult<usize> {
-    let (_, names) = state.store.remove_account(mail).await.map_err(store_error)?;
-    state.finish_deletes(&names).await;
-    tracing::info!(mail = %mail, images = names.len(), "account removed");
-    Ok(names.len())
+    state.remove_account(mail).await.map_err(ApiError::from)
 }
 
 fn missing() -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "missing_fields", "密钥删除失败,信息不全")
+    ApiError::of(Code::MissingFields)
 }
 
 fn remove_failed() -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "remove_failed", "密钥删除失败")
+    ApiError::of(Code::RemoveFailed)
 }
 
 /// How a removal proves itself.
@@ -124,13 +119,13 @@ async fn remove_with(state: &AppState, mail: &str, proof: Proof) -> ApiResult<us
         vec![("mail".into(), mail.clone()), ("via".into(), via.into())],
     )
     .await?;
-    let user = state.store.get_user(&mail).await.map_err(store_error)?.ok_or_else(remove_failed)?;
+    let user = state.store.get_user(&mail).await.map_err(ApiError::from)?.ok_or_else(remove_failed)?;
     let proven = match proof {
         Proof::Token(t) => {
             auth::secret_eq(&t, &token_of(state, &user))
                 || super::legacy_account(state, &t).await?.is_some_and(|owner| owner.mail == user.mail)
         }
-        Proof::Check(c) => state.store.take_check(&mail, &hash_check(&c), now()).await.map_err(store_error)?,
+        Proof::Check(c) => state.store.take_check(&mail, &hash_check(&c), now()).await.map_err(ApiError::from)?,
     };
     if !proven {
         return Err(remove_failed());
@@ -145,7 +140,7 @@ fn ok_removed(images: usize) -> Json<Value> {
 /// `GET /api/remove_token?mail=&token=` removes the account (the original's API).
 /// `GET /api/remove_token?mail=&check=` is the mailed link: it only shows a
 /// confirmation page (mail scanners open links), whose form POSTs the removal.
-#[utoipa::path(get, path = "/api/remove_token", params(("mail" = Option<String>, Query), ("token" = Option<String>, Query), ("check" = Option<String>, Query)), responses((status = 200, description = "removed (with token), or a confirmation page (with check)", content((super::openapi::Envelope = "application/json"), (String = "text/html"))), (status = 400, description = "missing values, or an invalid link (page)", content((super::openapi::ErrorBody = "application/json"), (String = "text/html"))), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/remove_token", params(("mail" = Option<String>, Query), ("token" = Option<String>, Query), ("check" = Option<String>, Query)), responses((status = 200, description = "removed (with token), or a confirmation page (with check)", content((super::schema::Envelope = "application/json"), (String = "text/html"))), (status = 400, description = "missing values, or an invalid link (page)", content((super::schema::ErrorBody = "application/json"), (String = "text/html"))), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
 pub async fn remove_token_get(State(state): State<Shared>, uri: Uri) -> ApiResult<Response> {
     let q = query_map(&uri)?;
     let get = |k: &str| q.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
@@ -155,7 +150,7 @@ pub async fn remove_token_get(State(state): State<Shared>, uri: Uri) -> ApiResul
     }
     let Some(check) = get("check") else { return Err(missing()) };
     let valid = match auth::normalise_mail(&mail) {
-        Some(m) => state.store.check_valid(&m, &hash_check(&check), now()).await.map_err(store_error)?,
+        Some(m) => state.store.check_valid(&m, &hash_check(&check), now()).await.map_err(ApiError::from)?,
         None => false,
     };
     Ok(if valid {
@@ -167,7 +162,7 @@ pub async fn remove_token_get(State(state): State<Shared>, uri: Uri) -> ApiResul
 
 /// `POST /api/remove_token`: the confirmation form (urlencoded, answered with a
 /// page) or API clients (JSON `{"mail","check"}` or `{"mail","token"}`).
-#[utoipa::path(post, path = "/api/remove_token", request_body(content = Option<super::openapi::RemoveBody>, content_type = "application/json"), responses((status = 200, description = "removed", content((super::openapi::Envelope = "application/json"), (String = "text/html"))), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/remove_token", request_body(content = Option<super::schema::RemoveBody>, content_type = "application/json"), responses((status = 200, description = "removed", content((super::schema::Envelope = "application/json"), (String = "text/html"))), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
 pub async fn remove_token_post(
     State(state): State<Shared>,
     headers: HeaderMap,
@@ -253,19 +248,19 @@ static THROTTLE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// The answer never says whether the address has an account: without mail configured
 /// every address gets the same 501; with it, every address gets 200 at once, and the
 /// look-up, the per-recipient limit and the sending happen afterwards.
-#[utoipa::path(post, path = "/api/mail_for_reset", request_body(content = super::openapi::MailBody, content_type = "application/json"), responses((status = 200, description = "sent (or nothing to send)", body = super::openapi::Envelope), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 501, description = "mail is not configured", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/mail_for_reset", request_body(content = super::schema::MailBody, content_type = "application/json"), responses((status = 200, description = "sent (or nothing to send)", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 501, description = "mail is not configured", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
 pub async fn mail_for_reset(
     State(state): State<Shared>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let failed = || ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "请求找回错误");
+    let failed = || ApiError::of(Code::BadRequest).with_message("请求找回错误");
     let body = body_bytes(body)?;
     let obj = json_object(&body)?.ok_or_else(|| failed().with_detail("a JSON body {\"mail\": ...} is required"))?;
     let raw = string_field(&obj, "mail")?.ok_or_else(|| failed().with_detail("mail is required"))?;
     let mail = auth::normalise_mail(&raw).ok_or_else(invalid_mail)?;
     authorize_mail(&state, "account.recover", &mail).await?;
     if !state.mailer.configured() {
-        return Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, "mail_not_configured", "邮件服务未配置")
+        return Err(ApiError::of(Code::MailNotConfigured)
             .with_detail("this server has no mail.host: remove the account with its token instead"));
     }
     match IN_FLIGHT.try_acquire() {

@@ -3,28 +3,28 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, Uri};
 use axum::Json;
 use serde_json::{json, Value};
 
 use super::account::remove_account;
-use super::{authorize, json_object, principal_of, query_map, read_body, store_error, Shared, JSON_BODY_LIMIT};
+use super::{authorize, json_object, principal_of, query_map, read_body, Shared, JSON_BODY_LIMIT};
 use crate::auth;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Code};
 
 /// `GET /api/admin/users`: every account with its image count and bytes.
-#[utoipa::path(get, path = "/api/admin/users", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "accounts with usage", body = super::openapi::Envelope), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 401, description = "no or invalid token", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/admin/users", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "accounts with usage", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
 pub async fn users(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> ApiResult<Json<Value>> {
     let query = query_map(&uri)?;
     let who = principal_of(&state, &headers, &query).await?;
     authorize(&state, "admin.users", &who, Vec::new()).await?;
-    let users = state.store.users().await.map_err(store_error)?;
+    let users = state.store.users().await.map_err(ApiError::from)?;
     Ok(Json(json!({"data": users, "type": "ok", "total": users.len()})))
 }
 
 /// `POST /api/admin/remove_user` `{"mail", "ban": bool}`: deletes the account and its
 /// images; with `ban`, the mail cannot register again.
-#[utoipa::path(post, path = "/api/admin/remove_user", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), request_body(content = super::openapi::RemoveUserBody, content_type = "application/json"), responses((status = 200, description = "removed", body = super::openapi::Envelope), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 401, description = "no or invalid token", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/admin/remove_user", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), request_body(content = super::schema::RemoveUserBody, content_type = "application/json"), responses((status = 200, description = "removed", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 404, description = "not found", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
 pub async fn remove_user(
     State(state): State<Shared>,
     headers: HeaderMap,
@@ -47,14 +47,14 @@ pub async fn remove_user(
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(ApiError::bad_json("ban must be true or false")),
     };
-    let existed = state.store.get_user(&mail).await.map_err(store_error)?.is_some();
+    let existed = state.store.get_user(&mail).await.map_err(ApiError::from)?.is_some();
     if !existed && !ban {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "no_user", "用户不存在"));
+        return Err(ApiError::of(Code::NoUser));
     }
     // Barred first, so the mail cannot register again while its account is being removed.
     if ban {
         let now = crate::clock::now();
-        state.store.ban(&mail, now).await.map_err(store_error)?;
+        state.store.ban(&mail, now).await.map_err(ApiError::from)?;
     }
     let images = if existed { remove_account(&state, &mail).await? } else { 0 };
     Ok(Json(json!({"data": "用户已删除", "type": "ok", "mail": mail, "images_deleted": images, "banned": ban})))

@@ -1,28 +1,14 @@
 //! List, info, format, delete and init_db.
 
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{
-    authorize, json_object, principal_of, query_map, read_body, record_json, store_error, Shared, JSON_BODY_LIMIT,
-};
-use crate::error::{ApiError, ApiResult};
+use super::{authorize, json_object, principal_of, query_map, read_body, record_json, Shared, JSON_BODY_LIMIT};
+use crate::error::{ApiError, ApiResult, Code};
 use crate::store::ImageRecord;
-
-/// Request bodies of these routes are small JSON objects.
-pub(crate) fn body_bytes(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
-    body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "请求体过大")
-        } else {
-            ApiError::body_unreadable(e.body_text())
-        }
-    })
-}
 
 fn positive(query: &std::collections::HashMap<String, String>, key: &str, default: u64) -> ApiResult<u64> {
     match query.get(key).map(|v| v.trim()) {
@@ -35,7 +21,7 @@ fn positive(query: &std::collections::HashMap<String, String>, key: &str, defaul
 }
 
 /// `GET /api/image_list?page=&per_page=`: the caller's images, newest first.
-#[utoipa::path(get, path = "/api/image_list", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("page" = Option<u64>, Query, minimum = 1), ("per_page" = Option<u64>, Query, minimum = 1)), responses((status = 200, description = "your images, newest first", body = super::openapi::ListAnswer), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 401, description = "no or invalid token", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/image_list", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("page" = Option<u64>, Query, minimum = 1), ("per_page" = Option<u64>, Query, minimum = 1)), responses((status = 200, description = "your images, newest first", body = super::schema::ListAnswer), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
 pub async fn list(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> ApiResult<Json<Value>> {
     let query = query_map(&uri)?;
     let who = principal_of(&state, &headers, &query).await?;
@@ -44,7 +30,7 @@ pub async fn list(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> 
     let page = positive(&query, "page", 1)?;
     let per_page = positive(&query, "per_page", max.min(20))?.min(max);
     let offset = (page - 1).saturating_mul(per_page);
-    let result = state.store.list(&who.id, offset, per_page).await.map_err(store_error)?;
+    let result = state.store.list(&who.id, offset, per_page).await.map_err(ApiError::from)?;
     let mut items: Vec<Value> = Vec::with_capacity(result.items.len());
     for r in &result.items {
         items.push(record_json(&state, r).await);
@@ -106,13 +92,13 @@ async fn owned(
     action: &'static str,
     name: &str,
 ) -> ApiResult<ImageRecord> {
-    let Some(record) = state.store.get(name).await.map_err(store_error)? else {
+    let Some(record) = state.store.get(name).await.map_err(ApiError::from)? else {
         authorize(state, action, who, Vec::new()).await?;
-        return Err(ApiError::image_not_found());
+        return Err(ApiError::of(Code::NotFound));
     };
     authorize(state, action, who, vec![("owner".into(), record.owner.clone()), ("name".into(), record.name.clone())])
         .await
-        .map_err(|e| if e.status == StatusCode::NOT_FOUND { ApiError::image_not_found() } else { e })?;
+        .map_err(|e| if e.status == StatusCode::NOT_FOUND { ApiError::of(Code::NotFound) } else { e })?;
     Ok(record)
 }
 
@@ -132,7 +118,7 @@ async fn requested(
 }
 
 /// `GET /api/image_info?name=` (or JSON `{"name"}`).
-#[utoipa::path(get, path = "/api/image_info", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("name" = Option<String>, Query, description = "also accepted as JSON body")), responses((status = 200, description = "the image", body = super::openapi::InfoAnswer), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 401, description = "no or invalid token", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/image_info", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("name" = Option<String>, Query, description = "also accepted as JSON body")), responses((status = 200, description = "the image", body = super::schema::InfoAnswer), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 404, description = "not found", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
 pub async fn info(State(state): State<Shared>, headers: HeaderMap, uri: Uri, body: Body) -> ApiResult<Json<Value>> {
     let record = requested(&state, &headers, &uri, body, "image.info").await?;
     Ok(Json(json!({"data": record_json(&state, &record).await, "type": "ok"})))
@@ -174,7 +160,7 @@ fn link_safe(s: &str) -> String {
 }
 
 /// `GET /api/image_format?name=` (or JSON `{"name"}`): ready-to-paste snippets.
-#[utoipa::path(get, path = "/api/image_format", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("name" = Option<String>, Query, description = "also accepted as JSON body")), responses((status = 200, description = "snippets", body = super::openapi::FormatAnswer), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 401, description = "no or invalid token", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/image_format", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("name" = Option<String>, Query, description = "also accepted as JSON body")), responses((status = 200, description = "snippets", body = super::schema::FormatAnswer), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 404, description = "not found", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
 pub async fn format(State(state): State<Shared>, headers: HeaderMap, uri: Uri, body: Body) -> ApiResult<Json<Value>> {
     let record = requested(&state, &headers, &uri, body, "image.format").await?;
     let url = state.settings.image_url(&record.name);
@@ -206,7 +192,7 @@ pub async fn format(State(state): State<Shared>, headers: HeaderMap, uri: Uri, b
 }
 
 /// `POST /api/image_delete` with `{"name"}` or `{"names": [...]}`: all or nothing.
-#[utoipa::path(post, path = "/api/image_delete", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("name" = Option<String>, Query)), request_body(content = Option<super::openapi::NamesBody>, content_type = "application/json"), responses((status = 200, description = "deleted", body = super::openapi::Envelope), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 401, description = "no or invalid token", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 500, description = "policy failure", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/image_delete", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("name" = Option<String>, Query)), request_body(content = Option<super::schema::NamesBody>, content_type = "application/json"), responses((status = 200, description = "deleted", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 404, description = "not found", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 500, description = "policy failure", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
 pub async fn delete(State(state): State<Shared>, headers: HeaderMap, uri: Uri, body: Body) -> ApiResult<Json<Value>> {
     let query = query_map(&uri)?;
     let who = principal_of(&state, &headers, &query).await?;
@@ -230,17 +216,17 @@ pub async fn delete(State(state): State<Shared>, headers: HeaderMap, uri: Uri, b
     }
     // Records first, each leaving a pending delete (in the same transaction on SQLite):
     // a crash before the files are gone is finished at the next start.
-    let deleted = state.store.delete_images(&names).await.map_err(store_error)?;
+    let deleted = state.store.delete_images(&names).await.map_err(ApiError::from)?;
     state.finish_deletes(&deleted).await;
     Ok(Json(json!({"data": "文件删除成功", "type": "ok", "deleted": names})))
 }
 
 /// `POST /api/init_db` (admin): ensures the schema; idempotent.
-#[utoipa::path(post, path = "/api/init_db", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "schema ensured", body = super::openapi::Envelope), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 401, description = "no or invalid token", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/init_db", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "schema ensured", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
 pub async fn init_db(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> ApiResult<Json<Value>> {
     let query = query_map(&uri)?;
     let who = principal_of(&state, &headers, &query).await?;
     authorize(&state, "admin.init-db", &who, Vec::new()).await?;
-    state.store.init().await.map_err(store_error)?;
+    state.store.init().await.map_err(ApiError::from)?;
     Ok(Json(json!({"data": "database init success", "type": "ok"})))
 }

@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+use crate::app::ConnStats;
 use crate::ipfilter::IpFilter;
 
 /// What a client may hold.
@@ -85,14 +86,6 @@ pub fn descriptor_room(wanted: usize) -> usize {
         tracing::warn!(wanted, room, "connections.max lowered to what the descriptor limit allows");
     }
     wanted.min(room)
-}
-
-/// Counters of refused connections, for the metrics.
-#[derive(Debug, Default)]
-pub struct ConnStats {
-    pub open: std::sync::atomic::AtomicU64,
-    pub refused_global: std::sync::atomic::AtomicU64,
-    pub refused_per_ip: std::sync::atomic::AtomicU64,
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting and waits

@@ -4,48 +4,19 @@
 //! `/metrics` is private: with `metrics.token` set it needs that bearer token,
 //! otherwise it answers only clients on loopback.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::Shared;
-use crate::error::ApiError;
+use crate::app::Shared;
+use crate::error::{ApiError, Code};
 use crate::policy::LATENCY_BUCKETS;
-
-/// (method, route template, status).
-type RequestKey = (String, String, u16);
-/// (count, latency sum in seconds, latency buckets).
-type RequestStats = (u64, f64, Vec<u64>);
-
-/// Request counters of the HTTP layer.
-#[derive(Debug, Default)]
-pub struct HttpMetrics {
-    requests: Mutex<BTreeMap<RequestKey, RequestStats>>,
-    pub uploads: AtomicU64,
-    pub bytes_stored: AtomicU64,
-    pub rate_limited: AtomicU64,
-}
-
-impl HttpMetrics {
-    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        let mut map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-        let e = map
-            .entry((method.to_string(), route.to_string(), status))
-            .or_insert_with(|| (0, 0.0, vec![0; LATENCY_BUCKETS.len() + 1]));
-        e.0 += 1;
-        e.1 += seconds;
-        let i = LATENCY_BUCKETS.iter().position(|b| seconds <= *b).unwrap_or(LATENCY_BUCKETS.len());
-        e.2[i] += 1;
-    }
-}
 
 /// Middleware: counts every request under its route template (never the raw path,
 /// so names and tokens in URLs do not become labels) and writes the access log
@@ -186,7 +157,7 @@ fn single(out: &mut String, kind: &str, name: &str, value: u64) {
 }
 
 /// `GET /metrics`.
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text", content_type = "text/plain"), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text", content_type = "text/plain"), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 404, description = "not found", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
 pub async fn metrics(
     State(state): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -194,7 +165,7 @@ pub async fn metrics(
 ) -> Result<Response, ApiError> {
     let config = &state.settings.config.metrics;
     if !config.enabled {
-        return Err(ApiError::route_not_found());
+        return Err(ApiError::of(Code::NoRoute));
     }
     let allowed = if config.token.is_empty() {
         // Loopback only — and not through a reverse proxy on the same host, which would
@@ -205,7 +176,7 @@ pub async fn metrics(
         crate::auth::request_token(&headers, None).is_some_and(|t| crate::auth::secret_eq(&t, &config.token))
     };
     if !allowed {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "无操作权限"));
+        return Err(ApiError::of(Code::Forbidden));
     }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], render(&state)).into_response())
 }

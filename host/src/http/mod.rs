@@ -3,96 +3,32 @@
 mod account;
 mod admin;
 mod images;
+mod ipfilter;
 mod limits;
 pub mod listen;
 pub mod metrics;
 pub mod openapi;
 mod policy_admin;
+mod request;
+mod schema;
 mod serve;
 mod upload;
 
-use std::collections::HashMap;
-use std::sync::Arc;
+pub(crate) use request::{body_bytes, json_object, query_map, read_body, JSON_BODY_LIMIT};
 
-use axum::body::Bytes;
+use std::collections::HashMap;
+
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderMap, Uri};
+use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 
-use crate::auth::{self, Secrets};
-use crate::blob::{BlobStore, TempArea};
-use crate::config::Settings;
-use crate::error::{ApiError, ApiResult};
-use crate::mail::Mailer;
-use crate::policy::{PolicyError, PolicyRuntime, Principal, Rejection};
-use crate::store::{ImageRecord, MetaStore, StoreError};
-
-/// Everything a handler needs.
-pub struct AppState {
-    pub settings: Settings,
-    pub store: Arc<dyn MetaStore>,
-    /// Stored files.
-    pub blobs: Arc<dyn BlobStore>,
-    /// Thumbnail storage, when `server.image_zip` is on.
-    pub thumbs: Option<Arc<dyn BlobStore>>,
-    /// Where uploads are received (always local).
-    pub temp: TempArea,
-    /// The policy shared by every host on the same MongoDB database.
-    pub shared_policy: Option<crate::cluster::SharedPolicy>,
-    pub policy: Arc<PolicyRuntime>,
-    pub secrets: Secrets,
-    pub mailer: Mailer,
-    pub http_metrics: metrics::HttpMetrics,
-    pub ip_filter: Arc<crate::ipfilter::IpFilter>,
-    /// Where the background reconciliation of files and records is.
-    pub reconciliation: crate::reconcile::Status,
-    /// When this process started serving: a file made since may be an upload in flight.
-    pub started: std::time::SystemTime,
-    /// Open and refused connections.
-    pub conn_stats: Arc<listen::ConnStats>,
-    /// What reconciliation did before serving, until the background part reports it all.
-    pub first_report: std::sync::Mutex<Option<crate::reconcile::Report>>,
-}
-
-impl AppState {
-    /// Removes a stored file and its thumbnail (a missing file is not an error).
-    /// The thumbnail goes first: another upload can take the name only once the image
-    /// file is gone, and must not lose its new thumbnail to this removal.
-    pub async fn remove_files(&self, name: &str) -> std::io::Result<()> {
-        if let Some(thumbs) = &self.thumbs {
-            thumbs.remove(&crate::blob::thumb_name(name)).await?;
-        }
-        self.blobs.remove(name).await
-    }
-
-    /// Removes the files of deleted records and forgets their pending deletes. A failure
-    /// leaves the pending delete, which the next start finishes.
-    pub async fn finish_deletes(&self, names: &[String]) {
-        for name in names {
-            match self.remove_files(name).await {
-                Ok(()) => {
-                    if let Err(e) = self.store.clear_pending(name).await {
-                        tracing::warn!(error = %e, name, "pending delete stays (finished at the next start)");
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, name, "removing a deleted image's files; the next start retries"),
-            }
-        }
-    }
-
-    /// The thumbnail URL of a stored name, if it has a thumbnail.
-    pub async fn thumb_url(&self, name: &str) -> Option<String> {
-        let thumbs = self.thumbs.as_ref()?;
-        let thumb = crate::blob::thumb_name(name);
-        thumbs.size(&thumb).await.ok().flatten()?;
-        Some(format!("{}/thumbs/{thumb}", crate::config::site_url(&self.settings.config)))
-    }
-}
-
-/// Shared state handle.
-pub type Shared = Arc<AppState>;
+use crate::app::{AppState, Shared};
+use crate::auth;
+use crate::error::{ApiError, ApiResult, Code};
+use crate::policy::Principal;
+use crate::store::ImageRecord;
 
 /// The application's routes.
 pub fn router(state: Shared) -> Router {
@@ -127,11 +63,11 @@ pub fn router(state: Shared) -> Router {
         .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics::metrics))
-        .fallback(|| async { ApiError::route_not_found() })
-        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .fallback(|| async { ApiError::of(Code::NoRoute) })
+        .method_not_allowed_fallback(|| async { ApiError::of(Code::MethodNotAllowed) })
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(state.clone(), limits::idle_body))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::ipfilter::filter))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ipfilter::filter))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(cors(&state.settings.config.cors.origins))
         .with_state(state)
@@ -162,13 +98,13 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
 }
 
 /// `GET /healthz`: the process is alive.
-#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "alive", body = openapi::Envelope)))]
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "alive", body = schema::Envelope)))]
 async fn healthz() -> axum::Json<Value> {
     axum::Json(json!({"data": "ok", "type": "ok"}))
 }
 
 /// `GET /readyz`: the database answers and the storage folder takes writes.
-#[utoipa::path(get, path = "/readyz", responses((status = 200, description = "ready", body = openapi::Envelope), (status = 503, description = "not ready", body = openapi::Envelope)))]
+#[utoipa::path(get, path = "/readyz", responses((status = 200, description = "ready", body = schema::Envelope), (status = 503, description = "not ready", body = schema::Envelope)))]
 async fn ready(axum::extract::State(state): axum::extract::State<Shared>) -> axum::response::Response {
     use axum::response::IntoResponse;
     let database = state.store.ping().await.map_err(|e| e.to_string());
@@ -198,50 +134,6 @@ async fn ready(axum::extract::State(state): axum::extract::State<Shared>) -> axu
     });
     let status = if ok { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
     (status, axum::Json(body)).into_response()
-}
-
-/// Reads a request body of at most `limit` bytes. Called only once the caller's token is
-/// checked (a forged or revoked token is a 401 before any of the body is read; the
-/// policy routes refuse everyone but the admin first). More than `limit` bytes: 413,
-/// without reading the rest.
-pub(crate) async fn read_body(headers: &HeaderMap, body: axum::body::Body, limit: usize) -> ApiResult<Bytes> {
-    use futures_util::StreamExt;
-    let too_large = || ApiError::too_large(limit as u64);
-    let declared = headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
-    }
-    let mut stream = body.into_data_stream();
-    let mut out = bytes::BytesMut::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::body_unreadable(e.to_string()))?;
-        if out.len() + chunk.len() > limit {
-            return Err(too_large());
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out.freeze())
-}
-
-/// Most bytes of a JSON request body.
-pub(crate) const JSON_BODY_LIMIT: usize = 64 * 1024;
-
-/// Query string as a map; a malformed one is a 400.
-pub(crate) fn query_map(uri: &Uri) -> ApiResult<HashMap<String, String>> {
-    serde_urlencoded::from_str(uri.query().unwrap_or(""))
-        .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))
-}
-
-/// An optional JSON object body: empty → `None`, anything but an object → 400.
-pub(crate) fn json_object(body: &Bytes) -> ApiResult<Option<serde_json::Map<String, Value>>> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(Some(map)),
-        Ok(_) => Err(ApiError::bad_json("the body must be a JSON object")),
-        Err(e) => Err(ApiError::bad_json(e.to_string())),
-    }
 }
 
 /// Who is asking, from `Authorization: Bearer` or `?token=`. No token: anonymous
@@ -276,7 +168,7 @@ pub(crate) async fn caller(
             None => Err(ApiError::invalid_token()),
         };
     };
-    let user = state.store.get_user(&claims.sub).await.map_err(store_error)?.ok_or_else(ApiError::invalid_token)?;
+    let user = state.store.get_user(&claims.sub).await.map_err(ApiError::from)?.ok_or_else(ApiError::invalid_token)?;
     if !auth::secret_eq(&user.jti, &claims.jti) || user.issued_at != claims.iat {
         return Err(ApiError::invalid_token());
     }
@@ -290,36 +182,8 @@ pub(crate) async fn legacy_account(state: &AppState, token: &str) -> ApiResult<O
         return Ok(None);
     }
     let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()));
-    let Some(mail) = state.store.legacy_owner(&hash).await.map_err(store_error)? else { return Ok(None) };
-    state.store.get_user(&mail).await.map_err(store_error)
-}
-
-/// A policy refusal as an API error.
-pub(crate) fn rejection(r: Rejection) -> ApiError {
-    let status = axum::http::StatusCode::from_u16(r.status).unwrap_or(axum::http::StatusCode::FORBIDDEN);
-    ApiError::new(status, &r.code, r.message)
-}
-
-/// A failed policy call as an API error (logged with its cause).
-pub(crate) fn policy_error(e: PolicyError) -> ApiError {
-    tracing::error!(error = %e, code = e.code(), "policy call failed");
-    match e {
-        PolicyError::Timeout => ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, e.code(), "策略执行超时"),
-        PolicyError::Unavailable(_) => ApiError::policy_unavailable(),
-        _ => ApiError::policy_failed(e.code()),
-    }
-}
-
-/// A store failure as an API error (logged with its cause).
-pub(crate) fn store_error(e: StoreError) -> ApiError {
-    tracing::error!(error = %e, "metadata store failed");
-    match e {
-        StoreError::Backend(_) => {
-            ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "数据库暂时不可用")
-        }
-        StoreError::OwnerGone => ApiError::account_gone(),
-        _ => ApiError::internal(),
-    }
+    let Some(mail) = state.store.legacy_owner(&hash).await.map_err(ApiError::from)? else { return Ok(None) };
+    state.store.get_user(&mail).await.map_err(ApiError::from)
 }
 
 /// Asks the policy whether `principal` may do `action` given `facts`.
@@ -331,7 +195,12 @@ pub(crate) async fn authorize(
 ) -> ApiResult<()> {
     let principal = principal.clone();
     facts.push(("jwt".into(), state.settings.config.auth.jwt.to_string()));
-    state.policy.run(move |s| s.authorize(action, &principal, &facts)).await.map_err(policy_error)?.map_err(rejection)
+    state
+        .policy
+        .run(move |s| s.authorize(action, &principal, &facts))
+        .await
+        .map_err(ApiError::from)?
+        .map_err(ApiError::from)
 }
 
 /// The JSON shape of a record in answers. `path` is the URL path, never a server path.

@@ -5,12 +5,12 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, Uri};
 use axum::Json;
 use serde_json::{json, Value};
 
 use super::{principal_of, query_map, read_body, Shared};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Code};
 use crate::policy::PolicyError;
 
 /// Largest policy component accepted.
@@ -21,8 +21,8 @@ async fn require_admin(state: &Shared, headers: &HeaderMap, uri: &Uri) -> ApiRes
     let who = principal_of(state, headers, &query).await?;
     match who.kind.as_str() {
         "admin" => Ok(who),
-        "anonymous" => Err(ApiError::no_authority()),
-        _ => Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "无操作权限")),
+        "anonymous" => Err(ApiError::of(Code::NoAuthority)),
+        _ => Err(ApiError::of(Code::Forbidden)),
     }
 }
 
@@ -39,26 +39,25 @@ async fn shared_answer(state: &Shared) -> Value {
     if state.shared_policy.is_none() {
         return json!(false);
     }
-    match crate::cluster::publish_active(state).await {
+    match state.publish_policy().await {
         Ok(()) => json!(true),
         Err(e) => json!(e),
     }
 }
 
 fn refused(e: PolicyError) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "policy_refused", "策略被拒绝, 当前策略保持不变")
-        .with_detail(e.to_string())
+    ApiError::of(Code::PolicyRefused).with_detail(e.to_string())
 }
 
 /// `GET /api/admin/policy`: the active and previous policy with their counters.
-#[utoipa::path(get, path = "/api/admin/policy", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "active and previous policy", body = super::openapi::Envelope), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 401, description = "no or invalid token", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/api/admin/policy", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "active and previous policy", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
 pub async fn show(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> ApiResult<Json<Value>> {
     require_admin(&state, &headers, &uri).await?;
     Ok(Json(json!({"data": describe(&state), "type": "ok"})))
 }
 
 /// `PUT /api/admin/policy` with the component bytes: check, self-test, swap.
-#[utoipa::path(put, path = "/api/admin/policy", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, description = "swapped", body = super::openapi::Envelope), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 401, description = "no or invalid token", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 422, description = "refused content", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody)))]
+#[utoipa::path(put, path = "/api/admin/policy", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, description = "swapped", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 422, description = "refused content", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
 pub async fn replace(State(state): State<Shared>, headers: HeaderMap, uri: Uri, body: Body) -> ApiResult<Json<Value>> {
     // The admin token first: nothing of the body is read for anyone else.
     require_admin(&state, &headers, &uri).await?;
@@ -72,12 +71,10 @@ pub async fn replace(State(state): State<Shared>, headers: HeaderMap, uri: Uri, 
 }
 
 /// `POST /api/admin/policy/rollback`: back to the previous policy.
-#[utoipa::path(post, path = "/api/admin/policy/rollback", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "rolled back", body = super::openapi::Envelope), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 401, description = "no or invalid token", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 409, description = "conflict", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/admin/policy/rollback", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "rolled back", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 409, description = "conflict", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
 pub async fn rollback(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> ApiResult<Json<Value>> {
     require_admin(&state, &headers, &uri).await?;
-    state.policy.rollback().await.map_err(|e| {
-        ApiError::new(StatusCode::CONFLICT, "no_previous_policy", "没有可回滚的策略").with_detail(e.to_string())
-    })?;
+    state.policy.rollback().await.map_err(|e| ApiError::of(Code::NoPreviousPolicy).with_detail(e.to_string()))?;
     let shared = shared_answer(&state).await;
     Ok(Json(json!({"data": "策略已回滚", "type": "ok", "policy": describe(&state), "shared": shared})))
 }

@@ -5,9 +5,9 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{store_error, Shared};
+use super::Shared;
 use crate::blob::BlobStore;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Code};
 
 /// Sandboxes anything a browser might try to run from our origin.
 const CSP: &str = "default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'; sandbox";
@@ -77,25 +77,25 @@ fn etag_matches(header_value: &str, etag: &str) -> bool {
 }
 
 /// `GET /images/{name}`.
-#[utoipa::path(get, path = "/images/{name}", params(("name" = String, Path)), responses((status = 200, description = "the file, with its real type", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 206, description = "a byte range", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 304, description = "not modified"), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 416, description = "range not satisfiable", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/images/{name}", params(("name" = String, Path)), responses((status = 200, description = "the file, with its real type", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 206, description = "a byte range", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 304, description = "not modified"), (status = 404, description = "not found", body = super::schema::ErrorBody), (status = 416, description = "range not satisfiable", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
 pub async fn image(State(state): State<Shared>, Path(name): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
     if !crate::blob::is_safe_name(&name) {
-        return Err(ApiError::image_not_found());
+        return Err(ApiError::of(Code::NotFound));
     }
-    let record = state.store.get(&name).await.map_err(store_error)?.ok_or_else(ApiError::image_not_found)?;
+    let record = state.store.get(&name).await.map_err(ApiError::from)?.ok_or_else(|| ApiError::of(Code::NotFound))?;
     let etag = format!("\"{}\"", &record.digest[..record.digest.len().min(32)]);
     send(state.blobs.as_ref(), &name, &record.mime, &etag, &headers).await
 }
 
 /// `GET /thumbs/{name}`: the PNG thumbnail of a stored image (`{image name}.png`).
-#[utoipa::path(get, path = "/thumbs/{name}", params(("name" = String, Path)), responses((status = 200, description = "the thumbnail", content((Vec<u8> = "image/png"))), (status = 206, description = "a byte range", content((Vec<u8> = "image/png"))), (status = 304, description = "not modified"), (status = 404, description = "not found", body = super::openapi::ErrorBody), (status = 416, description = "range not satisfiable", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody)))]
+#[utoipa::path(get, path = "/thumbs/{name}", params(("name" = String, Path)), responses((status = 200, description = "the thumbnail", content((Vec<u8> = "image/png"))), (status = 206, description = "a byte range", content((Vec<u8> = "image/png"))), (status = 304, description = "not modified"), (status = 404, description = "not found", body = super::schema::ErrorBody), (status = 416, description = "range not satisfiable", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
 pub async fn thumb(State(state): State<Shared>, Path(name): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
-    let thumbs = state.thumbs.as_ref().ok_or_else(ApiError::image_not_found)?;
+    let thumbs = state.thumbs.as_ref().ok_or_else(|| ApiError::of(Code::NotFound))?;
     if !crate::blob::is_safe_name(&name) {
-        return Err(ApiError::image_not_found());
+        return Err(ApiError::of(Code::NotFound));
     }
-    let image = name.strip_suffix(".png").ok_or_else(ApiError::image_not_found)?;
-    let record = state.store.get(image).await.map_err(store_error)?.ok_or_else(ApiError::image_not_found)?;
+    let image = name.strip_suffix(".png").ok_or_else(|| ApiError::of(Code::NotFound))?;
+    let record = state.store.get(image).await.map_err(ApiError::from)?.ok_or_else(|| ApiError::of(Code::NotFound))?;
     let etag = format!("\"t{}\"", &record.digest[..record.digest.len().min(32)]);
     send(thumbs.as_ref(), &name, "image/png", &etag, &headers).await
 }
@@ -108,7 +108,7 @@ async fn send(
     etag: &str,
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
-    let len = blobs.size(filename).await?.ok_or_else(ApiError::image_not_found)?;
+    let len = blobs.size(filename).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
     let mut res_headers = HeaderMap::new();
     let set = |h: &mut HeaderMap, k: header::HeaderName, v: &str| {
         if let Ok(v) = HeaderValue::from_str(v) {
@@ -151,8 +151,7 @@ async fn send(
         RangeAsk::Unsatisfiable => {
             res_headers.remove(header::CONTENT_TYPE);
             set(&mut res_headers, header::CONTENT_RANGE, &format!("bytes */{len}"));
-            let mut res = ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable", "请求的范围无效")
-                .into_response();
+            let mut res = ApiError::of(Code::RangeNotSatisfiable).into_response();
             res.headers_mut().extend(res_headers);
             Ok(res)
         }

@@ -16,46 +16,21 @@ mod limiter;
 pub use limiter::{client_key, Limiter, Verdict};
 
 use std::net::{IpAddr, SocketAddr};
-use std::str::FromStr;
-use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
 use ipnet::IpNet;
 
-use crate::config::IpFilterConfig;
-use crate::error::ApiError;
-use crate::http::Shared;
+pub use crate::config::{parse_net, IpFilterConfig, Rule};
 
-/// A rate rule: `count` requests per `window_s` seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rule {
-    pub count: u32,
-    pub window_s: u64,
-}
-
-impl FromStr for Rule {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (n, w) =
-            s.split_once('/').ok_or_else(|| format!("expected \"N/S\" (N requests per S seconds), got {s:?}"))?;
-        let count = n.trim().parse::<u32>().map_err(|_| format!("bad request count in {s:?}"))?;
-        let window_s = w.trim().parse::<u64>().map_err(|_| format!("bad window in {s:?}"))?;
-        if count == 0 || window_s == 0 {
-            return Err(format!("both numbers must be positive in {s:?}"));
-        }
-        Ok(Rule { count, window_s })
-    }
-}
-
-/// Parses a CIDR list entry; a bare address is a /32 or /128.
-pub fn parse_net(s: &str) -> Result<IpNet, String> {
-    let s = s.trim();
-    s.parse::<IpNet>()
-        .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-        .map_err(|_| format!("not an address or CIDR range: {s:?}"))
+/// Why a request is not served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// The trusted proxy's forwarding header holds something that is not an address.
+    Malformed(String),
+    /// On the deny list, or not on the allow list.
+    Denied,
+    /// Over the route's rate (or banned for it) for `retry_after` more seconds.
+    Limited { retry_after: u64 },
 }
 
 /// The compiled filter.
@@ -120,6 +95,28 @@ impl IpFilter {
         self.client_ip(peer, headers).unwrap_or(canonical(peer))
     }
 
+    /// Whether `route` may be served to the client behind `peer` now: the forwarding
+    /// header must be well formed, the client admitted and within the route's rate
+    /// (files are exempt with `exempt_images`: a page of thumbnails must not use up a
+    /// client's API rate). Always `Ok` when the filter is off.
+    pub fn check(&self, peer: IpAddr, headers: &HeaderMap, route: &str) -> Result<(), Refused> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let ip = self.client_ip(peer, headers).map_err(Refused::Malformed)?;
+        if !self.admitted(ip) {
+            return Err(Refused::Denied);
+        }
+        let file_route = route.starts_with("/images/") || route.starts_with("/thumbs/");
+        if !(self.exempt_images && file_route) {
+            if let Verdict::Limited { retry_after } = self.limiter.check(route, ip) {
+                tracing::warn!(client = %ip, route, "rate limited");
+                return Err(Refused::Limited { retry_after });
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the client may be served at all.
     pub fn admitted(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
@@ -168,45 +165,4 @@ fn forwarded_entries(headers: &HeaderMap, name: &str) -> Vec<Option<IpAddr>> {
         "x-real-ip" => values.last().map(|v| parse_hop(v)).into_iter().collect(),
         _ => values.iter().flat_map(|v| v.split(',')).map(parse_hop).collect(),
     }
-}
-
-fn too_many(retry_after: u64) -> Response {
-    let mut res = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "请求过于频繁, 请稍后再试")
-        .with_detail(format!("retry after {retry_after} s"))
-        .into_response();
-    if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
-        res.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    res
-}
-
-/// Middleware: deny/allow lists, then the rate limit of the route.
-pub async fn filter(
-    State(state): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let f: &Arc<IpFilter> = &state.ip_filter;
-    if !f.enabled {
-        return next.run(req).await;
-    }
-    let ip = match f.client_ip(peer.ip(), req.headers()) {
-        Ok(ip) => ip,
-        Err(why) => return ApiError::bad_request(why).into_response(),
-    };
-    if !f.admitted(ip) {
-        return ApiError::new(StatusCode::FORBIDDEN, "ip_denied", "该地址已被禁止访问").into_response();
-    }
-    let route = req.extensions().get::<MatchedPath>().map_or("", |m| m.as_str()).to_string();
-    // Files are what pages show: a page of thumbnails must not use up a client's API rate.
-    let file_route = route.starts_with("/images/") || route.starts_with("/thumbs/");
-    if !(f.exempt_images && file_route) {
-        if let Verdict::Limited { retry_after } = f.limiter.check(&route, ip) {
-            state.http_metrics.rate_limited.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tracing::warn!(client = %ip, route, "rate limited");
-            return too_many(retry_after);
-        }
-    }
-    next.run(req).await
 }

@@ -6,14 +6,19 @@
 
 mod bindings;
 mod cache;
+mod error;
 pub mod gate;
 mod limiter;
 pub mod pieces;
 mod pool;
+mod sandbox;
 mod session;
 mod stats;
 mod wasi;
 
+pub use error::PolicyError;
+pub use sandbox::Sandbox;
+use sandbox::{engine, spawn_ticker};
 pub use session::Session;
 
 pub use cache::ArtifactCache;
@@ -25,10 +30,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
-use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
-use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Trap};
+use wasmtime::component::Linker;
 
 pub use bindings::{
     BodyFile, Decision, ExistsFn, Media, MediaKind, Piece, PolicyInfo, Principal, Rejection, Span, StorageView, Upload,
@@ -69,47 +72,6 @@ const MAX_TABLE_ENTRIES: usize = 1024;
 
 /// Milliseconds per epoch tick.
 const TICK_MS: u64 = 10;
-
-/// Why a policy call or load failed.
-#[derive(Debug, thiserror::Error)]
-pub enum PolicyError {
-    /// The call ran past its deadline.
-    #[error("policy call exceeded its deadline")]
-    Timeout,
-    /// The guest trapped (including running out of its memory cap).
-    #[error("policy trapped: {0}")]
-    Trap(String),
-    /// The guest returned something the host does not accept.
-    #[error("policy returned an invalid answer: {0}")]
-    Invalid(String),
-    /// No sandbox slot could be had.
-    #[error("policy unavailable: {0}")]
-    Unavailable(String),
-    /// A candidate component was refused.
-    #[error("policy refused: {0}")]
-    Refused(String),
-}
-
-impl PolicyError {
-    /// Stable code for answers and metrics.
-    pub fn code(&self) -> &'static str {
-        match self {
-            PolicyError::Timeout => "policy_timeout",
-            PolicyError::Trap(_) => "policy_trap",
-            PolicyError::Invalid(_) => "policy_invalid",
-            PolicyError::Unavailable(_) => "policy_busy",
-            PolicyError::Refused(_) => "policy_refused",
-        }
-    }
-
-    fn from_call(e: wasmtime::Error) -> Self {
-        match e.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => PolicyError::Timeout,
-            Some(trap) => PolicyError::Trap(trap.to_string()),
-            None => PolicyError::Trap(format!("{e:#}")),
-        }
-    }
-}
 
 /// Sandbox limits.
 #[derive(Debug, Clone, Copy)]
@@ -163,21 +125,6 @@ impl LoadedPolicy {
     }
 }
 
-/// A policy's `name@version` and its counters.
-type NamedStats = (Arc<str>, Arc<PolicyStats>);
-
-/// What every instance is made from: engine, linker, limits and capabilities.
-pub struct Sandbox {
-    engine: Engine,
-    linker: Linker<State>,
-    limits: Limits,
-    settings: Arc<BTreeMap<String, String>>,
-    exists: ExistsFn,
-    cache: Option<ArtifactCache>,
-    /// Counters per component SHA-256 (with its name), kept across swaps for metrics.
-    stats: std::sync::Mutex<BTreeMap<String, NamedStats>>,
-}
-
 /// The sandbox, the active policy and the one before it.
 pub struct PolicyRuntime {
     sandbox: Sandbox,
@@ -205,26 +152,6 @@ pub struct Options {
     /// Key authenticating the compiled-artifact cache (kept in `secrets.json`); without
     /// one, nothing is read from the cache.
     pub cache_key: Option<Vec<u8>>,
-}
-
-fn engine(limits: &Limits) -> Result<Engine, PolicyError> {
-    let slots = (limits.workers + limits.heavy_workers + 4) as u32;
-    let mut pool = PoolingAllocationConfig::default();
-    pool.total_component_instances(slots)
-        .max_core_instances_per_component(16)
-        .total_core_instances(slots * 16)
-        .max_memories_per_component(4)
-        .total_memories(slots * 4)
-        .max_tables_per_component(8)
-        .total_tables(slots * 8)
-        .total_stacks(slots)
-        .max_memory_size(limits.memory_bytes);
-    let mut config = Config::new();
-    config
-        .wasm_component_model(true)
-        .epoch_interruption(true)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    Engine::new(&config).map_err(|e| PolicyError::Refused(format!("engine: {e:#}")))
 }
 
 impl PolicyRuntime {
@@ -410,103 +337,4 @@ impl PolicyRuntime {
     pub fn sandbox(&self) -> &Sandbox {
         &self.sandbox
     }
-}
-
-impl Sandbox {
-    fn stats_for(&self, sha256: &str, name: &Arc<str>) -> Arc<PolicyStats> {
-        let mut map = self.stats.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(sha256.to_string()).or_insert_with(|| (name.clone(), Arc::default())).1.clone()
-    }
-
-    /// Counters of every policy loaded so far: (sha256, name@version, stats).
-    pub fn all_stats(&self) -> Vec<(String, Arc<str>, Arc<PolicyStats>)> {
-        let map = self.stats.lock().unwrap_or_else(|p| p.into_inner());
-        map.iter().map(|(sha, (name, stats))| (sha.clone(), name.clone(), stats.clone())).collect()
-    }
-
-    /// Compiles, type-checks, configures and self-tests a candidate (blocking).
-    pub fn load(&self, bytes: &[u8], source: &str) -> Result<LoadedPolicy, PolicyError> {
-        let refused = |what: &str, e: &dyn std::fmt::Display| PolicyError::Refused(format!("{what}: {e}"));
-        let sha256 = hex::encode(Sha256::digest(bytes));
-        let cached = self.cache.as_ref().and_then(|c| c.get(&self.engine, &sha256));
-        let from_cache = cached.is_some();
-        let component = match cached {
-            Some(c) => c,
-            None => {
-                let c = Component::new(&self.engine, bytes)
-                    .map_err(|e| refused("not a valid component", &format!("{e:#}")))?;
-                if let Some(cache) = &self.cache {
-                    cache.put(&sha256, &c);
-                }
-                c
-            }
-        };
-        check_contract(&self.engine, &component)?;
-        let pre =
-            self.linker.instantiate_pre(&component).map_err(|e| refused("imports do not match", &format!("{e:#}")))?;
-        let pre = PolicyPre::new(pre).map_err(|e| refused("exports do not match", &format!("{e:#}")))?;
-        let name: Arc<str> = Arc::from(format!("candidate-{}", &sha256[..12]));
-        let mut session = Session::start(self, &pre, name)?;
-        let info =
-            session.bindings.imgbed_policy_api().call_info(&mut session.store).map_err(PolicyError::from_call)?;
-        let settings: Vec<(String, String)> = self.settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        session.rearm();
-        session
-            .bindings
-            .imgbed_policy_api()
-            .call_configure(&mut session.store, &settings)
-            .map_err(PolicyError::from_call)?
-            .map_err(|m| PolicyError::Refused(format!("configure: {m}")))?;
-        session.rearm();
-        session
-            .bindings
-            .imgbed_policy_api()
-            .call_self_test(&mut session.store)
-            .map_err(PolicyError::from_call)?
-            .map_err(|m| PolicyError::Refused(format!("self-test: {m}")))?;
-        let name: Arc<str> = Arc::from(format!("{}@{}", info.name, info.version));
-        Ok(LoadedPolicy {
-            pre,
-            info,
-            sha256: sha256.clone(),
-            source: source.to_string(),
-            loaded_at: SystemTime::now(),
-            from_cache,
-            bytes: Arc::from(bytes),
-            stats: self.stats_for(&sha256, &name),
-            name,
-        })
-    }
-}
-
-/// Refuses a component built against another major version of the contract,
-/// with a message saying which one this host supports.
-fn check_contract(engine: &Engine, component: &Component) -> Result<(), PolicyError> {
-    let ty = component.component_type();
-    let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
-    let ours = exports.iter().any(|n| n.starts_with("imgbed:policy/api@1."));
-    if ours {
-        return Ok(());
-    }
-    let theirs = exports.iter().find(|n| n.starts_with("imgbed:policy/api@"));
-    Err(PolicyError::Refused(match theirs {
-        Some(n) => format!("component exports {n}, this host supports {CONTRACT} (major version 1)"),
-        None => {
-            format!("component does not export the imgbed:policy/api interface of {CONTRACT}; exports: {exports:?}")
-        }
-    }))
-}
-
-fn spawn_ticker(engine: &Engine) {
-    let weak = engine.weak();
-    std::thread::Builder::new()
-        .name("policy-epoch".into())
-        .spawn(move || loop {
-            std::thread::sleep(Duration::from_millis(TICK_MS));
-            match weak.upgrade() {
-                Some(engine) => engine.increment_epoch(),
-                None => break,
-            }
-        })
-        .expect("spawn epoch ticker");
 }

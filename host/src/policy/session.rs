@@ -29,7 +29,7 @@ pub struct Session {
 
 /// The host re-checks a name from the policy: never trusted for path safety.
 fn checked_name(name: String) -> Result<String, PolicyError> {
-    if crate::blob::is_safe_name(&name) {
+    if crate::names::is_safe_name(&name) {
         Ok(name)
     } else {
         let shown: String = name.chars().take(64).collect();

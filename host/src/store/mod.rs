@@ -53,29 +53,6 @@ pub struct ImageRecord {
     pub time: f64,
 }
 
-impl ImageRecord {
-    /// The record of an upload the policy accepted as `media`, stored as `name`. `upload`
-    /// describes the stored bytes (size and digest after any stripping).
-    pub fn accepted(name: String, upload: &crate::policy::Upload, media: &crate::policy::Media) -> Self {
-        ImageRecord {
-            name,
-            owner: upload.owner.clone(),
-            size: upload.size,
-            digest: upload.digest.clone(),
-            kind: crate::policy::kind_name(media.kind).into(),
-            format: media.format.clone(),
-            mime: media.mime.clone(),
-            width: media.width,
-            height: media.height,
-            frames: media.frames,
-            duration_ms: media.duration_ms,
-            codec: media.codec.clone(),
-            original_name: upload.filename.clone(),
-            time: upload.received_at,
-        }
-    }
-}
-
 /// An account. The token itself is not stored: its claims are, so the same
 /// JWT can be re-signed for the recovery mail and revoked by deleting the row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -130,23 +107,19 @@ pub struct Page {
 /// stable tie-break (insertion order), and enforce unique names and unique
 /// (owner, digest) pairs.
 #[async_trait::async_trait]
-pub trait MetaStore: Send + Sync + 'static {
-    /// Creates tables and indexes if missing (idempotent).
-    async fn init(&self) -> Result<(), StoreError>;
-    /// Whether the database answers.
-    async fn ping(&self) -> Result<(), StoreError>;
+pub trait ImageStore: Send + Sync + 'static {
     /// Inserts a record; fails with `NameTaken` or `Duplicate`.
     async fn insert(&self, record: &ImageRecord) -> Result<(), StoreError>;
     async fn get(&self, name: &str) -> Result<Option<ImageRecord>, StoreError>;
     async fn find_by_digest(&self, owner: &str, digest: &str) -> Result<Option<ImageRecord>, StoreError>;
     /// One page of an owner's records, newest first.
     async fn list(&self, owner: &str, offset: u64, limit: u64) -> Result<Page, StoreError>;
-    /// Inserts a record like [`MetaStore::insert`], but only while the owner's account
+    /// Inserts a record like [`ImageStore::insert`], but only while the owner's account
     /// with token id `jti` exists (`None`: no account to check): `OwnerGone` otherwise.
     /// A removal that runs at the same time either removes the record or makes this fail.
     async fn insert_for(&self, record: &ImageRecord, jti: Option<&str>) -> Result<(), StoreError>;
     /// Deletes a record; false if there was none. (Tools only: requests use
-    /// [`MetaStore::delete_images`], which leaves a pending delete for the files.)
+    /// [`ImageStore::delete_images`], which leaves a pending delete for the files.)
     async fn delete(&self, name: &str) -> Result<bool, StoreError>;
     /// Whether any record exists.
     async fn has_images(&self) -> Result<bool, StoreError>;
@@ -158,18 +131,6 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn pending_deletes(&self) -> Result<Vec<(String, f64)>, StoreError>;
     /// Forgets a pending delete once its files are gone.
     async fn clear_pending(&self, name: &str) -> Result<(), StoreError>;
-    /// Removes an account, its legacy tokens and its records (their names become pending
-    /// deletes). Returns whether the account existed and the names deleted. Never half
-    /// done: atomic on SQLite; on MongoDB a half-done removal is finished by
-    /// [`MetaStore::finish_removals`].
-    async fn remove_account(&self, mail: &str) -> Result<(bool, Vec<String>), StoreError>;
-    /// A value kept beside the records (e.g. the id of the image folder they belong to).
-    async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError>;
-    async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
-    /// Finishes account removals a crash interrupted (MongoDB); returns how many.
-    async fn finish_removals(&self) -> Result<usize, StoreError> {
-        Ok(0)
-    }
     /// Every stored name (start-up reconciliation).
     async fn all_names(&self) -> Result<Vec<String>, StoreError>;
     /// Whether a record has this name.
@@ -178,7 +139,11 @@ pub trait MetaStore: Send + Sync + 'static {
     fn usage_blocking(&self, owner: &str) -> Result<(u64, u64), StoreError>;
     /// Names of all of an owner's records.
     async fn names_of_owner(&self, owner: &str) -> Result<Vec<String>, StoreError>;
+}
 
+/// Accounts: tokens' claims, removal codes, bans and tokens of the original service.
+#[async_trait::async_trait]
+pub trait AccountStore: Send + Sync + 'static {
     /// Registers an account; `UserExists` if the mail has one.
     async fn create_user(&self, user: &User) -> Result<(), StoreError>;
     async fn get_user(&self, mail: &str) -> Result<Option<User>, StoreError>;
@@ -198,7 +163,6 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn is_banned(&self, mail: &str) -> Result<bool, StoreError>;
     /// Every account with its image count and bytes.
     async fn users(&self) -> Result<Vec<UserUsage>, StoreError>;
-
     /// Every account with its token claims (migration).
     async fn all_users(&self) -> Result<Vec<User>, StoreError>;
     /// Every barred mail with the time it was barred (migration).
@@ -210,6 +174,28 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn legacy_owner(&self, token_sha256: &str) -> Result<Option<String>, StoreError>;
     /// Every (mail, token SHA-256) pair (migration).
     async fn all_legacy_tokens(&self) -> Result<Vec<(String, String)>, StoreError>;
+}
+
+/// The whole metadata store: images and accounts, and what spans both (set-up,
+/// account removal, values kept beside the records).
+#[async_trait::async_trait]
+pub trait MetaStore: ImageStore + AccountStore {
+    /// Creates tables and indexes if missing (idempotent).
+    async fn init(&self) -> Result<(), StoreError>;
+    /// Whether the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Removes an account, its legacy tokens and its records (their names become pending
+    /// deletes). Returns whether the account existed and the names deleted. Never half
+    /// done: atomic on SQLite; on MongoDB a half-done removal is finished by
+    /// [`MetaStore::finish_removals`].
+    async fn remove_account(&self, mail: &str) -> Result<(bool, Vec<String>), StoreError>;
+    /// A value kept beside the records (e.g. the id of the image folder they belong to).
+    async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+    async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError>;
+    /// Finishes account removals a crash interrupted (MongoDB); returns how many.
+    async fn finish_removals(&self) -> Result<usize, StoreError> {
+        Ok(0)
+    }
 }
 
 #[cfg(test)]

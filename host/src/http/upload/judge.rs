@@ -5,7 +5,7 @@ use std::fs::File;
 
 use super::{Judged, Received};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{policy_error, rejection, Shared};
+use crate::http::Shared;
 use crate::policy::{pieces, Media, MediaKind, PolicyError, Rejection, Upload};
 
 /// A file the policy accepted, with what it found and made.
@@ -99,7 +99,7 @@ pub(super) async fn judge(state: &Shared, client: &str, received: Received) -> A
         .policy
         .run_heavy(client, move |s| decide(s, upload, &path, stripped_path.as_deref(), &rule, thumb_width))
         .await
-        .map_err(|e| policy_error(e).with_file(filename.clone()))?;
+        .map_err(|e| ApiError::from(e).with_file(filename.clone()))?;
     match verdict {
         Verdict::Accepted(a) => Ok(Judged {
             received,
@@ -109,7 +109,7 @@ pub(super) async fn judge(state: &Shared, client: &str, received: Received) -> A
             name: a.name,
             thumbnail: a.thumbnail,
         }),
-        Verdict::Refused(r) => Err(rejection(r).with_file(filename)),
+        Verdict::Refused(r) => Err(ApiError::from(r).with_file(filename)),
         Verdict::Io(e) => Err(ApiError::from(e).with_file(filename)),
     }
 }

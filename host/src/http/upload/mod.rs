@@ -19,10 +19,10 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::{authorize, caller, query_map, record_json, store_error, AppState, Shared};
+use super::{authorize, caller, query_map, record_json, AppState, Shared};
 use crate::blob::TempBlob;
 use crate::clock::now;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Code};
 use crate::policy::{Media, Upload};
 use crate::store::ImageRecord;
 
@@ -138,7 +138,7 @@ async fn receive(state: &AppState, mut field: Field<'_>, owner: &str, request_ca
     // is cut short (the file is linked, not copied, into the store).
     file.sync_all().await?;
     if size == 0 {
-        return Err(ApiError::empty_upload().with_file(filename));
+        return Err(ApiError::of(Code::EmptyUpload).with_file(filename));
     }
     let limit = limit_for(config, &head);
     if size > limit {
@@ -157,7 +157,7 @@ async fn receive(state: &AppState, mut field: Field<'_>, owner: &str, request_ca
 }
 
 /// The handler.
-#[utoipa::path(post, path = "/api/image_upload", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), request_body(content = super::openapi::UploadForm, content_type = "multipart/form-data"), responses((status = 200, description = "stored", body = super::openapi::UploadAnswer), (status = 400, description = "bad input", body = super::openapi::ErrorBody), (status = 401, description = "no or invalid token", body = super::openapi::ErrorBody), (status = 403, description = "not allowed", body = super::openapi::ErrorBody), (status = 413, description = "too large", body = super::openapi::ErrorBody), (status = 415, description = "unsupported type", body = super::openapi::ErrorBody), (status = 422, description = "refused content", body = super::openapi::ErrorBody), (status = 429, description = "rate limited", body = super::openapi::ErrorBody), (status = 500, description = "policy failure", body = super::openapi::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::openapi::ErrorBody), (status = 507, description = "storage full", body = super::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/image_upload", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), request_body(content = super::schema::UploadForm, content_type = "multipart/form-data"), responses((status = 200, description = "stored", body = super::schema::UploadAnswer), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 415, description = "unsupported type", body = super::schema::ErrorBody), (status = 422, description = "refused content", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 500, description = "policy failure", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody), (status = 507, description = "storage full", body = super::schema::ErrorBody)))]
 pub async fn upload(
     State(state): State<Shared>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
@@ -176,7 +176,7 @@ pub async fn upload(
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(state.settings.max_file_size())
         } else {
-            ApiError::empty_upload().with_detail(e.body_text())
+            ApiError::of(Code::EmptyUpload).with_detail(e.body_text())
         }
     })?;
     let server = &state.settings.config.server;
@@ -193,14 +193,14 @@ pub async fn upload(
         received.push(receive(&state, field, &who.id, request_cap).await?);
     }
     if received.is_empty() {
-        return Err(ApiError::empty_upload());
+        return Err(ApiError::of(Code::EmptyUpload));
     }
 
     // Judge everything before storing anything. Bytes this owner already stored
     // skip the sandbox: they were judged when first stored.
     let mut plan: Vec<Result<Judged, ImageRecord>> = Vec::with_capacity(received.len());
     for r in received {
-        match state.store.find_by_digest(&who.id, &r.upload.digest).await.map_err(store_error)? {
+        match state.store.find_by_digest(&who.id, &r.upload.digest).await.map_err(ApiError::from)? {
             Some(existing) => plan.push(Err(existing)),
             None => plan.push(Ok(judge::judge(&state, &client, r).await?)),
         }

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::{Judged, NAME_ATTEMPTS};
-use crate::error::{ApiError, ApiResult};
-use crate::http::{policy_error, rejection, store_error, Shared};
+use crate::error::{ApiError, ApiResult, Code};
+use crate::http::Shared;
 use crate::store::{ImageRecord, StoreError};
 
 /// Asks the policy for another name after a clash.
@@ -21,18 +21,20 @@ async fn rename(state: &Shared, judged: &Judged, attempt: u32) -> ApiResult<Stri
         .policy
         .run(move |s| s.name(&upload, &media, &rule))
         .await
-        .map_err(|e| policy_error(e).with_file(filename.clone()))?
-        .map_err(|r| rejection(r).with_file(filename))
+        .map_err(|e| ApiError::from(e).with_file(filename.clone()))?
+        .map_err(|r| ApiError::from(r).with_file(filename))
 }
 
 /// Stores one judged file: its file (and thumbnail) under a free name, then its record.
 /// Returns the record and whether it was already stored (same owner, same bytes).
 async fn store(state: &Shared, judged: Judged, jti: Option<&str>) -> ApiResult<(ImageRecord, bool)> {
-    let mut record = ImageRecord::accepted(judged.name.clone(), &judged.upload, &judged.media);
+    let mut record = crate::ingest::record(judged.name.clone(), &judged.upload, &judged.media);
     // Stripping changed the bytes: this owner may have stored these already (the handler
     // only looked up the received bytes). Checked before any file is written.
     if judged.stripped.is_some() {
-        if let Some(existing) = state.store.find_by_digest(&record.owner, &record.digest).await.map_err(store_error)? {
+        if let Some(existing) =
+            state.store.find_by_digest(&record.owner, &record.digest).await.map_err(ApiError::from)?
+        {
             return Ok((existing, true));
         }
     }
@@ -46,7 +48,7 @@ async fn store(state: &Shared, judged: Judged, jti: Option<&str>) -> ApiResult<(
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 attempt += 1;
                 if attempt >= NAME_ATTEMPTS {
-                    return Err(ApiError::upload_failed().with_detail("no free name"));
+                    return Err(ApiError::of(Code::UploadFailed).with_detail("no free name"));
                 }
                 record.name = rename(state, &judged, attempt).await?;
                 continue;
@@ -69,17 +71,21 @@ async fn store(state: &Shared, judged: Judged, jti: Option<&str>) -> ApiResult<(
         match inserted {
             Ok(()) => return Ok((record, false)),
             Err(StoreError::Duplicate(existing)) => {
-                let found =
-                    state.store.get(&existing).await.map_err(store_error)?.ok_or_else(ApiError::upload_failed)?;
+                let found = state
+                    .store
+                    .get(&existing)
+                    .await
+                    .map_err(ApiError::from)?
+                    .ok_or_else(|| ApiError::of(Code::UploadFailed))?;
                 return Ok((found, true));
             }
             Err(StoreError::NameTaken) if attempt + 1 < NAME_ATTEMPTS => {
                 attempt += 1;
                 record.name = rename(state, &judged, attempt).await?;
             }
-            Err(StoreError::NameTaken) => return Err(ApiError::upload_failed().with_detail("no free name")),
-            Err(StoreError::OwnerGone) => return Err(ApiError::account_gone()),
-            Err(e) => return Err(store_error(e)),
+            Err(StoreError::NameTaken) => return Err(ApiError::of(Code::UploadFailed).with_detail("no free name")),
+            Err(StoreError::OwnerGone) => return Err(ApiError::of(Code::AccountRemoved)),
+            Err(e) => return Err(ApiError::from(e)),
         }
     }
 }
@@ -183,7 +189,7 @@ pub(super) async fn store_all(
     if cancelled.load(Ordering::Acquire) {
         tracing::info!(files = stored.len(), "upload request dropped while storing: taking its files back");
         roll_back(&state, &stored).await;
-        return Err(ApiError::upload_failed().with_detail("the request was dropped"));
+        return Err(ApiError::of(Code::UploadFailed).with_detail("the request was dropped"));
     }
     Ok(out)
 }

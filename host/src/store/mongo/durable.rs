@@ -7,7 +7,9 @@ use mongodb::bson::doc;
 
 use super::{backend, float, text, MongoStore};
 use crate::clock::now;
-use crate::store::{ImageRecord, MetaStore, StoreError};
+use crate::store::AccountStore;
+use crate::store::ImageStore;
+use crate::store::{ImageRecord, StoreError};
 
 /// Inserts, then checks the owner's account still exists with the same token id. A
 /// removal deletes the account before it lists the owner's records, so either it

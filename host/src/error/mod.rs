@@ -2,7 +2,13 @@
 //!
 //! Every refusal is a stable `code`, an HTTP status and a message; the body is
 //! the original's envelope `{"data": message, "type": "error"|"forbidden"}` plus
-//! `code` (and `file`/`detail` where they help).
+//! `code` (and `file`/`detail` where they help). The host's codes are typed
+//! ([`Code`], one catalogue in `codes.rs`); the layers below have their own error
+//! types, turned into answers here by `From` and nowhere else.
+
+mod codes;
+
+pub use codes::Code;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -31,9 +37,25 @@ struct More {
 }
 
 impl ApiError {
-    /// An error with a code and message from the catalogue below.
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    /// The catalogue's error `code` with its default message.
+    pub fn of(code: Code) -> Self {
+        ApiError { status: code.status(), code: code.as_str().into(), message: code.message().into(), more: None }
+    }
+
+    /// A refusal a policy made: its own status (a 4xx or 5xx; anything else is a 403),
+    /// code and message.
+    pub fn refusal(status: u16, code: &str, message: impl Into<String>) -> Self {
+        let status = StatusCode::from_u16(status)
+            .ok()
+            .filter(|s| s.is_client_error() || s.is_server_error())
+            .unwrap_or(StatusCode::FORBIDDEN);
         ApiError { status, code: code.into(), message: message.into(), more: None }
+    }
+
+    /// Replaces the default message.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
     }
 
     fn more(&mut self) -> &mut More {
@@ -59,60 +81,25 @@ impl ApiError {
     }
 
     pub fn invalid_token() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "invalid_token", "无效的密钥")
-    }
-    pub fn mail_failed() -> Self {
-        Self::new(StatusCode::BAD_GATEWAY, "mail_failed", "请求找回错误")
-    }
-
-    pub fn empty_upload() -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "empty_upload", "空的上传文件")
-    }
-    pub fn no_authority() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "no_authority", "401 No Authority")
+        Self::of(Code::InvalidToken)
     }
     pub fn too_large(limit: u64) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("文件过大: 上限 {limit} 字节"))
+        Self::of(Code::TooLarge).with_message(format!("文件过大: 上限 {limit} 字节"))
     }
     pub fn too_many_files(limit: u32) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_many_files", format!("文件数量超出限制: 每次最多 {limit} 个"))
-    }
-    pub fn upload_failed() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "upload_failed", "文件上传失败")
-    }
-    pub fn image_not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "图片信息获取失败")
+        Self::of(Code::TooManyFiles).with_message(format!("文件数量超出限制: 每次最多 {limit} 个"))
     }
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_request", "请求参数错误").with_detail(detail)
+        Self::of(Code::BadRequest).with_detail(detail)
     }
     pub fn bad_json(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_json", "请求的JSON格式错误").with_detail(detail)
-    }
-    pub fn route_not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "no_route", "接口不存在")
-    }
-    pub fn method_not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "请求方法不允许")
-    }
-    pub fn storage_full() -> Self {
-        Self::new(StatusCode::INSUFFICIENT_STORAGE, "storage_full", "存储空间不足")
-    }
-    pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "服务器内部错误")
-    }
-    pub fn policy_unavailable() -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "policy_busy", "策略暂时不可用, 请稍后重试")
-    }
-    pub fn policy_failed(code: &str) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, code, "策略执行失败")
-    }
-    /// The uploader's account was removed (or banned) while the upload was being stored.
-    pub fn account_gone() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "account_removed", "账户已删除, 上传未保存")
+        Self::of(Code::BadJson).with_detail(detail)
     }
     pub fn body_unreadable(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_body", "请求体读取失败").with_detail(detail)
+        Self::of(Code::BadBody).with_detail(detail)
+    }
+    pub fn internal() -> Self {
+        Self::of(Code::Internal)
     }
 
     /// `type` of the envelope: the original answered auth failures as "forbidden".
@@ -125,14 +112,53 @@ impl ApiError {
     }
 }
 
+impl From<Code> for ApiError {
+    fn from(code: Code) -> Self {
+        ApiError::of(code)
+    }
+}
+
+impl From<crate::policy::Rejection> for ApiError {
+    fn from(r: crate::policy::Rejection) -> Self {
+        ApiError::refusal(r.status, &r.code, r.message)
+    }
+}
+
+/// A failed policy call (logged with its cause).
+impl From<crate::policy::PolicyError> for ApiError {
+    fn from(e: crate::policy::PolicyError) -> Self {
+        use crate::policy::PolicyError;
+        tracing::error!(error = %e, code = e.code(), "policy call failed");
+        ApiError::of(match e {
+            PolicyError::Timeout => Code::PolicyTimeout,
+            PolicyError::Unavailable(_) => Code::PolicyBusy,
+            PolicyError::Trap(_) => Code::PolicyTrap,
+            PolicyError::Invalid(_) | PolicyError::Refused(_) => Code::PolicyInvalid,
+        })
+    }
+}
+
+/// A metadata store failure (logged with its cause).
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        tracing::error!(error = %e, "metadata store failed");
+        ApiError::of(match e {
+            StoreError::Backend(_) => Code::StoreUnavailable,
+            StoreError::OwnerGone => Code::AccountRemoved,
+            _ => Code::Internal,
+        })
+    }
+}
+
 impl From<std::io::Error> for ApiError {
     fn from(e: std::io::Error) -> Self {
         if e.kind() == std::io::ErrorKind::StorageFull {
             tracing::error!(error = %e, "storage full");
-            ApiError::storage_full()
+            ApiError::of(Code::StorageFull)
         } else if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::NotConnected) {
             tracing::error!(error = %e, "storage did not answer in time or cannot be reached");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", "存储暂时不可用")
+            ApiError::of(Code::StorageUnavailable)
         } else {
             tracing::error!(error = %e, "i/o error");
             ApiError::internal()

@@ -1,0 +1,146 @@
+//! The shapes of answers and request bodies, as the OpenAPI document describes them.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Every answer's envelope.
+#[derive(Serialize, ToSchema)]
+pub struct Envelope {
+    /// The payload (a message, a record, a list…).
+    pub data: serde_json::Value,
+    /// "ok", "error" or "forbidden".
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// An error answer: the envelope plus a stable code.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The message (the original's texts are kept).
+    pub data: String,
+    /// "error", or "forbidden" for 401/403.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Stable machine-readable code, e.g. `unsupported_type`.
+    pub code: String,
+    /// The uploaded file the error is about.
+    pub file: Option<String>,
+    /// More detail for people.
+    pub detail: Option<String>,
+}
+
+/// A stored image as answers show it.
+#[derive(Serialize, ToSchema)]
+pub struct ImageInfo {
+    pub name: String,
+    pub url: String,
+    /// URL path (`/images/{name}`), never a server path.
+    pub path: String,
+    pub time: f64,
+    pub size: u64,
+    /// "image", "animation" or "video".
+    pub kind: String,
+    pub format: String,
+    pub mime: String,
+    pub width: u32,
+    pub height: u32,
+    pub frames: u32,
+    pub duration_ms: Option<u64>,
+    /// Video codec, e.g. "h264" (videos only).
+    pub codec: Option<String>,
+    pub digest: String,
+    pub original_name: String,
+}
+
+/// `image_upload` answer.
+#[derive(Serialize, ToSchema)]
+pub struct UploadAnswer {
+    /// "文件上传成功"
+    pub data: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub files: Vec<ImageInfo>,
+}
+
+/// `image_list` answer.
+#[derive(Serialize, ToSchema)]
+pub struct ListAnswer {
+    pub data: Vec<ImageInfo>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub page: u64,
+    pub per_page: u64,
+    pub total: u64,
+    pub pages: u64,
+}
+
+/// `image_info` answer.
+#[derive(Serialize, ToSchema)]
+pub struct InfoAnswer {
+    pub data: ImageInfo,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// Ready-to-paste snippets.
+#[derive(Serialize, ToSchema)]
+pub struct Snippets {
+    pub raw: String,
+    pub link: String,
+    pub html: String,
+    pub markdown: String,
+    pub bbcode: String,
+}
+
+/// `image_format` answer.
+#[derive(Serialize, ToSchema)]
+pub struct FormatAnswer {
+    pub data: Snippets,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// `get_token` answer (the original's `{"token"}` plus the envelope).
+#[derive(Serialize, ToSchema)]
+pub struct TokenAnswer {
+    pub token: String,
+    pub data: serde_json::Value,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// `{"mail"}`
+#[derive(Serialize, ToSchema)]
+pub struct MailBody {
+    pub mail: String,
+}
+
+/// `{"name"}` or `{"names": [...]}`
+#[derive(Serialize, ToSchema)]
+pub struct NamesBody {
+    pub name: Option<String>,
+    pub names: Option<Vec<String>>,
+}
+
+/// `{"mail", "check"}` or `{"mail", "token"}`
+#[derive(Serialize, ToSchema)]
+pub struct RemoveBody {
+    pub mail: String,
+    pub check: Option<String>,
+    pub token: Option<String>,
+}
+
+/// `{"mail", "ban"}`
+#[derive(Serialize, ToSchema)]
+pub struct RemoveUserBody {
+    pub mail: String,
+    pub ban: Option<bool>,
+}
+
+/// Multipart upload: one or more `file` parts.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    #[schema(value_type = Vec<String>, format = Binary)]
+    pub file: Vec<Vec<u8>>,
+}
