@@ -2,9 +2,11 @@
 //! secrets they are checked against, and mail addresses. Decisions are the
 //! policy's (`authorize`); this module only establishes identity.
 
+mod identity;
 mod secrets;
 mod token;
 
+pub use identity::{identify, legacy_account, Caller, IdentityError};
 pub use secrets::{load_secrets, Secrets, SecretsError};
 pub use token::{sign, verify, Claims, TokenError};
 

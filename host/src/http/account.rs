@@ -123,7 +123,7 @@ async fn remove_with(state: &AppState, mail: &str, proof: Proof) -> ApiResult<us
     let proven = match proof {
         Proof::Token(t) => {
             auth::secret_eq(&t, &token_of(state, &user))
-                || super::legacy_account(state, &t).await?.is_some_and(|owner| owner.mail == user.mail)
+                || auth::legacy_account(state.store.as_ref(), &t).await?.is_some_and(|owner| owner.mail == user.mail)
         }
         Proof::Check(c) => state.store.take_check(&mail, &hash_check(&c), now()).await.map_err(ApiError::from)?,
     };

@@ -3,21 +3,20 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
+use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
 
 use super::account::remove_account;
-use super::{authorize, json_object, principal_of, query_map, read_body, Shared, JSON_BODY_LIMIT};
+use super::{authorize, json_object, read_body, Shared, JSON_BODY_LIMIT};
 use crate::auth;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Code};
 
 /// `GET /api/admin/users`: every account with its image count and bytes.
 #[utoipa::path(get, path = "/api/admin/users", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "accounts with usage", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
-pub async fn users(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> ApiResult<Json<Value>> {
-    let query = query_map(&uri)?;
-    let who = principal_of(&state, &headers, &query).await?;
-    authorize(&state, "admin.users", &who, Vec::new()).await?;
+pub async fn users(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
+    authorize(&state, "admin.users", &caller.principal, Vec::new()).await?;
     let users = state.store.users().await.map_err(ApiError::from)?;
     Ok(Json(json!({"data": users, "type": "ok", "total": users.len()})))
 }
@@ -27,13 +26,11 @@ pub async fn users(State(state): State<Shared>, headers: HeaderMap, uri: Uri) ->
 #[utoipa::path(post, path = "/api/admin/remove_user", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), request_body(content = super::schema::RemoveUserBody, content_type = "application/json"), responses((status = 200, description = "removed", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 404, description = "not found", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
 pub async fn remove_user(
     State(state): State<Shared>,
+    caller: Caller,
     headers: HeaderMap,
-    uri: Uri,
     body: Body,
 ) -> ApiResult<Json<Value>> {
-    let query = query_map(&uri)?;
-    let who = principal_of(&state, &headers, &query).await?;
-    authorize(&state, "admin.remove-user", &who, Vec::new()).await?;
+    authorize(&state, "admin.remove-user", &caller.principal, Vec::new()).await?;
     let body = read_body(&headers, body, JSON_BODY_LIMIT).await?;
     let obj = json_object(&body)?.ok_or_else(|| ApiError::bad_json("a JSON body {\"mail\": ...} is required"))?;
     let mail = match obj.get("mail") {

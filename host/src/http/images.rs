@@ -6,7 +6,8 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{authorize, json_object, principal_of, query_map, read_body, record_json, Shared, JSON_BODY_LIMIT};
+use super::{authorize, json_object, query_map, read_body, record_json, Shared, JSON_BODY_LIMIT};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::store::ImageRecord;
 
@@ -22,9 +23,9 @@ fn positive(query: &std::collections::HashMap<String, String>, key: &str, defaul
 
 /// `GET /api/image_list?page=&per_page=`: the caller's images, newest first.
 #[utoipa::path(get, path = "/api/image_list", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("page" = Option<u64>, Query, minimum = 1), ("per_page" = Option<u64>, Query, minimum = 1)), responses((status = 200, description = "your images, newest first", body = super::schema::ListAnswer), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
-pub async fn list(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> ApiResult<Json<Value>> {
+pub async fn list(State(state): State<Shared>, caller: Caller, uri: Uri) -> ApiResult<Json<Value>> {
     let query = query_map(&uri)?;
-    let who = principal_of(&state, &headers, &query).await?;
+    let who = caller.principal;
     authorize(&state, "image.list", &who, Vec::new()).await?;
     let max = u64::from(state.settings.config.server.max_per_page);
     let page = positive(&query, "page", 1)?;
@@ -105,22 +106,27 @@ async fn owned(
 /// The one record a request names (`?name=` or JSON `{"name"}`), if the caller may see it.
 async fn requested(
     state: &Shared,
+    who: &crate::policy::Principal,
     headers: &HeaderMap,
     uri: &Uri,
     body: Body,
     action: &'static str,
 ) -> ApiResult<ImageRecord> {
-    let query = query_map(uri)?;
-    let who = principal_of(state, headers, &query).await?;
     let body = read_body(headers, body, JSON_BODY_LIMIT).await?;
     let name = names_of(uri, &body, false)?.remove(0);
-    owned(state, &who, action, &name).await
+    owned(state, who, action, &name).await
 }
 
 /// `GET /api/image_info?name=` (or JSON `{"name"}`).
 #[utoipa::path(get, path = "/api/image_info", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("name" = Option<String>, Query, description = "also accepted as JSON body")), responses((status = 200, description = "the image", body = super::schema::InfoAnswer), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 404, description = "not found", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
-pub async fn info(State(state): State<Shared>, headers: HeaderMap, uri: Uri, body: Body) -> ApiResult<Json<Value>> {
-    let record = requested(&state, &headers, &uri, body, "image.info").await?;
+pub async fn info(
+    State(state): State<Shared>,
+    caller: Caller,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let record = requested(&state, &caller.principal, &headers, &uri, body, "image.info").await?;
     Ok(Json(json!({"data": record_json(&state, &record).await, "type": "ok"})))
 }
 
@@ -161,8 +167,14 @@ fn link_safe(s: &str) -> String {
 
 /// `GET /api/image_format?name=` (or JSON `{"name"}`): ready-to-paste snippets.
 #[utoipa::path(get, path = "/api/image_format", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("name" = Option<String>, Query, description = "also accepted as JSON body")), responses((status = 200, description = "snippets", body = super::schema::FormatAnswer), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 404, description = "not found", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
-pub async fn format(State(state): State<Shared>, headers: HeaderMap, uri: Uri, body: Body) -> ApiResult<Json<Value>> {
-    let record = requested(&state, &headers, &uri, body, "image.format").await?;
+pub async fn format(
+    State(state): State<Shared>,
+    caller: Caller,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let record = requested(&state, &caller.principal, &headers, &uri, body, "image.format").await?;
     let url = state.settings.image_url(&record.name);
     let safe = link_safe(&url);
     let data = if record.kind == "video" {
@@ -193,9 +205,14 @@ pub async fn format(State(state): State<Shared>, headers: HeaderMap, uri: Uri, b
 
 /// `POST /api/image_delete` with `{"name"}` or `{"names": [...]}`: all or nothing.
 #[utoipa::path(post, path = "/api/image_delete", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("name" = Option<String>, Query)), request_body(content = Option<super::schema::NamesBody>, content_type = "application/json"), responses((status = 200, description = "deleted", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 404, description = "not found", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 500, description = "policy failure", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
-pub async fn delete(State(state): State<Shared>, headers: HeaderMap, uri: Uri, body: Body) -> ApiResult<Json<Value>> {
-    let query = query_map(&uri)?;
-    let who = principal_of(&state, &headers, &query).await?;
+pub async fn delete(
+    State(state): State<Shared>,
+    caller: Caller,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let who = caller.principal;
     authorize(&state, "image.delete", &who, Vec::new()).await?;
     let body = read_body(&headers, body, JSON_BODY_LIMIT).await?;
     let mut names = names_of(&uri, &body, true)?;
@@ -223,10 +240,8 @@ pub async fn delete(State(state): State<Shared>, headers: HeaderMap, uri: Uri, b
 
 /// `POST /api/init_db` (admin): ensures the schema; idempotent.
 #[utoipa::path(post, path = "/api/init_db", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "schema ensured", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
-pub async fn init_db(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> ApiResult<Json<Value>> {
-    let query = query_map(&uri)?;
-    let who = principal_of(&state, &headers, &query).await?;
-    authorize(&state, "admin.init-db", &who, Vec::new()).await?;
+pub async fn init_db(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
+    authorize(&state, "admin.init-db", &caller.principal, Vec::new()).await?;
     state.store.init().await.map_err(ApiError::from)?;
     Ok(Json(json!({"data": "database init success", "type": "ok"})))
 }

@@ -2,6 +2,7 @@
 
 mod account;
 mod admin;
+mod caller;
 mod images;
 mod ipfilter;
 mod limits;
@@ -16,16 +17,12 @@ mod upload;
 
 pub(crate) use request::{body_bytes, json_object, query_map, read_body, JSON_BODY_LIMIT};
 
-use std::collections::HashMap;
-
 use axum::extract::DefaultBodyLimit;
-use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 
 use crate::app::{AppState, Shared};
-use crate::auth;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::policy::Principal;
 use crate::store::ImageRecord;
@@ -134,56 +131,6 @@ async fn ready(axum::extract::State(state): axum::extract::State<Shared>) -> axu
     });
     let status = if ok { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
     (status, axum::Json(body)).into_response()
-}
-
-/// Who is asking, from `Authorization: Bearer` or `?token=`. No token: anonymous
-/// (or the local user when `auth.jwt` is off). A token that is forged, malformed,
-/// revoked or for an unknown account: 401.
-pub(crate) async fn principal_of(
-    state: &AppState,
-    headers: &HeaderMap,
-    query: &HashMap<String, String>,
-) -> ApiResult<Principal> {
-    Ok(caller(state, headers, query).await?.0)
-}
-
-/// Like [`principal_of`], with the token id (`jti`) of the caller's account when there is
-/// one: the account as it was found when the token was checked (no second look-up).
-pub(crate) async fn caller(
-    state: &AppState,
-    headers: &HeaderMap,
-    query: &HashMap<String, String>,
-) -> ApiResult<(Principal, Option<String>)> {
-    let Some(token) = auth::request_token(headers, query.get("token").map(String::as_str)) else {
-        let who = if state.settings.config.auth.jwt { auth::anonymous() } else { auth::user(auth::LOCAL_OWNER) };
-        return Ok((who, None));
-    };
-    if auth::secret_eq(&token, &state.secrets.admin_token) {
-        return Ok((auth::admin(), None));
-    }
-    let Ok(claims) = auth::verify(&token, &state.secrets.jwt_secret) else {
-        // A token of the original service, brought in by `imgbed import-original`.
-        return match legacy_account(state, &token).await? {
-            Some(user) => Ok((auth::user(&user.mail), Some(user.jti))),
-            None => Err(ApiError::invalid_token()),
-        };
-    };
-    let user = state.store.get_user(&claims.sub).await.map_err(ApiError::from)?.ok_or_else(ApiError::invalid_token)?;
-    if !auth::secret_eq(&user.jti, &claims.jti) || user.issued_at != claims.iat {
-        return Err(ApiError::invalid_token());
-    }
-    Ok((auth::user(&user.mail), Some(user.jti)))
-}
-
-/// The account an imported token of the original service belongs to, if any (and if
-/// the account still exists). Only the token's SHA-256 is stored.
-pub(crate) async fn legacy_account(state: &AppState, token: &str) -> ApiResult<Option<crate::store::User>> {
-    if token.is_empty() || token.len() > 1024 {
-        return Ok(None);
-    }
-    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()));
-    let Some(mail) = state.store.legacy_owner(&hash).await.map_err(ApiError::from)? else { return Ok(None) };
-    state.store.get_user(&mail).await.map_err(ApiError::from)
 }
 
 /// Asks the policy whether `principal` may do `action` given `facts`.

@@ -5,22 +5,22 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
+use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{principal_of, query_map, read_body, Shared};
+use super::{read_body, Shared};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::policy::PolicyError;
 
 /// Largest policy component accepted.
 pub const MAX_POLICY_BYTES: usize = 64 * 1024 * 1024;
 
-async fn require_admin(state: &Shared, headers: &HeaderMap, uri: &Uri) -> ApiResult<crate::policy::Principal> {
-    let query = query_map(uri)?;
-    let who = principal_of(state, headers, &query).await?;
-    match who.kind.as_str() {
-        "admin" => Ok(who),
+/// Only the admin token may see or change the policy (the policy itself is not asked).
+fn require_admin(caller: &Caller) -> ApiResult<()> {
+    match caller.principal.kind.as_str() {
+        "admin" => Ok(()),
         "anonymous" => Err(ApiError::of(Code::NoAuthority)),
         _ => Err(ApiError::of(Code::Forbidden)),
     }
@@ -51,16 +51,21 @@ fn refused(e: PolicyError) -> ApiError {
 
 /// `GET /api/admin/policy`: the active and previous policy with their counters.
 #[utoipa::path(get, path = "/api/admin/policy", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "active and previous policy", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
-pub async fn show(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> ApiResult<Json<Value>> {
-    require_admin(&state, &headers, &uri).await?;
+pub async fn show(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
+    require_admin(&caller)?;
     Ok(Json(json!({"data": describe(&state), "type": "ok"})))
 }
 
 /// `PUT /api/admin/policy` with the component bytes: check, self-test, swap.
 #[utoipa::path(put, path = "/api/admin/policy", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, description = "swapped", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 422, description = "refused content", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
-pub async fn replace(State(state): State<Shared>, headers: HeaderMap, uri: Uri, body: Body) -> ApiResult<Json<Value>> {
+pub async fn replace(
+    State(state): State<Shared>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<Value>> {
     // The admin token first: nothing of the body is read for anyone else.
-    require_admin(&state, &headers, &uri).await?;
+    require_admin(&caller)?;
     let body = read_body(&headers, body, MAX_POLICY_BYTES).await?;
     if body.is_empty() {
         return Err(ApiError::bad_request("the body must be a policy component (.wasm)"));
@@ -72,8 +77,8 @@ pub async fn replace(State(state): State<Shared>, headers: HeaderMap, uri: Uri, 
 
 /// `POST /api/admin/policy/rollback`: back to the previous policy.
 #[utoipa::path(post, path = "/api/admin/policy/rollback", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "rolled back", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 409, description = "conflict", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
-pub async fn rollback(State(state): State<Shared>, headers: HeaderMap, uri: Uri) -> ApiResult<Json<Value>> {
-    require_admin(&state, &headers, &uri).await?;
+pub async fn rollback(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
+    require_admin(&caller)?;
     state.policy.rollback().await.map_err(|e| ApiError::of(Code::NoPreviousPolicy).with_detail(e.to_string()))?;
     let shared = shared_answer(&state).await;
     Ok(Json(json!({"data": "策略已回滚", "type": "ok", "policy": describe(&state), "shared": shared})))

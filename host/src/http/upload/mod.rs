@@ -13,13 +13,14 @@ use std::sync::Arc;
 
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{ConnectInfo, Multipart, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::{authorize, caller, query_map, record_json, AppState, Shared};
+use super::{authorize, record_json, AppState, Shared};
+use crate::auth::Caller;
 use crate::blob::TempBlob;
 use crate::clock::now;
 use crate::error::{ApiError, ApiResult, Code};
@@ -161,16 +162,15 @@ async fn receive(state: &AppState, mut field: Field<'_>, owner: &str, request_ca
 pub async fn upload(
     State(state): State<Shared>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    caller: Caller,
     headers: HeaderMap,
-    uri: Uri,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Json<Value>> {
     // Heavy policy work is shared fairly between client addresses.
     let client = crate::ipfilter::client_key(state.ip_filter.client_or_peer(peer.ip(), &headers)).to_string();
-    let query = query_map(&uri)?;
     // With the token id of the uploader's account: storing fails if the account is
     // removed (or banned) meanwhile.
-    let (who, jti) = caller(&state, &headers, &query).await?;
+    let Caller { principal: who, jti } = caller;
     authorize(&state, "image.upload", &who, Vec::new()).await?;
     let mut multipart = multipart.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
