@@ -365,6 +365,13 @@ async fn metrics_count_requests_uploads_and_policy_calls_per_version() {
         "{after}"
     );
     assert!(!after.contains("token="), "no raw URLs in labels");
+    // Where upload time goes: two stored uploads passed every phase; the refused one was
+    // received and judged, never stored.
+    let phase = |p: &str| {
+        let key = format!("imgbed_upload_phase_seconds_count{{phase=\"{p}\"}}");
+        metric(&after, &key) - metric(&before, &key)
+    };
+    assert_eq!((phase("receive"), phase("judge"), phase("store"), phase("request")), (3, 3, 2, 2), "{after}");
 
     // With a token configured, /metrics needs it.
     let t = Server::start(json!({"metrics": {"token": "a-metrics-token-of-some-length"}}));

@@ -231,11 +231,10 @@ pub async fn import_original(
     let mut report = Report::default();
     let mut accounts = HashSet::new();
     for (raw_mail, token) in tokens {
-        let mail = raw_mail.trim().to_lowercase();
-        if mail.is_empty() || token.is_empty() {
-            report.skipped.push((raw_mail, "empty mail or token".into()));
+        let Some(mail) = crate::auth::normalise_mail(&raw_mail).filter(|_| !token.is_empty()) else {
+            report.skipped.push((raw_mail, "an empty, too long or malformed mail, or an empty token".into()));
             continue;
-        }
+        };
         let user = User {
             mail: mail.clone(),
             jti: hex::encode(rand::random::<[u8; 16]>()),
@@ -267,7 +266,10 @@ pub async fn import_original(
     let policy = Arc::new(policy);
 
     for img in images {
-        let mail = img.mail.trim().to_lowercase();
+        let Some(mail) = crate::auth::normalise_mail(&img.mail) else {
+            report.skipped.push((img.name, "an empty, too long or malformed mail".into()));
+            continue;
+        };
         let Some(name) = safe_name(&img.name) else {
             report.skipped.push((img.name, "a name that cannot be stored safely".into()));
             continue;

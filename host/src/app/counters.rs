@@ -18,6 +18,7 @@ pub struct HttpMetrics {
     pub uploads: AtomicU64,
     pub bytes_stored: AtomicU64,
     pub rate_limited: AtomicU64,
+    pub upload_phases: UploadPhases,
 }
 
 impl HttpMetrics {
@@ -30,6 +31,38 @@ impl HttpMetrics {
         e.1 += seconds;
         let i = LATENCY_BUCKETS.iter().position(|b| seconds <= *b).unwrap_or(LATENCY_BUCKETS.len());
         e.2[i] += 1;
+    }
+}
+
+/// Where the time of uploads goes: per phase, the number of timings and their sum.
+#[derive(Debug, Default)]
+pub struct UploadPhases {
+    /// (count, nanoseconds) per phase, in [`UploadPhases::NAMES`] order.
+    phases: [(AtomicU64, AtomicU64); 4],
+}
+
+impl UploadPhases {
+    /// Receiving a file (streamed to disk, hashed, synced); judging it in the sandbox
+    /// (waiting for capacity included); storing (blob and record); the whole request.
+    pub const NAMES: [&'static str; 4] = ["receive", "judge", "store", "request"];
+
+    /// Adds one timing of phase `i` (an index into [`UploadPhases::NAMES`]).
+    pub fn add(&self, i: usize, took: std::time::Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if let Some((count, sum)) = self.phases.get(i) {
+            count.fetch_add(1, Relaxed);
+            sum.fetch_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Relaxed);
+        }
+    }
+
+    /// (name, count, seconds) per phase.
+    pub fn snapshot(&self) -> Vec<(&'static str, u64, f64)> {
+        use std::sync::atomic::Ordering::Relaxed;
+        Self::NAMES
+            .iter()
+            .zip(&self.phases)
+            .map(|(name, (count, sum))| (*name, count.load(Relaxed), sum.load(Relaxed) as f64 / 1e9))
+            .collect()
     }
 }
 

@@ -7,14 +7,14 @@ mod counters;
 mod reload;
 mod startup;
 
-pub use counters::{ConnStats, HttpMetrics, RequestKey, RequestStats};
+pub use counters::{ConnStats, HttpMetrics, RequestKey, RequestStats, UploadPhases};
 pub use reload::{initial_policy, policy_file_bytes, spawn_reconciliation, spawn_reloaders};
 pub use startup::build_state;
 
 use std::sync::Arc;
 
 use crate::auth::Secrets;
-use crate::blob::{BlobStore, TempArea};
+use crate::blob::{BlobStore, HotFiles, TempArea};
 use crate::config::Settings;
 use crate::mail::Mailer;
 use crate::policy::PolicyRuntime;
@@ -26,6 +26,8 @@ pub struct AppState {
     pub store: Arc<dyn MetaStore>,
     /// Stored files.
     pub blobs: Arc<dyn BlobStore>,
+    /// Small stored files kept in memory (`server.file_cache_mb`).
+    pub hot: HotFiles,
     /// Thumbnail storage, when `server.image_zip` is on.
     pub thumbs: Option<Arc<dyn BlobStore>>,
     /// Where uploads are received (always local).
@@ -52,6 +54,8 @@ impl AppState {
     /// The thumbnail goes first: another upload can take the name only once the image
     /// file is gone, and must not lose its new thumbnail to this removal.
     pub async fn remove_files(&self, name: &str) -> std::io::Result<()> {
+        self.hot.evict(name);
+        self.hot.evict(&hot_thumb_key(name));
         if let Some(thumbs) = &self.thumbs {
             thumbs.remove(&crate::blob::thumb_name(name)).await?;
         }
@@ -98,6 +102,11 @@ impl AppState {
         thumbs.size(&thumb).await.ok().flatten()?;
         Some(format!("{}/thumbs/{thumb}", crate::config::site_url(&self.settings.config)))
     }
+}
+
+/// The hot-file cache's key of an image's thumbnail (thumbnails live in another store).
+pub fn hot_thumb_key(image: &str) -> String {
+    format!("thumbs/{}", crate::blob::thumb_name(image))
 }
 
 /// Shared state handle.

@@ -59,11 +59,17 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
     let before = reconcile::before_serving(&stores, &temp).await.context("finishing interrupted deletes")?;
     let db_limit = Duration::from_millis(settings.config.database.timeout_ms);
     let shared_policy = mongo.as_ref().map(|db| SharedPolicy::new(db, db_limit));
+    let server = &settings.config.server;
+    let hot = crate::blob::HotFiles::new(
+        server.file_cache_mb.saturating_mul(1 << 20),
+        server.file_cache_max_kb.saturating_mul(1 << 10),
+    );
     Ok(Arc::new(AppState {
         settings,
         store,
         blobs,
         thumbs,
+        hot,
         temp,
         shared_policy,
         policy: Arc::new(policy),

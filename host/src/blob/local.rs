@@ -7,7 +7,10 @@ use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
-use super::{is_safe_name, sync_dir, unsafe_name, BlobStore, ByteStream, QUARANTINE};
+use super::{is_safe_name, sync_dir, unsafe_name, BlobStore, ByteStream, Fetched, QUARANTINE};
+
+/// Bytes per read when a file is streamed.
+const STREAM_CHUNK: usize = 256 * 1024;
 
 /// A local storage folder. One host owns it. Every stored file and its name are
 /// synced before `put_*` returns, so a record never outlives its file's bytes.
@@ -129,7 +132,32 @@ impl BlobStore for LocalBlobs {
         let p = self.path_of(name).ok_or_else(unsafe_name)?;
         let mut file = tokio::fs::File::open(p).await?;
         file.seek(io::SeekFrom::Start(start)).await?;
-        Ok(Box::pin(ReaderStream::new(file.take(len))))
+        // Large reads: every read is a hand-off to the blocking pool.
+        Ok(Box::pin(ReaderStream::with_capacity(file.take(len), STREAM_CHUNK)))
+    }
+
+    async fn fetch(&self, name: &str, small: u64) -> io::Result<Option<Fetched>> {
+        let p = self.path_of(name).ok_or_else(unsafe_name)?;
+        // Open, size and read in one hand-off to the blocking pool.
+        tokio::task::spawn_blocking(move || {
+            let mut file = match std::fs::File::open(&p) {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let meta = file.metadata()?;
+            if !meta.is_file() {
+                return Ok(None);
+            }
+            if meta.len() > small {
+                return Ok(Some(Fetched::Large(meta.len())));
+            }
+            let mut bytes = Vec::with_capacity(meta.len() as usize);
+            std::io::Read::read_to_end(&mut std::io::Read::take(&mut file, meta.len()), &mut bytes)?;
+            Ok(Some(Fetched::Small(bytes.into())))
+        })
+        .await
+        .map_err(io::Error::other)?
     }
 
     async fn list(&self) -> io::Result<Vec<(String, Duration)>> {

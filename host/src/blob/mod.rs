@@ -6,10 +6,12 @@
 //! makes the whole file visible under a free name or fails. Path safety is the
 //! host's job: every name is checked here, whatever the policy returned.
 
+mod hot;
 mod local;
 pub mod marker;
 mod mongo;
 
+pub use hot::HotFiles;
 pub use local::LocalBlobs;
 pub use mongo::MongoBlobs;
 
@@ -24,6 +26,15 @@ pub use crate::names::{is_safe_name, thumb_name, MAX_NAME_LEN};
 
 fn unsafe_name() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, "unsafe name")
+}
+
+/// A stored blob as [`BlobStore::fetch`] found it.
+#[derive(Debug)]
+pub enum Fetched {
+    /// The whole file.
+    Small(Bytes),
+    /// Too large to hold: its length.
+    Large(u64),
 }
 
 /// The bytes of a stored blob, in chunks.
@@ -46,6 +57,17 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn size(&self, name: &str) -> io::Result<Option<u64>>;
     /// `len` bytes of a stored blob from `start` (the caller checked the range).
     async fn read(&self, name: &str, start: u64, len: u64) -> io::Result<ByteStream>;
+    /// A stored blob for serving: its bytes when it has at most `small` of them (one
+    /// read), else its size (to be streamed with [`BlobStore::read`]). None if missing.
+    async fn fetch(&self, name: &str, small: u64) -> io::Result<Option<Fetched>> {
+        use futures_util::TryStreamExt;
+        let Some(len) = self.size(name).await? else { return Ok(None) };
+        if len > small {
+            return Ok(Some(Fetched::Large(len)));
+        }
+        let chunks: Vec<Bytes> = self.read(name, 0, len).await?.try_collect().await?;
+        Ok(Some(Fetched::Small(chunks.concat().into())))
+    }
     /// Every stored name with the blob's age.
     async fn list(&self) -> io::Result<Vec<(String, Duration)>>;
     /// Whether the storage takes writes.

@@ -115,6 +115,8 @@ impl Default for ServerConfig {
             max_files_per_request: 20,
             max_per_page: 100,
             strip_metadata: true,
+            file_cache_mb: 32,
+            file_cache_max_kb: 1024,
         }
     }
 }

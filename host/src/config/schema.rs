@@ -145,6 +145,11 @@ pub struct ServerConfig {
     /// Remove EXIF (except the orientation), XMP, comments and text chunks from
     /// JPEG, PNG and WebP before storing; pixels are not re-encoded.
     pub strip_metadata: bool,
+    /// Memory for hot files, MiB: small stored files (and thumbnails) are answered from
+    /// memory once read (least recently used go first). 0 turns the cache off.
+    pub file_cache_mb: u64,
+    /// Largest file kept in that cache, KiB.
+    pub file_cache_max_kb: u64,
 }
 
 /// Video uploads.

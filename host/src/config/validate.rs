@@ -66,6 +66,12 @@ pub fn validate(c: &Config) -> Result<(), (String, String)> {
             return bad("video.formats", format!("unknown format {f:?}; use \"mp4\", \"mov\" or \"webm\""));
         }
     }
+    if c.server.file_cache_mb > 64 * 1024 {
+        return bad("server.file_cache_mb", "must be at most 65536 (64 GiB)".into());
+    }
+    if c.server.file_cache_max_kb > 1024 * 1024 {
+        return bad("server.file_cache_max_kb", "must be at most 1048576 (1 GiB)".into());
+    }
     if c.policy.memory_mb > 4096 {
         return bad("policy.memory_mb", "must be at most 4096".into());
     }

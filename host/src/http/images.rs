@@ -6,7 +6,8 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{authorize, json_object, query_map, read_body, record_json, Shared, JSON_BODY_LIMIT};
+use super::view::ImageView;
+use super::{authorize, json_object, query_map, read_body, Shared, JSON_BODY_LIMIT};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::store::ImageRecord;
@@ -32,9 +33,9 @@ pub async fn list(State(state): State<Shared>, caller: Caller, uri: Uri) -> ApiR
     let per_page = positive(&query, "per_page", max.min(20))?.min(max);
     let offset = (page - 1).saturating_mul(per_page);
     let result = state.store.list(&who.id, offset, per_page).await.map_err(ApiError::from)?;
-    let mut items: Vec<Value> = Vec::with_capacity(result.items.len());
+    let mut items = Vec::with_capacity(result.items.len());
     for r in &result.items {
-        items.push(record_json(&state, r).await);
+        items.push(ImageView::of(&state, r).await);
     }
     Ok(Json(json!({
         "data": items,
@@ -127,7 +128,7 @@ pub async fn info(
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let record = requested(&state, &caller.principal, &headers, &uri, body, "image.info").await?;
-    Ok(Json(json!({"data": record_json(&state, &record).await, "type": "ok"})))
+    Ok(Json(json!({"data": ImageView::of(&state, &record).await, "type": "ok"})))
 }
 
 /// Escapes text for an HTML attribute value.

@@ -101,6 +101,11 @@ pub fn render(state: &Shared) -> String {
     let m = &state.http_metrics;
     single(&mut out, "counter", "imgbed_uploads_total", m.uploads.load(Ordering::Relaxed));
     single(&mut out, "counter", "imgbed_bytes_stored_total", m.bytes_stored.load(Ordering::Relaxed));
+    out.push_str("# TYPE imgbed_upload_phase_seconds summary\n");
+    for (phase, count, seconds) in m.upload_phases.snapshot() {
+        let _ = writeln!(out, "imgbed_upload_phase_seconds_count{{phase=\"{phase}\"}} {count}");
+        let _ = writeln!(out, "imgbed_upload_phase_seconds_sum{{phase=\"{phase}\"}} {seconds}");
+    }
     single(&mut out, "counter", "imgbed_rate_limited_total", m.rate_limited.load(Ordering::Relaxed));
     reconciliation(&mut out, &state.reconciliation.get());
     let c = &state.conn_stats;

@@ -14,6 +14,7 @@ mod request;
 mod schema;
 mod serve;
 mod upload;
+mod view;
 
 pub(crate) use request::{body_bytes, json_object, query_map, read_body, JSON_BODY_LIMIT};
 
@@ -25,7 +26,6 @@ use serde_json::{json, Value};
 use crate::app::{AppState, Shared};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::policy::Principal;
-use crate::store::ImageRecord;
 
 /// The application's routes.
 pub fn router(state: Shared) -> Router {
@@ -148,33 +148,4 @@ pub(crate) async fn authorize(
         .await
         .map_err(ApiError::from)?
         .map_err(ApiError::from)
-}
-
-/// The JSON shape of a record in answers. `path` is the URL path, never a server path.
-pub(crate) async fn record_json(state: &AppState, r: &ImageRecord) -> Value {
-    let mut v = json!({
-        "name": r.name,
-        "url": state.settings.image_url(&r.name),
-        "path": format!("/images/{}", r.name),
-        "time": r.time,
-        "size": r.size,
-        "kind": r.kind,
-        "format": r.format,
-        "mime": r.mime,
-        "width": r.width,
-        "height": r.height,
-        "frames": r.frames,
-        "digest": r.digest,
-        "original_name": r.original_name,
-    });
-    if let Some(d) = r.duration_ms {
-        v["duration_ms"] = json!(d);
-    }
-    if let Some(c) = &r.codec {
-        v["codec"] = json!(c);
-    }
-    if let Some(t) = state.thumb_url(&r.name).await {
-        v["thumb_url"] = json!(t);
-    }
-    v
 }

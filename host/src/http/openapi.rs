@@ -45,7 +45,7 @@ impl Modify for Security {
         super::metrics::metrics,
         openapi_json,
     ),
-    components(schemas(Envelope, ErrorBody, ImageInfo, UploadAnswer, ListAnswer, InfoAnswer, Snippets, FormatAnswer, TokenAnswer, MailBody, NamesBody, RemoveBody, RemoveUserBody, UploadForm)),
+    components(schemas(Envelope, ErrorBody, ImageView, UploadAnswer, ListAnswer, InfoAnswer, Snippets, FormatAnswer, TokenAnswer, MailBody, NamesBody, RemoveBody, RemoveUserBody, UploadForm)),
     modifiers(&Security),
     security((), ("bearer" = []), ("token_query" = [])),
 )]

@@ -3,6 +3,8 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+pub use super::view::ImageView;
+
 /// Every answer's envelope.
 #[derive(Serialize, ToSchema)]
 pub struct Envelope {
@@ -29,29 +31,6 @@ pub struct ErrorBody {
     pub detail: Option<String>,
 }
 
-/// A stored image as answers show it.
-#[derive(Serialize, ToSchema)]
-pub struct ImageInfo {
-    pub name: String,
-    pub url: String,
-    /// URL path (`/images/{name}`), never a server path.
-    pub path: String,
-    pub time: f64,
-    pub size: u64,
-    /// "image", "animation" or "video".
-    pub kind: String,
-    pub format: String,
-    pub mime: String,
-    pub width: u32,
-    pub height: u32,
-    pub frames: u32,
-    pub duration_ms: Option<u64>,
-    /// Video codec, e.g. "h264" (videos only).
-    pub codec: Option<String>,
-    pub digest: String,
-    pub original_name: String,
-}
-
 /// `image_upload` answer.
 #[derive(Serialize, ToSchema)]
 pub struct UploadAnswer {
@@ -59,13 +38,13 @@ pub struct UploadAnswer {
     pub data: String,
     #[serde(rename = "type")]
     pub kind: String,
-    pub files: Vec<ImageInfo>,
+    pub files: Vec<ImageView>,
 }
 
 /// `image_list` answer.
 #[derive(Serialize, ToSchema)]
 pub struct ListAnswer {
-    pub data: Vec<ImageInfo>,
+    pub data: Vec<ImageView>,
     #[serde(rename = "type")]
     pub kind: String,
     pub page: u64,
@@ -77,7 +56,7 @@ pub struct ListAnswer {
 /// `image_info` answer.
 #[derive(Serialize, ToSchema)]
 pub struct InfoAnswer {
-    pub data: ImageInfo,
+    pub data: ImageView,
     #[serde(rename = "type")]
     pub kind: String,
 }

@@ -6,12 +6,15 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::Shared;
-use crate::blob::BlobStore;
+use crate::app::hot_thumb_key;
+use crate::blob::{BlobStore, Fetched, HotFiles};
 use crate::error::{ApiError, ApiResult, Code};
 
 /// Sandboxes anything a browser might try to run from our origin.
 const CSP: &str = "default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'; sandbox";
 const CACHE: &str = "public, max-age=31536000, immutable";
+/// Without the hot-file cache, files up to this size are still read in one go.
+const STREAM_ABOVE: u64 = 1 << 20;
 
 /// A satisfiable byte range, inclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,9 +85,10 @@ pub async fn image(State(state): State<Shared>, Path(name): Path<String>, header
     if !crate::blob::is_safe_name(&name) {
         return Err(ApiError::of(Code::NotFound));
     }
-    let record = state.store.get(&name).await.map_err(ApiError::from)?.ok_or_else(|| ApiError::of(Code::NotFound))?;
-    let etag = format!("\"{}\"", &record.digest[..record.digest.len().min(32)]);
-    send(state.blobs.as_ref(), &name, &record.mime, &etag, &headers).await
+    let record = state.store.get(&name).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
+    let tag = &record.digest[..record.digest.len().min(32)];
+    let file = File { store: state.blobs.as_ref(), name: &name, key: &name, tag, mime: &record.mime };
+    send(&state.hot, file, format!("\"{tag}\""), &headers).await
 }
 
 /// `GET /thumbs/{name}`: the PNG thumbnail of a stored image (`{image name}.png`).
@@ -95,65 +99,95 @@ pub async fn thumb(State(state): State<Shared>, Path(name): Path<String>, header
         return Err(ApiError::of(Code::NotFound));
     }
     let image = name.strip_suffix(".png").ok_or_else(|| ApiError::of(Code::NotFound))?;
-    let record = state.store.get(image).await.map_err(ApiError::from)?.ok_or_else(|| ApiError::of(Code::NotFound))?;
-    let etag = format!("\"t{}\"", &record.digest[..record.digest.len().min(32)]);
-    send(thumbs.as_ref(), &name, "image/png", &etag, &headers).await
+    let record = state.store.get(image).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
+    let tag = &record.digest[..record.digest.len().min(32)];
+    let key = hot_thumb_key(image);
+    let file = File { store: thumbs.as_ref(), name: &name, key: &key, tag, mime: "image/png" };
+    send(&state.hot, file, format!("\"t{tag}\""), &headers).await
+}
+
+/// A stored file to answer with.
+struct File<'a> {
+    store: &'a dyn BlobStore,
+    /// Its name in `store`.
+    name: &'a str,
+    /// Its key in the hot-file cache.
+    key: &'a str,
+    /// The digest prefix of the record that names it (a cached copy must carry the same).
+    tag: &'a str,
+    mime: &'a str,
+}
+
+/// The file's bytes when they are small (from memory when they are hot), else its length.
+async fn contents(hot: &HotFiles, file: &File<'_>) -> ApiResult<Fetched> {
+    if let Some(bytes) = hot.get(file.key, file.tag) {
+        return Ok(Fetched::Small(bytes));
+    }
+    let small = if hot.keeps(0) { hot.max_file() } else { STREAM_ABOVE };
+    let fetched = file.store.fetch(file.name, small).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
+    if let Fetched::Small(bytes) = &fetched {
+        hot.put(file.key, file.tag, bytes.clone());
+    }
+    Ok(fetched)
 }
 
 /// Sends a stored file with its type, validators, caching and byte ranges.
-async fn send(
-    blobs: &dyn BlobStore,
-    filename: &str,
-    mime: &str,
-    etag: &str,
-    headers: &HeaderMap,
-) -> ApiResult<Response> {
-    let len = blobs.size(filename).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
-    let mut res_headers = HeaderMap::new();
-    let set = |h: &mut HeaderMap, k: header::HeaderName, v: &str| {
-        if let Ok(v) = HeaderValue::from_str(v) {
-            h.insert(k, v);
-        }
-    };
-    set(&mut res_headers, header::ETAG, etag);
-    set(&mut res_headers, header::CACHE_CONTROL, CACHE);
-    set(&mut res_headers, header::ACCEPT_RANGES, "bytes");
-    set(&mut res_headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(&mut res_headers, header::CONTENT_SECURITY_POLICY, CSP);
-    set(&mut res_headers, header::CONTENT_DISPOSITION, &format!("inline; filename=\"{filename}\""));
+async fn send(hot: &HotFiles, file: File<'_>, etag: String, headers: &HeaderMap) -> ApiResult<Response> {
+    let mut res_headers = HeaderMap::with_capacity(10);
+    let etag = HeaderValue::from_str(&etag).map_err(|_| ApiError::internal())?;
+    res_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE));
+    res_headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    res_headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    res_headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{}\"", file.name)) {
+        res_headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    let etag_text = etag.to_str().unwrap_or_default().to_string();
+    res_headers.insert(header::ETAG, etag);
 
+    // The record names the bytes: a matching validator needs no file access at all.
     if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-        if etag_matches(inm, etag) {
+        if etag_matches(inm, &etag_text) {
             return Ok((StatusCode::NOT_MODIFIED, res_headers).into_response());
         }
     }
-    set(&mut res_headers, header::CONTENT_TYPE, mime);
+    let fetched = contents(hot, &file).await?;
+    let len = match &fetched {
+        Fetched::Small(b) => b.len() as u64,
+        Fetched::Large(n) => *n,
+    };
+    if let Ok(v) = HeaderValue::from_str(file.mime) {
+        res_headers.insert(header::CONTENT_TYPE, v);
+    }
 
     // If-Range with another validator means the client's copy is stale: send it all.
-    let range_ok = headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()).is_none_or(|v| v.trim() == etag);
+    let range_ok = headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()).is_none_or(|v| v.trim() == etag_text);
     let ask = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         Some(v) if range_ok => parse_range(v, len),
         _ => RangeAsk::Whole,
     };
-    match ask {
-        RangeAsk::Whole => {
-            set(&mut res_headers, header::CONTENT_LENGTH, &len.to_string());
-            let body = Body::from_stream(blobs.read(filename, 0, len).await?);
-            Ok((StatusCode::OK, res_headers, body).into_response())
-        }
+    let (status, range) = match ask {
+        RangeAsk::Whole => (StatusCode::OK, ByteRange { start: 0, end: len.saturating_sub(1) }),
         RangeAsk::Part(r) => {
-            let n = r.end - r.start + 1;
-            set(&mut res_headers, header::CONTENT_LENGTH, &n.to_string());
-            set(&mut res_headers, header::CONTENT_RANGE, &format!("bytes {}-{}/{len}", r.start, r.end));
-            let body = Body::from_stream(blobs.read(filename, r.start, n).await?);
-            Ok((StatusCode::PARTIAL_CONTENT, res_headers, body).into_response())
+            let v = format!("bytes {}-{}/{len}", r.start, r.end);
+            res_headers.insert(header::CONTENT_RANGE, HeaderValue::from_str(&v).map_err(|_| ApiError::internal())?);
+            (StatusCode::PARTIAL_CONTENT, r)
         }
         RangeAsk::Unsatisfiable => {
             res_headers.remove(header::CONTENT_TYPE);
-            set(&mut res_headers, header::CONTENT_RANGE, &format!("bytes */{len}"));
+            let v = format!("bytes */{len}");
+            res_headers.insert(header::CONTENT_RANGE, HeaderValue::from_str(&v).map_err(|_| ApiError::internal())?);
             let mut res = ApiError::of(Code::RangeNotSatisfiable).into_response();
             res.headers_mut().extend(res_headers);
-            Ok(res)
+            return Ok(res);
         }
-    }
+    };
+    let n = if len == 0 { 0 } else { range.end - range.start + 1 };
+    res_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+    let body = match fetched {
+        Fetched::Small(bytes) if n == 0 => Body::from(bytes.slice(0..0)),
+        Fetched::Small(bytes) => Body::from(bytes.slice(range.start as usize..=range.end as usize)),
+        Fetched::Large(_) => Body::from_stream(file.store.read(file.name, range.start, n).await?),
+    };
+    Ok((status, res_headers, body).into_response())
 }

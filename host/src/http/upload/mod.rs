@@ -19,7 +19,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::{authorize, record_json, AppState, Shared};
+use super::view::ImageView;
+use super::{authorize, AppState, Shared};
 use crate::auth::Caller;
 use crate::blob::TempBlob;
 use crate::clock::now;
@@ -182,6 +183,8 @@ pub async fn upload(
     let server = &state.settings.config.server;
     let request_cap = state.settings.max_file_size().saturating_mul(u64::from(server.max_files_per_request));
 
+    let phases = &state.http_metrics.upload_phases;
+    let started = std::time::Instant::now();
     let mut received = Vec::new();
     while let Some(field) = multipart.next_field().await.map_err(|e| multipart_error(e, request_cap))? {
         if field.name() != Some("file") {
@@ -190,7 +193,9 @@ pub async fn upload(
         if received.len() >= server.max_files_per_request as usize {
             return Err(ApiError::too_many_files(server.max_files_per_request));
         }
+        let t = std::time::Instant::now();
         received.push(receive(&state, field, &who.id, request_cap).await?);
+        phases.add(0, t.elapsed());
     }
     if received.is_empty() {
         return Err(ApiError::of(Code::EmptyUpload));
@@ -202,7 +207,12 @@ pub async fn upload(
     for r in received {
         match state.store.find_by_digest(&who.id, &r.upload.digest).await.map_err(ApiError::from)? {
             Some(existing) => plan.push(Err(existing)),
-            None => plan.push(Ok(judge::judge(&state, &client, r).await?)),
+            None => {
+                let t = std::time::Instant::now();
+                let judged = judge::judge(&state, &client, r).await;
+                phases.add(1, t.elapsed());
+                plan.push(Ok(judged?));
+            }
         }
     }
 
@@ -210,10 +220,12 @@ pub async fn upload(
     // the task then takes back what it stored.
     let cancelled = Arc::new(AtomicBool::new(false));
     let mut guard = store::CancelOnDrop(cancelled.clone(), true);
+    let t = std::time::Instant::now();
     let task = tokio::spawn(store::store_all(state.clone(), plan, jti, cancelled));
     let done = task.await.map_err(|e| ApiError::internal().with_detail(e.to_string()));
     guard.1 = false;
     let done = done??;
+    phases.add(2, t.elapsed());
 
     let mut files = Vec::with_capacity(done.len());
     let (mut count, mut bytes) = (0, 0);
@@ -222,12 +234,11 @@ pub async fn upload(
             count += 1;
             bytes += record.size;
         }
-        let mut v = record_json(&state, record).await;
-        v["duplicate"] = json!(duplicate);
-        files.push(v);
+        files.push(ImageView { duplicate: Some(*duplicate), ..ImageView::of(&state, record).await });
     }
     let counters = &state.http_metrics;
     counters.uploads.fetch_add(count, std::sync::atomic::Ordering::Relaxed);
     counters.bytes_stored.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+    phases.add(3, started.elapsed());
     Ok(Json(json!({"data": "文件上传成功", "type": "ok", "files": files})))
 }

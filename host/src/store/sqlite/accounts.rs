@@ -26,15 +26,16 @@ impl AccountStore for SqliteStore {
     }
 
     async fn get_user(&self, mail: &str) -> Result<Option<User>, StoreError> {
-        let mail = mail.to_string();
-        self.with(move |c| {
-            c.query_row("SELECT mail, jti, issued_at, created FROM users WHERE mail = ?1", [&mail], |r| {
+        // Every request with a token asks this: a point read on a read connection.
+        self.readers.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT mail, jti, issued_at, created FROM users WHERE mail = ?1").map_err(backend)?;
+            stmt.query_row([mail], |r| {
                 Ok(User { mail: r.get(0)?, jti: r.get(1)?, issued_at: r.get(2)?, created: r.get(3)? })
             })
             .optional()
             .map_err(backend)
         })
-        .await
     }
 
     async fn delete_user(&self, mail: &str) -> Result<bool, StoreError> {
@@ -90,9 +91,9 @@ impl AccountStore for SqliteStore {
         self.with(|c| {
             let mut stmt = c
                 .prepare(
-                    "SELECT u.mail, u.created, COUNT(i.name), COALESCE(SUM(i.size), 0)
-                     FROM users u LEFT JOIN images i ON i.owner = u.mail
-                     GROUP BY u.mail ORDER BY u.created, u.mail",
+                    "SELECT u.mail, u.created, COALESCE(o.images, 0), COALESCE(o.bytes, 0)
+                     FROM users u LEFT JOIN owners o ON o.owner = u.mail
+                     ORDER BY u.created, u.mail",
                 )
                 .map_err(backend)?;
             let rows = stmt

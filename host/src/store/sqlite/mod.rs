@@ -1,9 +1,11 @@
-//! SQLite engine: one connection in WAL mode with full sync (a committed record
-//! survives a power loss), used from blocking threads.
+//! SQLite engine: one writer connection in WAL mode with full sync (a committed
+//! record survives a power loss), used from blocking threads, and a pool of read
+//! connections for point reads.
 
 mod accounts;
 mod codes;
 mod durable;
+mod readers;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -16,6 +18,7 @@ use super::{ImageRecord, ImageStore, MetaStore, Page, StoreError};
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    readers: Arc<readers::Readers>,
 }
 
 const SCHEMA: &str = "
@@ -72,6 +75,31 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 ";
 
+/// The per-owner counters and the triggers that keep them; made (and filled from the
+/// records already there) in one transaction.
+const OWNERS: &str = "
+BEGIN IMMEDIATE;
+CREATE TABLE owners (
+    owner  TEXT PRIMARY KEY,
+    images INTEGER NOT NULL,
+    bytes  INTEGER NOT NULL
+);
+INSERT INTO owners (owner, images, bytes) SELECT owner, COUNT(*), SUM(size) FROM images GROUP BY owner;
+CREATE TRIGGER owners_on_insert AFTER INSERT ON images BEGIN
+    INSERT INTO owners (owner, images, bytes) VALUES (NEW.owner, 1, NEW.size)
+    ON CONFLICT(owner) DO UPDATE SET images = images + 1, bytes = bytes + NEW.size;
+END;
+CREATE TRIGGER owners_on_delete AFTER DELETE ON images BEGIN
+    UPDATE owners SET images = images - 1, bytes = bytes - OLD.size WHERE owner = OLD.owner;
+END;
+CREATE TRIGGER owners_on_update AFTER UPDATE OF owner, size ON images BEGIN
+    UPDATE owners SET images = images - 1, bytes = bytes - OLD.size WHERE owner = OLD.owner;
+    INSERT INTO owners (owner, images, bytes) VALUES (NEW.owner, 1, NEW.size)
+    ON CONFLICT(owner) DO UPDATE SET images = images + 1, bytes = bytes + NEW.size;
+END;
+COMMIT;
+";
+
 const COLUMNS: &str =
     "name, owner, size, digest, kind, format, mime, width, height, frames, duration_ms, original_name, time, codec";
 
@@ -83,6 +111,15 @@ fn migrate(c: &Connection) -> Result<(), StoreError> {
         .map_err(backend)?;
     if !has_codec {
         c.execute_batch("ALTER TABLE images ADD COLUMN codec TEXT").map_err(backend)?;
+    }
+    // Per-owner counts and bytes, kept by triggers in the same transaction as every insert
+    // and delete of a record (listing totals, quotas and the admin list read one row).
+    let has_owners = c
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'owners'")
+        .and_then(|mut s| s.exists([]))
+        .map_err(backend)?;
+    if !has_owners {
+        c.execute_batch(OWNERS).map_err(backend)?;
     }
     // Removal codes mailed by an older version (one per account, in `users`) keep working.
     c.execute_batch(
@@ -132,7 +169,7 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
         migrate(&conn)?;
-        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
+        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)), readers: Arc::new(readers::Readers::new(path)) })
     }
 
     /// Runs `f` with the connection on a blocking thread.
@@ -151,7 +188,8 @@ impl SqliteStore {
 }
 
 fn get_by_name(conn: &Connection, name: &str) -> Result<Option<ImageRecord>, StoreError> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM images WHERE name = ?1"), [name], record).optional().map_err(backend)
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM images WHERE name = ?1")).map_err(backend)?;
+    stmt.query_row([name], record).optional().map_err(backend)
 }
 
 fn get_by_digest(conn: &Connection, owner: &str, digest: &str) -> Result<Option<ImageRecord>, StoreError> {
@@ -262,8 +300,8 @@ impl ImageStore for SqliteStore {
     }
 
     async fn get(&self, name: &str) -> Result<Option<ImageRecord>, StoreError> {
-        let name = name.to_string();
-        self.with(move |c| get_by_name(c, &name)).await
+        // A point read by the unique name: on a read connection, without a thread hand-off.
+        self.readers.read(|c| get_by_name(c, name))
     }
 
     async fn find_by_digest(&self, owner: &str, digest: &str) -> Result<Option<ImageRecord>, StoreError> {
@@ -273,25 +311,30 @@ impl ImageStore for SqliteStore {
 
     async fn list(&self, owner: &str, offset: u64, limit: u64) -> Result<Page, StoreError> {
         let owner = owner.to_string();
-        self.with(move |c| {
-            let total: i64 =
-                c.query_row("SELECT COUNT(*) FROM images WHERE owner = ?1", [&owner], |r| r.get(0)).map_err(backend)?;
-            let mut stmt = c
-                .prepare(&format!(
-                    "SELECT {COLUMNS} FROM images WHERE owner = ?1 ORDER BY time DESC, id DESC LIMIT ?2 OFFSET ?3"
-                ))
-                .map_err(backend)?;
-            let items = stmt
-                .query_map(
-                    params![owner, limit.min(i64::MAX as u64) as i64, offset.min(i64::MAX as u64) as i64],
-                    record,
-                )
-                .map_err(backend)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(backend)?;
-            Ok(Page { items, total: total as u64 })
-        })
-        .await
+        self.readers
+            .clone()
+            .read_blocking(move |c| {
+                let total: i64 = c
+                    .query_row("SELECT COALESCE((SELECT images FROM owners WHERE owner = ?1), 0)", [&owner], |r| {
+                        r.get(0)
+                    })
+                    .map_err(backend)?;
+                let mut stmt = c
+                    .prepare_cached(&format!(
+                        "SELECT {COLUMNS} FROM images WHERE owner = ?1 ORDER BY time DESC, id DESC LIMIT ?2 OFFSET ?3"
+                    ))
+                    .map_err(backend)?;
+                let items = stmt
+                    .query_map(
+                        params![owner, limit.min(i64::MAX as u64) as i64, offset.min(i64::MAX as u64) as i64],
+                        record,
+                    )
+                    .map_err(backend)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(backend)?;
+                Ok(Page { items, total: total as u64 })
+            })
+            .await
     }
 
     async fn delete(&self, name: &str) -> Result<bool, StoreError> {
@@ -309,17 +352,18 @@ impl ImageStore for SqliteStore {
     }
 
     fn usage_blocking(&self, owner: &str) -> Result<(u64, u64), StoreError> {
-        let guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        guard
-            .query_row("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM images WHERE owner = ?1", [owner], |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
-            })
+        self.readers.read(|c| {
+            c.query_row(
+                "SELECT COALESCE(MAX(images), 0), COALESCE(MAX(bytes), 0) FROM owners WHERE owner = ?1",
+                [owner],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+            )
             .map_err(backend)
+        })
     }
 
     fn exists_blocking(&self, name: &str) -> Result<bool, StoreError> {
-        let guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(get_by_name(&guard, name)?.is_some())
+        self.readers.read(|c| Ok(get_by_name(c, name)?.is_some()))
     }
 
     async fn names_of_owner(&self, owner: &str) -> Result<Vec<String>, StoreError> {
@@ -332,3 +376,6 @@ impl ImageStore for SqliteStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests;

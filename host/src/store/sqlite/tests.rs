@@ -1,0 +1,63 @@
+//! The per-owner counters: kept by triggers through every write, and filled in from
+//! the records when an older database gets them.
+
+use super::SqliteStore;
+use crate::store::{AccountStore, ImageRecord, ImageStore, MetaStore, User};
+
+fn record(name: &str, owner: &str, size: u64) -> ImageRecord {
+    ImageRecord {
+        name: name.into(),
+        owner: owner.into(),
+        size,
+        digest: format!("digest-{name}"),
+        kind: "image".into(),
+        format: "png".into(),
+        mime: "image/png".into(),
+        width: 1,
+        height: 1,
+        frames: 1,
+        duration_ms: None,
+        codec: None,
+        original_name: name.into(),
+        time: 1.0,
+    }
+}
+
+async fn usage(store: &SqliteStore, owner: &str) -> (u64, u64) {
+    let list_total = store.list(owner, 0, 1).await.unwrap().total;
+    let usage = store.usage_blocking(owner).unwrap();
+    assert_eq!(list_total, usage.0, "the listing's total and the usage agree");
+    usage
+}
+
+#[tokio::test]
+async fn owner_counters_follow_every_write_and_are_filled_for_old_databases() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = SqliteStore::open(&path).unwrap();
+    store.create_user(&User { mail: "a@x".into(), jti: "j".into(), issued_at: 1, created: 1.0 }).await.unwrap();
+    for (name, owner, size) in [("a1", "a@x", 10), ("a2", "a@x", 20), ("b1", "b@x", 5)] {
+        store.insert(&record(name, owner, size)).await.unwrap();
+    }
+    assert_eq!(usage(&store, "a@x").await, (2, 30));
+    assert_eq!(usage(&store, "nobody").await, (0, 0));
+    store.delete_images(&["a1".to_string()]).await.unwrap();
+    assert_eq!(usage(&store, "a@x").await, (1, 20));
+    let users = store.users().await.unwrap();
+    assert_eq!((users.len(), users[0].images, users[0].bytes), (1, 1, 20));
+    drop(store);
+
+    // A database from before the counters: the table and triggers are made and filled.
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute_batch(
+        "DROP TRIGGER owners_on_insert; DROP TRIGGER owners_on_delete; DROP TRIGGER owners_on_update;
+         DROP TABLE owners;",
+    )
+    .unwrap();
+    drop(c);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(usage(&store, "a@x").await, (1, 20));
+    assert_eq!(usage(&store, "b@x").await, (1, 5));
+    store.remove_account("a@x").await.unwrap();
+    assert_eq!(usage(&store, "a@x").await, (0, 0));
+}

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Benchmarks in one run, side by side: imgbed (release build) and nginx serving the same
+# file on loopback, driven by wrk; uploads by the upload_bench example (distinct PNGs).
+# Installs nginx and wrk from Debian if missing. Prints every figure and the ratios.
+#
+#   bash scripts/bench.sh                 # both cores
+#   BENCH_CORES=0 bash scripts/bench.sh   # servers pinned to core 0 (wrk gets the other)
+#   BENCH_SECONDS=10 BENCH_UPLOADS=2000 bash scripts/bench.sh
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+bash "$here/setup.sh"
+cd "$here/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/imgbed-target}"
+seconds="${BENCH_SECONDS:-10}"
+uploads="${BENCH_UPLOADS:-2000}"
+cores="${BENCH_CORES:-}"
+pin() { if [ -n "$cores" ]; then taskset -c "$cores" "$@"; else "$@"; fi; }
+
+need=()
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v wrk >/dev/null || need+=(wrk)
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "bench: installing ${need[*]}" >&2
+  apt-get install -y -q "${need[@]}" >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q "${need[@]}" >/dev/null; }
+fi
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+
+cargo build --locked --release -q -p imgbed-host --bin imgbed --example upload_bench
+bin="$CARGO_TARGET_DIR/release/imgbed"
+upload_bench="$CARGO_TARGET_DIR/release/examples/upload_bench"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/imgbed-bench.XXXXXX")"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port="$(free_port)"
+nginx_port="$(free_port)"
+
+# imgbed: no accounts (uploads belong to the local user), no rate limits, no access log.
+cat >"$work/config.json" <<EOF
+{"port": $port, "bind": "127.0.0.1", "auth": {"jwt": false}, "ip_filter": {"enabled": false},
+ "log": {"level": "warn", "files": false}, "connections": {"max": 4096, "max_per_ip": 4096}}
+EOF
+pin "$bin" --config "$work/config.json" >"$work/imgbed.log" 2>&1 &
+pids+=($!)
+imgbed_pid=$!
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || { cat "$work/imgbed.log"; exit 1; }
+idle_rss=$(awk '/VmRSS/ {print $2}' "/proc/$imgbed_pid/status")
+
+# The served file: a 197 KB PNG of random pixels (256 x 192, RGBA), stored by imgbed.
+python3 - "$work/noise.png" <<'EOF'
+import os, struct, sys, zlib
+w, h = 256, 192
+raw = b"".join(b"\0" + os.urandom(w * 4) for _ in range(h))
+chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0)) \
+    + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+open(sys.argv[1], "wb").write(png)
+EOF
+answer="$(curl -fsS -F "file=@$work/noise.png" "http://127.0.0.1:$port/api/image_upload")"
+name="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["files"][0]["name"])' <<<"$answer")"
+size="$(stat -c %s "$work/noise.png")"
+etag="$(curl -fsSI "http://127.0.0.1:$port/images/$name" | awk 'tolower($1)=="etag:" {print $2}' | tr -d '\r')"
+
+# nginx: the same file from imgbed's image folder, same headers' worth of work.
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<EOF
+worker_processes auto;
+daemon off;
+user root;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  types { image/png png; }
+  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
+  uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location /images/ { alias $work/images/; add_header Cache-Control "public, max-age=31536000, immutable"; }
+  }
+}
+EOF
+pin "$NGINX" -c "$work/nginx/nginx.conf" &
+pids+=($!)
+for _ in $(seq 1 50); do curl -fsS -o /dev/null "http://127.0.0.1:$nginx_port/images/$name" 2>/dev/null && break; sleep 0.1; done
+
+cat >"$work/head.lua" <<'EOF'
+wrk.method = "HEAD"
+EOF
+# wrk: "Requests/sec" and the 50/99 % latencies.
+run_wrk() { # label threads connections url [wrk args...]
+  local label="$1" t="$2" c="$3" url="$4"; shift 4
+  local out
+  out="$(wrk -t"$t" -c"$c" -d"${seconds}s" --latency "$@" "$url")"
+  local rps p50 p99
+  rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
+  p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
+  p99="$(awk '$1=="99%" {print $2}' <<<"$out")"
+  printf '%-44s %12s req/s   p50 %8s   p99 %8s\n' "$label" "$rps" "$p50" "$p99"
+  echo "$rps" >"$work/rps.$(tr -c 'a-z0-9' '_' <<<"$label")"
+}
+rps_of() { cat "$work/rps.$(tr -c 'a-z0-9' '_' <<<"$1")"; }
+
+echo
+echo "imgbed $(git rev-parse --short HEAD) · $(nproc) cores · ${cores:+servers on core(s) $cores · }file $size bytes · ${seconds}s per line"
+img="http://127.0.0.1:$port/images/$name"
+ngx="http://127.0.0.1:$nginx_port/images/$name"
+run_wrk "GET nginx, 32 connections" 2 32 "$ngx"
+run_wrk "GET imgbed, 32 connections" 2 32 "$img"
+run_wrk "GET nginx, 1 connection" 1 1 "$ngx"
+run_wrk "GET imgbed, 1 connection" 1 1 "$img"
+run_wrk "304 imgbed (If-None-Match), 32 connections" 2 32 "$img" -H "If-None-Match: $etag"
+run_wrk "HEAD imgbed, 32 connections" 2 32 "$img" -s "$work/head.lua"
+
+echo
+upload_line="$("$upload_bench" "http://127.0.0.1:$port" 32 "$uploads" 200000 | tail -1)"
+echo "uploads of distinct 200 KB PNGs, 32 clients:  $upload_line"
+peak_rss=$(awk '/VmHWM/ {print $2}' "/proc/$imgbed_pid/status")
+run_wrk "image_list (page of 50 of $((uploads + 1))), 32 conns" 2 32 "http://127.0.0.1:$port/api/image_list?per_page=50"
+run_wrk "image_info, 32 connections" 2 32 "http://127.0.0.1:$port/api/image_info?name=$name"
+run_wrk "GET imgbed after the uploads, 32 connections" 2 32 "$img"
+
+echo
+echo "RSS: idle at start $((idle_rss / 1024)) MB, peak $((peak_rss / 1024)) MB"
+python3 - "$(rps_of "GET imgbed, 32 connections")" "$(rps_of "GET nginx, 32 connections")" \
+  "$(rps_of "GET imgbed, 1 connection")" "$(rps_of "GET nginx, 1 connection")" <<'EOF'
+import sys
+a, b, c, d = map(float, sys.argv[1:])
+print(f"ratio imgbed/nginx GET: 32 connections {a / b:.2f}, 1 connection {c / d:.2f}")
+EOF
