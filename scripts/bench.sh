@@ -6,6 +6,7 @@
 #   bash scripts/bench.sh                 # both cores
 #   BENCH_CORES=0 bash scripts/bench.sh   # servers pinned to core 0 (wrk gets the other)
 #   BENCH_SECONDS=10 BENCH_UPLOADS=2000 bash scripts/bench.sh
+#   BENCH_BIN=/path/to/older/imgbed bash scripts/bench.sh   # measure another build
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bash "$here/setup.sh"
@@ -14,7 +15,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/imgbed-target}"
 seconds="${BENCH_SECONDS:-10}"
 uploads="${BENCH_UPLOADS:-2000}"
 cores="${BENCH_CORES:-}"
-pin() { if [ -n "$cores" ]; then taskset -c "$cores" "$@"; else "$@"; fi; }
+# Started with `&`, so `exec` makes $! the server's own PID.
+pin() { if [ -n "$cores" ]; then exec taskset -c "$cores" "$@"; else exec "$@"; fi; }
 
 need=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
@@ -26,7 +28,8 @@ fi
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
 cargo build --locked --release -q -p imgbed-host --bin imgbed --example upload_bench
-bin="$CARGO_TARGET_DIR/release/imgbed"
+# BENCH_BIN: another imgbed binary to measure (an earlier build, to compare).
+bin="${BENCH_BIN:-$CARGO_TARGET_DIR/release/imgbed}"
 upload_bench="$CARGO_TARGET_DIR/release/examples/upload_bench"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/imgbed-bench.XXXXXX")"
@@ -41,6 +44,7 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port="$(free_port)"
 nginx_port="$(free_port)"
+nginx_copy_port="$(free_port)"
 
 # imgbed: no accounts (uploads belong to the local user), no rate limits, no access log.
 cat >"$work/config.json" <<EOF
@@ -88,18 +92,20 @@ http {
   client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
   uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
   server {
+    listen 127.0.0.1:$nginx_copy_port;
+    sendfile off;
+    location /images/ { alias $work/images/; add_header Cache-Control "public, max-age=31536000, immutable"; }
+  }
+  server {
     listen 127.0.0.1:$nginx_port;
     location /images/ { alias $work/images/; add_header Cache-Control "public, max-age=31536000, immutable"; }
   }
 }
 EOF
-pin "$NGINX" -c "$work/nginx/nginx.conf" &
+pin "$NGINX" -c "$work/nginx/nginx.conf" >"$work/nginx/out.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 50); do curl -fsS -o /dev/null "http://127.0.0.1:$nginx_port/images/$name" 2>/dev/null && break; sleep 0.1; done
 
-cat >"$work/head.lua" <<'EOF'
-wrk.method = "HEAD"
-EOF
 # wrk: "Requests/sec" and the 50/99 % latencies.
 run_wrk() { # label threads connections url [wrk args...]
   local label="$1" t="$2" c="$3" url="$4"; shift 4
@@ -115,29 +121,51 @@ run_wrk() { # label threads connections url [wrk args...]
 rps_of() { cat "$work/rps.$(tr -c 'a-z0-9' '_' <<<"$1")"; }
 
 echo
-echo "imgbed $(git rev-parse --short HEAD) · $(nproc) cores · ${cores:+servers on core(s) $cores · }file $size bytes · ${seconds}s per line"
+echo "imgbed ${BENCH_BIN:-$(git rev-parse --short HEAD)} · $(nproc) cores · ${cores:+servers on core(s) $cores · }file $size bytes · ${seconds}s per line"
 img="http://127.0.0.1:$port/images/$name"
 ngx="http://127.0.0.1:$nginx_port/images/$name"
 run_wrk "GET nginx, 32 connections" 2 32 "$ngx"
+run_wrk "GET nginx without sendfile, 32 connections" 2 32 "http://127.0.0.1:$nginx_copy_port/images/$name"
 run_wrk "GET imgbed, 32 connections" 2 32 "$img"
 run_wrk "GET nginx, 1 connection" 1 1 "$ngx"
 run_wrk "GET imgbed, 1 connection" 1 1 "$img"
 run_wrk "304 imgbed (If-None-Match), 32 connections" 2 32 "$img" -H "If-None-Match: $etag"
-run_wrk "HEAD imgbed, 32 connections" 2 32 "$img" -s "$work/head.lua"
+# (wrk cannot measure HEAD: its parser waits for the body the Content-Length announces.)
 
 echo
+curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics.before"
 upload_line="$("$upload_bench" "http://127.0.0.1:$port" 32 "$uploads" 200000 | tail -1)"
 echo "uploads of distinct 200 KB PNGs, 32 clients:  $upload_line"
+curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics.after"
+# Where an upload's time went (means over the run, from imgbed_upload_phase_seconds).
+python3 - "$work/metrics.before" "$work/metrics.after" <<'EOF'
+import re, sys
+def read(path):
+    out = {}
+    for line in open(path):
+        m = re.match(r'imgbed_upload_phase_seconds_(count|sum)\{phase="(\w+)"\} (\S+)', line)
+        if m:
+            out[(m[2], m[1])] = float(m[3])
+    return out
+a, b = read(sys.argv[1]), read(sys.argv[2])
+parts = []
+for phase in ["receive", "judge", "store", "request"]:
+    n = b.get((phase, "count"), 0) - a.get((phase, "count"), 0)
+    t = b.get((phase, "sum"), 0) - a.get((phase, "sum"), 0)
+    parts.append(f"{phase} {t / n * 1e3:.2f} ms" if n else f"{phase} -")
+print("  mean time per upload (waiting included): " + ", ".join(parts))
+EOF
 peak_rss=$(awk '/VmHWM/ {print $2}' "/proc/$imgbed_pid/status")
 run_wrk "image_list (page of 50 of $((uploads + 1))), 32 conns" 2 32 "http://127.0.0.1:$port/api/image_list?per_page=50"
 run_wrk "image_info, 32 connections" 2 32 "http://127.0.0.1:$port/api/image_info?name=$name"
 run_wrk "GET imgbed after the uploads, 32 connections" 2 32 "$img"
 
 echo
-echo "RSS: idle at start $((idle_rss / 1024)) MB, peak $((peak_rss / 1024)) MB"
+echo "RSS: idle after start (the policy compiled, no artifact cache yet) $((idle_rss / 1024)) MB, peak $((peak_rss / 1024)) MB"
 python3 - "$(rps_of "GET imgbed, 32 connections")" "$(rps_of "GET nginx, 32 connections")" \
-  "$(rps_of "GET imgbed, 1 connection")" "$(rps_of "GET nginx, 1 connection")" <<'EOF'
+  "$(rps_of "GET imgbed, 1 connection")" "$(rps_of "GET nginx, 1 connection")" \
+  "$(rps_of "GET nginx without sendfile, 32 connections")" <<'EOF'
 import sys
-a, b, c, d = map(float, sys.argv[1:])
-print(f"ratio imgbed/nginx GET: 32 connections {a / b:.2f}, 1 connection {c / d:.2f}")
+a, b, c, d, e = map(float, sys.argv[1:])
+print(f"ratio imgbed/nginx GET: 32 connections {a / b:.2f} ({a / e:.2f} of nginx without sendfile), 1 connection {c / d:.2f}")
 EOF

@@ -53,6 +53,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
     .context("loading the policy component")?;
     let active = policy.active();
     tracing::info!(policy = %active.name, sha256 = %active.sha256, "policy loaded");
+    give_back_memory();
 
     let ip_filter = Arc::new(ipfilter::IpFilter::new(&settings.config.ip_filter).map_err(anyhow::Error::msg)?);
     let stores = reconcile::Stores::new(store.as_ref(), blobs.as_ref(), thumbs.as_deref(), &settings);
@@ -106,5 +107,15 @@ impl policy::StorageView for StoreView {
             tracing::error!(error = %e, "owner usage for the policy");
             (u64::MAX, u64::MAX)
         })
+    }
+}
+
+/// Returns the heap that compiling the policy used and freed to the system (glibc keeps
+/// freed memory otherwise: ~30 MB after a compile, resident for the whole run).
+fn give_back_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap pages; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
