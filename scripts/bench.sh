@@ -4,7 +4,7 @@
 # Installs nginx and wrk from Debian if missing. Prints every figure and the ratios.
 #
 #   bash scripts/bench.sh                 # both cores
-#   BENCH_CORES=0 bash scripts/bench.sh   # servers pinned to core 0 (wrk gets the other)
+#   BENCH_CORES=0 BENCH_LOAD_CORES=1 bash scripts/bench.sh   # servers on core 0, load on core 1
 #   BENCH_SECONDS=10 BENCH_UPLOADS=2000 bash scripts/bench.sh
 #   BENCH_BIN=/path/to/older/imgbed bash scripts/bench.sh   # measure another build
 set -euo pipefail
@@ -17,6 +17,9 @@ uploads="${BENCH_UPLOADS:-2000}"
 cores="${BENCH_CORES:-}"
 # Started with `&`, so `exec` makes $! the server's own PID.
 pin() { if [ -n "$cores" ]; then exec taskset -c "$cores" "$@"; else exec "$@"; fi; }
+# With the servers pinned, the load generators get the other cores (BENCH_LOAD_CORES).
+load_cores="${BENCH_LOAD_CORES:-}"
+load() { if [ -n "$load_cores" ]; then taskset -c "$load_cores" "$@"; else "$@"; fi; }
 
 need=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
@@ -110,7 +113,7 @@ for _ in $(seq 1 50); do curl -fsS -o /dev/null "http://127.0.0.1:$nginx_port/im
 run_wrk() { # label threads connections url [wrk args...]
   local label="$1" t="$2" c="$3" url="$4"; shift 4
   local out
-  out="$(wrk -t"$t" -c"$c" -d"${seconds}s" --latency "$@" "$url")"
+  out="$(load wrk -t"$t" -c"$c" -d"${seconds}s" --latency "$@" "$url")"
   local rps p50 p99
   rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
   p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
@@ -134,7 +137,7 @@ run_wrk "304 imgbed (If-None-Match), 32 connections" 2 32 "$img" -H "If-None-Mat
 
 echo
 curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics.before"
-upload_line="$("$upload_bench" "http://127.0.0.1:$port" 32 "$uploads" 200000 | tail -1)"
+upload_line="$(load "$upload_bench" "http://127.0.0.1:$port" 32 "$uploads" 200000 | tail -1)"
 echo "uploads of distinct 200 KB PNGs, 32 clients:  $upload_line"
 curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics.after"
 # Where an upload's time went (means over the run, from imgbed_upload_phase_seconds).
