@@ -44,10 +44,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port="$(free_port)"
-nginx_port="$(free_port)"
-nginx_copy_port="$(free_port)"
+# Three distinct free ports (held open together while they are picked).
+read -r port nginx_port nginx_copy_port < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(3)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
 
 # imgbed: no accounts (uploads belong to the local user), no rate limits, no access log.
 cat >"$work/config.json" <<EOF
@@ -108,6 +110,9 @@ EOF
 pin "$NGINX" -c "$work/nginx/nginx.conf" >"$work/nginx/out.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 50); do curl -fsS -o /dev/null "http://127.0.0.1:$nginx_port/images/$name" 2>/dev/null && break; sleep 0.1; done
+for p in "$nginx_port" "$nginx_copy_port"; do
+  curl -fsS -o /dev/null "http://127.0.0.1:$p/images/$name" || { cat "$work/nginx/error.log" "$work/nginx/out.log"; exit 1; }
+done
 
 # wrk: "Requests/sec" and the 50/99 % latencies.
 run_wrk() { # label threads connections url [wrk args...]

@@ -297,14 +297,25 @@ async fn bulk_delete_removes_rows_and_files_or_nothing() {
 
 #[tokio::test]
 async fn served_images_have_types_validators_caching_and_ranges() {
-    let s = Server::start(json!({}));
-    let jpeg = fixtures::jpeg(30, 20, 400);
+    // From the hot-file cache (the default), read whole with the cache off, and streamed
+    // (over 1 MiB, the cache off).
+    let small = (fixtures::jpeg(30, 20, 400), "image/jpeg");
+    let large = (fixtures::png_of_size(1_300_000, 401), "image/png");
+    for (server, (bytes, mime)) in
+        [(json!({}), &small), (json!({"file_cache_mb": 0}), &small), (json!({"file_cache_mb": 0}), &large)]
+    {
+        serves_with_validators_and_ranges(Server::start(json!({ "server": server })), bytes, mime).await;
+    }
+}
+
+async fn serves_with_validators_and_ranges(s: Server, jpeg: &[u8], mime: &str) {
+    let jpeg = jpeg.to_vec();
     let (_, body) = s.upload(&[("p.jpg", jpeg.clone(), "text/html")]).await;
     let name = body["files"][0]["name"].as_str().unwrap().to_string();
     let url = s.at(&format!("/images/{name}"));
     let res = s.http.get(&url).send().await.unwrap();
     let h = res.headers().clone();
-    assert_eq!(h["content-type"], "image/jpeg");
+    assert_eq!(h["content-type"], mime);
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert!(h["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
     assert!(h["cache-control"].to_str().unwrap().contains("max-age=31536000"));
@@ -335,6 +346,10 @@ async fn served_images_have_types_validators_caching_and_ranges() {
     let res = s.http.head(&url).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-length"], jpeg.len().to_string());
+    // Once deleted, never served again (not from memory either).
+    let res = s.http.post(s.at("/api/image_delete")).json(&json!({"name": name})).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(s.http.get(&url).send().await.unwrap().status(), 404);
 }
 
 #[tokio::test]

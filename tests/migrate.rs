@@ -95,7 +95,8 @@ fn original_install(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     conn.execute("INSERT INTO token VALUES ('Old@Example.org', 'legacy-token-0123456789abcdef', NULL)", []).unwrap();
     let rows = [
         ("aGVsbG8ucG5nMTc5NTQ2MzM2Ni40MzYzNDY4.png", Some(fixtures::png(20, 10, 5))),
-        ("c2hlbGw+cGhwMTc5.jpg", Some(fixtures::jpeg(16, 16, 6))),
+        // With a camera's GPS position and text: imported files are stripped like uploads.
+        ("c2hlbGw+cGhwMTc5.jpg", Some(fixtures::jpeg_with_metadata(16, 16, 6, 1))),
         ("shell.png", Some(b"<?php system($_GET['c']); ?>".to_vec())),
         ("gone.png", None),
     ];
@@ -119,6 +120,7 @@ async fn import_original_keeps_tokens_working_and_refuses_junk() {
     let new = tempfile::tempdir().unwrap();
     let mut config = common::engine_config();
     config["auth"] = json!({"jwt": true});
+    config["server"] = json!({"image_zip": true});
     let config_path = write_config(new.path(), &config);
     let report = tool(&[
         "import-original",
@@ -146,6 +148,15 @@ async fn import_original_keeps_tokens_working_and_refuses_junk() {
     assert_eq!(list["data"][0]["time"].as_f64(), Some(1590000000.25));
     let (status, bytes) = fetch(&s, "/images/aGVsbG8ucG5nMTc5NTQ2MzM2Ni40MzYzNDY4.png").await;
     assert_eq!((status, bytes), (200, fixtures::png(20, 10, 5)));
+    // Judged like uploads: metadata stripped, thumbnails made.
+    let (status, jpeg) = fetch(&s, "/images/c2hlbGw-cGhwMTc5.jpg").await;
+    assert_eq!(status, 200);
+    assert!(fixtures::find(&jpeg, fixtures::GPS_TAG).is_none() && fixtures::find(&jpeg, fixtures::SECRET).is_none());
+    for item in list["data"].as_array().unwrap() {
+        let thumb = item["thumb_url"].as_str().unwrap_or_else(|| panic!("no thumbnail: {item}"));
+        let path = thumb.split_once("/thumbs/").map(|(_, p)| format!("/thumbs/{p}")).unwrap();
+        assert_eq!(fetch(&s, &path).await.0, 200, "{thumb}");
+    }
     // Only that token: a near miss is refused.
     let res = s.http.get(s.at("/api/image_list?token=legacy-token-0123456789abcdeX")).send().await.unwrap();
     assert_eq!(res.status(), 401);

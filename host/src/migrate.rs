@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::blob::{is_safe_name, thumb_name, BlobStore, TempArea};
 use crate::clock::now;
 use crate::config::Settings;
+use crate::ingest::{judge, JudgeError, Naming, Options, Received};
 use crate::policy::{Limits, PolicyRuntime, Upload};
 use crate::store::{StoreError, User};
 use crate::Storage;
@@ -264,6 +265,9 @@ pub async fn import_original(
     })
     .await??;
     let policy = Arc::new(policy);
+    let server = &settings.config.server;
+    let strip = server.strip_metadata;
+    let thumb_width = to.thumbs.is_some().then_some(server.thumb_width);
 
     for img in images {
         let Some(mail) = crate::auth::normalise_mail(&img.mail) else {
@@ -288,34 +292,35 @@ pub async fn import_original(
             report.skipped.push((img.name, "its file is missing".into()));
             continue;
         }
-        let bytes = std::fs::read(&path)?;
-        let upload = Upload {
-            filename: img.name.clone(),
-            declared_type: String::new(),
-            size: bytes.len() as u64,
-            digest: hex::encode(Sha256::digest(&bytes)),
-            owner: mail.clone(),
-            received_at: img.time,
-            attempt: 0,
-        };
-        let file = std::fs::File::open(&path)?;
-        let u = upload.clone();
-        let media = match policy.run(move |s| s.inspect(&u, &file)).await {
-            Ok(Ok(m)) => m,
-            Ok(Err(r)) => {
-                report.skipped.push((img.name, format!("refused by the policy: {} ({})", r.message, r.code)));
-                continue;
-            }
+        // Judged like an upload (stripped, inspected, thumbnailed), keeping its name.
+        let received = receive(&to.temp, &path, &img.name, &mail, img.time).await?;
+        let options = Options { naming: Naming::Keep(name.clone()), strip, thumb_width };
+        let judged = match judge(&policy, &to.temp, "import", received, options).await {
+            Ok(j) => j,
+            Err(JudgeError::Io(e)) => return Err(e.into()),
             Err(e) => {
-                report.skipped.push((img.name, format!("policy failure: {e}")));
+                report.skipped.push((img.name, e.to_string()));
                 continue;
             }
         };
-        match to.blobs.put_file(&path, &name).await {
+        if let Some(existing) = to.store.find_by_digest(&mail, &judged.upload.digest).await? {
+            report.skipped.push((img.name, format!("the same bytes as {}", existing.name)));
+            continue;
+        }
+        let stored = judged.stripped.as_ref().unwrap_or(&judged.received.temp).path().to_path_buf();
+        match to.blobs.put_file(&stored, &name).await {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e.into()),
         }
+        if let (Some(thumbs), Some(png)) = (&to.thumbs, judged.thumbnail.clone()) {
+            match thumbs.put_bytes(&thumb_name(&name), png).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let (upload, media) = (judged.upload, judged.media);
         let record = crate::ingest::record(name.clone(), &upload, &media);
         match to.store.insert(&record).await {
             Ok(()) => report.images += 1,
@@ -328,4 +333,29 @@ pub async fn import_original(
         }
     }
     Ok(report)
+}
+
+/// A file of the original service as a received upload: copied into the temp area
+/// (synced), with its size and digest.
+async fn receive(temp: &TempArea, path: &Path, filename: &str, owner: &str, time: f64) -> anyhow::Result<Received> {
+    let blob = temp.temp();
+    let (from, to) = (path.to_path_buf(), blob.path().to_path_buf());
+    let (size, digest) = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, String)> {
+        let bytes = std::fs::read(&from)?;
+        let mut out = std::fs::File::options().write(true).create_new(true).open(&to)?;
+        out.write_all(&bytes)?;
+        out.sync_all()?;
+        Ok((bytes.len() as u64, hex::encode(Sha256::digest(&bytes))))
+    })
+    .await??;
+    let upload = Upload {
+        filename: filename.to_string(),
+        declared_type: String::new(),
+        size,
+        digest,
+        owner: owner.to_string(),
+        received_at: time,
+        attempt: 0,
+    };
+    Ok(Received { temp: blob, upload })
 }

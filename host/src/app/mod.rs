@@ -55,7 +55,6 @@ impl AppState {
     /// file is gone, and must not lose its new thumbnail to this removal.
     pub async fn remove_files(&self, name: &str) -> std::io::Result<()> {
         self.hot.evict(name);
-        self.hot.evict(&hot_thumb_key(name));
         if let Some(thumbs) = &self.thumbs {
             thumbs.remove(&crate::blob::thumb_name(name)).await?;
         }
@@ -102,11 +101,6 @@ impl AppState {
         thumbs.size(&thumb).await.ok().flatten()?;
         Some(format!("{}/thumbs/{thumb}", crate::config::site_url(&self.settings.config)))
     }
-}
-
-/// The hot-file cache's key of an image's thumbnail (thumbnails live in another store).
-pub fn hot_thumb_key(image: &str) -> String {
-    format!("thumbs/{}", crate::blob::thumb_name(image))
 }
 
 /// Shared state handle.

@@ -69,8 +69,8 @@ pub fn validate(c: &Config) -> Result<(), (String, String)> {
     if c.server.file_cache_mb > 64 * 1024 {
         return bad("server.file_cache_mb", "must be at most 65536 (64 GiB)".into());
     }
-    if c.server.file_cache_max_kb > 1024 * 1024 {
-        return bad("server.file_cache_max_kb", "must be at most 1048576 (1 GiB)".into());
+    if c.server.file_cache_max_kb > 16 * 1024 {
+        return bad("server.file_cache_max_kb", "must be at most 16384 (16 MiB): larger files are streamed".into());
     }
     if c.policy.memory_mb > 4096 {
         return bad("policy.memory_mb", "must be at most 4096".into());

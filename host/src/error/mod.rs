@@ -138,6 +138,17 @@ impl From<crate::policy::PolicyError> for ApiError {
     }
 }
 
+impl From<crate::ingest::JudgeError> for ApiError {
+    fn from(e: crate::ingest::JudgeError) -> Self {
+        use crate::ingest::JudgeError;
+        match e {
+            JudgeError::Refused(r) => r.into(),
+            JudgeError::Policy(e) => e.into(),
+            JudgeError::Io(e) => e.into(),
+        }
+    }
+}
+
 /// A metadata store failure (logged with its cause).
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {

@@ -4,17 +4,19 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
 
 use super::Shared;
-use crate::app::hot_thumb_key;
 use crate::blob::{BlobStore, Fetched, HotFiles};
 use crate::error::{ApiError, ApiResult, Code};
 
 /// Sandboxes anything a browser might try to run from our origin.
 const CSP: &str = "default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'; sandbox";
 const CACHE: &str = "public, max-age=31536000, immutable";
-/// Without the hot-file cache, files up to this size are still read in one go.
+/// Files up to this size are read in one go (larger ones too when the cache keeps them)…
 const STREAM_ABOVE: u64 = 1 << 20;
+/// …but never more than this at once: larger files are streamed.
+const MAX_ONE_READ: u64 = 16 << 20;
 
 /// A satisfiable byte range, inclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +89,7 @@ pub async fn image(State(state): State<Shared>, Path(name): Path<String>, header
     }
     let record = state.store.get(&name).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
     let tag = &record.digest[..record.digest.len().min(32)];
-    let file = File { store: state.blobs.as_ref(), name: &name, key: &name, tag, mime: &record.mime };
+    let file = File { store: state.blobs.as_ref(), name: &name, tag, digest: Some(&record.digest), mime: &record.mime };
     send(&state.hot, file, format!("\"{tag}\""), &headers).await
 }
 
@@ -101,32 +103,37 @@ pub async fn thumb(State(state): State<Shared>, Path(name): Path<String>, header
     let image = name.strip_suffix(".png").ok_or_else(|| ApiError::of(Code::NotFound))?;
     let record = state.store.get(image).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
     let tag = &record.digest[..record.digest.len().min(32)];
-    let key = hot_thumb_key(image);
-    let file = File { store: thumbs.as_ref(), name: &name, key: &key, tag, mime: "image/png" };
+    // Not cached: nothing but the image's record names a thumbnail's bytes.
+    let file = File { store: thumbs.as_ref(), name: &name, tag, digest: None, mime: "image/png" };
     send(&state.hot, file, format!("\"t{tag}\""), &headers).await
 }
 
 /// A stored file to answer with.
 struct File<'a> {
     store: &'a dyn BlobStore,
-    /// Its name in `store`.
+    /// Its name in `store` (and its key in the hot-file cache).
     name: &'a str,
-    /// Its key in the hot-file cache.
-    key: &'a str,
     /// The digest prefix of the record that names it (a cached copy must carry the same).
     tag: &'a str,
+    /// The whole SHA-256 (hex) of the bytes, when the record says what they are: only then
+    /// may they be cached, and only once the bytes read are checked against it (the file
+    /// under a name can change between reading the record and reading the file).
+    digest: Option<&'a str>,
     mime: &'a str,
 }
 
 /// The file's bytes when they are small (from memory when they are hot), else its length.
 async fn contents(hot: &HotFiles, file: &File<'_>) -> ApiResult<Fetched> {
-    if let Some(bytes) = hot.get(file.key, file.tag) {
+    let cached = file.digest.is_some().then(|| hot.get(file.name, file.tag)).flatten();
+    if let Some(bytes) = cached {
         return Ok(Fetched::Small(bytes));
     }
-    let small = if hot.keeps(0) { hot.max_file() } else { STREAM_ABOVE };
+    let small = hot.max_file().clamp(STREAM_ABOVE, MAX_ONE_READ);
     let fetched = file.store.fetch(file.name, small).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
-    if let Fetched::Small(bytes) = &fetched {
-        hot.put(file.key, file.tag, bytes.clone());
+    if let (Fetched::Small(bytes), Some(digest)) = (&fetched, file.digest) {
+        if hot.keeps(bytes.len() as u64) && hex::encode(Sha256::digest(bytes)) == digest {
+            hot.put(file.name, file.tag, bytes.clone());
+        }
     }
     Ok(fetched)
 }

@@ -5,7 +5,6 @@
 //! this request stored.
 
 pub(super) mod guard;
-mod judge;
 mod store;
 
 use std::sync::atomic::AtomicBool;
@@ -22,33 +21,25 @@ use tokio::io::AsyncWriteExt;
 use super::view::ImageView;
 use super::{authorize, AppState, Shared};
 use crate::auth::Caller;
-use crate::blob::TempBlob;
 use crate::clock::now;
 use crate::error::{ApiError, ApiResult, Code};
-use crate::policy::{Media, Upload};
+use crate::ingest::{judge, Judged, Naming, Options, Received};
+use crate::policy::Upload;
 use crate::store::ImageRecord;
+
+/// How uploads are judged: named by the configured rule, stripped and thumbnailed as
+/// configured.
+fn judge_options(state: &AppState) -> Options {
+    let server = &state.settings.config.server;
+    Options {
+        naming: Naming::Rule(server.image_rule.clone()),
+        strip: server.strip_metadata,
+        thumb_width: state.thumbs.is_some().then_some(server.thumb_width),
+    }
+}
 
 /// Naming attempts before giving up on a free name.
 const NAME_ATTEMPTS: u32 = 8;
-
-/// One received file, not yet stored.
-struct Received {
-    temp: TempBlob,
-    upload: Upload,
-}
-
-/// A file judged by the policy, ready to store.
-struct Judged {
-    received: Received,
-    /// The file to store when the policy removed metadata (else the received one).
-    stripped: Option<TempBlob>,
-    /// Facts of the file to store: size and digest are those of the stored bytes.
-    upload: Upload,
-    media: Media,
-    name: String,
-    /// PNG thumbnail, when thumbnails are on and the policy made one.
-    thumbnail: Option<Vec<u8>>,
-}
 
 fn multipart_error(e: MultipartError, cap: u64) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -209,7 +200,10 @@ pub async fn upload(
             Some(existing) => plan.push(Err(existing)),
             None => {
                 let t = std::time::Instant::now();
-                let judged = judge::judge(&state, &client, r).await;
+                let filename = r.upload.filename.clone();
+                let options = judge_options(&state);
+                let judged = judge(&state.policy, &state.temp, &client, r, options).await;
+                let judged = judged.map_err(|e| ApiError::from(e).with_file(filename));
                 phases.add(1, t.elapsed());
                 plan.push(Ok(judged?));
             }

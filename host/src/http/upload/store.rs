@@ -5,9 +5,10 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use super::{Judged, NAME_ATTEMPTS};
+use super::NAME_ATTEMPTS;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::http::Shared;
+use crate::ingest::Judged;
 use crate::store::{ImageRecord, StoreError};
 
 /// Asks the policy for another name after a clash.

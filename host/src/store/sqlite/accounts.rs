@@ -27,15 +27,19 @@ impl AccountStore for SqliteStore {
 
     async fn get_user(&self, mail: &str) -> Result<Option<User>, StoreError> {
         // Every request with a token asks this: a point read on a read connection.
-        self.readers.read(|c| {
-            let mut stmt =
-                c.prepare_cached("SELECT mail, jti, issued_at, created FROM users WHERE mail = ?1").map_err(backend)?;
-            stmt.query_row([mail], |r| {
-                Ok(User { mail: r.get(0)?, jti: r.get(1)?, issued_at: r.get(2)?, created: r.get(3)? })
+        let mail = mail.to_string();
+        self.readers
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare_cached("SELECT mail, jti, issued_at, created FROM users WHERE mail = ?1")
+                    .map_err(backend)?;
+                stmt.query_row([&mail], |r| {
+                    Ok(User { mail: r.get(0)?, jti: r.get(1)?, issued_at: r.get(2)?, created: r.get(3)? })
+                })
+                .optional()
+                .map_err(backend)
             })
-            .optional()
-            .map_err(backend)
-        })
+            .await
     }
 
     async fn delete_user(&self, mail: &str) -> Result<bool, StoreError> {

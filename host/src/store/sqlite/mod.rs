@@ -6,6 +6,7 @@ mod accounts;
 mod codes;
 mod durable;
 mod readers;
+mod schema;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -13,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{ImageRecord, ImageStore, MetaStore, Page, StoreError};
+use schema::{migrate, SCHEMA};
 
 /// Metadata in a SQLite file.
 #[derive(Clone)]
@@ -21,116 +23,8 @@ pub struct SqliteStore {
     readers: Arc<readers::Readers>,
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS images (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
-    name          TEXT NOT NULL UNIQUE,
-    owner         TEXT NOT NULL,
-    size          INTEGER NOT NULL,
-    digest        TEXT NOT NULL,
-    kind          TEXT NOT NULL,
-    format        TEXT NOT NULL,
-    mime          TEXT NOT NULL,
-    width         INTEGER NOT NULL,
-    height        INTEGER NOT NULL,
-    frames        INTEGER NOT NULL,
-    duration_ms   INTEGER,
-    original_name TEXT NOT NULL,
-    time          REAL NOT NULL,
-    codec         TEXT
-);
-CREATE UNIQUE INDEX IF NOT EXISTS images_owner_digest ON images(owner, digest);
-CREATE INDEX IF NOT EXISTS images_owner_time ON images(owner, time DESC, id DESC);
-CREATE TABLE IF NOT EXISTS users (
-    mail          TEXT PRIMARY KEY,
-    jti           TEXT NOT NULL,
-    issued_at     INTEGER NOT NULL,
-    created       REAL NOT NULL,
-    check_hash    TEXT,
-    check_expires REAL
-);
-CREATE TABLE IF NOT EXISTS bans (
-    mail TEXT PRIMARY KEY,
-    time REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS legacy_tokens (
-    token_sha256 TEXT PRIMARY KEY,
-    mail         TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS legacy_tokens_mail ON legacy_tokens(mail);
-CREATE TABLE IF NOT EXISTS pending_deletes (
-    name TEXT PRIMARY KEY,
-    time REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS removal_codes (
-    hash    TEXT PRIMARY KEY,
-    mail    TEXT NOT NULL,
-    expires REAL NOT NULL,
-    created REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS removal_codes_mail ON removal_codes(mail, created);
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-";
-
-/// The per-owner counters and the triggers that keep them; made (and filled from the
-/// records already there) in one transaction.
-const OWNERS: &str = "
-BEGIN IMMEDIATE;
-CREATE TABLE owners (
-    owner  TEXT PRIMARY KEY,
-    images INTEGER NOT NULL,
-    bytes  INTEGER NOT NULL
-);
-INSERT INTO owners (owner, images, bytes) SELECT owner, COUNT(*), SUM(size) FROM images GROUP BY owner;
-CREATE TRIGGER owners_on_insert AFTER INSERT ON images BEGIN
-    INSERT INTO owners (owner, images, bytes) VALUES (NEW.owner, 1, NEW.size)
-    ON CONFLICT(owner) DO UPDATE SET images = images + 1, bytes = bytes + NEW.size;
-END;
-CREATE TRIGGER owners_on_delete AFTER DELETE ON images BEGIN
-    UPDATE owners SET images = images - 1, bytes = bytes - OLD.size WHERE owner = OLD.owner;
-END;
-CREATE TRIGGER owners_on_update AFTER UPDATE OF owner, size ON images BEGIN
-    UPDATE owners SET images = images - 1, bytes = bytes - OLD.size WHERE owner = OLD.owner;
-    INSERT INTO owners (owner, images, bytes) VALUES (NEW.owner, 1, NEW.size)
-    ON CONFLICT(owner) DO UPDATE SET images = images + 1, bytes = bytes + NEW.size;
-END;
-COMMIT;
-";
-
 const COLUMNS: &str =
     "name, owner, size, digest, kind, format, mime, width, height, frames, duration_ms, original_name, time, codec";
-
-/// Brings a database made by an older version up to [`SCHEMA`]: columns added later.
-fn migrate(c: &Connection) -> Result<(), StoreError> {
-    let has_codec = c
-        .prepare("SELECT 1 FROM pragma_table_info('images') WHERE name = 'codec'")
-        .and_then(|mut s| s.exists([]))
-        .map_err(backend)?;
-    if !has_codec {
-        c.execute_batch("ALTER TABLE images ADD COLUMN codec TEXT").map_err(backend)?;
-    }
-    // Per-owner counts and bytes, kept by triggers in the same transaction as every insert
-    // and delete of a record (listing totals, quotas and the admin list read one row).
-    let has_owners = c
-        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'owners'")
-        .and_then(|mut s| s.exists([]))
-        .map_err(backend)?;
-    if !has_owners {
-        c.execute_batch(OWNERS).map_err(backend)?;
-    }
-    // Removal codes mailed by an older version (one per account, in `users`) keep working.
-    c.execute_batch(
-        "INSERT OR IGNORE INTO removal_codes (hash, mail, expires, created)
-             SELECT check_hash, mail, check_expires, 0 FROM users
-             WHERE check_hash IS NOT NULL AND check_expires IS NOT NULL;
-         UPDATE users SET check_hash = NULL, check_expires = NULL WHERE check_hash IS NOT NULL;",
-    )
-    .map_err(backend)?;
-    Ok(())
-}
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -300,8 +194,9 @@ impl ImageStore for SqliteStore {
     }
 
     async fn get(&self, name: &str) -> Result<Option<ImageRecord>, StoreError> {
-        // A point read by the unique name: on a read connection, without a thread hand-off.
-        self.readers.read(|c| get_by_name(c, name))
+        // A point read by the unique name, on a read connection (see `readers`).
+        let name = name.to_string();
+        self.readers.read(move |c| get_by_name(c, &name)).await
     }
 
     async fn find_by_digest(&self, owner: &str, digest: &str) -> Result<Option<ImageRecord>, StoreError> {
@@ -314,6 +209,9 @@ impl ImageStore for SqliteStore {
         self.readers
             .clone()
             .read_blocking(move |c| {
+                // The total and the page from one snapshot.
+                let tx = c.unchecked_transaction().map_err(backend)?;
+                let c = &*tx;
                 let total: i64 = c
                     .query_row("SELECT COALESCE((SELECT images FROM owners WHERE owner = ?1), 0)", [&owner], |r| {
                         r.get(0)
@@ -332,6 +230,8 @@ impl ImageStore for SqliteStore {
                     .map_err(backend)?
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(backend)?;
+                drop(stmt);
+                tx.finish().map_err(backend)?;
                 Ok(Page { items, total: total as u64 })
             })
             .await
@@ -352,7 +252,7 @@ impl ImageStore for SqliteStore {
     }
 
     fn usage_blocking(&self, owner: &str) -> Result<(u64, u64), StoreError> {
-        self.readers.read(|c| {
+        self.readers.read_here(|c| {
             c.query_row(
                 "SELECT COALESCE(MAX(images), 0), COALESCE(MAX(bytes), 0) FROM owners WHERE owner = ?1",
                 [owner],
@@ -363,7 +263,7 @@ impl ImageStore for SqliteStore {
     }
 
     fn exists_blocking(&self, name: &str) -> Result<bool, StoreError> {
-        self.readers.read(|c| Ok(get_by_name(c, name)?.is_some()))
+        self.readers.read_here(|c| Ok(get_by_name(c, name)?.is_some()))
     }
 
     async fn names_of_owner(&self, owner: &str) -> Result<Vec<String>, StoreError> {

@@ -2,11 +2,63 @@
 //! names it and makes its thumbnail.
 
 use std::fs::File;
+use std::sync::Arc;
 
-use super::{Judged, Received};
-use crate::error::{ApiError, ApiResult};
-use crate::http::Shared;
-use crate::policy::{pieces, Media, MediaKind, PolicyError, Rejection, Upload};
+use crate::blob::{TempArea, TempBlob};
+use crate::policy::{pieces, Media, MediaKind, PolicyError, PolicyRuntime, Rejection, Upload};
+
+/// One received file, not yet stored: its bytes in the temp area (synced) and the facts
+/// of the upload (size and digest of those bytes).
+pub struct Received {
+    pub temp: TempBlob,
+    pub upload: Upload,
+}
+
+/// A file judged by the policy, ready to store.
+pub struct Judged {
+    pub received: Received,
+    /// The file to store when the policy removed metadata (else the received one).
+    pub stripped: Option<TempBlob>,
+    /// Facts of the file to store: size and digest are those of the stored bytes.
+    pub upload: Upload,
+    pub media: Media,
+    pub name: String,
+    /// PNG thumbnail, when thumbnails are on and the policy made one.
+    pub thumbnail: Option<Vec<u8>>,
+}
+
+/// How the stored name is chosen.
+#[derive(Debug, Clone)]
+pub enum Naming {
+    /// By the policy's naming rule (`server.image_rule`).
+    Rule(String),
+    /// This name, kept (an import keeps the original service's names, so its links live on).
+    Keep(String),
+}
+
+/// What the judging does besides inspecting.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub naming: Naming,
+    /// Remove metadata first (`server.strip_metadata`).
+    pub strip: bool,
+    /// Make a thumbnail this wide (thumbnails on).
+    pub thumb_width: Option<u32>,
+}
+
+/// Why a file was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum JudgeError {
+    /// The policy refused it.
+    #[error("refused by the policy: {} ({})", .0.message, .0.code)]
+    Refused(Rejection),
+    /// The policy failed (trap, deadline, no capacity).
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// Writing the stripped file failed (e.g. the disk is full).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
 
 /// A file the policy accepted, with what it found and made.
 struct Accepted {
@@ -32,7 +84,7 @@ fn decide(
     mut upload: Upload,
     path: &std::path::Path,
     stripped_path: Option<&std::path::Path>,
-    rule: &str,
+    naming: &Naming,
     thumb_width: Option<u32>,
 ) -> Result<Verdict, PolicyError> {
     let original = File::open(path).map_err(|e| PolicyError::Unavailable(format!("open upload: {e}")))?;
@@ -63,9 +115,12 @@ fn decide(
         Ok(m) => m,
         Err(r) => return Ok(Verdict::Refused(r)),
     };
-    let name = match s.name(&upload, &media, rule)? {
-        Ok(n) => n,
-        Err(r) => return Ok(Verdict::Refused(r)),
+    let name = match naming {
+        Naming::Keep(name) => name.clone(),
+        Naming::Rule(rule) => match s.name(&upload, &media, rule)? {
+            Ok(n) => n,
+            Err(r) => return Ok(Verdict::Refused(r)),
+        },
     };
     // A thumbnail the policy cannot make does not fail the upload.
     let thumbnail = match thumb_width {
@@ -85,21 +140,23 @@ fn decide(
     Ok(Verdict::Accepted(Box::new(Accepted { media, upload, stripped, name, thumbnail })))
 }
 
-/// Judges one file in one sandbox session.
-pub(super) async fn judge(state: &Shared, client: &str, received: Received) -> ApiResult<Judged> {
-    let server = &state.settings.config.server;
-    let rule = server.image_rule.clone();
-    let thumb_width = state.thumbs.is_some().then_some(server.thumb_width);
-    let stripped_temp = server.strip_metadata.then(|| state.temp.temp());
+/// Judges one file in one sandbox session, on the policy's heavy capacity (shared
+/// fairly between `client`s). The stripped copy, if any, is made in `temp`.
+pub async fn judge(
+    policy: &Arc<PolicyRuntime>,
+    temp: &TempArea,
+    client: &str,
+    received: Received,
+    options: Options,
+) -> Result<Judged, JudgeError> {
+    let stripped_temp = options.strip.then(|| temp.temp());
     let stripped_path = stripped_temp.as_ref().map(|t| t.path().to_path_buf());
     let upload = received.upload.clone();
     let path = received.temp.path().to_path_buf();
-    let filename = upload.filename.clone();
-    let verdict = state
-        .policy
-        .run_heavy(client, move |s| decide(s, upload, &path, stripped_path.as_deref(), &rule, thumb_width))
-        .await
-        .map_err(|e| ApiError::from(e).with_file(filename.clone()))?;
+    let Options { naming, thumb_width, .. } = options;
+    let verdict = policy
+        .run_heavy(client, move |s| decide(s, upload, &path, stripped_path.as_deref(), &naming, thumb_width))
+        .await?;
     match verdict {
         Verdict::Accepted(a) => Ok(Judged {
             received,
@@ -109,7 +166,7 @@ pub(super) async fn judge(state: &Shared, client: &str, received: Received) -> A
             name: a.name,
             thumbnail: a.thumbnail,
         }),
-        Verdict::Refused(r) => Err(ApiError::from(r).with_file(filename)),
-        Verdict::Io(e) => Err(ApiError::from(e).with_file(filename)),
+        Verdict::Refused(r) => Err(JudgeError::Refused(r)),
+        Verdict::Io(e) => Err(JudgeError::Io(e)),
     }
 }

@@ -1,5 +1,11 @@
-//! What an accepted upload becomes: the record stored for it. Uploads and imports
-//! of the original service's files both make their records here.
+//! Ingesting files: what a received file is (judged in the sandbox: metadata
+//! stripped, inspected, named, thumbnailed) and the record stored for it. Uploads
+//! (`http/upload`) and imports of the original service's files (`migrate`) both judge
+//! and record here, so an imported file gets the same checks as an uploaded one.
+
+mod judge;
+
+pub use judge::{judge, JudgeError, Judged, Naming, Options, Received};
 
 use crate::policy::{kind_name, Media, Upload};
 use crate::store::ImageRecord;
