@@ -44,6 +44,7 @@ impl Modify for Security {
         super::ready,
         super::metrics::metrics,
         openapi_json,
+        super::ui::uploader::uploader_config,
     ),
     components(schemas(Envelope, ErrorBody, ImageView, UploadAnswer, ListAnswer, InfoAnswer, Snippets, FormatAnswer, TokenAnswer, MailBody, NamesBody, RemoveBody, RemoveUserBody, UploadForm)),
     modifiers(&Security),

@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS images (
     duration_ms   INTEGER,
     original_name TEXT NOT NULL,
     time          REAL NOT NULL,
-    codec         TEXT
+    codec         TEXT,
+    delete_key    TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS images_owner_digest ON images(owner, digest);
 CREATE INDEX IF NOT EXISTS images_owner_time ON images(owner, time DESC, id DESC);
@@ -101,16 +102,19 @@ COMMIT;
 ";
 
 const COLUMNS: &str =
-    "name, owner, size, digest, kind, format, mime, width, height, frames, duration_ms, original_name, time, codec";
+    "name, owner, size, digest, kind, format, mime, width, height, frames, duration_ms, original_name, time, codec, delete_key";
 
 /// Brings a database made by an older version up to [`SCHEMA`]: columns added later.
 fn migrate(c: &Connection) -> Result<(), StoreError> {
-    let has_codec = c
-        .prepare("SELECT 1 FROM pragma_table_info('images') WHERE name = 'codec'")
-        .and_then(|mut s| s.exists([]))
-        .map_err(backend)?;
-    if !has_codec {
-        c.execute_batch("ALTER TABLE images ADD COLUMN codec TEXT").map_err(backend)?;
+    // Columns added later: the video codec, the hash of the deletion key.
+    for column in ["codec", "delete_key"] {
+        let has = c
+            .prepare("SELECT 1 FROM pragma_table_info('images') WHERE name = ?1")
+            .and_then(|mut s| s.exists([column]))
+            .map_err(backend)?;
+        if !has {
+            c.execute_batch(&format!("ALTER TABLE images ADD COLUMN {column} TEXT")).map_err(backend)?;
+        }
     }
     // Per-owner counts and bytes, kept by triggers in the same transaction as every insert
     // and delete of a record (listing totals, quotas and the admin list read one row).
@@ -152,6 +156,7 @@ fn record(row: &Row<'_>) -> rusqlite::Result<ImageRecord> {
         original_name: row.get(11)?,
         time: row.get(12)?,
         codec: row.get(13)?,
+        delete_key: row.get(14)?,
     })
 }
 
@@ -201,7 +206,9 @@ fn get_by_digest(conn: &Connection, owner: &str, digest: &str) -> Result<Option<
 /// Inserts a record; a clash is `Duplicate` (same owner and bytes) or `NameTaken`.
 fn insert_row(c: &Connection, r: &ImageRecord) -> Result<(), StoreError> {
     let res = c.execute(
-        &format!("INSERT INTO images ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
+        &format!(
+            "INSERT INTO images ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+        ),
         params![
             r.name,
             r.owner,
@@ -216,7 +223,8 @@ fn insert_row(c: &Connection, r: &ImageRecord) -> Result<(), StoreError> {
             r.duration_ms.map(|d| d as i64),
             r.original_name,
             r.time,
-            r.codec
+            r.codec,
+            r.delete_key
         ],
     );
     match res {
@@ -283,6 +291,16 @@ impl ImageStore for SqliteStore {
 
     async fn has_images(&self) -> Result<bool, StoreError> {
         self.with(|c| c.query_row("SELECT EXISTS(SELECT 1 FROM images)", [], |r| r.get(0)).map_err(backend)).await
+    }
+
+    async fn set_delete_key(&self, name: &str, key_hash: &str) -> Result<bool, StoreError> {
+        let (name, key_hash) = (name.to_string(), key_hash.to_string());
+        self.with(move |c| {
+            c.execute("UPDATE images SET delete_key = ?2 WHERE name = ?1", [&name, &key_hash])
+                .map(|n| n > 0)
+                .map_err(backend)
+        })
+        .await
     }
 
     async fn delete_images(&self, names: &[String]) -> Result<Vec<String>, StoreError> {
