@@ -90,6 +90,16 @@ def test_account_get_token_sign_out_and_in(page, server):
     page.fill("#token", token)
     page.click("#signin button")
     expect(page.locator("#me h2")).to_have_text("Signed in as browser.user@example.org")
+    # The uploader configs download from the page (the token inside, as the API made it).
+    for client, suffix in [("sharex", ".sxcu"), ("picgo", "-picgo.json"), ("flameshot", "-upload.sh")]:
+        with page.expect_download() as download:
+            page.click(f"button[data-client={client}]")
+        assert download.value.suggested_filename.endswith(suffix), download.value.suggested_filename
+        saved = Path(download.value.path()).read_text()
+        expected = requests.get(server.at(f"/api/uploader_config?client={client}"),
+                                headers={"Authorization": "Bearer " + token}).text
+        assert saved == expected and token in saved
+    expect(page.locator("#config-msg")).to_contain_text("Saved imgbed-")
     # Without mail configured, the recovery form says so instead of failing later.
     page.click("#signout")
     expect(page.locator("#recover")).to_contain_text("sends no mail")
@@ -342,3 +352,18 @@ def test_screenshots_desktop_and_phone(page, server, artifacts, tmp_path):
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(artifacts / "ui-phone-dark.png"))
     page.emulate_media(color_scheme="light")
+
+
+def test_video_upload_gets_a_player(page, server):
+    sign_in(page, server, server.token_for("video@example.org"))
+    page.goto(server.at("/"))
+    clip = Path(__file__).resolve().parent.parent / "fixtures" / "tiny.mp4"
+    page.set_input_files("#file-input", str(clip))
+    card = page.locator("#results li.card")
+    expect(card).to_have_count(1)
+    video = card.locator("video")
+    expect(video).to_have_count(1)
+    assert video.get_attribute("src").endswith(".mp4")
+    assert video.get_attribute("controls") is not None
+    card.locator("button[data-copy=html]").click()
+    wait_for(lambda: page.evaluate("navigator.clipboard.readText()").startswith("<video src="), "the HTML is copied")
