@@ -45,6 +45,8 @@ impl Modify for Security {
         super::metrics::metrics,
         openapi_json,
         super::ui::uploader::uploader_config,
+        super::ui::delete_link::show,
+        super::ui::delete_link::confirm,
     ),
     components(schemas(Envelope, ErrorBody, ImageView, UploadAnswer, ListAnswer, InfoAnswer, Snippets, FormatAnswer, TokenAnswer, MailBody, NamesBody, RemoveBody, RemoveUserBody, UploadForm)),
     modifiers(&Security),

@@ -57,7 +57,14 @@ async fn verified(state: &Shared, name: &str, key: Option<&str>) -> ApiResult<Im
     }
 }
 
+/// `{"key"}`: the deletion key of the image named in the path.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct DeleteKeyBody {
+    pub key: String,
+}
+
 /// `GET /delete/{name}?key=`: the confirmation page (deletes nothing).
+#[utoipa::path(get, path = "/delete/{name}", params(("name" = String, Path), ("key" = Option<String>, Query, description = "the image's deletion key")), responses((status = 200, description = "a confirmation page; nothing is deleted", content_type = "text/html", body = String), (status = 400, description = "no key", body = crate::http::schema::ErrorBody), (status = 403, description = "not this image's key", body = crate::http::schema::ErrorBody), (status = 404, description = "no such image", body = crate::http::schema::ErrorBody), (status = 429, description = "rate limited", body = crate::http::schema::ErrorBody), (status = 503, description = "database unavailable", body = crate::http::schema::ErrorBody)))]
 pub async fn show(State(state): State<Shared>, Path(name): Path<String>, uri: Uri) -> ApiResult<Response> {
     let query = query_map(&uri)?;
     let key = query.get("key").map(String::as_str);
@@ -84,6 +91,7 @@ pub async fn show(State(state): State<Shared>, Path(name): Path<String>, uri: Ur
 }
 
 /// `POST /delete/{name}` with the key (the page's form, JSON `{"key"}` or `?key=`).
+#[utoipa::path(post, path = "/delete/{name}", params(("name" = String, Path), ("key" = Option<String>, Query, description = "the image's deletion key (or in the body)")), request_body(content = Option<DeleteKeyBody>, content_type = "application/json"), responses((status = 200, description = "deleted (a page for the form)", content((crate::http::schema::Envelope = "application/json"), (String = "text/html"))), (status = 400, description = "no key, bad input", body = crate::http::schema::ErrorBody), (status = 403, description = "not this image's key", body = crate::http::schema::ErrorBody), (status = 404, description = "no such image", body = crate::http::schema::ErrorBody), (status = 413, description = "too large", body = crate::http::schema::ErrorBody), (status = 429, description = "rate limited", body = crate::http::schema::ErrorBody), (status = 503, description = "database unavailable", body = crate::http::schema::ErrorBody)))]
 pub async fn confirm(
     State(state): State<Shared>,
     Path(name): Path<String>,
