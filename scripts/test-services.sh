@@ -4,17 +4,20 @@
 #   - an SMTP server (aiosmtpd, from PyPI, in a virtualenv) storing mail in a Maildir;
 #   - a MongoDB wire-protocol server (nx-27017, from PyPI: no genuine mongod can be
 #     installed here) keeping one SQLite file per database in a folder.
-# The same virtualenv holds schemathesis for scripts/schemathesis.sh.
+# The same virtualenv holds schemathesis for scripts/schemathesis.sh, and Playwright (the
+# Python package only: it drives Debian's /usr/bin/chromium) and requests for the
+# browser tests in tests/browser/.
 # Each server's PID goes into $1.pids; scripts/test.sh stops them by PID.
 set -euo pipefail
 out="$1"
 venv="${IMGBED_TEST_VENV:-$HOME/.cache/imgbed-test-venv}"
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import aiosmtpd, nx_27017' 2>/dev/null \
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import aiosmtpd, nx_27017, playwright, requests' 2>/dev/null \
    || [ ! -x "$venv/bin/schemathesis" ]; then
-  echo "test-services: installing aiosmtpd, nx-27017 and schemathesis into $venv" >&2
+  echo "test-services: installing aiosmtpd, nx-27017, schemathesis and playwright into $venv" >&2
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    'aiosmtpd==1.4.6' 'schemathesis==4.32.5' 'nx-27017==0.8.1' 'neosqlite==1.17.2' 'pymongo==4.20.0'
+    'aiosmtpd==1.4.6' 'schemathesis==4.32.5' 'nx-27017==0.8.1' 'neosqlite==1.17.2' 'pymongo==4.20.0' \
+    'playwright==1.65.2' 'requests==2.34.2' 'pytest==9.2.0'
 fi
 free_port() { "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test: schemathesis against the live server's own OpenAPI document,
-# then guest logic in the sandbox and black-box tests of the real binary against
+# then guest logic in the sandbox, the web UI in headless Chromium, and black-box tests of the real binary against
 # real servers on loopback (SMTP, MongoDB protocol), on SQLite and again on MongoDB. Does its own set-up (wasm target, test
 # servers, stopped by PID at the end); extra arguments go to `cargo test`.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bash "$here/setup.sh"
+# Debian's chromium and axe-core for the browser tests (tests/browser.rs).
+bash "$here/browser-setup.sh"
 cd "$here/.."
 # House rules: no import cycle between sibling modules, no source file over 400 lines.
 python3 "$here/check-structure.py"

@@ -72,6 +72,8 @@ async fn first_start_writes_every_default() {
     assert_eq!(c["port"], 5000);
     assert_eq!(c["server"]["image_size"], 10_485_760);
     assert_eq!(c["server"]["strip_metadata"], true);
+    // Thumbnails on in new installs (the web UI's gallery), off when the key is missing.
+    assert_eq!(c["server"]["image_zip"], true);
     assert_eq!((c["video"]["enabled"].as_bool(), c["video"]["size"].as_u64()), (Some(false), Some(104_857_600)));
     assert_eq!(c["server"]["image_rule"], "base64");
     assert_eq!(c["server"]["image_path"], "");

@@ -330,6 +330,9 @@ async fn openapi_documents_every_route() {
         ("get", "/readyz"),
         ("get", "/metrics"),
         ("get", "/api/openapi.json"),
+        ("get", "/api/uploader_config"),
+        ("get", "/delete/{name}"),
+        ("post", "/delete/{name}"),
     ];
     for (method, path) in routes {
         let op = &doc["paths"][path][method];

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use imgbed::store::{ImageRecord, MetaStore, MongoStore, SqliteStore, StoreError, User};
+use imgbed::store::{ImageRecord, ImageStore, MetaStore, MongoStore, SqliteStore, StoreError, User};
 
 /// A fresh, empty store of the engine under test (and the folder a SQLite file lives in).
 async fn fresh() -> (Arc<dyn MetaStore>, tempfile::TempDir) {
@@ -35,6 +35,7 @@ fn record(name: &str, owner: &str, digest: &str, time: f64) -> ImageRecord {
         codec: None,
         original_name: format!("{name}.orig"),
         time,
+        delete_key: None,
     }
 }
 
@@ -161,4 +162,47 @@ async fn accounts_check_codes_and_bans() {
     assert_eq!(s.legacy_owner("ab12").await.unwrap(), None);
     // init is idempotent.
     s.init().await.unwrap();
+}
+
+#[tokio::test]
+async fn deletion_key_hashes_are_kept_and_replaced() {
+    let (store, _dir) = fresh().await;
+    let mut r = record("keyed.png", "k@x.org", "d1", 1.0);
+    r.delete_key = Some("ab".repeat(32));
+    store.insert(&r).await.unwrap();
+    assert_eq!(store.get("keyed.png").await.unwrap().unwrap().delete_key, r.delete_key);
+    let plain = record("plain.png", "k@x.org", "d2", 2.0);
+    store.insert(&plain).await.unwrap();
+    assert_eq!(store.get("plain.png").await.unwrap().unwrap().delete_key, None);
+    assert!(store.set_delete_key("plain.png", &"cd".repeat(32)).await.unwrap());
+    assert_eq!(store.get("plain.png").await.unwrap().unwrap().delete_key, Some("cd".repeat(32)));
+    assert!(store.set_delete_key("keyed.png", &"ef".repeat(32)).await.unwrap());
+    assert_eq!(store.get("keyed.png").await.unwrap().unwrap().delete_key, Some("ef".repeat(32)));
+    assert!(!store.set_delete_key("missing.png", &"ef".repeat(32)).await.unwrap());
+    // Listed records carry it too (the same row shape).
+    let page = store.list("k@x.org", 0, 10).await.unwrap();
+    assert_eq!(page.items.iter().filter(|i| i.delete_key.is_some()).count(), 2);
+}
+
+/// A database file made before deletion links (no `delete_key` column) opens, keeps its
+/// records (without keys) and takes keys from then on.
+#[tokio::test]
+async fn sqlite_files_without_the_deletion_key_column_are_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        store.init().await.unwrap();
+        store.insert(&record("old.png", "o@x.org", "d1", 1.0)).await.unwrap();
+    }
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("ALTER TABLE images DROP COLUMN delete_key").unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    store.init().await.unwrap();
+    let old = store.get("old.png").await.unwrap().unwrap();
+    assert_eq!(old.delete_key, None);
+    assert_eq!(old.original_name, "old.png.orig");
+    assert!(store.set_delete_key("old.png", &"12".repeat(32)).await.unwrap());
+    assert_eq!(store.get("old.png").await.unwrap().unwrap().delete_key, Some("12".repeat(32)));
 }

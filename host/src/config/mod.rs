@@ -42,7 +42,10 @@ pub fn load(path: &Path, data_dir: Option<&Path>) -> Result<Settings, ConfigErro
     let text = if path.exists() {
         std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?
     } else {
-        let config = Config::default();
+        let mut config = Config::default();
+        // New installs make thumbnails: the web UI's gallery shows them, not every original.
+        // (A file without the key, such as the original's, keeps thumbnails off.)
+        config.server.image_zip = true;
         write_default(path, &config)?;
         serde_json::to_string(&config).expect("config serialises")
     };

@@ -130,7 +130,14 @@ pub fn site_url(c: &Config) -> String {
     }
     match c.server_name.as_deref().filter(|s| !s.is_empty()) {
         Some(name) => format!("http://{name}"),
-        None => format!("http://localhost:{}", c.port),
+        // The address and port the server listens on (so links work out of the box and are
+        // of the same origin as the web UI); listening on every address, `localhost`.
+        None => match c.bind.parse::<std::net::IpAddr>() {
+            Ok(ip) if ip.is_unspecified() => format!("http://localhost:{}", c.port),
+            Ok(std::net::IpAddr::V6(ip)) => format!("http://[{ip}]:{}", c.port),
+            Ok(ip) => format!("http://{ip}:{}", c.port),
+            Err(_) => format!("http://localhost:{}", c.port),
+        },
     }
 }
 

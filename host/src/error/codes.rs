@@ -65,6 +65,10 @@ catalogue! {
     EmptyUpload = "empty_upload", BAD_REQUEST, "空的上传文件";
     UploadFailed = "upload_failed", INTERNAL_SERVER_ERROR, "文件上传失败";
     NotFound = "not_found", NOT_FOUND, "图片信息获取失败";
+    /// A deletion link whose key is not the image's.
+    InvalidDeleteKey = "invalid_delete_key", FORBIDDEN, "删除链接无效";
+    /// `uploader_config` for a client it has no config for.
+    BadClient = "bad_client", BAD_REQUEST, "不支持的上传工具";
     RangeNotSatisfiable = "range_not_satisfiable", RANGE_NOT_SATISFIABLE, "请求的范围无效";
     // The policy
     PolicyBusy = "policy_busy", SERVICE_UNAVAILABLE, "策略暂时不可用, 请稍后重试";

@@ -19,7 +19,8 @@ pub async fn filter(
     next: Next,
 ) -> Response {
     let route = req.extensions().get::<MatchedPath>().map_or("", |m| m.as_str());
-    match state.ip_filter.check(peer.ip(), req.headers(), route) {
+    // The web UI's pages and files (static, embedded) never use up a client's rate.
+    match state.ip_filter.check(peer.ip(), req.headers(), route, super::ui::is_static_route(route)) {
         Ok(()) => next.run(req).await,
         Err(Refused::Malformed(why)) => ApiError::bad_request(why).into_response(),
         Err(Refused::Denied) => ApiError::of(Code::IpDenied).into_response(),

@@ -13,6 +13,7 @@ mod policy_admin;
 mod request;
 mod schema;
 mod serve;
+pub mod ui;
 mod upload;
 mod view;
 
@@ -60,6 +61,7 @@ pub fn router(state: Shared) -> Router {
         .route("/api/openapi.json", get(openapi::openapi_json))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics::metrics))
+        .merge(ui::routes())
         .fallback(|| async { ApiError::of(Code::NoRoute) })
         .method_not_allowed_fallback(|| async { ApiError::of(Code::MethodNotAllowed) })
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))

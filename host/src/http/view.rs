@@ -43,6 +43,11 @@ pub struct ImageView {
     /// existing record is answered, nothing new is stored).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicate: Option<bool>,
+    /// In upload answers: the image's deletion link (`/delete/{name}?key=…`): opening it
+    /// shows a confirmation page, confirming deletes this one image. Given once: uploading
+    /// the same bytes again gives a new link, and the earlier one stops working.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete_url: Option<String>,
 }
 
 impl ImageView {
@@ -66,6 +71,7 @@ impl ImageView {
             codec: r.codec.clone(),
             thumb_url: state.thumb_url(&r.name).await,
             duplicate: None,
+            delete_url: None,
         }
     }
 }

@@ -28,5 +28,6 @@ pub fn record(name: String, upload: &Upload, media: &Media) -> ImageRecord {
         codec: media.codec.clone(),
         original_name: upload.filename.clone(),
         time: upload.received_at,
+        delete_key: None,
     }
 }

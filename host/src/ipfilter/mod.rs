@@ -98,8 +98,9 @@ impl IpFilter {
     /// Whether `route` may be served to the client behind `peer` now: the forwarding
     /// header must be well formed, the client admitted and within the route's rate
     /// (files are exempt with `exempt_images`: a page of thumbnails must not use up a
-    /// client's API rate). Always `Ok` when the filter is off.
-    pub fn check(&self, peer: IpAddr, headers: &HeaderMap, route: &str) -> Result<(), Refused> {
+    /// client's API rate; so are routes the caller says are `unlimited`, such as the web
+    /// UI's static pages). Always `Ok` when the filter is off.
+    pub fn check(&self, peer: IpAddr, headers: &HeaderMap, route: &str, unlimited: bool) -> Result<(), Refused> {
         if !self.enabled {
             return Ok(());
         }
@@ -108,7 +109,7 @@ impl IpFilter {
             return Err(Refused::Denied);
         }
         let file_route = route.starts_with("/images/") || route.starts_with("/thumbs/");
-        if !(self.exempt_images && file_route) {
+        if !(unlimited || self.exempt_images && file_route) {
             if let Verdict::Limited { retry_after } = self.limiter.check(route, ip) {
                 tracing::warn!(client = %ip, route, "rate limited");
                 return Err(Refused::Limited { retry_after });

@@ -51,6 +51,10 @@ pub struct ImageRecord {
     pub original_name: String,
     /// Receive time, seconds since the epoch (the original's `time`).
     pub time: f64,
+    /// SHA-256 (hex) of the image's deletion key (its deletion link); `None` for records
+    /// made before deletion links. Never shown.
+    #[serde(skip)]
+    pub delete_key: Option<String>,
 }
 
 /// An account. The token itself is not stored: its claims are, so the same
@@ -139,6 +143,8 @@ pub trait ImageStore: Send + Sync + 'static {
     fn usage_blocking(&self, owner: &str) -> Result<(u64, u64), StoreError>;
     /// Names of all of an owner's records.
     async fn names_of_owner(&self, owner: &str) -> Result<Vec<String>, StoreError>;
+    /// Replaces the hash of a record's deletion key; false if there is no such record.
+    async fn set_delete_key(&self, name: &str, key_hash: &str) -> Result<bool, StoreError>;
 }
 
 /// Accounts: tokens' claims, removal codes, bans and tokens of the original service.

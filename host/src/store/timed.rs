@@ -99,6 +99,9 @@ impl ImageStore for TimedStore {
     async fn has_images(&self) -> Result<bool, StoreError> {
         self.run(self.inner.has_images()).await
     }
+    async fn set_delete_key(&self, name: &str, key_hash: &str) -> Result<bool, StoreError> {
+        self.run(self.inner.set_delete_key(name, key_hash)).await
+    }
 
     async fn delete_images(&self, names: &[String]) -> Result<Vec<String>, StoreError> {
         self.run(self.inner.delete_images(names)).await

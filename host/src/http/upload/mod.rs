@@ -149,6 +149,25 @@ async fn receive(state: &AppState, mut field: Field<'_>, owner: &str, request_ca
     Ok(Received { temp, upload })
 }
 
+/// The deletion link of a stored file: with its new key, or — for a file the owner had
+/// already stored, whose key only exists hashed — a new key replacing the earlier one
+/// (the earlier link stops working). `None` if the new key could not be stored.
+async fn deletion_link(state: &AppState, record: &ImageRecord, key: Option<&str>) -> Option<String> {
+    let name = &record.name;
+    if let Some(key) = key {
+        return Some(super::ui::delete_link::delete_url(&state.settings, name, key));
+    }
+    let (key, hash) = super::ui::delete_link::new_key();
+    match state.store.set_delete_key(name, &hash).await {
+        Ok(true) => Some(super::ui::delete_link::delete_url(&state.settings, name, &key)),
+        Ok(false) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, name = %name, "a new deletion key was not stored: no deletion link");
+            None
+        }
+    }
+}
+
 /// The handler.
 #[utoipa::path(post, path = "/api/image_upload", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), request_body(content = super::schema::UploadForm, content_type = "multipart/form-data"), responses((status = 200, description = "stored", body = super::schema::UploadAnswer), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 415, description = "unsupported type", body = super::schema::ErrorBody), (status = 422, description = "refused content", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 500, description = "policy failure", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody), (status = 507, description = "storage full", body = super::schema::ErrorBody)))]
 pub async fn upload(
@@ -223,12 +242,14 @@ pub async fn upload(
 
     let mut files = Vec::with_capacity(done.len());
     let (mut count, mut bytes) = (0, 0);
-    for (record, duplicate) in &done {
+    for (record, key) in &done {
+        let duplicate = key.is_none();
         if !duplicate {
             count += 1;
             bytes += record.size;
         }
-        files.push(ImageView { duplicate: Some(*duplicate), ..ImageView::of(&state, record).await });
+        let delete_url = deletion_link(&state, record, key.as_deref()).await;
+        files.push(ImageView { duplicate: Some(duplicate), delete_url, ..ImageView::of(&state, record).await });
     }
     let counters = &state.http_metrics;
     counters.uploads.fetch_add(count, std::sync::atomic::Ordering::Relaxed);

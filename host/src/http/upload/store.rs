@@ -26,17 +26,20 @@ async fn rename(state: &Shared, judged: &Judged, attempt: u32) -> ApiResult<Stri
         .map_err(|r| ApiError::from(r).with_file(filename))
 }
 
-/// Stores one judged file: its file (and thumbnail) under a free name, then its record.
-/// Returns the record and whether it was already stored (same owner, same bytes).
-async fn store(state: &Shared, judged: Judged, jti: Option<&str>) -> ApiResult<(ImageRecord, bool)> {
+/// Stores one judged file: its file (and thumbnail) under a free name, then its record
+/// with the hash of a new deletion key. Returns the record and that key — `None` when the
+/// file was already stored (same owner, same bytes): the record is the earlier one.
+async fn store(state: &Shared, judged: Judged, jti: Option<&str>) -> ApiResult<(ImageRecord, Option<String>)> {
     let mut record = crate::ingest::record(judged.name.clone(), &judged.upload, &judged.media);
+    let (key, key_hash) = super::super::ui::delete_link::new_key();
+    record.delete_key = Some(key_hash);
     // Stripping changed the bytes: this owner may have stored these already (the handler
     // only looked up the received bytes). Checked before any file is written.
     if judged.stripped.is_some() {
         if let Some(existing) =
             state.store.find_by_digest(&record.owner, &record.digest).await.map_err(ApiError::from)?
         {
-            return Ok((existing, true));
+            return Ok((existing, None));
         }
     }
     // The blob first, then the record: a record never points at a missing blob, and a
@@ -70,7 +73,7 @@ async fn store(state: &Shared, judged: Judged, jti: Option<&str>) -> ApiResult<(
             }
         }
         match inserted {
-            Ok(()) => return Ok((record, false)),
+            Ok(()) => return Ok((record, Some(key))),
             Err(StoreError::Duplicate(existing)) => {
                 let found = state
                     .store
@@ -78,7 +81,7 @@ async fn store(state: &Shared, judged: Judged, jti: Option<&str>) -> ApiResult<(
                     .await
                     .map_err(ApiError::from)?
                     .ok_or_else(|| ApiError::of(Code::UploadFailed))?;
-                return Ok((found, true));
+                return Ok((found, None));
             }
             Err(StoreError::NameTaken) if attempt + 1 < NAME_ATTEMPTS => {
                 attempt += 1;
@@ -157,32 +160,33 @@ pub(super) async fn roll_back(state: &Shared, stored: &[ImageRecord]) {
 }
 
 /// Stores every judged file (a known duplicate is answered with its record), all or
-/// nothing. Runs in a task of its own: if the request is dropped half-way, `cancelled`
-/// is set and what was stored is taken back when the task sees it.
+/// nothing; each newly stored file with its deletion key (`None`: a duplicate). Runs in a
+/// task of its own: if the request is dropped half-way, `cancelled` is set and what was
+/// stored is taken back when the task sees it.
 pub(super) async fn store_all(
     state: Shared,
     plan: Vec<Result<Judged, ImageRecord>>,
     jti: Option<String>,
     cancelled: Arc<AtomicBool>,
-) -> ApiResult<Vec<(ImageRecord, bool)>> {
+) -> ApiResult<Vec<(ImageRecord, Option<String>)>> {
     let mut stored: Vec<ImageRecord> = Vec::new();
     let mut out = Vec::with_capacity(plan.len());
     for item in plan {
         let done = match item {
-            Err(existing) => Ok((existing, true)),
+            Err(existing) => Ok((existing, None)),
             Ok(judged) => store(&state, judged, jti.as_deref()).await,
         };
-        let (record, duplicate) = match done {
+        let (record, key) = match done {
             Ok(done) => done,
             Err(e) => {
                 roll_back(&state, &stored).await;
                 return Err(e);
             }
         };
-        if !duplicate {
+        if key.is_some() {
             stored.push(record.clone());
         }
-        out.push((record, duplicate));
+        out.push((record, key));
         if cancelled.load(Ordering::Acquire) {
             break;
         }

@@ -83,6 +83,9 @@ fn record_doc(r: &ImageRecord) -> Document {
     if let Some(codec) = &r.codec {
         d.insert("codec", codec);
     }
+    if let Some(key) = &r.delete_key {
+        d.insert("delete_key", key);
+    }
     d
 }
 
@@ -102,6 +105,7 @@ fn record(d: &Document) -> ImageRecord {
         codec: optional_text(d, "codec"),
         original_name: text(d, "original_name"),
         time: float(d, "time"),
+        delete_key: optional_text(d, "delete_key"),
     }
 }
 
@@ -296,6 +300,11 @@ impl ImageStore for MongoStore {
 
     async fn has_images(&self) -> Result<bool, StoreError> {
         Ok(self.images.find_one(doc! {}).projection(doc! {"name": 1}).await.map_err(backend)?.is_some())
+    }
+
+    async fn set_delete_key(&self, name: &str, key_hash: &str) -> Result<bool, StoreError> {
+        let set = doc! {"$set": {"delete_key": key_hash}};
+        Ok(self.images.update_one(doc! {"name": name}, set).await.map_err(backend)?.matched_count > 0)
     }
 
     async fn delete_images(&self, names: &[String]) -> Result<Vec<String>, StoreError> {

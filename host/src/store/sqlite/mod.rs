@@ -24,7 +24,7 @@ pub struct SqliteStore {
 }
 
 const COLUMNS: &str =
-    "name, owner, size, digest, kind, format, mime, width, height, frames, duration_ms, original_name, time, codec";
+    "name, owner, size, digest, kind, format, mime, width, height, frames, duration_ms, original_name, time, codec, delete_key";
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -46,6 +46,7 @@ fn record(row: &Row<'_>) -> rusqlite::Result<ImageRecord> {
         original_name: row.get(11)?,
         time: row.get(12)?,
         codec: row.get(13)?,
+        delete_key: row.get(14)?,
     })
 }
 
@@ -95,7 +96,9 @@ fn get_by_digest(conn: &Connection, owner: &str, digest: &str) -> Result<Option<
 /// Inserts a record; a clash is `Duplicate` (same owner and bytes) or `NameTaken`.
 fn insert_row(c: &Connection, r: &ImageRecord) -> Result<(), StoreError> {
     let res = c.execute(
-        &format!("INSERT INTO images ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
+        &format!(
+            "INSERT INTO images ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+        ),
         params![
             r.name,
             r.owner,
@@ -110,7 +113,8 @@ fn insert_row(c: &Connection, r: &ImageRecord) -> Result<(), StoreError> {
             r.duration_ms.map(|d| d as i64),
             r.original_name,
             r.time,
-            r.codec
+            r.codec,
+            r.delete_key
         ],
     );
     match res {
@@ -177,6 +181,16 @@ impl ImageStore for SqliteStore {
 
     async fn has_images(&self) -> Result<bool, StoreError> {
         self.with(|c| c.query_row("SELECT EXISTS(SELECT 1 FROM images)", [], |r| r.get(0)).map_err(backend)).await
+    }
+
+    async fn set_delete_key(&self, name: &str, key_hash: &str) -> Result<bool, StoreError> {
+        let (name, key_hash) = (name.to_string(), key_hash.to_string());
+        self.with(move |c| {
+            c.execute("UPDATE images SET delete_key = ?2 WHERE name = ?1", [&name, &key_hash])
+                .map(|n| n > 0)
+                .map_err(backend)
+        })
+        .await
     }
 
     async fn delete_images(&self, names: &[String]) -> Result<Vec<String>, StoreError> {

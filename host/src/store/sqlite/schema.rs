@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS images (
     duration_ms   INTEGER,
     original_name TEXT NOT NULL,
     time          REAL NOT NULL,
-    codec         TEXT
+    codec         TEXT,
+    delete_key    TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS images_owner_digest ON images(owner, digest);
 CREATE INDEX IF NOT EXISTS images_owner_time ON images(owner, time DESC, id DESC);
@@ -90,12 +91,15 @@ END;
 
 /// Brings a database made by an older version up to [`SCHEMA`]: columns added later.
 pub(super) fn migrate(c: &Connection) -> Result<(), StoreError> {
-    let has_codec = c
-        .prepare("SELECT 1 FROM pragma_table_info('images') WHERE name = 'codec'")
-        .and_then(|mut s| s.exists([]))
-        .map_err(backend)?;
-    if !has_codec {
-        c.execute_batch("ALTER TABLE images ADD COLUMN codec TEXT").map_err(backend)?;
+    // Columns added later: the video codec, the hash of the deletion key.
+    for column in ["codec", "delete_key"] {
+        let has = c
+            .prepare("SELECT 1 FROM pragma_table_info('images') WHERE name = ?1")
+            .and_then(|mut s| s.exists([column]))
+            .map_err(backend)?;
+        if !has {
+            c.execute_batch(&format!("ALTER TABLE images ADD COLUMN {column} TEXT")).map_err(backend)?;
+        }
     }
     // Per-owner counts and bytes, kept by triggers in the same transaction as every insert
     // and delete of a record (listing totals, quotas and the admin list read one row).

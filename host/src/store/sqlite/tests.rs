@@ -20,6 +20,7 @@ fn record(name: &str, owner: &str, size: u64) -> ImageRecord {
         codec: None,
         original_name: name.into(),
         time: 1.0,
+        delete_key: None,
     }
 }
 
