@@ -123,12 +123,13 @@ struct File<'a> {
 }
 
 /// The file's bytes when they are small (from memory when they are hot), else its length.
-async fn contents(hot: &HotFiles, file: &File<'_>) -> ApiResult<Fetched> {
+/// `ranged`: the client wants part of the file; on a miss only that part is read.
+async fn contents(hot: &HotFiles, file: &File<'_>, ranged: bool) -> ApiResult<Fetched> {
     let cached = file.digest.is_some().then(|| hot.get(file.name, file.tag)).flatten();
     if let Some(bytes) = cached {
         return Ok(Fetched::Small(bytes));
     }
-    let small = hot.max_file().clamp(STREAM_ABOVE, MAX_ONE_READ);
+    let small = if ranged { 0 } else { hot.max_file().clamp(STREAM_ABOVE, MAX_ONE_READ) };
     let fetched = file.store.fetch(file.name, small).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
     if let (Fetched::Small(bytes), Some(digest)) = (&fetched, file.digest) {
         if hot.keeps(bytes.len() as u64) && hex::encode(Sha256::digest(bytes)) == digest {
@@ -158,7 +159,10 @@ async fn send(hot: &HotFiles, file: File<'_>, etag: String, headers: &HeaderMap)
             return Ok((StatusCode::NOT_MODIFIED, res_headers).into_response());
         }
     }
-    let fetched = contents(hot, &file).await?;
+    // If-Range with another validator means the client's copy is stale: send it all.
+    let range_ok = headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()).is_none_or(|v| v.trim() == etag_text);
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).filter(|_| range_ok);
+    let fetched = contents(hot, &file, range.is_some()).await?;
     let len = match &fetched {
         Fetched::Small(b) => b.len() as u64,
         Fetched::Large(n) => *n,
@@ -167,11 +171,9 @@ async fn send(hot: &HotFiles, file: File<'_>, etag: String, headers: &HeaderMap)
         res_headers.insert(header::CONTENT_TYPE, v);
     }
 
-    // If-Range with another validator means the client's copy is stale: send it all.
-    let range_ok = headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()).is_none_or(|v| v.trim() == etag_text);
-    let ask = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-        Some(v) if range_ok => parse_range(v, len),
-        _ => RangeAsk::Whole,
+    let ask = match range {
+        Some(v) => parse_range(v, len),
+        None => RangeAsk::Whole,
     };
     let (status, range) = match ask {
         RangeAsk::Whole => (StatusCode::OK, ByteRange { start: 0, end: len.saturating_sub(1) }),
