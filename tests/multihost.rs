@@ -274,7 +274,9 @@ async fn a_host_with_trusted_keys_refuses_an_unsigned_or_forged_shared_policy() 
     let (status, body) = put(strict.clone(), Some(signature_of(&trusted, &strict))).await;
     assert_eq!((status, body["shared"].as_bool()), (200, Some(true)), "{body}");
     let strict_sha = body["policy"]["active"]["sha256"].as_str().unwrap().to_string();
-    let now = wait_on_b("follow the signed policy", &|p| p["active"]["sha256"] == strict_sha.as_str()).await;
+    // Following it clears the refusal shown before.
+    let followed = |p: &Value| p["active"]["sha256"] == strict_sha.as_str() && p["shared_refused"].is_null();
+    let now = wait_on_b("follow the signed policy", &followed).await;
     assert_eq!(now["active"]["signed_by"], trusted.public.as_str(), "{now}");
 
     // Someone who can write to the database points at a component with a forged signature.

@@ -31,7 +31,7 @@ pub struct SharedPolicy {
     components: Collection<Document>,
     /// Bound on one database operation (`database.timeout_ms`).
     limit: Duration,
-    /// The last published policy this host refused, and why.
+    /// The published policy this host refused, and why (until it follows another one).
     refused: Arc<Mutex<Option<serde_json::Value>>>,
 }
 
@@ -48,7 +48,8 @@ impl SharedPolicy {
         }
     }
 
-    /// The last published policy this host refused (`sha256`, `code`, `reason`), if any.
+    /// The published policy this host refused (`sha256`, `code`, `reason`), if it has not
+    /// followed another one since.
     pub fn refused(&self) -> Option<serde_json::Value> {
         self.refused.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -148,7 +149,8 @@ impl SharedPolicy {
                         let candidate = Candidate::new(bytes, "shared").signed(published.1.clone());
                         match policy.swap_candidate(candidate).await {
                             Ok(p) => {
-                                tracing::info!(policy = %p.name, sha256 = %sha, "following the policy another host published")
+                                tracing::info!(policy = %p.name, sha256 = %sha, "following the policy another host published");
+                                *shared.refused.lock().unwrap_or_else(|p| p.into_inner()) = None;
                             }
                             Err(e) => {
                                 tracing::error!(error = %e, sha256 = %sha, "the published policy was refused here; keeping ours");
