@@ -39,6 +39,11 @@ fn bad_config_stops_start_up_naming_the_key() {
     assert!(err.contains("video.formats") && err.contains("avi"), "{err}");
     let err = start_fails_with(r#"{"video": {"max_duration_s": 0}}"#);
     assert!(err.contains("video.max_duration_s"), "{err}");
+    // A trusted key that is not an Ed25519 public key (base64 of 32 bytes), or a weak one.
+    let err = start_fails_with(r#"{"policy": {"trusted_keys": ["bm90IGEga2V5"]}}"#);
+    assert!(err.contains("policy.trusted_keys") && err.contains("entry 0"), "{err}");
+    let err = start_fails_with(r#"{"policy": {"trusted_keys": ["AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="]}}"#);
+    assert!(err.contains("policy.trusted_keys") && err.contains("weak"), "{err}");
 }
 
 #[tokio::test]

@@ -220,3 +220,75 @@ async fn two_hosts_deleting_the_same_images_at_once_both_answer_and_nothing_is_l
         assert_eq!(n.unwrap(), 0, "{collection}");
     }
 }
+
+#[tokio::test]
+async fn a_host_with_trusted_keys_refuses_an_unsigned_or_forged_shared_policy() {
+    use common::signing::{keygen, signature_of};
+    let keys = tempfile::tempdir().unwrap();
+    let (trusted, other) = (keygen(keys.path(), "trusted"), keygen(keys.path(), "other"));
+    let uri = common::fresh_mongo_uri();
+    let admin = "shared-admin-token-0123456789";
+    let config = json!({"database": {"engine": "mongo", "mongo": uri, "blob": "gridfs"},
+                        "auth": {"jwt": false, "secret": "a-shared-secret-for-both-hosts", "admin_token": admin}});
+    // Host A checks no signatures (it carries what it gets); host B trusts one key.
+    let a = Server::start(config.clone());
+    let mut checking = config;
+    checking["policy"] = json!({"trusted_keys": [trusted.public]});
+    let b = Server::start(checking);
+    let policy_of = |s: &Server| {
+        let req = s.http.get(s.at("/api/admin/policy")).bearer_auth(admin);
+        async move { answer(req.send().await.unwrap()).await.1["data"].clone() }
+    };
+    let wait_on_b = async |what: &str, done: &dyn Fn(&Value) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let now = policy_of(&b).await;
+            if done(&now) {
+                return now;
+            }
+            assert!(Instant::now() < deadline, "host B: {what} within 15 s: {now}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let put = |bytes: Vec<u8>, sig: Option<String>| {
+        let mut req = a.http.put(a.at("/api/admin/policy")).bearer_auth(admin).body(bytes);
+        if let Some(sig) = sig {
+            req = req.header("X-Imgbed-Signature", sig);
+        }
+        async move { answer(req.send().await.unwrap()).await }
+    };
+
+    // Published unsigned through A: B refuses it, keeps its policy and says why.
+    let unsigned = std::fs::read(TEST_POLICY).unwrap();
+    let (status, body) = put(unsigned.clone(), None).await;
+    assert_eq!((status, body["shared"].as_bool()), (200, Some(true)), "{body}");
+    let sha = body["policy"]["active"]["sha256"].as_str().unwrap().to_string();
+    let now = wait_on_b("refuse the unsigned policy", &|p| p["shared_refused"]["sha256"] == sha.as_str()).await;
+    assert_eq!(now["shared_refused"]["code"], "policy_unsigned", "{now}");
+    assert_eq!(now["active"]["name"], "imgbed-default", "{now}");
+    let (status, up) = b.upload(&[("x.png", fixtures::png(4, 4, 9), "image/png")]).await;
+    assert!(status == 200 && !up["files"][0]["name"].as_str().unwrap().starts_with("t-"), "{up}");
+
+    // Signed by the trusted key: the signature travels with the pointer and B follows.
+    let strict = std::fs::read(concat!(env!("IMGBED_POLICIES_DIR"), "/imgbed_policy_strict.wasm")).unwrap();
+    let (status, body) = put(strict.clone(), Some(signature_of(&trusted, &strict))).await;
+    assert_eq!((status, body["shared"].as_bool()), (200, Some(true)), "{body}");
+    let strict_sha = body["policy"]["active"]["sha256"].as_str().unwrap().to_string();
+    // Following it clears the refusal shown before.
+    let followed = |p: &Value| p["active"]["sha256"] == strict_sha.as_str() && p["shared_refused"].is_null();
+    let now = wait_on_b("follow the signed policy", &followed).await;
+    assert_eq!(now["active"]["signed_by"], trusted.public.as_str(), "{now}");
+
+    // Someone who can write to the database points at a component with a forged signature.
+    let db = mongodb::Client::with_uri_str(&uri).await.unwrap().database(uri.rsplit('/').next().unwrap());
+    let forged = signature_of(&other, &unsigned);
+    let pointer = mongodb::bson::doc! {"$set": {"sha256": &sha, "signature": &forged}};
+    let policy = db.collection::<mongodb::bson::Document>("policy");
+    policy.update_one(mongodb::bson::doc! {"_id": "active"}, pointer).await.unwrap();
+    let now =
+        wait_on_b("refuse the forged signature", &|p| p["shared_refused"]["code"] == "policy_bad_signature").await;
+    assert_eq!(
+        (now["shared_refused"]["sha256"].as_str(), now["active"]["name"].as_str()),
+        (Some(&*sha), Some("imgbed-strict"))
+    );
+}

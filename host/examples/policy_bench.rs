@@ -86,12 +86,15 @@ async fn main() {
 
     // Swap latency: a swap is the admin call's work; the next request uses the new policy.
     let cache = tempfile::tempdir().unwrap();
-    let options =
-        Options { cache_dir: Some(cache.path().to_path_buf()), store_dir: None, cache_key: Some(vec![7; 32]) };
+    let options = Options {
+        cache_dir: Some(cache.path().to_path_buf()),
+        store_dir: None,
+        cache_key: Some(vec![7; 32]),
+        ..Default::default()
+    };
     let swapper = Arc::new(
         PolicyRuntime::with_options(
-            &minimal,
-            "bench",
+            &imgbed::policy::Candidate::new(minimal.clone(), "bench"),
             limits,
             Default::default(),
             imgbed::policy::no_storage(),

@@ -3,8 +3,9 @@
 //! A host that swaps its policy (admin API, rollback, SIGHUP, file watch)
 //! publishes the component; every host polls the published fingerprint and
 //! loads a new one within a few seconds. The published policy goes through the
-//! same checks as any other (compile, contract, configure, self-test): a host
-//! that refuses it keeps its own and says so in the log.
+//! same checks as any other (signature when `policy.trusted_keys` is set, compile,
+//! contract, configure, self-test): a host that refuses it keeps its own, says so in
+//! the log and shows it in the admin API.
 
 use std::time::Duration;
 
@@ -12,9 +13,9 @@ use mongodb::bson::{doc, spec::BinarySubtype, Binary, Bson, Document};
 use mongodb::{Collection, Database};
 use sha2::{Digest, Sha256};
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use crate::policy::{LoadedPolicy, PolicyRuntime};
+use crate::policy::{Candidate, LoadedPolicy, PolicyRuntime};
 
 /// Largest policy shared through the database (MongoDB documents hold at most 16 MiB).
 const MAX_SHARED_POLICY: usize = 15 * 1024 * 1024;
@@ -22,18 +23,35 @@ const MAX_SHARED_POLICY: usize = 15 * 1024 * 1024;
 const ACTIVE: &str = "active";
 
 /// The policy published in the database: components in `policy_components` (keyed
-/// by fingerprint, written once), and a pointer `policy {_id: "active", sha256}`.
+/// by fingerprint, written once), and a pointer `policy {_id: "active", sha256,
+/// signature}` (the signature the publishing host got with the component, if any).
 #[derive(Clone)]
 pub struct SharedPolicy {
     coll: Collection<Document>,
     components: Collection<Document>,
     /// Bound on one database operation (`database.timeout_ms`).
     limit: Duration,
+    /// The published policy this host refused, and why (until it follows another one).
+    refused: Arc<Mutex<Option<serde_json::Value>>>,
 }
+
+/// What the pointer names: a fingerprint and a signature.
+type Published = (String, Option<String>);
 
 impl SharedPolicy {
     pub fn new(db: &Database, limit: Duration) -> Self {
-        SharedPolicy { coll: db.collection("policy"), components: db.collection("policy_components"), limit }
+        SharedPolicy {
+            coll: db.collection("policy"),
+            components: db.collection("policy_components"),
+            limit,
+            refused: Default::default(),
+        }
+    }
+
+    /// The published policy this host refused (`sha256`, `code`, `reason`), if it has not
+    /// followed another one since.
+    pub fn refused(&self) -> Option<serde_json::Value> {
+        self.refused.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Publishes `policy` as the one every host should run.
@@ -55,20 +73,24 @@ impl SharedPolicy {
                 }
             }
         }
-        let set = doc! {"sha256": &policy.sha256, "name": &*policy.name, "source": &policy.source};
+        let set = doc! {"sha256": &policy.sha256, "name": &*policy.name, "source": &policy.source,
+        "signature": policy.signature.as_deref()};
         self.coll.update_one(doc! {"_id": ACTIVE}, doc! {"$set": set}).upsert(true).await.map_err(|e| e.to_string())?;
         Ok(())
     }
 
-    /// The fingerprint of the published policy, if one was published.
-    pub async fn current(&self) -> Result<Option<String>, mongodb::error::Error> {
-        let found = self.coll.find_one(doc! {"_id": ACTIVE}).projection(doc! {"sha256": 1}).await?;
-        Ok(found.and_then(|d| d.get_str("sha256").ok().map(str::to_string)))
+    /// The fingerprint and signature of the published policy, if one was published.
+    pub async fn current(&self) -> Result<Option<Published>, mongodb::error::Error> {
+        let found = self.coll.find_one(doc! {"_id": ACTIVE}).projection(doc! {"sha256": 1, "signature": 1}).await?;
+        Ok(found.and_then(|d| {
+            let sha = d.get_str("sha256").ok()?.to_string();
+            Some((sha, d.get_str("signature").ok().map(str::to_string)))
+        }))
     }
 
-    /// The published component, checked against its fingerprint.
-    pub async fn fetch(&self) -> Result<Option<(String, Vec<u8>)>, String> {
-        let Some(sha) = self.current().await.map_err(|e| e.to_string())? else {
+    /// The published component (checked against its fingerprint) and its signature.
+    pub async fn fetch(&self) -> Result<Option<(Published, Vec<u8>)>, String> {
+        let Some((sha, signature)) = self.current().await.map_err(|e| e.to_string())? else {
             return Ok(None);
         };
         let Some(d) = self.components.find_one(doc! {"_id": &sha}).await.map_err(|e| e.to_string())? else {
@@ -81,7 +103,7 @@ impl SharedPolicy {
         if hex::encode(Sha256::digest(&bytes)) != sha {
             return Err("the shared policy does not match its fingerprint".into());
         }
-        Ok(Some((sha, bytes)))
+        Ok(Some(((sha, signature), bytes)))
     }
 
     /// Publishes this host's active policy (after a swap here), logging a failure.
@@ -104,33 +126,40 @@ impl SharedPolicy {
         let shared = self.clone();
         let limit = self.limit;
         tokio::spawn(async move {
-            let mut refused: Option<String> = None;
+            let mut refused: Option<Published> = None;
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                let sha = match tokio::time::timeout(limit, shared.current()).await {
-                    Ok(Ok(Some(sha))) => sha,
+                let published = match tokio::time::timeout(limit, shared.current()).await {
+                    Ok(Ok(Some(published))) => published,
                     Ok(Ok(None)) | Err(_) => continue,
                     Ok(Err(e)) => {
                         tracing::debug!(error = %e, "cannot read the shared policy");
                         continue;
                     }
                 };
-                if sha == policy.active().sha256 || refused.as_deref() == Some(sha.as_str()) {
+                if published.0 == policy.active().sha256 || refused.as_ref() == Some(&published) {
                     continue;
                 }
                 let Ok(fetched) = tokio::time::timeout(limit * 10, shared.fetch()).await else { continue };
                 match fetched {
-                    Ok(Some((sha, bytes))) => match policy.swap(bytes, "shared").await {
-                        Ok(p) => {
-                            tracing::info!(policy = %p.name, sha256 = %sha, "following the policy another host published")
+                    Ok(Some((published, bytes))) => {
+                        let sha = published.0.clone();
+                        let candidate = Candidate::new(bytes, "shared").signed(published.1.clone());
+                        match policy.swap_candidate(candidate).await {
+                            Ok(p) => {
+                                tracing::info!(policy = %p.name, sha256 = %sha, "following the policy another host published");
+                                *shared.refused.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                            }
+                            Err(e) => {
+                                tracing::error!(error = %e, sha256 = %sha, "the published policy was refused here; keeping ours");
+                                let why = serde_json::json!({"sha256": sha, "code": e.code(), "reason": e.to_string()});
+                                *shared.refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+                                refused = Some(published);
+                            }
                         }
-                        Err(e) => {
-                            tracing::error!(error = %e, sha256 = %sha, "the published policy was refused here; keeping ours");
-                            refused = Some(sha);
-                        }
-                    },
+                    }
                     Ok(None) => {}
                     Err(e) => tracing::error!(error = %e, "cannot load the shared policy"),
                 }

@@ -19,6 +19,7 @@ pub mod mongo;
 pub mod names;
 pub mod policy;
 pub mod reconcile;
+pub mod signing;
 mod storage;
 pub mod store;
 

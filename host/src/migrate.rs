@@ -252,7 +252,9 @@ pub async fn import_original(
         accounts.insert(mail);
     }
 
-    let (component, _) = crate::initial_policy(settings)?;
+    // The policy a server would start with, checked the same way (`policy.trusted_keys`).
+    let component = crate::initial_policy(settings)?;
+    let options = crate::policy::Options { trusted: crate::app::trusted_keys(settings)?, ..Default::default() };
     let limits = Limits {
         memory_bytes: settings.config.policy.memory_mb as usize * 1024 * 1024,
         deadline: Duration::from_millis(settings.config.policy.deadline_ms),
@@ -261,7 +263,7 @@ pub async fn import_original(
     };
     let policy_settings = settings.policy_settings();
     let policy = tokio::task::spawn_blocking(move || {
-        PolicyRuntime::new(&component, limits, policy_settings, crate::policy::no_storage())
+        PolicyRuntime::with_options(&component, limits, policy_settings, crate::policy::no_storage(), options)
     })
     .await??;
     let policy = Arc::new(policy);

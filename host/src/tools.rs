@@ -1,8 +1,8 @@
 //! `imgbed policy …`: check a policy component and run its decisions on sample
-//! input in the sandbox, without a server.
+//! input in the sandbox, without a server; make signing keys, sign and verify.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +30,39 @@ pub enum PolicyCommand {
         sandbox: SandboxArgs,
         #[command(subcommand)]
         call: Call,
+    },
+    /// Make an Ed25519 key pair for signing policies: DIR/NAME.key (private, mode 0600)
+    /// and DIR/NAME.pub (the public key, for `policy.trusted_keys`).
+    Keygen {
+        /// Folder to write the key files into (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// File name of the pair, without extension.
+        #[arg(long, default_value = "imgbed-policy")]
+        name: String,
+    },
+    /// Sign a component: writes the detached signature to COMPONENT.sig (base64).
+    Sign {
+        /// The private key file `keygen` wrote.
+        #[arg(long)]
+        key: PathBuf,
+        /// The component (.wasm).
+        file: PathBuf,
+        /// Where to write the signature instead of FILE.sig.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a component's detached signature (FILE.sig, or --sig) against public keys;
+    /// exit status 3 when no key verifies it.
+    Verify {
+        /// A trusted public key: its text (base64) or a file holding it (repeatable).
+        #[arg(long = "key", required = true)]
+        keys: Vec<String>,
+        /// The component (.wasm).
+        file: PathBuf,
+        /// The signature file instead of FILE.sig.
+        #[arg(long)]
+        sig: Option<PathBuf>,
     },
 }
 
@@ -116,65 +149,144 @@ fn media_json(m: &Media) -> serde_json::Value {
            "codec": m.codec})
 }
 
+/// Writes `text` to `path` through a temp file (a watcher never sees half of it).
+fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", PathBuf::from(&tmp).display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+fn keygen(out: &Path, name: &str) -> anyhow::Result<()> {
+    if name.is_empty() || name.contains('/') {
+        bail!("--name must be a file name, got {name:?}");
+    }
+    let (private_path, public_path) = (out.join(format!("{name}.key")), out.join(format!("{name}.pub")));
+    for p in [&private_path, &public_path] {
+        if p.exists() {
+            bail!("{} exists: remove it first, or pick another --name", p.display());
+        }
+    }
+    let (private, public) = imgbed::signing::generate();
+    imgbed::config::layout::write_private(&private_path, private.as_bytes())
+        .with_context(|| format!("writing {}", private_path.display()))?;
+    write_atomically(&public_path, &format!("{public}\n"))?;
+    println!("{}", json!({"private_key": private_path, "public_key_file": public_path, "public_key": public}));
+    Ok(())
+}
+
+fn sign(key: &Path, file: &Path, out: Option<PathBuf>) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(key).with_context(|| format!("reading {}", key.display()))?;
+    let key = imgbed::signing::private_key(&text).map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?;
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let signature = imgbed::signing::sign(&key, &bytes);
+    let out = out.unwrap_or_else(|| imgbed::signing::sig_path(file));
+    write_atomically(&out, &format!("{signature}\n"))?;
+    let public = imgbed::signing::public_text(&key.verifying_key());
+    println!("{}", json!({"signature": out, "public_key": public, "sha256": hex::encode(Sha256::digest(&bytes))}));
+    Ok(())
+}
+
+fn verify(keys: &[String], file: &Path, sig: Option<PathBuf>) -> anyhow::Result<()> {
+    let keys: Vec<String> = keys
+        .iter()
+        .map(|k| match std::fs::read_to_string(k) {
+            Ok(text) => text.trim().to_string(),
+            Err(_) => k.clone(),
+        })
+        .collect();
+    let trusted = imgbed::signing::TrustedKeys::parse(&keys).map_err(|e| anyhow::anyhow!("--key {e}"))?;
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let sig_file = sig.unwrap_or_else(|| imgbed::signing::sig_path(file));
+    let signature = match std::fs::read_to_string(&sig_file) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", sig_file.display())),
+    };
+    match trusted.verify(&bytes, signature.as_deref()) {
+        Ok(key) => println!("{}", json!({"ok": true, "signed_by": key, "signature": sig_file})),
+        Err(e) => {
+            println!("{}", json!({"ok": false, "reason": e.to_string(), "signature": sig_file}));
+            std::process::exit(3);
+        }
+    }
+    Ok(())
+}
+
 /// Runs a `policy` subcommand.
 pub fn policy(cmd: PolicyCommand) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    rt.block_on(async move {
-        match cmd {
-            PolicyCommand::Check { file, sandbox } => {
-                let rt = runtime(&file.to_string_lossy(), &sandbox)?;
-                let p = rt.active();
-                println!("{}", json!({"ok": true, "name": p.info.name, "version": p.info.version, "sha256": p.sha256}));
-                Ok(())
+    match cmd {
+        PolicyCommand::Check { file, sandbox } => block_on(async move {
+            let rt = runtime(&file.to_string_lossy(), &sandbox)?;
+            let p = rt.active();
+            println!("{}", json!({"ok": true, "name": p.info.name, "version": p.info.version, "sha256": p.sha256}));
+            Ok(())
+        }),
+        PolicyCommand::Run { file, sandbox, call } => block_on(run(file, sandbox, call)),
+        PolicyCommand::Keygen { out, name } => keygen(&out, &name),
+        PolicyCommand::Sign { key, file, out } => sign(&key, &file, out),
+        PolicyCommand::Verify { keys, file, sig } => verify(&keys, &file, sig),
+    }
+}
+
+fn block_on(work: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(work)
+}
+
+/// `imgbed policy run`: one decision on sample input.
+async fn run(file: String, sandbox: SandboxArgs, call: Call) -> anyhow::Result<()> {
+    let rt = runtime(&file, &sandbox)?;
+    let mut refused = false;
+    match call {
+        Call::Inspect { files } => {
+            if files.is_empty() {
+                bail!("no sample files given");
             }
-            PolicyCommand::Run { file, sandbox, call } => {
-                let rt = runtime(&file, &sandbox)?;
-                let mut refused = false;
-                match call {
-                    Call::Inspect { files } => {
-                        if files.is_empty() {
-                            bail!("no sample files given");
-                        }
-                        for path in files {
-                            let (upload, f) = upload_of(&path)?;
-                            let out = rt.run(move |s| s.inspect(&upload, &f)).await?;
-                            refused |= out.is_err();
-                            let v = match out {
-                                Ok(m) => json!({"file": path, "ok": media_json(&m)}),
-                                Err(r) => json!({"file": path, "rejected": {"status": r.status, "code": r.code, "message": r.message}}),
-                            };
-                            println!("{v}");
-                        }
+            for path in files {
+                let (upload, f) = upload_of(&path)?;
+                let out = rt.run(move |s| s.inspect(&upload, &f)).await?;
+                refused |= out.is_err();
+                let v = match out {
+                    Ok(m) => json!({"file": path, "ok": media_json(&m)}),
+                    Err(r) => {
+                        json!({"file": path, "rejected": {"status": r.status, "code": r.code, "message": r.message}})
                     }
-                    Call::Name { file, rule } => {
-                        let (upload, f) = upload_of(&file)?;
-                        let out = rt
-                            .run(move |s| match s.inspect(&upload, &f)? {
-                                Ok(m) => s.name(&upload, &m, &rule),
-                                Err(r) => Ok(Err(r)),
-                            })
-                            .await?;
-                        refused = out.is_err();
-                        match out {
-                            Ok(name) => println!("{}", json!({"file": file, "name": name})),
-                            Err(r) => println!("{}", json!({"file": file, "rejected": {"status": r.status, "code": r.code, "message": r.message}})),
-                        }
-                    }
-                    Call::Authorize { action, kind, id, facts } => {
-                        let p = Principal { kind, id, attributes: Vec::new() };
-                        let out = rt.run(move |s| s.authorize(&action, &p, &facts)).await?;
-                        refused = out.is_err();
-                        match out {
-                            Ok(()) => println!("{}", json!({"decision": "allow"})),
-                            Err(r) => println!("{}", json!({"decision": "deny", "status": r.status, "code": r.code, "message": r.message})),
-                        }
-                    }
-                }
-                if refused {
-                    std::process::exit(3);
-                }
-                Ok(())
+                };
+                println!("{v}");
             }
         }
-    })
+        Call::Name { file, rule } => {
+            let (upload, f) = upload_of(&file)?;
+            let out = rt
+                .run(move |s| match s.inspect(&upload, &f)? {
+                    Ok(m) => s.name(&upload, &m, &rule),
+                    Err(r) => Ok(Err(r)),
+                })
+                .await?;
+            refused = out.is_err();
+            match out {
+                Ok(name) => println!("{}", json!({"file": file, "name": name})),
+                Err(r) => println!(
+                    "{}",
+                    json!({"file": file, "rejected": {"status": r.status, "code": r.code, "message": r.message}})
+                ),
+            }
+        }
+        Call::Authorize { action, kind, id, facts } => {
+            let p = Principal { kind, id, attributes: Vec::new() };
+            let out = rt.run(move |s| s.authorize(&action, &p, &facts)).await?;
+            refused = out.is_err();
+            match out {
+                Ok(()) => println!("{}", json!({"decision": "allow"})),
+                Err(r) => println!(
+                    "{}",
+                    json!({"decision": "deny", "status": r.status, "code": r.code, "message": r.message})
+                ),
+            }
+        }
+    }
+    if refused {
+        std::process::exit(3);
+    }
+    Ok(())
 }

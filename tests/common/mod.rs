@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fixtures;
+pub mod signing;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -81,8 +81,8 @@
   const errText = (d) => (d && d.detail && d.detail !== d.data ? `${d.data} (${d.detail})` : String(d && d.data));
   const enc = encodeURIComponent;
 
-  async function api(method, path, { json, body: raw, auth = token() } = {}) {
-    const headers = {};
+  async function api(method, path, { json, body: raw, auth = token(), headers: more = {} } = {}) {
+    const headers = { ...more };
     if (auth) headers.Authorization = 'Bearer ' + auth;
     let payload = raw;
     if (json !== undefined) {
@@ -545,6 +545,7 @@
         h('dt', { i18n: 'fact.size' }), h('dd', { text: fmtBytes(p.size) }),
         h('dt', { i18n: 'policy.source' }), h('dd', { text: p.source }),
         h('dt', { i18n: 'policy.loaded' }), h('dd', { text: fmtDate(p.loaded_at) }),
+        p.signed_by ? [h('dt', { i18n: 'policy.signed' }), h('dd', { class: 'mono', text: String(p.signed_by).slice(0, 16) + '…', title: p.signed_by })] : [],
         stats.map(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })])));
   }
 
@@ -553,12 +554,18 @@
     const msg = msgBox('policy-msg');
     if (!r.ok) { box.replaceChildren(h('h2', { i18n: 'policy' }), msg); showMsg(msg, errText(r.data), false); return; }
     const file = h('input', { type: 'file', id: 'policy-file', accept: '.wasm,application/wasm', required: true });
+    // With policy.trusted_keys set, the detached signature (`imgbed policy sign`) goes along.
+    const signed = !!r.data.data.signatures_required;
+    const sig = signed ? h('input', { type: 'file', id: 'policy-sig', accept: '.sig', required: true }) : null;
     const form = h('form', { class: 'row wrap', id: 'policy-upload' },
-      h('label', { for: 'policy-file', i18n: 'policy.file' }), file, h('button', { class: 'primary', i18n: 'policy.upload' }));
+      h('label', { for: 'policy-file', i18n: 'policy.file' }), file,
+      signed ? [h('label', { for: 'policy-sig', i18n: 'policy.sig' }), sig] : [],
+      h('button', { class: 'primary', i18n: 'policy.upload' }));
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
-      if (!file.files[0]) return;
-      const res = await api('PUT', '/api/admin/policy', { body: file.files[0], auth: adminToken() });
+      if (!file.files[0] || (sig && !sig.files[0])) return;
+      const headers = sig ? { 'X-Imgbed-Signature': (await sig.files[0].text()).trim() } : {};
+      const res = await api('PUT', '/api/admin/policy', { body: file.files[0], auth: adminToken(), headers });
       if (res.ok) { await loadPolicy(box); showMsg($('#policy-msg'), t('policy.swapped'), true); } else showMsg(msg, errText(res.data), false);
     });
     const back = h('button', { type: 'button', class: 'ghost', id: 'rollback', i18n: 'policy.rollback', disabled: !r.data.data.previous, onclick: async () => {

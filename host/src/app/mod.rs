@@ -8,7 +8,7 @@ mod reload;
 mod startup;
 
 pub use counters::{ConnStats, HttpMetrics, RequestKey, RequestStats, UploadPhases};
-pub use reload::{initial_policy, policy_file_bytes, spawn_reconciliation, spawn_reloaders};
+pub use reload::{initial_policy, policy_file_bytes, spawn_reconciliation, spawn_reloaders, trusted_keys};
 pub use startup::build_state;
 
 use std::sync::Arc;

@@ -7,7 +7,9 @@ use anyhow::Context;
 
 use super::Shared;
 use crate::config::Settings;
-use crate::{policy, reconcile};
+use crate::policy::Candidate;
+use crate::signing::TrustedKeys;
+use crate::{policy, reconcile, signing};
 
 /// How often a host sharing a MongoDB database checks for a policy another host published.
 const SHARED_POLICY_POLL: Duration = Duration::from_secs(2);
@@ -45,25 +47,28 @@ pub fn spawn_reconciliation(state: Shared) {
 }
 
 /// The policy to start with: the one kept from the last swap (it survives
-/// restarts), else `policy.path`, else the built-in one.
-pub fn initial_policy(settings: &Settings) -> anyhow::Result<(Vec<u8>, String)> {
-    let kept = settings.base_dir.join("policy/active.wasm");
-    match std::fs::read(&kept) {
-        Ok(bytes) => Ok((bytes, "stored".into())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => policy_file_bytes(settings),
-        Err(e) => Err(e).with_context(|| format!("reading {}", kept.display())),
+/// restarts), else `policy.path`, else the built-in one; each with the signature
+/// beside it, if any.
+pub fn initial_policy(settings: &Settings) -> anyhow::Result<Candidate> {
+    let dir = settings.base_dir.join("policy");
+    match policy::read_kept(&dir).with_context(|| format!("reading {}", dir.join(policy::KEPT).display()))? {
+        Some(kept) => Ok(kept),
+        None => policy_file_bytes(settings),
     }
 }
 
-/// The configured policy (`policy.path`), or the built-in one.
-pub fn policy_file_bytes(settings: &Settings) -> anyhow::Result<(Vec<u8>, String)> {
+/// The configured policy (`policy.path`, with `policy.path.sig` if there is one), or
+/// the built-in one.
+pub fn policy_file_bytes(settings: &Settings) -> anyhow::Result<Candidate> {
     match &settings.policy_file {
-        None => Ok((policy::BUILTIN_POLICY.to_vec(), "built-in".into())),
-        Some(p) => {
-            let bytes = std::fs::read(p).with_context(|| format!("reading policy component {}", p.display()))?;
-            Ok((bytes, "file".into()))
-        }
+        None => Ok(Candidate::new(policy::BUILTIN_POLICY.to_vec(), "built-in")),
+        Some(p) => Candidate::read_file(p, "file").with_context(|| format!("reading policy component {}", p.display())),
     }
+}
+
+/// `policy.trusted_keys`, parsed (the config was validated: an error here names the entry).
+pub fn trusted_keys(settings: &Settings) -> anyhow::Result<TrustedKeys> {
+    TrustedKeys::parse(&settings.config.policy.trusted_keys).map_err(|e| anyhow::anyhow!("policy.trusted_keys: {e}"))
 }
 
 /// Reloads the policy on SIGHUP, and when `policy.watch` is on, when the file changes.
@@ -79,8 +84,12 @@ pub fn spawn_reloaders(state: Shared) {
         }
     });
     if let (true, Some(path)) = (state.settings.config.policy.watch, state.settings.policy_file.clone()) {
+        // With signatures checked, the `.sig` beside the file is watched too: a new pair is
+        // tried whichever of the two is replaced last.
+        let sig = state.policy.checks_signatures().then(|| signing::sig_path(&path));
         tokio::spawn(async move {
-            let stamp = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.modified().ok(), m.len()));
+            let one = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.modified().ok(), m.len()));
+            let stamp = |p: &std::path::Path| one(p).map(|file| (file, sig.as_deref().and_then(one)));
             let mut seen = stamp(&path);
             loop {
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -101,14 +110,14 @@ pub fn spawn_reloaders(state: Shared) {
 }
 
 async fn reload(state: &Shared, source: &str) {
-    let bytes = match policy_file_bytes(&state.settings) {
-        Ok((bytes, _)) => bytes,
+    let candidate = match policy_file_bytes(&state.settings) {
+        Ok(c) => Candidate { source: source.to_string(), ..c },
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), source, "policy reload: cannot read the policy; keeping the active one");
             return;
         }
     };
-    match state.policy.swap(bytes, source).await {
+    match state.policy.swap_candidate(candidate).await {
         Ok(_) => {
             let _ = state.publish_policy().await;
         }

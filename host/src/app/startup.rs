@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::reload::{initial_policy, policy_file_bytes};
+use super::reload::{initial_policy, policy_file_bytes, trusted_keys};
 use super::{AppState, Shared};
 use crate::cluster::SharedPolicy;
 use crate::config::Settings;
@@ -20,7 +20,7 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
     let secrets = auth::load_secrets(&settings.base_dir, &auth_config.secret, &auth_config.admin_token)?;
     let mailer = mail::Mailer::new(&settings.config.mail, mail_template(&settings)?)?;
 
-    let (component, source) = initial_policy(&settings)?;
+    let first = initial_policy(&settings)?;
     let limits = Limits {
         memory_bytes: settings.config.policy.memory_mb as usize * 1024 * 1024,
         deadline: Duration::from_millis(settings.config.policy.deadline_ms),
@@ -33,26 +33,29 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
         cache_dir: Some(settings.cache_dir.clone()),
         store_dir: Some(settings.base_dir.join("policy")),
         cache_key: hex::decode(&secrets.cache_key).ok(),
+        trusted: trusted_keys(&settings)?,
     };
-    let fallback = (source == "stored").then(|| (policy_file_bytes(&settings), options.clone()));
+    let fallback = (first.source == "stored").then(|| (policy_file_bytes(&settings), options.clone()));
+    let configured = match &settings.policy_file {
+        Some(p) => format!("policy.path {}, signature {}", p.display(), crate::signing::sig_path(p).display()),
+        None => "the built-in policy".into(),
+    };
     let policy = tokio::task::spawn_blocking(move || {
-        match PolicyRuntime::with_options(&component, &source, limits, policy_settings.clone(), exists.clone(), options)
-        {
+        match PolicyRuntime::with_options(&first, limits, policy_settings.clone(), exists.clone(), options) {
             Err(e) if fallback.is_some() => {
-                // A kept policy that no longer loads must not keep the server down.
+                // A kept policy that no longer loads (or whose signature no longer verifies)
+                // must not keep the server down: the configured one, checked the same way.
                 tracing::error!(error = %e, "the kept active policy does not load; using the configured one");
-                let (bytes, options) = fallback.expect("checked");
-                let (bytes, source) = bytes?;
-                PolicyRuntime::with_options(&bytes, &source, limits, policy_settings, exists, options)
-                    .map_err(Into::into)
+                let (candidate, options) = fallback.expect("checked");
+                PolicyRuntime::with_options(&candidate?, limits, policy_settings, exists, options).map_err(Into::into)
             }
             other => other.map_err(anyhow::Error::from),
         }
     })
     .await?
-    .context("loading the policy component")?;
+    .with_context(|| format!("loading the policy component ({configured})"))?;
     let active = policy.active();
-    tracing::info!(policy = %active.name, sha256 = %active.sha256, "policy loaded");
+    tracing::info!(policy = %active.name, sha256 = %active.sha256, signed_by = ?active.signed_by, "policy loaded");
     give_back_memory();
 
     let ip_filter = Arc::new(ipfilter::IpFilter::new(&settings.config.ip_filter).map_err(anyhow::Error::msg)?);

@@ -145,6 +145,7 @@ impl Default for PolicyConfig {
             workers: 0,
             heavy_workers: 0,
             settings: BTreeMap::new(),
+            trusted_keys: Vec::new(),
         }
     }
 }

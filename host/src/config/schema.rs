@@ -212,6 +212,10 @@ pub struct PolicyConfig {
     pub heavy_workers: u32,
     /// Extra settings handed to the policy (`setting(key)`), overriding the host's.
     pub settings: BTreeMap<String, serde_json::Value>,
+    /// Ed25519 public keys (base64): when any is set, every policy that arrives (admin
+    /// API, SIGHUP, file watch, `path` and the kept one at start-up, the one shared
+    /// through MongoDB) needs a detached signature by one of them. Empty: not checked.
+    pub trusted_keys: Vec<String>,
 }
 
 /// Logging.

@@ -2,6 +2,9 @@
 
 use super::{parse_net, Config, Rule};
 
+/// Most `policy.trusted_keys` (each candidate is checked against each key in turn).
+const MAX_TRUSTED_KEYS: usize = 16;
+
 /// Checks values that parse but make no sense.
 pub fn validate(c: &Config) -> Result<(), (String, String)> {
     let bad = |key: &str, message: String| Err((key.to_string(), message));
@@ -74,6 +77,12 @@ pub fn validate(c: &Config) -> Result<(), (String, String)> {
     }
     if c.policy.memory_mb > 4096 {
         return bad("policy.memory_mb", "must be at most 4096".into());
+    }
+    if c.policy.trusted_keys.len() > MAX_TRUSTED_KEYS {
+        return bad("policy.trusted_keys", format!("at most {MAX_TRUSTED_KEYS} keys"));
+    }
+    if let Err(e) = crate::signing::TrustedKeys::parse(&c.policy.trusted_keys) {
+        return bad("policy.trusted_keys", format!("{e} (base64 of a 32-byte Ed25519 public key)"));
     }
     if c.server.max_files_per_request > 1000 {
         return bad("server.max_files_per_request", "must be at most 1000".into());

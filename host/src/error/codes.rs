@@ -78,6 +78,10 @@ catalogue! {
     /// The policy answered something the host does not accept.
     PolicyInvalid = "policy_invalid", INTERNAL_SERVER_ERROR, "策略执行失败";
     PolicyRefused = "policy_refused", UNPROCESSABLE_ENTITY, "策略被拒绝, 当前策略保持不变";
+    /// `policy.trusted_keys` is set and the candidate came without a signature.
+    PolicyUnsigned = "policy_unsigned", FORBIDDEN, "策略未签名, 当前策略保持不变";
+    /// The candidate's signature is malformed or made by no trusted key.
+    PolicyBadSignature = "policy_bad_signature", FORBIDDEN, "策略签名无效, 当前策略保持不变";
     NoPreviousPolicy = "no_previous_policy", CONFLICT, "没有可回滚的策略";
     // Storage
     StoreUnavailable = "store_unavailable", SERVICE_UNAVAILABLE, "数据库暂时不可用";

@@ -134,6 +134,8 @@ impl From<crate::policy::PolicyError> for ApiError {
             PolicyError::Unavailable(_) => Code::PolicyBusy,
             PolicyError::Trap(_) => Code::PolicyTrap,
             PolicyError::Invalid(_) | PolicyError::Refused(_) => Code::PolicyInvalid,
+            PolicyError::Signature(crate::signing::Refusal::Missing) => Code::PolicyUnsigned,
+            PolicyError::Signature(_) => Code::PolicyBadSignature,
         })
     }
 }

@@ -82,7 +82,11 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
             axum::http::Method::PUT,
             axum::http::Method::HEAD,
         ])
-        .allow_headers([axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE])
+        .allow_headers([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderName::from_static(policy_admin::SIGNATURE_HEADER),
+        ])
         .max_age(std::time::Duration::from_secs(3600));
     if origins.iter().any(|o| o == "*") {
         layer.allow_origin(Any)

@@ -12,10 +12,15 @@ use serde_json::{json, Value};
 use super::{read_body, Shared};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Code};
-use crate::policy::PolicyError;
+use crate::policy::{Candidate, PolicyError};
+use crate::signing::Refusal;
 
 /// Largest policy component accepted.
 pub const MAX_POLICY_BYTES: usize = 64 * 1024 * 1024;
+
+/// The header carrying a candidate's detached signature (base64 of the 64-byte Ed25519
+/// signature of the component's exact bytes, what `imgbed policy sign` writes).
+pub const SIGNATURE_HEADER: &str = "x-imgbed-signature";
 
 /// Only the admin token may see or change the policy (the policy itself is not asked).
 fn require_admin(caller: &Caller) -> ApiResult<()> {
@@ -30,6 +35,8 @@ fn describe(state: &Shared) -> Value {
     json!({
         "active": state.policy.active().describe(),
         "previous": state.policy.previous().map(|p| p.describe()),
+        "signatures_required": state.policy.checks_signatures(),
+        "shared_refused": state.shared_policy.as_ref().and_then(|s| s.refused()),
     })
 }
 
@@ -46,7 +53,12 @@ async fn shared_answer(state: &Shared) -> Value {
 }
 
 fn refused(e: PolicyError) -> ApiError {
-    ApiError::of(Code::PolicyRefused).with_detail(e.to_string())
+    let code = match &e {
+        PolicyError::Signature(Refusal::Missing) => Code::PolicyUnsigned,
+        PolicyError::Signature(_) => Code::PolicyBadSignature,
+        _ => Code::PolicyRefused,
+    };
+    ApiError::of(code).with_detail(e.to_string())
 }
 
 /// `GET /api/admin/policy`: the active and previous policy with their counters.
@@ -56,8 +68,9 @@ pub async fn show(State(state): State<Shared>, caller: Caller) -> ApiResult<Json
     Ok(Json(json!({"data": describe(&state), "type": "ok"})))
 }
 
-/// `PUT /api/admin/policy` with the component bytes: check, self-test, swap.
-#[utoipa::path(put, path = "/api/admin/policy", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, description = "swapped", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 422, description = "refused content", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
+/// `PUT /api/admin/policy` with the component bytes (and, when `policy.trusted_keys` is
+/// set, its signature in `X-Imgbed-Signature`): verify, check, self-test, swap.
+#[utoipa::path(put, path = "/api/admin/policy", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("X-Imgbed-Signature" = Option<String>, Header, description = "detached Ed25519 signature of the body (base64); required when policy.trusted_keys is set")), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, description = "swapped", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed; or policy.trusted_keys is set and the signature is missing (policy_unsigned) or not by a trusted key (policy_bad_signature)", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 422, description = "refused content", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
 pub async fn replace(
     State(state): State<Shared>,
     caller: Caller,
@@ -70,7 +83,9 @@ pub async fn replace(
     if body.is_empty() {
         return Err(ApiError::bad_request("the body must be a policy component (.wasm)"));
     }
-    state.policy.swap(body.to_vec(), "admin-api").await.map_err(refused)?;
+    let signature = headers.get(SIGNATURE_HEADER).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let candidate = Candidate::new(body.to_vec(), "admin-api").signed(signature);
+    state.policy.swap_candidate(candidate).await.map_err(refused)?;
     let shared = shared_answer(&state).await;
     Ok(Json(json!({"data": "策略已更新", "type": "ok", "policy": describe(&state), "shared": shared})))
 }

@@ -20,6 +20,9 @@ pub enum PolicyError {
     /// A candidate component was refused.
     #[error("policy refused: {0}")]
     Refused(String),
+    /// A candidate's signature is missing or does not verify (`policy.trusted_keys`).
+    #[error("policy refused: {0}")]
+    Signature(crate::signing::Refusal),
 }
 
 impl PolicyError {
@@ -31,6 +34,8 @@ impl PolicyError {
             PolicyError::Invalid(_) => "policy_invalid",
             PolicyError::Unavailable(_) => "policy_busy",
             PolicyError::Refused(_) => "policy_refused",
+            PolicyError::Signature(crate::signing::Refusal::Missing) => "policy_unsigned",
+            PolicyError::Signature(_) => "policy_bad_signature",
         }
     }
 

@@ -4,6 +4,7 @@
 //! Every call gets a memory cap and an epoch deadline; a trap, a timeout or an
 //! exhausted memory fails that one request and nothing else.
 
+mod arrival;
 mod bindings;
 mod cache;
 mod error;
@@ -16,6 +17,7 @@ mod session;
 mod stats;
 mod wasi;
 
+pub use arrival::{read_kept, Candidate, KEPT};
 pub use error::PolicyError;
 pub use sandbox::Sandbox;
 use sandbox::{engine, spawn_ticker};
@@ -33,10 +35,28 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use tokio::sync::Semaphore;
 use wasmtime::component::Linker;
 
+use crate::signing::TrustedKeys;
 pub use bindings::{
     BodyFile, Decision, ExistsFn, Media, MediaKind, Piece, PolicyInfo, Principal, Rejection, Span, StorageView, Upload,
 };
 use bindings::{Policy as Bindings, PolicyPre, State};
+
+/// The signature check every candidate passes before it is compiled: with trusted keys,
+/// a signature by one of them (the built-in policy, part of this binary, needs none).
+/// Returns the signature the policy carries (a well-formed one, in canonical form, also
+/// when unchecked: it is kept and shared with the component) and the key that verified it.
+fn admit(trusted: &TrustedKeys, candidate: &Candidate) -> Result<Signed, PolicyError> {
+    let text = candidate.signature.as_deref();
+    let carried = text.and_then(|t| crate::signing::signature(t).ok()).map(|s| crate::signing::signature_text(&s));
+    if trusted.is_empty() || candidate.bytes == BUILTIN_POLICY {
+        return Ok((carried, None));
+    }
+    let key = trusted.verify(&candidate.bytes, text).map_err(PolicyError::Signature)?;
+    Ok((carried, Some(key.to_string())))
+}
+
+/// A policy's signature (text) and the trusted key that verified it.
+type Signed = (Option<String>, Option<String>);
 
 /// A storage view that knows no images and no usage (tools and tests).
 pub fn no_storage() -> ExistsFn {
@@ -100,6 +120,11 @@ pub struct LoadedPolicy {
     pub bytes: Arc<[u8]>,
     /// Counters, shared by every load of the same component (same SHA-256).
     pub stats: Arc<PolicyStats>,
+    /// The detached signature it came with (kept and shared with it), if any.
+    pub signature: Option<String>,
+    /// The trusted key that verified that signature; `None` when `policy.trusted_keys`
+    /// is empty (signatures are then carried, not checked) or for the built-in policy.
+    pub signed_by: Option<String>,
 }
 
 impl std::fmt::Debug for LoadedPolicy {
@@ -120,6 +145,7 @@ impl LoadedPolicy {
             "source": self.source,
             "loaded_at": loaded,
             "from_cache": self.from_cache,
+            "signed_by": self.signed_by,
             "stats": self.stats.snapshot(),
         })
     }
@@ -140,6 +166,8 @@ pub struct PolicyRuntime {
     swapping: tokio::sync::Mutex<()>,
     /// Where the active policy is kept so it survives a restart.
     store_dir: Option<PathBuf>,
+    /// Keys a candidate's signature must verify with (none: not checked).
+    trusted: TrustedKeys,
 }
 
 /// Optional parts of the runtime.
@@ -152,6 +180,9 @@ pub struct Options {
     /// Key authenticating the compiled-artifact cache (kept in `secrets.json`); without
     /// one, nothing is read from the cache.
     pub cache_key: Option<Vec<u8>>,
+    /// `policy.trusted_keys`: when not empty, every component but the built-in one needs
+    /// a signature by one of them, at start-up as in a swap.
+    pub trusted: TrustedKeys,
 }
 
 impl PolicyRuntime {
@@ -162,13 +193,13 @@ impl PolicyRuntime {
         settings: BTreeMap<String, String>,
         exists: ExistsFn,
     ) -> Result<Self, PolicyError> {
-        Self::with_options(component, "built-in", limits, settings, exists, Options::default())
+        let candidate = Candidate::new(component.to_vec(), "built-in");
+        Self::with_options(&candidate, limits, settings, exists, Options::default())
     }
 
     /// Like [`PolicyRuntime::new`], with a cache and a folder to keep the active policy in.
     pub fn with_options(
-        component: &[u8],
-        source: &str,
+        candidate: &Candidate,
         limits: Limits,
         settings: BTreeMap<String, String>,
         exists: ExistsFn,
@@ -186,7 +217,9 @@ impl PolicyRuntime {
         };
         let sandbox =
             Sandbox { engine, linker, limits, settings: Arc::new(settings), exists, cache, stats: Default::default() };
-        let loaded = sandbox.load(component, source)?;
+        let signed = admit(&options.trusted, candidate)?;
+        let mut loaded = sandbox.load(&candidate.bytes, &candidate.source)?;
+        (loaded.signature, loaded.signed_by) = signed;
         Ok(PolicyRuntime {
             sandbox,
             permits: Arc::new(Semaphore::new(limits.workers.max(1))),
@@ -196,6 +229,7 @@ impl PolicyRuntime {
             previous: ArcSwapOption::empty(),
             swapping: tokio::sync::Mutex::new(()),
             store_dir: options.store_dir,
+            trusted: options.trusted,
         })
     }
 
@@ -209,12 +243,22 @@ impl PolicyRuntime {
     /// the old policy; requests that start afterwards use the new one. A refused
     /// candidate changes nothing.
     pub async fn swap(self: &Arc<Self>, bytes: Vec<u8>, source: &str) -> Result<Arc<LoadedPolicy>, PolicyError> {
+        self.swap_candidate(Candidate::new(bytes, source)).await
+    }
+
+    /// Like [`PolicyRuntime::swap`], for a candidate that may come with a signature: with
+    /// `policy.trusted_keys` set, it must verify before anything else is done with it.
+    pub async fn swap_candidate(self: &Arc<Self>, candidate: Candidate) -> Result<Arc<LoadedPolicy>, PolicyError> {
         let _one_at_a_time = self.swapping.lock().await;
         let rt = self.clone();
-        let source = source.to_string();
-        let loaded = tokio::task::spawn_blocking(move || rt.sandbox.load(&bytes, &source))
-            .await
-            .map_err(|e| PolicyError::Refused(format!("loader thread: {e}")))??;
+        let loaded = tokio::task::spawn_blocking(move || {
+            let signed = admit(&rt.trusted, &candidate)?;
+            let mut loaded = rt.sandbox.load(&candidate.bytes, &candidate.source)?;
+            (loaded.signature, loaded.signed_by) = signed;
+            Ok::<_, PolicyError>(loaded)
+        })
+        .await
+        .map_err(|e| PolicyError::Refused(format!("loader thread: {e}")))??;
         let loaded = Arc::new(loaded);
         let old = self.active.swap(loaded.clone());
         self.previous.store(Some(old.clone()));
@@ -235,23 +279,16 @@ impl PolicyRuntime {
         Ok(prev)
     }
 
-    /// Keeps the active policy's bytes so a restart comes back with it.
+    /// Keeps the active policy (and its signature) so a restart comes back with it.
     fn keep(&self, policy: &LoadedPolicy) {
-        let Some(dir) = &self.store_dir else { return };
-        let path = dir.join("active.wasm");
-        let result = if *policy.bytes == *BUILTIN_POLICY {
-            std::fs::remove_file(&path)
-                .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
-        } else {
-            std::fs::create_dir_all(dir).and_then(|()| {
-                let tmp = dir.join("active.wasm.tmp");
-                std::fs::write(&tmp, &policy.bytes)?;
-                std::fs::rename(&tmp, &path)
-            })
-        };
-        if let Err(e) = result {
-            tracing::error!(error = %e, path = %path.display(), "could not keep the active policy for restarts");
+        if let Some(dir) = &self.store_dir {
+            arrival::keep(dir, policy);
         }
+    }
+
+    /// Whether candidates need a signature (`policy.trusted_keys` is set).
+    pub fn checks_signatures(&self) -> bool {
+        !self.trusted.is_empty()
     }
 
     /// The active policy.

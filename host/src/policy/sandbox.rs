@@ -112,6 +112,8 @@ impl Sandbox {
             bytes: Arc::from(bytes),
             stats: self.stats_for(&sha256, &name),
             name,
+            signature: None,
+            signed_by: None,
         })
     }
 }
