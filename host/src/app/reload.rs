@@ -87,10 +87,12 @@ pub fn spawn_reloaders(state: Shared) {
         // With signatures checked, the `.sig` beside the file is watched too: a new pair is
         // tried whichever of the two is replaced last.
         let sig = state.policy.checks_signatures().then(|| signing::sig_path(&path));
+        let one = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.modified().ok(), m.len()));
+        let stamp = move |p: &std::path::Path| one(p).map(|file| (file, sig.as_deref().and_then(one)));
+        // Taken now, before the server says it is listening: a change made right after
+        // start-up is never mistaken for the state at start.
+        let mut seen = stamp(&path);
         tokio::spawn(async move {
-            let one = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.modified().ok(), m.len()));
-            let stamp = |p: &std::path::Path| one(p).map(|file| (file, sig.as_deref().and_then(one)));
-            let mut seen = stamp(&path);
             loop {
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 let now = stamp(&path);
