@@ -83,7 +83,9 @@ async fn bad_candidates_are_refused_and_the_server_keeps_its_policy() {
 
 #[tokio::test]
 async fn a_misbehaving_policy_fails_single_requests_with_json() {
-    let s = Server::start(json!({"policy": {"deadline_ms": 300, "memory_mb": 32}}));
+    // A deadline long enough that filling 32 MiB traps well before it even on a loaded
+    // machine (one CI run saw the hog time out at 300 ms), short enough for the loop.
+    let s = Server::start(json!({"policy": {"deadline_ms": 1500, "memory_mb": 32}}));
     assert_eq!(put_policy(&s, test_policy()).await.0, 200);
     let png = || fixtures::png(4, 4, 7);
     let cases = [
