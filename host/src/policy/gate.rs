@@ -87,6 +87,16 @@ impl FairGate {
         Slot { gate: self.clone() }
     }
 
+    /// A slot now, if one is free and no client is waiting (never waits).
+    pub fn try_acquire(self: &Arc<Self>) -> Option<Slot> {
+        let mut s = self.lock();
+        if s.free > 0 && s.turn.is_empty() {
+            s.free -= 1;
+            return Some(Slot { gate: self.clone() });
+        }
+        None
+    }
+
     /// Hands a freed slot to the next client in turn, or keeps it.
     fn release(&self) {
         let mut s = self.lock();
