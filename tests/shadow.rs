@@ -72,10 +72,8 @@ async fn a_stricter_shadow_counts_what_it_would_refuse_and_refuses_it_once_promo
     let loaded = shadow_state(&s).await;
     assert_eq!(loaded["shadow"]["policy"]["name"], "imgbed-strict", "{loaded}");
     assert_eq!(loaded["shadow"]["policy"]["source"], "shadow");
-    let (_, policy) = common::answer(
-        s.http.get(s.at("/api/admin/policy")).bearer_auth(s.admin_token()).send().await.unwrap(),
-    )
-    .await;
+    let (_, policy) =
+        common::answer(s.http.get(s.at("/api/admin/policy")).bearer_auth(s.admin_token()).send().await.unwrap()).await;
     assert_eq!(policy["data"]["active"]["name"], "imgbed-default", "the active policy stays");
     assert_eq!(policy["data"]["shadow"]["policy"]["name"], "imgbed-strict");
 
@@ -114,7 +112,10 @@ async fn a_stricter_shadow_counts_what_it_would_refuse_and_refuses_it_once_promo
     assert_ne!(recent[0]["image"], png.as_str());
 
     let metrics = s.http.get(s.at("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(&format!("imgbed_policy_shadow_disagreements_total{{action=\"upload.judge\"}} {N}")), "{metrics}");
+    assert!(
+        metrics.contains(&format!("imgbed_policy_shadow_disagreements_total{{action=\"upload.judge\"}} {N}")),
+        "{metrics}"
+    );
     assert!(metrics.contains(&format!("imgbed_policy_shadow_calls_total {}", 2 * (N + 1))), "{metrics}");
     assert!(metrics.contains("imgbed_policy_shadow_skipped_total 0"), "{metrics}");
 

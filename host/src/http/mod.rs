@@ -56,7 +56,10 @@ pub fn router(state: Shared) -> Router {
         .route("/api/admin/remove_user", post(admin::remove_user))
         .route("/api/admin/policy", get(policy_admin::show).put(policy_admin::replace))
         .route("/api/admin/policy/rollback", post(policy_admin::rollback))
-        .route("/api/admin/policy/shadow", get(shadow_admin::show).put(shadow_admin::load).delete(shadow_admin::drop_shadow))
+        .route(
+            "/api/admin/policy/shadow",
+            get(shadow_admin::show).put(shadow_admin::load).delete(shadow_admin::drop_shadow),
+        )
         .route("/api/admin/policy/shadow/promote", post(shadow_admin::promote))
         .route("/images/{name}", get(serve::image))
         .route("/thumbs/{name}", get(serve::thumb))

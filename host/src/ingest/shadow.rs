@@ -61,7 +61,9 @@ pub async fn judge_shadowed(
         Ok(match verdict {
             Verdict::Accepted(a) => ShadowAnswer { outcome: Outcome::allow(), name: Some(a.name) },
             Verdict::Refused(r) => ShadowAnswer { outcome: Outcome::refuse(&r.code), name: None },
-            Verdict::Io(_) => ShadowAnswer { outcome: Outcome { outcome: "error", code: Some("io".into()) }, name: None },
+            Verdict::Io(_) => {
+                ShadowAnswer { outcome: Outcome { outcome: "error", code: Some("io".into()) }, name: None }
+            }
         })
     });
     out

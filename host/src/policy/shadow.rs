@@ -161,8 +161,12 @@ impl Shadow {
             return;
         }
         for counts in [&self.counts, totals] {
-            *counts.disagreements.lock().unwrap_or_else(|p| p.into_inner()).entry(observed.action.clone()).or_default() +=
-                1;
+            *counts
+                .disagreements
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(observed.action.clone())
+                .or_default() += 1;
         }
         let at = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
         tracing::info!(action = %observed.action, kind = %observed.principal_kind, active = ?observed.active,

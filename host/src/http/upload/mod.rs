@@ -221,8 +221,7 @@ pub async fn upload(
                 let t = std::time::Instant::now();
                 let filename = r.upload.filename.clone();
                 let options = judge_options(&state);
-                let judged =
-                    judge_shadowed(&state.policy, &state.temp, &client, &who.kind, r, options).await;
+                let judged = judge_shadowed(&state.policy, &state.temp, &client, &who.kind, r, options).await;
                 let judged = judged.map_err(|e| ApiError::from(e).with_file(filename));
                 phases.add(1, t.elapsed());
                 plan.push(Ok(judged?));
