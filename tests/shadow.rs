@@ -151,3 +151,26 @@ async fn a_shadow_is_dropped_and_an_unsampled_one_is_never_asked() {
     // Dropped, not promoted: the default policy still decides.
     assert_eq!(upload_jpeg(&s, 50).await.0, 200);
 }
+
+#[tokio::test]
+async fn with_trusted_keys_a_shadow_needs_a_trusted_signature() {
+    use common::signing::{keygen, signature_of};
+    let dir = tempfile::tempdir().unwrap();
+    let (trusted, other) = (keygen(dir.path(), "trusted"), keygen(dir.path(), "other"));
+    let s = Server::start(json!({"policy": {"trusted_keys": [trusted.public]}}));
+    let put = |signature: Option<String>| {
+        let mut req = s.http.put(s.at(SHADOW)).bearer_auth(s.admin_token()).body(strict());
+        if let Some(sig) = signature {
+            req = req.header("X-Imgbed-Signature", sig);
+        }
+        req.send()
+    };
+    assert_error(&common::answer(put(None).await.unwrap()).await, 403, "policy_unsigned");
+    let forged = signature_of(&other, &strict());
+    assert_error(&common::answer(put(Some(forged)).await.unwrap()).await, 403, "policy_bad_signature");
+    assert!(shadow_state(&s).await["shadow"].is_null());
+    let (status, body) = common::answer(put(Some(signature_of(&trusted, &strict()))).await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    let state = shadow_state(&s).await;
+    assert_eq!(state["shadow"]["policy"]["signed_by"], trusted.public.as_str(), "{state}");
+}

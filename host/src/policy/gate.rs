@@ -157,6 +157,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn try_acquire_never_waits_and_never_jumps_the_queue() {
+        let gate = FairGate::new(2);
+        let one = gate.try_acquire().expect("a free slot");
+        let two = gate.acquire("a").await;
+        assert!(gate.try_acquire().is_none(), "none free");
+        let waiter = {
+            let gate = gate.clone();
+            tokio::spawn(async move { gate.acquire("b").await })
+        };
+        while gate.lock().turn.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        drop(one);
+        let _b = waiter.await.unwrap();
+        assert!(gate.try_acquire().is_none(), "the freed slot went to the waiting client");
+        drop(two);
+        assert!(gate.try_acquire().is_some());
+    }
+
+    #[tokio::test]
     async fn a_cancelled_waiter_keeps_no_slot() {
         let gate = FairGate::new(1);
         let held = gate.acquire("a").await;

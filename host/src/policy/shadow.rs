@@ -332,3 +332,17 @@ impl PolicyRuntime {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ShadowConfig;
+
+    #[test]
+    fn the_shadow_gets_its_share_of_the_heavy_slots() {
+        let slots = |share, heavy| ShadowConfig { sample: 1.0, share }.slots(heavy);
+        assert_eq!(slots(0.25, 8), 2);
+        assert_eq!(slots(0.25, 2), 1, "at least one when above 0");
+        assert_eq!(slots(1.0, 4), 4);
+        assert_eq!(slots(0.0, 8), 0, "0: never asked");
+    }
+}
