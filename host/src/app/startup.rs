@@ -34,6 +34,10 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
         store_dir: Some(settings.base_dir.join("policy")),
         cache_key: hex::decode(&secrets.cache_key).ok(),
         trusted: trusted_keys(&settings)?,
+        shadow: policy::ShadowConfig {
+            sample: settings.config.policy.shadow_sample,
+            share: settings.config.policy.shadow_share,
+        },
     };
     let fallback = (first.source == "stored").then(|| (policy_file_bytes(&settings), options.clone()));
     let configured = match &settings.policy_file {

@@ -146,6 +146,8 @@ impl Default for PolicyConfig {
             heavy_workers: 0,
             settings: BTreeMap::new(),
             trusted_keys: Vec::new(),
+            shadow_sample: 0.1,
+            shadow_share: 0.25,
         }
     }
 }

@@ -216,6 +216,11 @@ pub struct PolicyConfig {
     /// API, SIGHUP, file watch, `path` and the kept one at start-up, the one shared
     /// through MongoDB) needs a detached signature by one of them. Empty: not checked.
     pub trusted_keys: Vec<String>,
+    /// Shadow mode: the share of decisions (0 to 1) a loaded shadow policy is asked about.
+    pub shadow_sample: f64,
+    /// Shadow mode: the share (0 to 1) of the heavy capacity the shadow may use at once
+    /// (at least one slot when above 0); with none free, a shadow call is skipped.
+    pub shadow_share: f64,
 }
 
 /// Logging.

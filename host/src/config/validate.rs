@@ -78,6 +78,11 @@ pub fn validate(c: &Config) -> Result<(), (String, String)> {
     if c.policy.memory_mb > 4096 {
         return bad("policy.memory_mb", "must be at most 4096".into());
     }
+    for (key, v) in [("policy.shadow_sample", c.policy.shadow_sample), ("policy.shadow_share", c.policy.shadow_share)] {
+        if !(0.0..=1.0).contains(&v) {
+            return bad(key, format!("must be between 0 and 1, got {v}"));
+        }
+    }
     if c.policy.trusted_keys.len() > MAX_TRUSTED_KEYS {
         return bad("policy.trusted_keys", format!("at most {MAX_TRUSTED_KEYS} keys"));
     }

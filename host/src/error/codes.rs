@@ -83,6 +83,8 @@ catalogue! {
     /// The candidate's signature is malformed or made by no trusted key.
     PolicyBadSignature = "policy_bad_signature", FORBIDDEN, "策略签名无效, 当前策略保持不变";
     NoPreviousPolicy = "no_previous_policy", CONFLICT, "没有可回滚的策略";
+    /// Promoting or dropping the shadow policy when none is loaded.
+    NoShadowPolicy = "no_shadow_policy", CONFLICT, "没有影子策略";
     // Storage
     StoreUnavailable = "store_unavailable", SERVICE_UNAVAILABLE, "数据库暂时不可用";
     StorageUnavailable = "storage_unavailable", SERVICE_UNAVAILABLE, "存储暂时不可用";

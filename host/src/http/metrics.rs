@@ -116,6 +116,14 @@ pub fn render(state: &Shared) -> String {
         c.refused_global.load(Ordering::Relaxed),
         c.refused_per_ip.load(Ordering::Relaxed)
     );
+    let shadow = state.policy.shadow_totals();
+    single(&mut out, "counter", "imgbed_policy_shadow_calls_total", shadow.calls.load(Ordering::Relaxed));
+    single(&mut out, "counter", "imgbed_policy_shadow_skipped_total", shadow.skipped.load(Ordering::Relaxed));
+    out.push_str("# TYPE imgbed_policy_shadow_disagreements_total counter\n");
+    for (action, n) in shadow.by_action() {
+        let _ = writeln!(out, "imgbed_policy_shadow_disagreements_total{{action=\"{}\"}} {n}", label(&action));
+    }
+    single(&mut out, "gauge", "imgbed_policy_shadow_loaded", u64::from(state.policy.shadow().is_some()));
     let active = state.policy.active();
     out.push_str("# TYPE imgbed_policy_active gauge\n# TYPE imgbed_policy_calls_total counter\n");
     out.push_str("# TYPE imgbed_policy_rejections_total counter\n# TYPE imgbed_policy_traps_total counter\n");

@@ -13,6 +13,7 @@ mod policy_admin;
 mod request;
 mod schema;
 mod serve;
+mod shadow_admin;
 pub mod ui;
 mod upload;
 mod view;
@@ -55,6 +56,11 @@ pub fn router(state: Shared) -> Router {
         .route("/api/admin/remove_user", post(admin::remove_user))
         .route("/api/admin/policy", get(policy_admin::show).put(policy_admin::replace))
         .route("/api/admin/policy/rollback", post(policy_admin::rollback))
+        .route(
+            "/api/admin/policy/shadow",
+            get(shadow_admin::show).put(shadow_admin::load).delete(shadow_admin::drop_shadow),
+        )
+        .route("/api/admin/policy/shadow/promote", post(shadow_admin::promote))
         .route("/images/{name}", get(serve::image))
         .route("/thumbs/{name}", get(serve::thumb))
         .route("/healthz", get(healthz))
@@ -80,6 +86,7 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
             axum::http::Method::GET,
             axum::http::Method::POST,
             axum::http::Method::PUT,
+            axum::http::Method::DELETE,
             axum::http::Method::HEAD,
         ])
         .allow_headers([
@@ -146,12 +153,40 @@ pub(crate) async fn authorize(
     principal: &Principal,
     mut facts: Vec<(String, String)>,
 ) -> ApiResult<()> {
-    let principal = principal.clone();
     facts.push(("jwt".into(), state.settings.config.auth.jwt.to_string()));
-    state
-        .policy
-        .run(move |s| s.authorize(action, &principal, &facts))
-        .await
-        .map_err(ApiError::from)?
-        .map_err(ApiError::from)
+    let shadow = state.policy.shadow_sampled().map(|shadow| (shadow, principal.clone(), facts.clone()));
+    let asked = principal.clone();
+    let decided = state.policy.run(move |s| s.authorize(action, &asked, &facts)).await;
+    if let Some((shadow, principal, facts)) = shadow {
+        shadow_authorize(state, shadow, action, principal, facts, &decided);
+    }
+    decided.map_err(ApiError::from)?.map_err(ApiError::from)
+}
+
+/// Asks the shadow policy the same question in the background, to compare.
+fn shadow_authorize(
+    state: &AppState,
+    shadow: std::sync::Arc<crate::policy::Shadow>,
+    action: &'static str,
+    principal: Principal,
+    facts: Vec<(String, String)>,
+    decided: &Result<Result<(), crate::policy::Rejection>, crate::policy::PolicyError>,
+) {
+    use crate::policy::{Observed, Outcome, ShadowAnswer};
+    let outcome = |d: &Result<Result<(), crate::policy::Rejection>, crate::policy::PolicyError>| match d {
+        Ok(Ok(())) => Outcome::allow(),
+        Ok(Err(r)) => Outcome::refuse(&r.code),
+        Err(e) => Outcome::error(e),
+    };
+    let observed = Observed {
+        action: action.into(),
+        principal_kind: principal.kind.clone(),
+        principal_id: principal.id.clone(),
+        image: facts.iter().find(|(k, _)| k == "name").map(|(_, v)| v.clone()),
+        active: outcome(decided),
+    };
+    state.policy.consult_shadow(shadow, false, observed, move |s| {
+        let answer = s.authorize(action, &principal, &facts);
+        Ok(ShadowAnswer { outcome: outcome(&answer), name: None })
+    });
 }

@@ -23,7 +23,7 @@ pub const MAX_POLICY_BYTES: usize = 64 * 1024 * 1024;
 pub const SIGNATURE_HEADER: &str = "x-imgbed-signature";
 
 /// Only the admin token may see or change the policy (the policy itself is not asked).
-fn require_admin(caller: &Caller) -> ApiResult<()> {
+pub(super) fn require_admin(caller: &Caller) -> ApiResult<()> {
     match caller.principal.kind.as_str() {
         "admin" => Ok(()),
         "anonymous" => Err(ApiError::of(Code::NoAuthority)),
@@ -31,18 +31,19 @@ fn require_admin(caller: &Caller) -> ApiResult<()> {
     }
 }
 
-fn describe(state: &Shared) -> Value {
+pub(super) fn describe(state: &Shared) -> Value {
     json!({
         "active": state.policy.active().describe(),
         "previous": state.policy.previous().map(|p| p.describe()),
         "signatures_required": state.policy.checks_signatures(),
         "shared_refused": state.shared_policy.as_ref().and_then(|s| s.refused()),
+        "shadow": state.policy.shadow().map(|s| s.describe()),
     })
 }
 
 /// Publishes the new active policy to the other hosts: true when published, false
 /// without a shared database, the reason when publishing failed (this host keeps it).
-async fn shared_answer(state: &Shared) -> Value {
+pub(super) async fn shared_answer(state: &Shared) -> Value {
     if state.shared_policy.is_none() {
         return json!(false);
     }
@@ -52,13 +53,24 @@ async fn shared_answer(state: &Shared) -> Value {
     }
 }
 
-fn refused(e: PolicyError) -> ApiError {
+pub(super) fn refused(e: PolicyError) -> ApiError {
     let code = match &e {
         PolicyError::Signature(Refusal::Missing) => Code::PolicyUnsigned,
         PolicyError::Signature(_) => Code::PolicyBadSignature,
         _ => Code::PolicyRefused,
     };
     ApiError::of(code).with_detail(e.to_string())
+}
+
+/// The candidate in a request: the component in the body (at most
+/// [`MAX_POLICY_BYTES`]), its signature in [`SIGNATURE_HEADER`].
+pub(super) async fn candidate(headers: &HeaderMap, body: Body) -> ApiResult<Candidate> {
+    let body = read_body(headers, body, MAX_POLICY_BYTES).await?;
+    if body.is_empty() {
+        return Err(ApiError::bad_request("the body must be a policy component (.wasm)"));
+    }
+    let signature = headers.get(SIGNATURE_HEADER).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    Ok(Candidate::new(body.to_vec(), "admin-api").signed(signature))
 }
 
 /// `GET /api/admin/policy`: the active and previous policy with their counters.
@@ -79,12 +91,7 @@ pub async fn replace(
 ) -> ApiResult<Json<Value>> {
     // The admin token first: nothing of the body is read for anyone else.
     require_admin(&caller)?;
-    let body = read_body(&headers, body, MAX_POLICY_BYTES).await?;
-    if body.is_empty() {
-        return Err(ApiError::bad_request("the body must be a policy component (.wasm)"));
-    }
-    let signature = headers.get(SIGNATURE_HEADER).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let candidate = Candidate::new(body.to_vec(), "admin-api").signed(signature);
+    let candidate = candidate(&headers, body).await?;
     state.policy.swap_candidate(candidate).await.map_err(refused)?;
     let shared = shared_answer(&state).await;
     Ok(Json(json!({"data": "策略已更新", "type": "ok", "policy": describe(&state), "shared": shared})))

@@ -61,16 +61,16 @@ pub enum JudgeError {
 }
 
 /// A file the policy accepted, with what it found and made.
-struct Accepted {
+pub(super) struct Accepted {
     media: Media,
     upload: Upload,
     stripped: bool,
-    name: String,
+    pub(super) name: String,
     thumbnail: Option<Vec<u8>>,
 }
 
 /// What one sandbox session decided about a file.
-enum Verdict {
+pub(super) enum Verdict {
     Accepted(Box<Accepted>),
     Refused(Rejection),
     /// Writing the stripped file failed (e.g. the disk is full).
@@ -79,7 +79,7 @@ enum Verdict {
 
 /// Strips, inspects, names and thumbnails one file in one sandbox session.
 /// Stripping comes first, so what `inspect` decodes is exactly what is stored.
-fn decide(
+pub(super) fn decide(
     s: &mut crate::policy::Session,
     mut upload: Upload,
     path: &std::path::Path,

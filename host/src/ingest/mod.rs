@@ -4,8 +4,10 @@
 //! and record here, so an imported file gets the same checks as an uploaded one.
 
 mod judge;
+mod shadow;
 
 pub use judge::{judge, JudgeError, Judged, Naming, Options, Received};
+pub use shadow::{judge_shadowed, JUDGE_ACTION};
 
 use crate::policy::{kind_name, Media, Upload};
 use crate::store::ImageRecord;

@@ -87,6 +87,16 @@ impl FairGate {
         Slot { gate: self.clone() }
     }
 
+    /// A slot now, if one is free and no client is waiting (never waits).
+    pub fn try_acquire(self: &Arc<Self>) -> Option<Slot> {
+        let mut s = self.lock();
+        if s.free > 0 && s.turn.is_empty() {
+            s.free -= 1;
+            return Some(Slot { gate: self.clone() });
+        }
+        None
+    }
+
     /// Hands a freed slot to the next client in turn, or keeps it.
     fn release(&self) {
         let mut s = self.lock();
@@ -144,6 +154,26 @@ mod tests {
         let other = order.iter().position(|c| *c == "other").unwrap();
         assert!(other <= 1, "the other client waited behind the flood: {order:?}");
         assert_eq!(gate.free(), 1);
+    }
+
+    #[tokio::test]
+    async fn try_acquire_never_waits_and_never_jumps_the_queue() {
+        let gate = FairGate::new(2);
+        let one = gate.try_acquire().expect("a free slot");
+        let two = gate.acquire("a").await;
+        assert!(gate.try_acquire().is_none(), "none free");
+        let waiter = {
+            let gate = gate.clone();
+            tokio::spawn(async move { gate.acquire("b").await })
+        };
+        while gate.lock().turn.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        drop(one);
+        let _b = waiter.await.unwrap();
+        assert!(gate.try_acquire().is_none(), "the freed slot went to the waiting client");
+        drop(two);
+        assert!(gate.try_acquire().is_some());
     }
 
     #[tokio::test]

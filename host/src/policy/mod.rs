@@ -14,6 +14,7 @@ pub mod pieces;
 mod pool;
 mod sandbox;
 mod session;
+mod shadow;
 mod stats;
 mod wasi;
 
@@ -22,6 +23,7 @@ pub use error::PolicyError;
 pub use sandbox::Sandbox;
 use sandbox::{engine, spawn_ticker};
 pub use session::Session;
+pub use shadow::{Disagreement, Observed, Outcome, Shadow, ShadowAnswer, ShadowConfig, ShadowCounts};
 
 pub use cache::ArtifactCache;
 pub use stats::{Histogram, PolicyStats, StatsSnapshot, LATENCY_BUCKETS};
@@ -168,6 +170,8 @@ pub struct PolicyRuntime {
     store_dir: Option<PathBuf>,
     /// Keys a candidate's signature must verify with (none: not checked).
     trusted: TrustedKeys,
+    /// The shadow policy, if one is loaded, and its capacity and counters.
+    shadow: shadow::ShadowSlot,
 }
 
 /// Optional parts of the runtime.
@@ -183,6 +187,8 @@ pub struct Options {
     /// `policy.trusted_keys`: when not empty, every component but the built-in one needs
     /// a signature by one of them, at start-up as in a swap.
     pub trusted: TrustedKeys,
+    /// `policy.shadow_sample` and `policy.shadow_share`.
+    pub shadow: ShadowConfig,
 }
 
 impl PolicyRuntime {
@@ -230,6 +236,7 @@ impl PolicyRuntime {
             swapping: tokio::sync::Mutex::new(()),
             store_dir: options.store_dir,
             trusted: options.trusted,
+            shadow: shadow::ShadowSlot::new(options.shadow, limits.heavy_workers.max(1)),
         })
     }
 

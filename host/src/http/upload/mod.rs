@@ -23,7 +23,7 @@ use super::{authorize, AppState, Shared};
 use crate::auth::Caller;
 use crate::clock::now;
 use crate::error::{ApiError, ApiResult, Code};
-use crate::ingest::{judge, Judged, Naming, Options, Received};
+use crate::ingest::{judge_shadowed, Judged, Naming, Options, Received};
 use crate::policy::Upload;
 use crate::store::ImageRecord;
 
@@ -221,7 +221,7 @@ pub async fn upload(
                 let t = std::time::Instant::now();
                 let filename = r.upload.filename.clone();
                 let options = judge_options(&state);
-                let judged = judge(&state.policy, &state.temp, &client, r, options).await;
+                let judged = judge_shadowed(&state.policy, &state.temp, &client, &who.kind, r, options).await;
                 let judged = judged.map_err(|e| ApiError::from(e).with_file(filename));
                 phases.add(1, t.elapsed());
                 plan.push(Ok(judged?));

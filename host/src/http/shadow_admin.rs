@@ -1,0 +1,75 @@
+//! Shadow mode at run time: load a candidate beside the active policy, see where the
+//! two decide differently, promote it or drop it. Admin token only, like the other
+//! policy routes (the policy itself is not asked).
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::policy_admin::{candidate, describe, refused, require_admin, shared_answer};
+use super::Shared;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, Code};
+
+/// The shadow (with its counters and recent disagreements), the sampling settings and
+/// the counts over every shadow since start.
+fn shadow_state(state: &Shared) -> Value {
+    let config = state.policy.shadow_config();
+    let totals = state.policy.shadow_totals();
+    let by_action = totals.by_action();
+    json!({
+        "shadow": state.policy.shadow().map(|s| s.describe()),
+        "sample": config.sample,
+        "share": config.share,
+        "totals": {
+            "calls": totals.calls.load(std::sync::atomic::Ordering::Relaxed),
+            "disagreements": by_action.values().sum::<u64>(),
+            "skipped": totals.skipped.load(std::sync::atomic::Ordering::Relaxed),
+        },
+    })
+}
+
+/// `GET /api/admin/policy/shadow`: the shadow policy and what it found.
+#[utoipa::path(get, path = "/api/admin/policy/shadow", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "the shadow policy (null when none), its counters and recent disagreements", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
+pub async fn show(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
+    require_admin(&caller)?;
+    Ok(Json(json!({"data": shadow_state(&state), "type": "ok"})))
+}
+
+/// `PUT /api/admin/policy/shadow` with the component bytes (and, with
+/// `policy.trusted_keys`, its signature in `X-Imgbed-Signature`): verify, check,
+/// self-test, and run it as the shadow (replacing any shadow). The active policy stays.
+#[utoipa::path(put, path = "/api/admin/policy/shadow", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("X-Imgbed-Signature" = Option<String>, Header, description = "detached Ed25519 signature of the body (base64); required when policy.trusted_keys is set")), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, description = "loaded as the shadow", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed; or policy.trusted_keys is set and the signature is missing (policy_unsigned) or not by a trusted key (policy_bad_signature)", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 422, description = "refused content", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
+pub async fn load(
+    State(state): State<Shared>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    // The admin token first: nothing of the body is read for anyone else.
+    require_admin(&caller)?;
+    let mut candidate = candidate(&headers, body).await?;
+    candidate.source = "shadow".into();
+    state.policy.load_shadow(candidate).await.map_err(refused)?;
+    Ok(Json(json!({"data": "影子策略已加载", "type": "ok", "shadow": shadow_state(&state)})))
+}
+
+/// `POST /api/admin/policy/shadow/promote`: the shadow becomes the active policy (kept
+/// for restarts and published to the other hosts, like a swap).
+#[utoipa::path(post, path = "/api/admin/policy/shadow/promote", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "promoted", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 409, description = "no shadow policy (no_shadow_policy)", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
+pub async fn promote(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
+    require_admin(&caller)?;
+    state.policy.promote_shadow().await.map_err(|e| ApiError::of(Code::NoShadowPolicy).with_detail(e.to_string()))?;
+    let shared = shared_answer(&state).await;
+    Ok(Json(json!({"data": "影子策略已启用", "type": "ok", "policy": describe(&state), "shared": shared})))
+}
+
+/// `DELETE /api/admin/policy/shadow`: drops the shadow policy.
+#[utoipa::path(delete, path = "/api/admin/policy/shadow", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "dropped; what it found is in the answer", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 409, description = "no shadow policy (no_shadow_policy)", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
+pub async fn drop_shadow(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
+    require_admin(&caller)?;
+    let dropped = state.policy.drop_shadow().ok_or_else(|| ApiError::of(Code::NoShadowPolicy))?;
+    Ok(Json(json!({"data": "影子策略已移除", "type": "ok", "dropped": dropped.describe()})))
+}
