@@ -573,9 +573,60 @@
       const res = await api('POST', '/api/admin/policy/rollback', { auth: adminToken() });
       if (res.ok) { await loadPolicy(box); showMsg($('#policy-msg'), t('policy.rolledback'), true); } else showMsg(msg, errText(res.data), false);
     } });
+    const shadow = h('section', { class: 'shadow', id: 'shadow' });
     box.replaceChildren(h('h2', { i18n: 'policy' }),
       h('div', { class: 'cols' }, policyCard(r.data.data.active, 'policy.active'), policyCard(r.data.data.previous, 'policy.previous')),
-      form, h('div', { class: 'row' }, back), msg);
+      form, h('div', { class: 'row' }, back), msg, shadow);
+    loadShadow(shadow, box, signed);
+  }
+
+  // Shadow mode: a candidate runs beside the active policy on live traffic; its answers
+  // are never used, only where it would decide differently is shown.
+  async function loadShadow(box, policyBox, signed) {
+    const r = await api('GET', '/api/admin/policy/shadow', { auth: adminToken() });
+    const msg = msgBox('shadow-msg');
+    if (!r.ok) { box.replaceChildren(h('h3', { i18n: 'shadow' }), msg); showMsg(msg, errText(r.data), false); return; }
+    const d = r.data.data;
+    const file = h('input', { type: 'file', id: 'shadow-file', accept: '.wasm,application/wasm', required: true });
+    const sig = signed ? h('input', { type: 'file', id: 'shadow-sig', accept: '.sig', required: true }) : null;
+    const form = h('form', { class: 'row wrap', id: 'shadow-upload' },
+      h('label', { for: 'shadow-file', i18n: 'shadow.file' }), file,
+      signed ? [h('label', { for: 'shadow-sig', i18n: 'policy.sig' }), sig] : [],
+      h('button', { class: 'ghost', i18n: 'shadow.load' }));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      if (!file.files[0] || (sig && !sig.files[0])) return;
+      const headers = sig ? { 'X-Imgbed-Signature': (await sig.files[0].text()).trim() } : {};
+      const res = await api('PUT', '/api/admin/policy/shadow', { body: file.files[0], auth: adminToken(), headers });
+      if (res.ok) { await loadShadow(box, policyBox, signed); showMsg($('#shadow-msg'), t('shadow.loaded'), true); } else showMsg(msg, errText(res.data), false);
+    });
+    const parts = [h('h3', { i18n: 'shadow' }), h('p', { class: 'hint', i18n: 'shadow.hint', args: { rate: String(d.sample) } })];
+    if (d.shadow) {
+      const c = d.shadow.counts;
+      const outcome = (o) => o.code ? `${o.outcome} (${o.code})` : o.outcome;
+      parts.push(h('p', { class: 'pname', text: `${d.shadow.policy.name}@${d.shadow.policy.version}` }),
+        h('dl', { class: 'facts', id: 'shadow-counts' },
+          h('dt', { i18n: 'shadow.calls' }), h('dd', { text: String(c.calls) }),
+          h('dt', { i18n: 'shadow.agreements' }), h('dd', { text: String(c.agreements) }),
+          h('dt', { i18n: 'shadow.disagreements' }), h('dd', { class: 'num', text: String(c.disagreements) }),
+          h('dt', { i18n: 'shadow.skipped' }), h('dd', { text: String(c.skipped) })),
+        d.shadow.recent.length ? h('div', { class: 'scroll' }, h('table', { class: 'users', id: 'shadow-recent' },
+          h('thead', {}, h('tr', {}, ['shadow.action', 'shadow.image', 'policy.active', 'shadow', 'admin.created'].map((k) => h('th', { scope: 'col', i18n: k })))),
+          h('tbody', {}, d.shadow.recent.slice(-20).reverse().map((x) => h('tr', {},
+            h('td', { text: `${x.action} · ${x.principal_kind}` }), h('td', { class: 'mono', text: x.image || '' }),
+            h('td', { text: outcome(x.active) }), h('td', { text: outcome(x.shadow) }), h('td', { text: fmtDate(x.at) })))))) : h('p', { class: 'empty', i18n: 'shadow.none' }),
+        h('div', { class: 'row' },
+          h('button', { type: 'button', class: 'primary', id: 'shadow-promote', i18n: 'shadow.promote', onclick: async () => {
+            if (!await confirmBox(t('confirm.promote'), 'shadow.promote')) return;
+            const res = await api('POST', '/api/admin/policy/shadow/promote', { auth: adminToken() });
+            if (res.ok) { await loadPolicy(policyBox); showMsg($('#policy-msg'), t('shadow.promoted'), true); } else showMsg(msg, errText(res.data), false);
+          } }),
+          h('button', { type: 'button', class: 'ghost', id: 'shadow-drop', i18n: 'shadow.drop', onclick: async () => {
+            const res = await api('DELETE', '/api/admin/policy/shadow', { auth: adminToken() });
+            if (res.ok) { await loadShadow(box, policyBox, signed); showMsg($('#shadow-msg'), t('shadow.dropped'), true); } else showMsg(msg, errText(res.data), false);
+          } })));
+    }
+    box.replaceChildren(...parts, form, msg);
   }
 
   async function loadUsers(box) {
