@@ -1,8 +1,6 @@
 //! Accounts: `get_token`, `remove_token` (by token, or by a mailed one-time
 //! code confirmed with a POST), and `mail_for_reset`.
 
-use std::collections::HashMap;
-
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
@@ -13,7 +11,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::body_bytes;
-use super::{authorize, json_object, query_map, AppState, Shared};
+use super::{authorize, form_fields, json_object, query_map, AppState, Shared};
 use crate::auth::{self, Claims};
 use crate::clock::now;
 use crate::error::{ApiError, ApiResult, Code};
@@ -170,22 +168,7 @@ pub async fn remove_token_post(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let body = body_bytes(body)?;
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let mut fields: HashMap<String, String> = query_map(&uri)?;
-    if is_form {
-        let form: HashMap<String, String> =
-            serde_urlencoded::from_bytes(&body).map_err(|e| ApiError::bad_request(format!("malformed form: {e}")))?;
-        fields.extend(form);
-    } else if let Some(obj) = json_object(&body)? {
-        for key in ["mail", "check", "token"] {
-            if let Some(v) = string_field(&obj, key)? {
-                fields.insert(key.into(), v);
-            }
-        }
-    }
+    let (fields, is_form) = form_fields(&headers, &uri, &body, &["mail", "check", "token"])?;
     let get = |k: &str| fields.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     let outcome = match (get("mail"), get("token"), get("check")) {
         (Some(mail), Some(token), _) => remove_with(&state, &mail, Proof::Token(token)).await,

@@ -18,7 +18,7 @@ pub mod ui;
 mod upload;
 mod view;
 
-pub(crate) use request::{body_bytes, json_object, query_map, read_body, JSON_BODY_LIMIT};
+pub(crate) use request::{body_bytes, form_fields, json_object, query_map, read_body, JSON_BODY_LIMIT};
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};

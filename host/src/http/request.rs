@@ -64,3 +64,35 @@ pub(crate) fn json_object(body: &Bytes) -> ApiResult<Option<serde_json::Map<Stri
         Err(e) => Err(ApiError::bad_json(e.to_string())),
     }
 }
+
+/// The string fields `keys` of a request that comes from a browser form or from a client:
+/// the query string, then an HTML form body (`application/x-www-form-urlencoded`) or a
+/// JSON object body. Also says whether the body was a form (the answer is then a page).
+pub(crate) fn form_fields(
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: &Bytes,
+    keys: &[&str],
+) -> ApiResult<(HashMap<String, String>, bool)> {
+    let is_form = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let mut fields = query_map(uri)?;
+    if is_form {
+        let form: HashMap<String, String> =
+            serde_urlencoded::from_bytes(body).map_err(|e| ApiError::bad_request(format!("malformed form: {e}")))?;
+        fields.extend(form);
+    } else if let Some(obj) = json_object(body)? {
+        for key in keys {
+            match obj.get(*key) {
+                None | Some(Value::Null) => {}
+                Some(Value::String(s)) => {
+                    fields.insert(key.to_string(), s.clone());
+                }
+                Some(_) => return Err(ApiError::bad_json(format!("{key} must be a string"))),
+            }
+        }
+    }
+    Ok((fields, is_form))
+}

@@ -253,20 +253,25 @@ impl PolicyRuntime {
         self.swap_candidate(Candidate::new(bytes, source)).await
     }
 
-    /// Like [`PolicyRuntime::swap`], for a candidate that may come with a signature: with
-    /// `policy.trusted_keys` set, it must verify before anything else is done with it.
-    pub async fn swap_candidate(self: &Arc<Self>, candidate: Candidate) -> Result<Arc<LoadedPolicy>, PolicyError> {
-        let _one_at_a_time = self.swapping.lock().await;
+    /// Verifies `candidate`'s signature (with `policy.trusted_keys`), then compiles,
+    /// type-checks, configures and self-tests it, on a blocking thread.
+    pub(crate) async fn admit_and_load(self: &Arc<Self>, candidate: Candidate) -> Result<LoadedPolicy, PolicyError> {
         let rt = self.clone();
-        let loaded = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let signed = admit(&rt.trusted, &candidate)?;
             let mut loaded = rt.sandbox.load(&candidate.bytes, &candidate.source)?;
             (loaded.signature, loaded.signed_by) = signed;
             Ok::<_, PolicyError>(loaded)
         })
         .await
-        .map_err(|e| PolicyError::Refused(format!("loader thread: {e}")))??;
-        let loaded = Arc::new(loaded);
+        .map_err(|e| PolicyError::Refused(format!("loader thread: {e}")))?
+    }
+
+    /// Like [`PolicyRuntime::swap`], for a candidate that may come with a signature: with
+    /// `policy.trusted_keys` set, it must verify before anything else is done with it.
+    pub async fn swap_candidate(self: &Arc<Self>, candidate: Candidate) -> Result<Arc<LoadedPolicy>, PolicyError> {
+        let _one_at_a_time = self.swapping.lock().await;
+        let loaded = Arc::new(self.admit_and_load(candidate).await?);
         let old = self.active.swap(loaded.clone());
         self.previous.store(Some(old.clone()));
         self.keep(&loaded);

@@ -14,7 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
-use super::{admit, Candidate, LoadedPolicy, PolicyError, PolicyRuntime, Session};
+use super::{Candidate, LoadedPolicy, PolicyError, PolicyRuntime, Session};
 
 /// Disagreements kept per shadow (the oldest go first).
 pub const RECENT: usize = 100;
@@ -223,15 +223,7 @@ impl PolicyRuntime {
     /// configure, self-test), replacing any shadow; the active policy is not touched.
     pub async fn load_shadow(self: &Arc<Self>, candidate: Candidate) -> Result<Arc<Shadow>, PolicyError> {
         let _one_at_a_time = self.swapping.lock().await;
-        let rt = self.clone();
-        let loaded = tokio::task::spawn_blocking(move || {
-            let signed = admit(&rt.trusted, &candidate)?;
-            let mut loaded = rt.sandbox.load(&candidate.bytes, &candidate.source)?;
-            (loaded.signature, loaded.signed_by) = signed;
-            Ok::<_, PolicyError>(loaded)
-        })
-        .await
-        .map_err(|e| PolicyError::Refused(format!("loader thread: {e}")))??;
+        let loaded = self.admit_and_load(candidate).await?;
         let shadow = Arc::new(Shadow {
             policy: Arc::new(loaded),
             counts: ShadowCounts::default(),

@@ -6,21 +6,19 @@
 //! key back, which deletes the image. The key itself is what makes the POST genuine: a
 //! page elsewhere cannot forge it.
 
-use std::collections::HashMap;
-
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::app::Shared;
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult, Code};
-use crate::http::{body_bytes, json_object, query_map};
+use crate::http::{body_bytes, form_fields, query_map};
 use crate::store::ImageRecord;
 
 /// A new deletion key and the hash to store.
@@ -100,24 +98,7 @@ pub async fn confirm(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let body = body_bytes(body)?;
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let mut fields: HashMap<String, String> = query_map(&uri)?;
-    if is_form {
-        let form: HashMap<String, String> =
-            serde_urlencoded::from_bytes(&body).map_err(|e| ApiError::bad_request(format!("malformed form: {e}")))?;
-        fields.extend(form);
-    } else if let Some(obj) = json_object(&body)? {
-        match obj.get("key") {
-            None | Some(Value::Null) => {}
-            Some(Value::String(k)) => {
-                fields.insert("key".into(), k.clone());
-            }
-            Some(_) => return Err(ApiError::bad_json("key must be a string")),
-        }
-    }
+    let (fields, is_form) = form_fields(&headers, &uri, &body, &["key"])?;
     verified(&state, &name, fields.get("key").map(String::as_str)).await?;
     // As `image_delete` does: the record (leaving a pending delete), then the files.
     let deleted = state.store.delete_images(std::slice::from_ref(&name)).await.map_err(ApiError::from)?;
