@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::body_bytes;
-use super::{authorize, form_fields, json_object, query_map, AppState, Shared};
+use super::{authorize, form_fields, html, json_object, query_map, AppState, Shared};
 use crate::auth::{self, Claims};
 use crate::clock::now;
 use crate::error::{ApiError, ApiResult, Code};
@@ -184,18 +184,14 @@ pub async fn remove_token_post(
     })
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
 const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
 
 fn page(status: StatusCode, title: &str, text: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"zh\"><head><meta charset=\"utf-8\"><title>{t}</title></head>\
          <body style=\"font-family:sans-serif;max-width:36em;margin:3em auto\"><h1>{t}</h1><p>{x}</p></body></html>",
-        t = escape(title),
-        x = escape(text)
+        t = html::escape(title),
+        x = html::escape(text)
     );
     (status, [(header::CONTENT_SECURITY_POLICY, PAGE_CSP), (header::CACHE_CONTROL, "no-store")], Html(html))
         .into_response()
@@ -210,8 +206,8 @@ fn confirm_page(mail: &str, check: &str) -> Response {
          <form method=\"post\" action=\"/api/remove_token\">\
          <input type=\"hidden\" name=\"mail\" value=\"{m}\"><input type=\"hidden\" name=\"check\" value=\"{c}\">\
          <button type=\"submit\">确认删除 / Delete</button></form></body></html>",
-        m = escape(mail),
-        c = escape(check)
+        m = html::escape(mail),
+        c = html::escape(check)
     );
     (StatusCode::OK, [(header::CONTENT_SECURITY_POLICY, PAGE_CSP), (header::CACHE_CONTROL, "no-store")], Html(html))
         .into_response()

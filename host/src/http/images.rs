@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Json;
 use serde_json::{json, Value};
 
+use super::html;
 use super::view::ImageView;
 use super::{authorize, json_object, query_map, read_body, Shared, JSON_BODY_LIMIT};
 use crate::auth::Caller;
@@ -131,22 +132,6 @@ pub async fn info(
     Ok(Json(json!({"data": ImageView::of(&state, &record).await, "type": "ok"})))
 }
 
-/// Escapes text for an HTML attribute value.
-fn html_attr(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// Makes a URL safe inside Markdown `(...)` and BBCode `[img]...[/img]`.
 fn link_safe(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -185,7 +170,7 @@ pub async fn format(
             "link": url,
             "html": format!(
                 "<video src=\"{}\" controls preload=\"metadata\" width=\"{}\" height=\"{}\"></video>",
-                html_attr(&url),
+                html::escape(&url),
                 record.width,
                 record.height
             ),
@@ -196,7 +181,7 @@ pub async fn format(
         json!({
             "raw": record.name,
             "link": url,
-            "html": format!("<img src=\"{}\" alt=\"image\">", html_attr(&url)),
+            "html": format!("<img src=\"{}\" alt=\"image\">", html::escape(&url)),
             "markdown": format!("![image]({safe})"),
             "bbcode": format!("[img]{safe}[/img]"),
         })

@@ -3,6 +3,7 @@
 mod account;
 mod admin;
 mod caller;
+mod html;
 mod images;
 mod ipfilter;
 mod limits;

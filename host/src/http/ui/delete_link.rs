@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::app::Shared;
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult, Code};
-use crate::http::{body_bytes, form_fields, query_map};
+use crate::http::{body_bytes, form_fields, html, query_map};
 use crate::store::ImageRecord;
 
 /// A new deletion key and the hash to store.
@@ -68,10 +68,10 @@ pub async fn show(State(state): State<Shared>, Path(name): Path<String>, uri: Ur
     let key = query.get("key").map(String::as_str);
     let record = verified(&state, &name, key).await?;
     let preview = match (record.kind.as_str(), state.thumb_url(&record.name).await) {
-        (_, Some(thumb)) => format!("<img class=\"media\" src=\"{}\" alt=\"\">", escape(&thumb)),
+        (_, Some(thumb)) => format!("<img class=\"media\" src=\"{}\" alt=\"\">", html::escape(&thumb)),
         ("video", None) => String::new(),
         (_, None) => {
-            format!("<img class=\"media\" src=\"{}\" alt=\"\">", escape(&state.settings.image_url(&record.name)))
+            format!("<img class=\"media\" src=\"{}\" alt=\"\">", html::escape(&state.settings.image_url(&record.name)))
         }
     };
     let body = format!(
@@ -81,9 +81,9 @@ pub async fn show(State(state): State<Shared>, Path(name): Path<String>, uri: Ur
          Delete this file? Its links stop working. This cannot be undone.</p>\
          <form method=\"post\" action=\"/delete/{name}\"><input type=\"hidden\" name=\"key\" value=\"{key}\">\
          <button type=\"submit\" class=\"danger\">确认删除 / Delete</button></form>",
-        original = escape(&record.original_name),
-        name = escape(&record.name),
-        key = escape(key.unwrap_or_default().trim()),
+        original = html::escape(&record.original_name),
+        name = html::escape(&record.name),
+        key = html::escape(key.unwrap_or_default().trim()),
     );
     Ok(page(&state, StatusCode::OK, "删除图片 · Delete", &body))
 }
@@ -114,10 +114,6 @@ pub async fn confirm(
     Ok(Json(json!({"data": "文件删除成功", "type": "ok", "deleted": [name]})).into_response())
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
 /// A small page in the UI's style (its style sheet, no script).
 fn page(state: &Shared, status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
@@ -126,7 +122,7 @@ fn page(state: &Shared, status: StatusCode, title: &str, body: &str) -> Response
          <meta name=\"color-scheme\" content=\"light dark\"><title>{t}</title>\
          <link rel=\"icon\" href=\"/ui/icon.svg\" type=\"image/svg+xml\"><link rel=\"stylesheet\" href=\"/ui/app.css\">\
          </head><body><main class=\"single\"><div class=\"panel\">{body}</div></main></body></html>",
-        t = escape(title),
+        t = html::escape(title),
     );
     let mut res = (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response();
     super::page_headers(&state.settings.config, &mut res);
