@@ -549,25 +549,33 @@
         stats.map(([k, v]) => [h('dt', { text: k }), h('dd', { text: v })])));
   }
 
-  async function loadPolicy(box) {
-    const r = await api('GET', '/api/admin/policy', { auth: adminToken() });
-    const msg = msgBox('policy-msg');
-    if (!r.ok) { box.replaceChildren(h('h2', { i18n: 'policy' }), msg); showMsg(msg, errText(r.data), false); return; }
-    const file = h('input', { type: 'file', id: 'policy-file', accept: '.wasm,application/wasm', required: true });
-    // With policy.trusted_keys set, the detached signature (`imgbed policy sign`) goes along.
-    const signed = !!r.data.data.signatures_required;
-    const sig = signed ? h('input', { type: 'file', id: 'policy-sig', accept: '.sig', required: true }) : null;
-    const form = h('form', { class: 'row wrap', id: 'policy-upload' },
-      h('label', { for: 'policy-file', i18n: 'policy.file' }), file,
-      signed ? [h('label', { for: 'policy-sig', i18n: 'policy.sig' }), sig] : [],
-      h('button', { class: 'primary', i18n: 'policy.upload' }));
+  // A form that PUTs a policy component to `path` — with policy.trusted_keys set, with its
+  // detached signature (`imgbed policy sign`) — showing a refusal in `msg`, `done` after a success.
+  function componentForm({ id, label, button, primary, signed, path, msg, done }) {
+    const file = h('input', { type: 'file', id: `${id}-file`, accept: '.wasm,application/wasm', required: true });
+    const sig = signed ? h('input', { type: 'file', id: `${id}-sig`, accept: '.sig', required: true }) : null;
+    const form = h('form', { class: 'row wrap', id: `${id}-upload` },
+      h('label', { for: `${id}-file`, i18n: label }), file,
+      signed ? [h('label', { for: `${id}-sig`, i18n: 'policy.sig' }), sig] : [],
+      h('button', { class: primary ? 'primary' : 'ghost', i18n: button }));
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       if (!file.files[0] || (sig && !sig.files[0])) return;
       const headers = sig ? { 'X-Imgbed-Signature': (await sig.files[0].text()).trim() } : {};
-      const res = await api('PUT', '/api/admin/policy', { body: file.files[0], auth: adminToken(), headers });
-      if (res.ok) { await loadPolicy(box); showMsg($('#policy-msg'), t('policy.swapped'), true); } else showMsg(msg, errText(res.data), false);
+      const res = await api('PUT', path, { body: file.files[0], auth: adminToken(), headers });
+      if (res.ok) await done(); else showMsg(msg, errText(res.data), false);
     });
+    return form;
+  }
+
+  async function loadPolicy(box) {
+    const r = await api('GET', '/api/admin/policy', { auth: adminToken() });
+    const msg = msgBox('policy-msg');
+    if (!r.ok) { box.replaceChildren(h('h2', { i18n: 'policy' }), msg); showMsg(msg, errText(r.data), false); return; }
+    const signed = !!r.data.data.signatures_required;
+    const form = componentForm({ id: 'policy', label: 'policy.file', button: 'policy.upload', primary: true,
+      signed, path: '/api/admin/policy', msg,
+      done: async () => { await loadPolicy(box); showMsg($('#policy-msg'), t('policy.swapped'), true); } });
     const back = h('button', { type: 'button', class: 'ghost', id: 'rollback', i18n: 'policy.rollback', disabled: !r.data.data.previous, onclick: async () => {
       if (!await confirmBox(t('confirm.rollback'), 'policy.rollback')) return;
       const res = await api('POST', '/api/admin/policy/rollback', { auth: adminToken() });
@@ -587,19 +595,9 @@
     const msg = msgBox('shadow-msg');
     if (!r.ok) { box.replaceChildren(h('h3', { i18n: 'shadow' }), msg); showMsg(msg, errText(r.data), false); return; }
     const d = r.data.data;
-    const file = h('input', { type: 'file', id: 'shadow-file', accept: '.wasm,application/wasm', required: true });
-    const sig = signed ? h('input', { type: 'file', id: 'shadow-sig', accept: '.sig', required: true }) : null;
-    const form = h('form', { class: 'row wrap', id: 'shadow-upload' },
-      h('label', { for: 'shadow-file', i18n: 'shadow.file' }), file,
-      signed ? [h('label', { for: 'shadow-sig', i18n: 'policy.sig' }), sig] : [],
-      h('button', { class: 'ghost', i18n: 'shadow.load' }));
-    form.addEventListener('submit', async (e) => {
-      e.preventDefault();
-      if (!file.files[0] || (sig && !sig.files[0])) return;
-      const headers = sig ? { 'X-Imgbed-Signature': (await sig.files[0].text()).trim() } : {};
-      const res = await api('PUT', '/api/admin/policy/shadow', { body: file.files[0], auth: adminToken(), headers });
-      if (res.ok) { await loadShadow(box, policyBox, signed); showMsg($('#shadow-msg'), t('shadow.loaded'), true); } else showMsg(msg, errText(res.data), false);
-    });
+    const form = componentForm({ id: 'shadow', label: 'shadow.file', button: 'shadow.load', primary: false,
+      signed, path: '/api/admin/policy/shadow', msg,
+      done: async () => { await loadShadow(box, policyBox, signed); showMsg($('#shadow-msg'), t('shadow.loaded'), true); } });
     const parts = [h('h3', { i18n: 'shadow' }), h('p', { class: 'hint', i18n: 'shadow.hint', args: { rate: String(d.sample) } })];
     if (d.shadow) {
       const c = d.shadow.counts;
