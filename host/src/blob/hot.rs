@@ -4,13 +4,16 @@
 //! same digest, so a name reused after a delete (here or on another host) is never
 //! answered with the old bytes. Deletes evict as well, to give the memory back.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use moka::sync::Cache;
 
 /// The cache. With a capacity of 0 it holds nothing.
 #[derive(Clone)]
 pub struct HotFiles {
-    cache: Option<Cache<String, (String, Bytes)>>,
+    /// Name → (digest tag, bytes); a hit clones two reference counts, no allocation.
+    cache: Option<Cache<String, (Arc<str>, Bytes)>>,
     /// Largest file kept.
     max_file: u64,
 }
@@ -21,7 +24,7 @@ impl HotFiles {
         let cache = (capacity > 0).then(|| {
             Cache::builder()
                 .max_capacity(capacity)
-                .weigher(|name: &String, (tag, bytes): &(String, Bytes)| {
+                .weigher(|name: &String, (tag, bytes): &(Arc<str>, Bytes)| {
                     u32::try_from(name.len() + tag.len() + bytes.len() + 64).unwrap_or(u32::MAX)
                 })
                 .build()
@@ -42,14 +45,14 @@ impl HotFiles {
     /// The bytes of `name` if they are cached for the digest `tag`.
     pub fn get(&self, name: &str, tag: &str) -> Option<Bytes> {
         let (cached_tag, bytes) = self.cache.as_ref()?.get(name)?;
-        (cached_tag == tag).then_some(bytes)
+        (&*cached_tag == tag).then_some(bytes)
     }
 
     /// Keeps the bytes of `name` (digest `tag`).
     pub fn put(&self, name: &str, tag: &str, bytes: Bytes) {
         if let Some(cache) = &self.cache {
             if bytes.len() as u64 <= self.max_file {
-                cache.insert(name.to_string(), (tag.to_string(), bytes));
+                cache.insert(name.to_string(), (Arc::from(tag), bytes));
             }
         }
     }

@@ -142,7 +142,6 @@ async fn contents(hot: &HotFiles, file: &File<'_>, ranged: bool) -> ApiResult<Fe
 /// Sends a stored file with its type, validators, caching and byte ranges.
 async fn send(hot: &HotFiles, file: File<'_>, etag: String, headers: &HeaderMap) -> ApiResult<Response> {
     let mut res_headers = HeaderMap::with_capacity(10);
-    let etag = HeaderValue::from_str(&etag).map_err(|_| ApiError::internal())?;
     res_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE));
     res_headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     res_headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -150,17 +149,16 @@ async fn send(hot: &HotFiles, file: File<'_>, etag: String, headers: &HeaderMap)
     if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{}\"", file.name)) {
         res_headers.insert(header::CONTENT_DISPOSITION, v);
     }
-    let etag_text = etag.to_str().unwrap_or_default().to_string();
-    res_headers.insert(header::ETAG, etag);
+    res_headers.insert(header::ETAG, HeaderValue::from_str(&etag).map_err(|_| ApiError::internal())?);
 
     // The record names the bytes: a matching validator needs no file access at all.
     if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-        if etag_matches(inm, &etag_text) {
+        if etag_matches(inm, &etag) {
             return Ok((StatusCode::NOT_MODIFIED, res_headers).into_response());
         }
     }
     // If-Range with another validator means the client's copy is stale: send it all.
-    let range_ok = headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()).is_none_or(|v| v.trim() == etag_text);
+    let range_ok = headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()).is_none_or(|v| v.trim() == etag);
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).filter(|_| range_ok);
     let fetched = contents(hot, &file, range.is_some()).await?;
     let len = match &fetched {

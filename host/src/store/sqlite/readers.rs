@@ -79,13 +79,7 @@ impl Readers {
     ) -> Result<T, StoreError> {
         let permit = self.open.clone().acquire_owned().await.map_err(backend)?;
         tokio::task::spawn_blocking(move || {
-            let conn = match self.take_idle() {
-                Some(c) => c,
-                None => self.connect()?,
-            };
-            conn.busy_timeout(BLOCKING_BUSY).map_err(backend)?;
-            let out = f(&conn);
-            self.give_back(conn);
+            let out = self.read_here(f);
             drop(permit);
             out
         })
