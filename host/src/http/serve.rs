@@ -82,7 +82,7 @@ fn etag_matches(header_value: &str, etag: &str) -> bool {
 }
 
 /// `GET /images/{name}`.
-#[utoipa::path(get, path = "/images/{name}", params(("name" = String, Path)), responses((status = 200, description = "the file, with its real type", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 206, description = "a byte range", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 304, description = "not modified"), (status = 404, description = "not found", body = super::schema::ErrorBody), (status = 416, description = "range not satisfiable", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
+#[utoipa::path(get, path = "/images/{name}", params(("name" = String, Path)), responses((status = 200, description = "the file, with its real type", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 206, description = "a byte range", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 304, description = "not modified"), crate::http::schema::NotFound, (status = 416, description = "range not satisfiable", body = super::schema::ErrorBody), crate::http::schema::RateLimited))]
 pub async fn image(State(state): State<Shared>, Path(name): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
     if !crate::blob::is_safe_name(&name) {
         return Err(ApiError::of(Code::NotFound));
@@ -94,7 +94,7 @@ pub async fn image(State(state): State<Shared>, Path(name): Path<String>, header
 }
 
 /// `GET /thumbs/{name}`: the PNG thumbnail of a stored image (`{image name}.png`).
-#[utoipa::path(get, path = "/thumbs/{name}", params(("name" = String, Path)), responses((status = 200, description = "the thumbnail", content((Vec<u8> = "image/png"))), (status = 206, description = "a byte range", content((Vec<u8> = "image/png"))), (status = 304, description = "not modified"), (status = 404, description = "not found", body = super::schema::ErrorBody), (status = 416, description = "range not satisfiable", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
+#[utoipa::path(get, path = "/thumbs/{name}", params(("name" = String, Path)), responses((status = 200, description = "the thumbnail", content((Vec<u8> = "image/png"))), (status = 206, description = "a byte range", content((Vec<u8> = "image/png"))), (status = 304, description = "not modified"), crate::http::schema::NotFound, (status = 416, description = "range not satisfiable", body = super::schema::ErrorBody), crate::http::schema::RateLimited))]
 pub async fn thumb(State(state): State<Shared>, Path(name): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
     let thumbs = state.thumbs.as_ref().ok_or_else(|| ApiError::of(Code::NotFound))?;
     if !crate::blob::is_safe_name(&name) {
