@@ -86,6 +86,19 @@ async fn admit_sees_the_owners_usage_with_the_earlier_files_of_the_request() {
 }
 
 #[tokio::test]
+async fn a_thumbnail_the_policy_cannot_make_does_not_fail_the_upload() {
+    let s = Server::start(json!({"server": {"image_zip": true}}));
+    assert_eq!(put_policy(&s, TEST_POLICY).await.0, 200);
+    let (status, body) = s.upload(&[("thumb-trap.png", fixtures::png(16, 16, 9), "image/png")]).await;
+    assert_eq!(status, 200, "judged again without a thumbnail: {body}");
+    assert!(body["files"][0]["thumb_url"].is_null(), "{body}");
+    assert_eq!(s.stored_files().len(), 1);
+    // A trap that is not about the thumbnail still fails the upload.
+    let (status, body) = s.upload(&[("trap.png", fixtures::png(16, 16, 10), "image/png")]).await;
+    assert_error(&(status, body), 500, "policy_trap");
+}
+
+#[tokio::test]
 async fn a_policy_that_strips_a_stripped_file_again_is_an_invalid_answer_not_a_loop() {
     let s = Server::start(json!({"server": {"strip_metadata": true}}));
     assert_eq!(put_policy(&s, TEST_POLICY).await.0, 200);

@@ -73,8 +73,13 @@ pub fn fact_pairs(facts: &Facts) -> Vec<(String, String)> {
 
 /// The default access rules (`imgbed_policy::authz`): admins administer, users manage
 /// their own images (someone else's is "not found"), account actions are open to anyone
-/// with an acceptable mail address (`mail_domains` restricts registration).
+/// with an acceptable mail address (`mail_domains` restricts registration); actions the
+/// contract does not name (`other`) are refused.
 pub fn authorize(action: &RequestedAction, principal: &Principal, facts: &Facts) -> Result<(), Rejection> {
+    // An action this contract does not name: refused until a policy says otherwise.
+    if let RequestedAction::Other(_) = action {
+        return Err(Refusal::forbidden().into());
+    }
     let domains = authz::domains(host::setting("mail_domains"));
     let pairs = fact_pairs(facts);
     authz::authorize(&action_name(action), kind_name(principal.kind), &principal.id, &authz::Facts(&pairs), &domains)

@@ -1,8 +1,11 @@
-//! Following what the other hosts publish: every few seconds, the active policy and the
-//! shadow named in the database are compared with this host's and loaded when they
-//! differ — through the same checks as any candidate (signature, contract, configure,
-//! self-test). A refused one is remembered (and shown in the admin API) until the
-//! pointer moves on; this host keeps what it runs.
+//! Following what the other hosts publish: every few seconds, the pointers to the active
+//! policy and the shadow are read; when one has **moved** since the last look (or at the
+//! first look) and names something else than this host runs, that is loaded — through the
+//! same checks as any candidate (signature, contract, configure, self-test). Acting on
+//! moves, not on differences, means a local change whose publishing failed is not undone,
+//! and a change made here is never raced by a step of the follower (both hold the
+//! `sharing` lock). A refusal is shown in the admin API; a passing failure (no capacity,
+//! a timeout) is retried at the next look.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,22 +18,42 @@ enum Step {
     Nothing,
     Followed(String),
     Refused(Published, PolicyError),
+    /// Try again at the next look (the database or the component could not be read).
+    Later,
 }
+
+/// A pointer as last looked at (`None` before the first look).
+type Seen = Option<Option<Option<Published>>>;
 
 impl SharedPolicy {
     /// Follows the published policy and shadow: checks every `every`.
     pub fn spawn_follower(&self, policy: Arc<PolicyRuntime>, every: Duration) {
         let shared = self.clone();
         tokio::spawn(async move {
-            let (mut refused_active, mut refused_shadow): (Option<Published>, Option<Published>) = (None, None);
+            let (mut seen_active, mut seen_shadow): (Seen, Seen) = (None, None);
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                let step = shared.follow_active(&policy, refused_active.as_ref()).await;
-                note(step, &shared.refused, &mut refused_active, "policy");
-                let step = shared.follow_shadow(&policy, refused_shadow.as_ref()).await;
-                note(step, &shared.shadow_refused, &mut refused_shadow, "shadow policy");
+                {
+                    let _one_at_a_time = shared.sharing.lock().await;
+                    if let Some(pointer) = shared.read(ACTIVE).await {
+                        if seen_active.as_ref() != Some(&pointer) {
+                            let step = shared.follow_active(&policy, pointer.clone().flatten()).await;
+                            if note(step, &shared.refused, "policy") {
+                                seen_active = Some(pointer);
+                            }
+                        }
+                    }
+                    if let Some(pointer) = shared.read(SHADOW).await {
+                        if seen_shadow.as_ref() != Some(&pointer) {
+                            let step = shared.follow_shadow(&policy, pointer.clone()).await;
+                            if note(step, &shared.shadow_refused, "shadow policy") {
+                                seen_shadow = Some(pointer);
+                            }
+                        }
+                    }
+                }
             }
         });
     }
@@ -59,21 +82,20 @@ impl SharedPolicy {
         }
     }
 
-    async fn follow_active(&self, policy: &Arc<PolicyRuntime>, refused: Option<&Published>) -> Step {
-        let Some(Some(Some(published))) = self.read(ACTIVE).await else { return Step::Nothing };
-        if published.0 == policy.active().sha256 || refused == Some(&published) {
+    async fn follow_active(&self, policy: &Arc<PolicyRuntime>, pointer: Option<Published>) -> Step {
+        let Some(published) = pointer else { return Step::Nothing };
+        if published.0 == policy.active().sha256 {
             return Step::Nothing;
         }
-        let Some(candidate) = self.candidate(published.clone(), "shared").await else { return Step::Nothing };
+        let Some(candidate) = self.candidate(published.clone(), "shared").await else { return Step::Later };
         match policy.swap_candidate(candidate).await {
             Ok(p) => Step::Followed(p.name.to_string()),
             Err(e) => Step::Refused(published, e),
         }
     }
 
-    async fn follow_shadow(&self, policy: &Arc<PolicyRuntime>, refused: Option<&Published>) -> Step {
-        let Some(Some(pointer)) = self.read(SHADOW).await else { return Step::Nothing };
-        let ours = policy.shadow().map(|s| s.policy.sha256.clone());
+    async fn follow_shadow(&self, policy: &Arc<PolicyRuntime>, pointer: Option<Option<Published>>) -> Step {
+        let Some(pointer) = pointer else { return Step::Nothing };
         let Some(published) = pointer else {
             // Dropped (or promoted) on another host.
             return match policy.drop_shadow() {
@@ -81,10 +103,10 @@ impl SharedPolicy {
                 None => Step::Nothing,
             };
         };
-        if ours.as_deref() == Some(&*published.0) || refused == Some(&published) {
+        if policy.shadow().is_some_and(|s| s.policy.sha256 == published.0) {
             return Step::Nothing;
         }
-        let Some(candidate) = self.candidate(published.clone(), "shared-shadow").await else { return Step::Nothing };
+        let Some(candidate) = self.candidate(published.clone(), "shared-shadow").await else { return Step::Later };
         match policy.load_shadow(candidate).await {
             Ok(s) => Step::Followed(s.policy.name.to_string()),
             Err(e) => Step::Refused(published, e),
@@ -92,20 +114,26 @@ impl SharedPolicy {
     }
 }
 
-/// Logs a step and keeps what was refused (shown in the admin API until the pointer moves).
-fn note(step: Step, shown: &Mutex<Option<serde_json::Value>>, refused: &mut Option<Published>, what: &str) {
+/// Logs a step; shows a refusal in the admin API (until something is followed). False
+/// when the step is to be tried again: a passing failure is not a refusal.
+fn note(step: Step, shown: &Mutex<Option<serde_json::Value>>, what: &str) -> bool {
     match step {
-        Step::Nothing => {}
+        Step::Nothing => true,
+        Step::Later => false,
         Step::Followed(name) => {
             tracing::info!(policy = %name, "following the {what} another host published");
             *shown.lock().unwrap_or_else(|p| p.into_inner()) = None;
-            *refused = None;
+            true
+        }
+        Step::Refused(published, e) if matches!(e, PolicyError::Unavailable(_) | PolicyError::Timeout) => {
+            tracing::warn!(error = %e, sha256 = %published.0, "the published {what} could not be loaded now; trying again");
+            false
         }
         Step::Refused(published, e) => {
             tracing::error!(error = %e, sha256 = %published.0, "the published {what} was refused here; keeping ours");
             let why = serde_json::json!({"sha256": published.0, "code": e.code(), "reason": e.to_string()});
             *shown.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
-            *refused = Some(published);
+            true
         }
     }
 }

@@ -40,6 +40,9 @@ pub struct SharedPolicy {
     refused: Arc<Mutex<Option<serde_json::Value>>>,
     /// The same for the published shadow.
     shadow_refused: Arc<Mutex<Option<serde_json::Value>>>,
+    /// Held across a local change and its publishing, and across each step of the
+    /// follower, so neither sees the other half-done.
+    pub sharing: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// What the pointer names: a fingerprint and a signature.
@@ -53,6 +56,7 @@ impl SharedPolicy {
             limit,
             refused: Default::default(),
             shadow_refused: Default::default(),
+            sharing: Default::default(),
         }
     }
 

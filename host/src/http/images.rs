@@ -217,20 +217,35 @@ pub async fn delete(
         about.push(Facts { owner: Some(record.owner), image: Some(record.name), ..facts() });
     }
     let (jwt, asker) = (state.settings.config.auth.jwt, who.clone());
-    let refused = state
+    let action = RequestedAction::Known(Action::ImageDelete);
+    let asked = action.clone();
+    let decided = state
         .policy
         .run(move |s| {
-            let action = RequestedAction::Known(Action::ImageDelete);
+            let mut decided = Vec::new();
             for facts in about {
-                let name = facts.image.clone().unwrap_or_default();
-                if let Err(r) = s.authorize(&action, &asker, &Facts { jwt, ..facts })? {
-                    return Ok(Some((name, r)));
+                let facts = Facts { jwt, ..facts };
+                let answer = s.authorize(&asked, &asker, &facts)?;
+                let refused = answer.is_err();
+                decided.push((facts, answer));
+                if refused {
+                    break;
                 }
             }
-            Ok(None)
+            Ok(decided)
         })
         .await
         .map_err(ApiError::from)?;
+    let mut refused = None;
+    for (facts, answer) in decided {
+        if let Some(shadow) = state.policy.shadow_sampled() {
+            let answer = Ok(answer.clone());
+            super::shadow_authorize(&state, shadow, action.clone(), who.clone(), facts.clone(), &answer);
+        }
+        if let Err(r) = answer {
+            refused = Some((facts.image.unwrap_or_default(), r));
+        }
+    }
     if let Some((name, r)) = refused {
         // Someone else's image is answered as missing.
         let e = ApiError::from(r);

@@ -161,7 +161,7 @@ pub(crate) async fn authorize(state: &AppState, action: Action, principal: &Prin
 }
 
 /// Asks the shadow policy the same question in the background, to compare.
-fn shadow_authorize(
+pub(crate) fn shadow_authorize(
     state: &AppState,
     shadow: std::sync::Arc<crate::policy::Shadow>,
     action: RequestedAction,

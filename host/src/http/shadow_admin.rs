@@ -54,6 +54,7 @@ pub async fn load(
     require_admin(&caller)?;
     let mut candidate = candidate(&headers, body).await?;
     candidate.source = "shadow".into();
+    let _sharing = sharing(&state).await;
     state.policy.load_shadow(candidate).await.map_err(refused)?;
     let shared = shared_shadow(&state).await;
     Ok(Json(json!({"data": "影子策略已加载", "type": "ok", "shadow": shadow_state(&state), "shared": shared})))
@@ -64,6 +65,7 @@ pub async fn load(
 #[utoipa::path(post, path = "/api/admin/policy/shadow/promote", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "promoted", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, (status = 409, description = "no shadow policy (no_shadow_policy)", body = super::schema::ErrorBody), crate::http::schema::RateLimited))]
 pub async fn promote(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
     require_admin(&caller)?;
+    let _sharing = sharing(&state).await;
     state.policy.promote_shadow().await.map_err(|e| ApiError::of(Code::NoShadowPolicy).with_detail(e.to_string()))?;
     let shared = shared_answer(&state).await;
     shared_shadow(&state).await;
@@ -74,9 +76,18 @@ pub async fn promote(State(state): State<Shared>, caller: Caller) -> ApiResult<J
 #[utoipa::path(delete, path = "/api/admin/policy/shadow", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "dropped; what it found is in the answer", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, (status = 409, description = "no shadow policy (no_shadow_policy)", body = super::schema::ErrorBody), crate::http::schema::RateLimited))]
 pub async fn drop_shadow(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
     require_admin(&caller)?;
+    let _sharing = sharing(&state).await;
     let dropped = state.policy.drop_shadow().ok_or_else(|| ApiError::of(Code::NoShadowPolicy))?;
     let shared = shared_shadow(&state).await;
     Ok(Json(json!({"data": "影子策略已移除", "type": "ok", "dropped": dropped.describe(), "shared": shared})))
+}
+
+/// With several hosts, held across a change here and its publishing (the follower waits).
+async fn sharing(state: &Shared) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    match &state.shared_policy {
+        Some(shared) => Some(shared.sharing.clone().lock_owned().await),
+        None => None,
+    }
 }
 
 /// Publishes this host's shadow to the other hosts: true when published, false without a

@@ -139,7 +139,10 @@ pub(super) fn decide(
 }
 
 /// Judges one file in one sandbox session, on the policy's heavy capacity (shared
-/// fairly between `client`s). The stripped copy, if any, is made in `temp`.
+/// fairly between `client`s). The stripped copy, if any, is made in `temp`. A thumbnail
+/// the policy cannot make does not fail the upload: when judging with a thumbnail traps or
+/// runs out of time, the file is judged once more without one (the thumbnail shares the
+/// judgement's deadline and memory cap).
 pub async fn judge(
     policy: &Arc<PolicyRuntime>,
     temp: &TempArea,
@@ -147,12 +150,14 @@ pub async fn judge(
     received: Received,
     options: Options,
 ) -> Result<Judged, JudgeError> {
-    let stripped_temp = options.strip.then(|| temp.temp());
-    let stripped_path = stripped_temp.as_ref().map(|t| t.path().to_path_buf());
-    let upload = received.upload.clone();
-    let path = received.temp.path().to_path_buf();
-    let verdict =
-        policy.run_heavy(client, move |s| decide(s, upload, &path, stripped_path.as_deref(), &options)).await?;
+    let first = attempt(policy, temp, client, &received, options.clone()).await;
+    let (verdict, stripped_temp) = match first {
+        Err(e @ (PolicyError::Trap(_) | PolicyError::Timeout)) if options.thumb_width.is_some() => {
+            tracing::warn!(error = %e, "judging with a thumbnail failed; judging again without one");
+            attempt(policy, temp, client, &received, Options { thumb_width: None, ..options }).await?
+        }
+        other => other?,
+    };
     match verdict {
         Verdict::Accepted(a) => Ok(Judged {
             received,
@@ -165,4 +170,21 @@ pub async fn judge(
         Verdict::Refused(r) => Err(JudgeError::Refused(r)),
         Verdict::Io(e) => Err(JudgeError::Io(e)),
     }
+}
+
+/// One judging session, with a new temp file for the stripped copy.
+async fn attempt(
+    policy: &Arc<PolicyRuntime>,
+    temp: &TempArea,
+    client: &str,
+    received: &Received,
+    options: Options,
+) -> Result<(Verdict, Option<TempBlob>), PolicyError> {
+    let stripped_temp = options.strip.then(|| temp.temp());
+    let stripped_path = stripped_temp.as_ref().map(|t| t.path().to_path_buf());
+    let upload = received.upload.clone();
+    let path = received.temp.path().to_path_buf();
+    let verdict =
+        policy.run_heavy(client, move |s| decide(s, upload, &path, stripped_path.as_deref(), &options)).await?;
+    Ok((verdict, stripped_temp))
 }

@@ -5,7 +5,7 @@ use wasmtime::component::{Component, InstancePre, Resource};
 use wasmtime::{Engine, Store};
 
 use super::bindings::{self, BodyFile, State};
-use super::{v1, PolicyError};
+use super::{v1, Action, PolicyError, RequestedAction};
 
 /// The contract versions this host runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +107,14 @@ impl Exports {
     ) -> wasmtime::Result<Result<(), bindings::Rejection>> {
         match self {
             Exports::V2(p) => p.imgbed_policy_api().call_authorize(store, action, who, facts),
+            // Actions no 1.0 host asked about are not put to a 1.0 policy: it could only
+            // refuse what it never knew (uploader configs need an account token anyway;
+            // variants are served to anyone, like the files).
+            Exports::V1(_)
+                if matches!(action, RequestedAction::Known(Action::AccountUploaderConfig | Action::ImageVariant)) =>
+            {
+                Ok(Ok(()))
+            }
             Exports::V1(p) => p.adapter().authorize(store, action, who, facts),
         }
     }

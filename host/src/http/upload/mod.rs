@@ -24,7 +24,7 @@ use crate::auth::Caller;
 use crate::clock::now;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::ingest::{judge_shadowed, Judged, Naming, Options, Received};
-use crate::policy::{facts, Action, Facts, Upload, Usage};
+use crate::policy::{facts, Action, Facts, MediaKind, Upload, Usage};
 use crate::store::ImageRecord;
 
 /// How uploads are judged: named by the configured rule, stripped and thumbnailed as
@@ -218,6 +218,8 @@ pub async fn upload(
     // of this request.
     let (images, bytes) = state.store.usage(&who.id).await.map_err(ApiError::from)?;
     let mut usage = Usage { images, bytes };
+    // The same bytes twice in one request are stored once: counted once.
+    let mut counted = std::collections::HashSet::new();
     let mut plan: Vec<Result<Judged, ImageRecord>> = Vec::with_capacity(received.len());
     for r in received {
         match state.store.find_by_digest(&who.id, &r.upload.digest).await.map_err(ApiError::from)? {
@@ -228,9 +230,18 @@ pub async fn upload(
                 let options = Options { admit: Some((who.clone(), usage)), ..judge_options(&state) };
                 let judged = judge_shadowed(&state.policy, &state.temp, &client, who.kind, r, options).await;
                 phases.add(1, t.elapsed());
-                let judged = judged.map_err(|e| ApiError::from(e).with_file(filename))?;
-                usage.images += 1;
-                usage.bytes = usage.bytes.saturating_add(judged.upload.size);
+                let judged = judged.map_err(|e| ApiError::from(e).with_file(filename.clone()))?;
+                // The limit was picked from the first bytes; the judged kind decides.
+                let config = &state.settings.config;
+                let is_video = judged.media.kind == MediaKind::Video;
+                let limit = if is_video { config.video.size } else { config.server.image_size };
+                if judged.upload.size > limit {
+                    return Err(ApiError::too_large(limit).with_file(filename));
+                }
+                if counted.insert(judged.upload.digest.clone()) {
+                    usage.images += 1;
+                    usage.bytes = usage.bytes.saturating_add(judged.upload.size);
+                }
                 plan.push(Ok(judged));
             }
         }

@@ -220,7 +220,7 @@ impl ImageStore for SqliteStore {
 
     async fn usage(&self, owner: &str) -> Result<(u64, u64), StoreError> {
         let owner = owner.to_string();
-        self.with(move |c| owner_usage(c, &owner)).await
+        self.readers.clone().read_blocking(move |c| owner_usage(c, &owner)).await
     }
 
     async fn list(&self, owner: &str, offset: u64, limit: u64) -> Result<Page, StoreError> {

@@ -11,6 +11,7 @@
 //! | `sleep` | sleeps an hour (`std::thread::sleep`: WASI poll) |
 //! | `yell`  | writes 1 MiB to stderr, then accepts |
 //! | `mime-html` | accepts the file as `text/html` |
+//! | `thumb-trap` | traps when a thumbnail is wanted, else accepts |
 //!
 //! | file name starts with | `name` returns |
 //! |---|---|
@@ -119,6 +120,9 @@ impl Guest for TestPolicy {
             for _ in 0..1024 {
                 eprintln!("{line}");
             }
+        }
+        if f.starts_with("thumb-trap") && wanted.thumbnail_width.is_some() {
+            unreachable!("trap while making a thumbnail");
         }
         if f.starts_with("slow") {
             spin(host::setting("test.slow_ms").and_then(|v| v.parse().ok()).unwrap_or(100));
