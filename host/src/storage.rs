@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::blob::{marker, BlobStore, LocalBlobs, MongoBlobs, TempArea};
+use crate::blob::{marker, BlobStore, LocalBlobs, MongoBlobs, S3Blobs, TempArea};
 use crate::config::Settings;
 use crate::store::{MetaStore, MongoStore, SqliteStore, TimedStore};
 
@@ -56,7 +56,24 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
         .with_context(|| format!("opening the upload folder {}", settings.image_dir.display()))?;
     let image_zip = settings.config.server.image_zip;
     let (blobs, thumbs): (Arc<dyn BlobStore>, Option<Arc<dyn BlobStore>>) = match (db.blob.as_str(), &mongo) {
-        ("gridfs", Some(database)) => {
+        ("s3", _) => {
+            let s3 = &db.s3;
+            let blobs = S3Blobs::open(s3, "images").await.map_err(anyhow::Error::msg)?;
+            let thumbs = match image_zip {
+                true => {
+                    Some(Arc::new(S3Blobs::open(s3, "thumbs").await.map_err(anyhow::Error::msg)?) as Arc<dyn BlobStore>)
+                }
+                false => None,
+            };
+            (Arc::new(blobs), thumbs)
+        }
+        (kind @ ("mongo" | "gridfs"), Some(database)) => {
+            if kind == "gridfs" {
+                tracing::warn!(
+                    "database.blob \"gridfs\" is deprecated: the files are in chunk collections of imgbed's own, \
+                     not GridFS; say \"mongo\" (same store, nothing to migrate)"
+                );
+            }
             let limit = Duration::from_millis(db.timeout_ms);
             let open = |bucket: &'static str| MongoBlobs::open(database, bucket, SHARED_BLOB_GRACE, limit);
             let blobs = open("images").await.context("opening the blob store in MongoDB")?;
