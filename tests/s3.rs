@@ -236,3 +236,59 @@ async fn with_a_public_url_images_redirect_to_their_object() {
     let (status, body) = s.get("/images/no-such.png").await;
     assert_eq!(status, 404, "{body}");
 }
+
+fn migrate(from: &std::path::Path, to: &std::path::Path) -> Value {
+    let out = Command::new(common::binary())
+        .args(["migrate", "--config", from.to_str().unwrap(), "--to", to.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A stopped install's folder with `database` (and thumbnails, no token checks).
+fn install(database: Value) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let config = json!({"port": 0, "log": {"level": "warn"}, "auth": {"jwt": false},
+                        "ip_filter": {"enabled": false}, "server": {"image_zip": true}, "database": database});
+    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+    std::fs::set_permissions(dir.path().join("config.json"), std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn migrate_moves_files_from_a_folder_to_s3_and_on_to_mongodb_checking_digests() {
+    let local =
+        Server::start(json!({"database": {"engine": "sqlite", "blob": "local"}, "server": {"image_zip": true}}));
+    let mut names = Vec::new();
+    for seed in [21, 22, 23] {
+        names.push(local.upload_png(seed).await);
+    }
+    let local = local.stop();
+    // One file changed on disk behind the server's back: it must not be carried over as good.
+    std::fs::write(local.path().join("images").join(&names[2]), b"not what was stored").unwrap();
+
+    let s3 = install(json!({"engine": "sqlite", "blob": "s3", "s3": common::s3::config()}));
+    let report = migrate(&local.path().join("config.json"), &s3.path().join("config.json"));
+    assert_eq!(report["images"], 2, "{report}");
+    let skipped = report["skipped"].to_string();
+    assert!(skipped.contains(&names[2]) && skipped.contains("SHA-256"), "{report}");
+    let again = migrate(&local.path().join("config.json"), &s3.path().join("config.json"));
+    assert_eq!(again["images"], 0, "{again}");
+
+    let mongo = install(json!({"engine": "mongo", "mongo": common::fresh_mongo_uri(), "blob": "mongo"}));
+    let report = migrate(&s3.path().join("config.json"), &mongo.path().join("config.json"));
+    assert_eq!((report["images"].as_u64(), &report["skipped"]), (Some(2), &json!([])), "{report}");
+
+    for dir in [s3, mongo] {
+        let s = Server::start_in(dir);
+        for (seed, name) in [21, 22].into_iter().zip(&names) {
+            let res = s.http.get(s.at(&format!("/images/{name}"))).send().await.unwrap();
+            assert_eq!(res.status(), 200, "{name}");
+            assert_eq!(res.bytes().await.unwrap().to_vec(), fixtures::png(8, 8, seed));
+            assert_eq!(s.http.get(s.at(&format!("/thumbs/{name}.png"))).send().await.unwrap().status(), 200);
+        }
+        assert_eq!(s.get(&format!("/images/{}", names[2])).await.0, 404);
+    }
+}

@@ -78,6 +78,40 @@ pub fn engine_config() -> Value {
     config
 }
 
+/// With files in S3: the key prefix of the store `part` ("images", "thumbs") of the
+/// server whose config is in `dir`.
+fn s3_store(dir: &Path, part: &str) -> Option<String> {
+    let config: Value = serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    (config["database"]["blob"] == "s3")
+        .then(|| format!("{}{part}/", config["database"]["s3"]["prefix"].as_str().unwrap_or_default()))
+}
+
+/// The bytes stored as `name` in the store `part` ("images", "thumbs") of the server whose
+/// config is in `dir` (its folder, or its bucket), if any.
+pub fn stored_bytes(dir: &Path, part: &str, name: &str) -> Option<Vec<u8>> {
+    match s3_store(dir, part) {
+        Some(store) => s3::blob_bytes(&store, &format!("names/{name}")),
+        None => std::fs::read(dir.join(part).join(name)).ok(),
+    }
+}
+
+/// The bytes of the quarantine entry `entry` of the store `part`, if any.
+pub fn quarantined_bytes(dir: &Path, part: &str, entry: &str) -> Option<Vec<u8>> {
+    match s3_store(dir, part) {
+        Some(store) => s3::blob_bytes(&store, &format!("quarantine/{entry}")),
+        None => std::fs::read(dir.join(part).join("quarantine").join(entry)).ok(),
+    }
+}
+
+/// Stores `bytes` as `name` in the store `part` behind the server's back (in its folder,
+/// or in its bucket as the server would).
+pub fn plant(dir: &Path, part: &str, name: &str, bytes: &[u8]) {
+    match s3_store(dir, part) {
+        Some(store) => s3::put_blob(&store, name, bytes.to_vec()),
+        None => std::fs::write(dir.join(part).join(name), bytes).unwrap(),
+    }
+}
+
 impl Server {
     /// Starts a server with the default config plus `overrides`, on the engine under test
     /// (see [`engine`]). Token checks and the IP filter are off unless the overrides turn
@@ -157,16 +191,19 @@ impl Server {
 
     /// With files in S3: the key prefix of this server's images (`{prefix}images/`).
     fn s3_images(&self) -> Option<String> {
-        let config = self.config();
-        (config["database"]["blob"] == "s3")
-            .then(|| format!("{}images/", config["database"]["s3"]["prefix"].as_str().unwrap_or_default()))
+        s3_store(self.path(), "images")
     }
 
     /// Stored files: in the image folder (not the temp area), or named in the bucket.
     pub fn stored_files(&self) -> Vec<String> {
-        if let Some(images) = self.s3_images() {
-            return s3::keys_under(&format!("{images}names/"));
+        match self.s3_images() {
+            Some(images) => s3::keys_under(&format!("{images}names/")),
+            None => self.local_files(),
         }
+    }
+
+    /// Files in the local image folder (not the temp area), wherever stored files live.
+    pub fn local_files(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(self.images_dir())
             .unwrap()
             .filter_map(|e| e.ok())
