@@ -84,7 +84,8 @@ pub fn validate(s: &S3Config) -> Result<(), (String, String)> {
     if s.bucket.is_empty() {
         return bad("bucket", "is required with database.blob \"s3\"");
     }
-    if !s.endpoint.is_empty() && !(s.endpoint.starts_with("http://") || s.endpoint.starts_with("https://")) {
+    let http = |url: &str| url.starts_with("http://") || url.starts_with("https://");
+    if !s.endpoint.is_empty() && !http(&s.endpoint) {
         return bad("endpoint", "must be an http:// or https:// URL (or empty for AWS)");
     }
     let safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.');
@@ -100,7 +101,7 @@ pub fn validate(s: &S3Config) -> Result<(), (String, String)> {
     if !(5..=512).contains(&s.part_size_mb) {
         return bad("part_size_mb", "must be between 5 and 512 (S3's smallest part is 5 MiB)");
     }
-    if !s.public_url.is_empty() && !(s.public_url.starts_with("http://") || s.public_url.starts_with("https://")) {
+    if !s.public_url.is_empty() && !http(&s.public_url) {
         return bad("public_url", "must be an http:// or https:// URL");
     }
     if s.redirect && s.public_url.is_empty() {
