@@ -32,6 +32,9 @@ pub struct S3Config {
     pub retries: u32,
     /// Upload part size, MiB (5–512): the most of a file held in memory per upload.
     pub part_size_mb: u64,
+    /// Parts' worth of bytes sent at once over all uploads (small files count by their
+    /// size): uploads to S3 hold at most this many parts in memory, however many run.
+    pub parts_in_flight: u32,
     /// Seconds an object without a name (an upload between its object and its name on
     /// some host) is left alone before start-up moves it to quarantine.
     pub grace_s: u64,
@@ -56,6 +59,7 @@ impl Default for S3Config {
             connect_timeout_ms: 2_000,
             retries: 2,
             part_size_mb: 8,
+            parts_in_flight: 4,
             grace_s: 900,
             public_url: String::new(),
             redirect: false,
@@ -97,6 +101,9 @@ pub fn validate(s: &S3Config) -> Result<(), (String, String)> {
     }
     if s.timeout_ms == 0 || s.connect_timeout_ms == 0 {
         return bad("timeout_ms", "timeouts must be above 0");
+    }
+    if s.parts_in_flight == 0 {
+        return bad("parts_in_flight", "must be at least 1");
     }
     if !(5..=512).contains(&s.part_size_mb) {
         return bad("part_size_mb", "must be between 5 and 512 (S3's smallest part is 5 MiB)");

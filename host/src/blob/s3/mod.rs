@@ -7,6 +7,7 @@
 mod client;
 mod layout;
 mod sweep;
+mod upload;
 
 use std::io;
 use std::path::Path;
@@ -16,11 +17,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3;
-use object_store::{
-    Attribute, Attributes, GetOptions, ObjectStore, ObjectStoreExt, PutMode, PutMultipartOptions, PutOptions,
-    PutPayload,
-};
-use tokio::io::AsyncReadExt;
+use object_store::{Attribute, Attributes, GetOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use super::{is_safe_name, unsafe_name, BlobStore, ByteStream, Fetched, QUARANTINE};
 use crate::clock::{now, seconds};
@@ -36,6 +33,9 @@ pub struct S3Blobs {
     /// Bound on each request.
     limit: Duration,
     part_size: usize,
+    /// MiB of parts (or of whole small files) being sent at once, over all uploads: the
+    /// bound on the memory uploads to S3 take, however many run.
+    sending: Arc<tokio::sync::Semaphore>,
     grace: Duration,
     public_url: String,
 }
@@ -59,6 +59,9 @@ impl S3Blobs {
             keys: Layout::new(&config.prefix, part),
             limit: Duration::from_millis(config.timeout_ms),
             part_size: (config.part_size_mb as usize) << 20,
+            sending: Arc::new(tokio::sync::Semaphore::new(
+                (config.parts_in_flight.max(1) as usize) * (config.part_size_mb as usize),
+            )),
             grace: Duration::from_secs(config.grace_s),
             public_url: config.public_url.clone(),
         };
@@ -127,41 +130,6 @@ impl S3Blobs {
         attributes
     }
 
-    /// Writes the file at `path` to a new object: one PUT when it fits in a part, else a
-    /// multipart upload that holds one part in memory at a time. Returns its length.
-    async fn write_object(&self, path: &Path, object: &str, attributes: Attributes) -> io::Result<u64> {
-        let at = self.keys.object(object);
-        let mut file = tokio::fs::File::open(path).await?;
-        let len = file.metadata().await?.len();
-        if len <= self.part_size as u64 {
-            let mut bytes = Vec::with_capacity(len as usize);
-            file.read_to_end(&mut bytes).await?;
-            let opts = PutOptions { attributes, ..PutOptions::default() };
-            bounded(self.limit, self.client.put_opts(&at, PutPayload::from(bytes), opts)).await?;
-            return Ok(len);
-        }
-        let opts = PutMultipartOptions { attributes, ..PutMultipartOptions::default() };
-        let mut upload = bounded(self.limit, self.client.put_multipart_opts(&at, opts)).await?;
-        let written: io::Result<()> = async {
-            loop {
-                let mut part = Vec::with_capacity(self.part_size);
-                (&mut file).take(self.part_size as u64).read_to_end(&mut part).await?;
-                if part.is_empty() {
-                    break;
-                }
-                bounded(self.limit, upload.put_part(PutPayload::from(part))).await?;
-            }
-            bounded(self.limit, upload.complete()).await.map(|_| ())
-        }
-        .await;
-        if let Err(e) = written {
-            // Parts of an aborted upload are not objects; the service drops them.
-            let _ = tokio::time::timeout(self.limit, upload.abort()).await;
-            return Err(e);
-        }
-        Ok(len)
-    }
-
     /// Makes the object visible as `name`, or removes it when the name is taken.
     async fn publish(&self, name: &str, object: String, length: u64) -> io::Result<()> {
         let pointer = Pointer { object: object.clone(), length, created: now() };
@@ -197,7 +165,7 @@ impl S3Blobs {
             return Err(taken(name));
         }
         let object = Layout::new_object(name);
-        let length = self.write_object(path, &object, Self::attributes(name, mime)).await?;
+        let length = upload::write_object(self, path, &object, Self::attributes(name, mime)).await?;
         self.publish(name, object, length).await
     }
 }
