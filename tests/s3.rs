@@ -125,6 +125,17 @@ fn wrong_credentials_or_a_missing_bucket_stop_start_up_with_a_clear_error() {
     assert!(!err.contains(s3["secret_key"].as_str().unwrap()), "{err}");
 }
 
+/// A first write to a fresh SeaweedFS can take seconds (it sets up its volumes): done
+/// here, with no short timeout, before a test that times the store.
+async fn warm_up() {
+    let at = Path::from(format!("warm-up/{:016x}", rand_u64()));
+    bucket().put(&at, PutPayload::from_static(b"warm")).await.unwrap();
+}
+
+fn rand_u64() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+}
+
 /// `s3` with its endpoint replaced by `proxy`'s address.
 fn via(proxy: &proxy::Proxy, timeout_ms: u64) -> Value {
     let mut s3 = common::s3::config();
@@ -174,6 +185,7 @@ async fn recovers(s: &Server, name: &str, bytes: &[u8]) {
 // The proxy runs on the test's runtime, which must keep running while a server starts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_out_of_reach_gives_503_and_readyz_says_so_then_service_comes_back() {
+    warm_up().await;
     let proxy = proxy::Proxy::start(upstream()).await;
     let s = s3_server(via(&proxy, 1000), json!({"server": {"image_zip": false, "file_cache_mb": 0}}));
     let name = s.upload_png(1).await;
@@ -188,6 +200,7 @@ async fn s3_out_of_reach_gives_503_and_readyz_says_so_then_service_comes_back() 
 // The proxy runs on the test's runtime, which must keep running while a server starts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_s3_gives_503_within_the_request_timeout() {
+    warm_up().await;
     let proxy = proxy::Proxy::start(upstream()).await;
     let s = s3_server(via(&proxy, 800), json!({"server": {"image_zip": false, "file_cache_mb": 0}}));
     let name = s.upload_png(2).await;
