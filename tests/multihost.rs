@@ -227,9 +227,12 @@ async fn two_hosts_deleting_the_same_images_at_once_both_answer_and_nothing_is_l
         let n = db.collection::<mongodb::bson::Document>(collection).count_documents(mongodb::bson::doc! {}).await;
         assert_eq!(n.unwrap(), 0, "{collection}");
     }
-    // With files in S3: nothing left in the bucket either but the readiness probes.
+    // With files in S3: nothing left in the bucket either but the readiness probes and the marker.
     if let Some(prefix) = a.config()["database"]["s3"]["prefix"].as_str().filter(|_| common::s3::blob() == "s3") {
-        let left: Vec<String> = common::s3::keys_under(prefix).into_iter().filter(|k| !k.ends_with(".probe")).collect();
+        let left: Vec<String> = common::s3::keys_under(prefix)
+            .into_iter()
+            .filter(|k| !k.ends_with(".probe") && !k.ends_with(".imgbed-store"))
+            .collect();
         assert!(left.is_empty(), "{left:?}");
     }
 }

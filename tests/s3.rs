@@ -68,7 +68,10 @@ async fn objects_carry_their_type_and_a_safe_disposition_under_keys_never_reused
     // Deleted: its name, its object and its thumbnail go. The same bytes again get a new key.
     let del = s.http.post(s.at("/api/image_delete")).json(&json!({"name": name})).send().await.unwrap();
     assert_eq!(del.status(), 200);
-    let left: Vec<String> = common::s3::keys_under(&prefix).into_iter().filter(|k| !k.ends_with(".probe")).collect();
+    let left: Vec<String> = common::s3::keys_under(&prefix)
+        .into_iter()
+        .filter(|k| !k.ends_with(".probe") && !k.ends_with(".imgbed-store"))
+        .collect();
     assert!(left.is_empty(), "{left:?}");
     let again = s.upload_png(5).await;
     assert_eq!(again, name, "the same name again (the naming rule is by content)");
@@ -98,12 +101,17 @@ async fn a_file_larger_than_a_part_is_stored_in_parts_and_ranges_cross_them() {
 /// Runs the binary on `s3` and expects it to refuse to start within 10 s; its stderr.
 fn refused_start(s3: Value) -> String {
     let dir = tempfile::tempdir().unwrap();
+    refused_start_in(dir.path(), s3)
+}
+
+/// [`refused_start`] on the install in `dir` (its database), with `s3`.
+fn refused_start_in(dir: &std::path::Path, s3: Value) -> String {
     let config = json!({"port": 0, "database": {"blob": "s3", "s3": s3}});
-    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
     let started = Instant::now();
     let out = Command::new(common::binary())
         .arg("--config")
-        .arg(dir.path().join("config.json"))
+        .arg(dir.join("config.json"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output()
@@ -123,6 +131,29 @@ fn wrong_credentials_or_a_missing_bucket_stop_start_up_with_a_clear_error() {
     let err = refused_start(s3.clone());
     assert!(err.contains("the bucket does not exist"), "{err}");
     assert!(!err.contains(s3["secret_key"].as_str().unwrap()), "{err}");
+}
+
+#[tokio::test]
+async fn a_database_and_a_bucket_prefix_that_do_not_belong_together_are_refused() {
+    let s3 = common::s3::config();
+    let s = s3_server(s3.clone(), json!({}));
+    s.upload_png(31).await;
+    let first = s.stop();
+    // A second install (a fresh database) pointed at the first one's prefix.
+    let other = tempfile::tempdir().unwrap();
+    let err = refused_start_in(other.path(), s3.clone());
+    assert!(err.contains("holds stored files but the database has no records"), "{err}");
+    // The first install's database pointed at another (empty) prefix.
+    let mut elsewhere = s3.clone();
+    elsewhere["prefix"] = json!(format!("{}-other/", s3["prefix"].as_str().unwrap().trim_end_matches('/')));
+    let err = refused_start_in(first.path(), elsewhere);
+    assert!(err.contains("has no store marker, but the database holds records"), "{err}");
+    // Back on its own prefix, it starts.
+    let config = json!({"port": 0, "log": {"level": "warn"}, "auth": {"jwt": false}, "ip_filter": {"enabled": false},
+                        "server": {"image_zip": true}, "database": {"blob": "s3", "s3": s3}});
+    std::fs::write(first.path().join("config.json"), config.to_string()).unwrap();
+    let again = Server::start_in(first);
+    assert_eq!(again.stored_files().len(), 1);
 }
 
 /// A first write to a fresh SeaweedFS can take seconds (it sets up its volumes): done

@@ -77,6 +77,11 @@ impl Layout {
         self.path(QUARANTINE)
     }
 
+    /// The store marker (see `marker.rs`).
+    pub fn marker(&self) -> Path {
+        self.path(".imgbed-store")
+    }
+
     /// The readiness probe's object.
     pub fn probe(&self) -> Path {
         self.path(".probe")

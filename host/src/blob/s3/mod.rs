@@ -6,6 +6,7 @@
 
 mod client;
 mod layout;
+mod marker;
 mod sweep;
 mod upload;
 
