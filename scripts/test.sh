@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: schemathesis against the live server's own OpenAPI document,
 # then guest logic in the sandbox, the web UI in headless Chromium, and black-box tests of the real binary against
-# real servers on loopback (SMTP, MongoDB protocol), on SQLite and again on MongoDB. Does its own set-up (wasm target, test
+# real servers on loopback (SMTP, MongoDB protocol, S3), on SQLite and again on MongoDB, and the suites that
+# touch files once more with the files in S3. Does its own set-up (wasm target, test
 # servers, stopped by PID at the end); extra arguments go to `cargo test`.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -40,4 +41,10 @@ if [ "$#" -eq 0 ]; then
   IMGBED_TEST_ENGINE=mongo cargo test --locked \
     --test store --test api --test accounts --test media --test swap --test operations --test migrate \
     --test safety --test crash --test backup
+fi
+if [ "$#" -eq 0 ]; then
+  # The suites that touch files, with the files in S3 (the SeaweedFS test server); the two-host
+  # suite on MongoDB + S3.
+  IMGBED_TEST_BLOB=s3 cargo test --locked --test api --test accounts --test media --test migrate --test backup
+  IMGBED_TEST_ENGINE=mongo IMGBED_TEST_BLOB=s3 cargo test --locked --test multihost
 fi

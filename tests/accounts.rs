@@ -154,7 +154,7 @@ async fn users_see_and_touch_only_their_own_images() {
     assert_error(&get_as(&s, &b, &format!("/api/image_format?name={name}")).await, 404, "not_found");
     let res = s.http.post(s.at("/api/image_delete")).bearer_auth(&b).json(&json!({"name": name})).send().await.unwrap();
     assert_error(&common::answer(res).await, 404, "not_found");
-    assert!(s.images_dir().join(&name).exists());
+    assert!(s.stored_files().contains(&name));
     // The same bytes uploaded by B are B's own copy, not a link to A's record.
     let (_, dup) = upload_as(&s, &b, 10).await;
     assert_ne!(dup["files"][0]["name"], name.as_str());
@@ -164,7 +164,7 @@ async fn users_see_and_touch_only_their_own_images() {
     let res =
         s.http.post(s.at(&format!("/api/image_delete?token={a}"))).json(&json!({"name": name})).send().await.unwrap();
     assert_eq!(common::answer(res).await.0, 200);
-    assert!(!s.images_dir().join(&name).exists());
+    assert!(!s.stored_files().contains(&name));
 }
 
 #[tokio::test]

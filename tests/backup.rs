@@ -177,7 +177,7 @@ async fn backup_under_load_restores_every_record_with_its_file() {
 fn engine_with_blobs() -> Value {
     let mut config = common::engine_config();
     if common::engine() == "mongo" {
-        config["database"]["blob"] = json!("gridfs");
+        config["database"]["blob"] = json!("mongo");
     }
     config
 }
@@ -269,14 +269,15 @@ async fn a_file_that_does_not_match_its_record_fails_backup_and_restore() {
     tool(&["backup", "--config", config, good.to_str().unwrap()]);
 
     // A stored file changed behind the server's back: the backup says so and fails.
-    std::fs::write(s.images_dir().join(&a), common::fixtures::png(8, 8, 99)).unwrap();
+    common::plant(s.path(), "images", &a, &common::fixtures::png(8, 8, 99));
     let bad = root.path().join("bad");
     let err = failing(&["backup", "--config", config, bad.to_str().unwrap()]);
     assert!(err.contains("do not match") && err.contains(&a), "{err}");
     assert!(!bad.join("manifest.json").exists(), "not a finished backup");
     drop(s);
 
-    // A backup file changed afterwards: the restore's check finds it.
+    // A backup file changed afterwards: the restore's copy (which checks each file's digest
+    // against its record) refuses to bring it over.
     std::fs::write(good.join("images").join(&b), common::fixtures::png(8, 8, 98)).unwrap();
     let new = tempfile::tempdir().unwrap();
     let mut new_config = json!({"log": {"level": "warn"}});
@@ -286,5 +287,5 @@ async fn a_file_that_does_not_match_its_record_fails_backup_and_restore() {
     std::fs::write(new.path().join("config.json"), serde_json::to_vec(&new_config).unwrap()).unwrap();
     let err =
         failing(&["restore", "--config", new.path().join("config.json").to_str().unwrap(), good.to_str().unwrap()]);
-    assert!(err.contains("failed the check") && err.contains(&b), "{err}");
+    assert!(err.contains("could not be restored") && err.contains("not the recorded one") && err.contains(&b), "{err}");
 }

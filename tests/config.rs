@@ -44,6 +44,27 @@ fn bad_config_stops_start_up_naming_the_key() {
     assert!(err.contains("policy.trusted_keys") && err.contains("entry 0"), "{err}");
     let err = start_fails_with(r#"{"policy": {"trusted_keys": ["AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="]}}"#);
     assert!(err.contains("policy.trusted_keys") && err.contains("weak"), "{err}");
+    // Files in S3 need a bucket; parts below S3's 5 MiB are refused; the chunk store needs MongoDB.
+    let err = start_fails_with(r#"{"database": {"blob": "s3"}}"#);
+    assert!(err.contains("database.s3.bucket"), "{err}");
+    let err = start_fails_with(r#"{"database": {"blob": "s3", "s3": {"bucket": "b", "part_size_mb": 1}}}"#);
+    assert!(err.contains("database.s3.part_size_mb"), "{err}");
+    let err = start_fails_with(r#"{"database": {"blob": "s3", "s3": {"bucket": "b", "access_key": "k"}}}"#);
+    assert!(err.contains("database.s3.secret_key"), "{err}");
+    let err = start_fails_with(r#"{"database": {"blob": "gridfs"}}"#);
+    assert!(err.contains("database.blob") && err.contains("engine"), "{err}");
+}
+
+#[test]
+fn the_old_name_gridfs_still_opens_the_mongodb_chunk_store_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        serde_json::json!({"database": {"engine": "mongo", "mongo": common::fresh_mongo_uri(), "blob": "gridfs"}});
+    std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+    let out = Command::new(binary()).arg("--config").arg(dir.path().join("config.json")).arg("fsck").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("deprecated") && err.contains("\"mongo\""), "{err}");
 }
 
 #[tokio::test]

@@ -78,7 +78,7 @@ async fn losing_mongodb_gives_503_and_service_comes_back_with_it() {
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut mongo = mongo_server(port, data.path());
-    let s = Server::start(json!({"database": {"engine": "mongo", "blob": "gridfs", "timeout_ms": 1000,
+    let s = Server::start(json!({"database": {"engine": "mongo", "blob": "mongo", "timeout_ms": 1000,
                                               "mongo": format!("mongodb://127.0.0.1:{port}/faults")}}));
     let (status, up) = s.upload(&[("a.png", fixtures::png(8, 8, 1), "image/png")]).await;
     assert_eq!(status, 200, "{up}");
@@ -126,7 +126,7 @@ async fn a_hung_mongodb_gives_503_within_the_timeout_and_nothing_blocks() {
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
     let mongo = mongo_server(port, data.path());
-    let s = Server::start(json!({"database": {"engine": "mongo", "blob": "gridfs", "timeout_ms": 800,
+    let s = Server::start(json!({"database": {"engine": "mongo", "blob": "mongo", "timeout_ms": 800,
                                               "mongo": format!("mongodb://127.0.0.1:{port}/hung")},
                                  "server": {"image_zip": true}}));
     let (status, up) = s.upload(&[("a.png", fixtures::png(8, 8, 1), "image/png")]).await;

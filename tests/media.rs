@@ -51,10 +51,10 @@ async fn thumbnails_are_made_for_every_format_keeping_aspect_and_never_enlarged(
 async fn deleting_an_image_deletes_its_thumbnail() {
     let s = Server::start(json!({"server": {"image_zip": true}}));
     let (name, _) = thumb_of(&s, "a.png", fixtures::png(400, 400, 9)).await;
-    let thumb = s.path().join("thumbs").join(format!("{name}.png"));
-    assert!(thumb.exists());
+    let thumb = format!("{name}.png");
+    assert!(common::stored_bytes(s.path(), "thumbs", &thumb).is_some());
     assert_eq!(s.post_json("/api/image_delete", &json!({"name": name})).await.0, 200);
-    assert!(!thumb.exists());
+    assert!(common::stored_bytes(s.path(), "thumbs", &thumb).is_none());
     let res = s.http.get(s.at(&format!("/thumbs/{name}.png"))).send().await.unwrap();
     assert_eq!(res.status(), 404);
 }
@@ -73,12 +73,12 @@ async fn orphan_thumbnails_are_moved_to_quarantine_at_start() {
     let s = Server::start(json!({"server": {"image_zip": true}}));
     let (name, _) = thumb_of(&s, "k.png", fixtures::png(200, 200, 11)).await;
     let dir = s.stop();
-    std::fs::write(dir.path().join("thumbs/gone.png.png"), b"orphan").unwrap();
+    common::plant(dir.path(), "thumbs", "gone.png.png", b"orphan");
     let s = Server::start_in(dir);
     assert_eq!(s.reconciled().await["quarantined"], 1);
-    assert!(!s.path().join("thumbs/gone.png.png").exists());
-    assert_eq!(std::fs::read(s.path().join("thumbs/quarantine/gone.png.png")).unwrap(), b"orphan");
-    assert!(s.path().join("thumbs").join(format!("{name}.png")).exists());
+    assert!(common::stored_bytes(s.path(), "thumbs", "gone.png.png").is_none());
+    assert_eq!(common::quarantined_bytes(s.path(), "thumbs", "gone.png.png").unwrap(), b"orphan");
+    assert!(common::stored_bytes(s.path(), "thumbs", &format!("{name}.png")).is_some());
 }
 
 /// Uploads one file and returns the answer's file entry, asserting success.

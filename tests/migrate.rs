@@ -58,7 +58,7 @@ async fn migrate_copies_a_sqlite_install_into_mongodb_and_checks_it() {
     let target = tempfile::tempdir().unwrap();
     let target_config = write_config(
         target.path(),
-        &json!({"database": {"engine": "mongo", "mongo": common::fresh_mongo_uri(), "blob": "gridfs"},
+        &json!({"database": {"engine": "mongo", "mongo": common::fresh_mongo_uri(), "blob": "mongo"},
                 "auth": {"jwt": true, "secret": SECRET}, "server": {"image_zip": true}}),
     );
     let from = source.path().join("config.json");

@@ -18,10 +18,17 @@ fn two_hosts(extra: Value) -> (Server, Server) {
 
 fn two_hosts_on(uri: &str, extra: Value) -> (Server, Server) {
     let mut config = json!({
-        "database": {"engine": "mongo", "mongo": uri, "blob": "gridfs"},
+        "database": {"engine": "mongo", "mongo": uri, "blob": "mongo"},
         "auth": {"jwt": true, "secret": "a-shared-secret-for-both-hosts", "admin_token": "shared-admin-token-0123456789"},
         "server": {"image_zip": true},
     });
+    if common::s3::blob() == "s3" {
+        // Both hosts on one bucket (and one prefix in it), with the shared grace period.
+        let mut s3 = common::s3::config();
+        s3["grace_s"] = json!(900);
+        config["database"]["blob"] = json!("s3");
+        config["database"]["s3"] = s3;
+    }
     if let (Value::Object(c), Value::Object(e)) = (&mut config, extra) {
         for (k, v) in e {
             c.insert(k, v);
@@ -61,8 +68,9 @@ async fn two_hosts_share_records_blobs_and_tokens() {
     let (status, up) = answer(res).await;
     assert_eq!(status, 200, "{up}");
     let name = up["files"][0]["name"].as_str().unwrap().to_string();
-    // Nothing of it is in the local folders: blobs live in the database.
-    assert!(a.stored_files().is_empty() && b.stored_files().is_empty());
+    // Nothing of it is in the local folders: blobs live in the database (or the bucket).
+    assert!(a.local_files().is_empty() && b.local_files().is_empty());
+    assert_eq!(a.stored_files(), b.stored_files());
 
     // Listed, described and served by the other host, whole and in ranges across chunk edges.
     let (status, list) = get(&b, &token, "/api/image_list").await;
@@ -219,6 +227,14 @@ async fn two_hosts_deleting_the_same_images_at_once_both_answer_and_nothing_is_l
         let n = db.collection::<mongodb::bson::Document>(collection).count_documents(mongodb::bson::doc! {}).await;
         assert_eq!(n.unwrap(), 0, "{collection}");
     }
+    // With files in S3: nothing left in the bucket either but the readiness probes and the marker.
+    if let Some(prefix) = a.config()["database"]["s3"]["prefix"].as_str().filter(|_| common::s3::blob() == "s3") {
+        let left: Vec<String> = common::s3::keys_under(prefix)
+            .into_iter()
+            .filter(|k| !k.ends_with(".probe") && !k.ends_with(".imgbed-store"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
 }
 
 #[tokio::test]
@@ -228,7 +244,7 @@ async fn a_host_with_trusted_keys_refuses_an_unsigned_or_forged_shared_policy() 
     let (trusted, other) = (keygen(keys.path(), "trusted"), keygen(keys.path(), "other"));
     let uri = common::fresh_mongo_uri();
     let admin = "shared-admin-token-0123456789";
-    let config = json!({"database": {"engine": "mongo", "mongo": uri, "blob": "gridfs"},
+    let config = json!({"database": {"engine": "mongo", "mongo": uri, "blob": "mongo"},
                         "auth": {"jwt": false, "secret": "a-shared-secret-for-both-hosts", "admin_token": admin}});
     // Host A checks no signatures (it carries what it gets); host B trusts one key.
     let a = Server::start(config.clone());

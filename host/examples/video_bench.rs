@@ -5,6 +5,9 @@
 //! high-water mark, VmHWM) with the time taken.
 //!
 //! cargo run --release -p imgbed-host --example video_bench -- target/release/imgbed [CLIENTS] [MIB]
+//!
+//! `VIDEO_BENCH_DATABASE` (JSON) replaces the config's `database` section, e.g. to
+//! store the files in an S3 bucket.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -48,10 +51,13 @@ async fn main() {
     let payload = mib * 1024 * 1024 - 4096;
 
     let dir = tempfile::tempdir().unwrap();
-    let config = serde_json::json!({
+    let mut config = serde_json::json!({
         "port": 0, "log": {"level": "warn", "files": false}, "auth": {"jwt": false},
         "ip_filter": {"enabled": false}, "video": {"enabled": true, "size": mib * 1024 * 1024},
     });
+    if let Ok(database) = std::env::var("VIDEO_BENCH_DATABASE") {
+        config["database"] = serde_json::from_str(&database).expect("VIDEO_BENCH_DATABASE is JSON");
+    }
     std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
     let mut child = Command::new(&binary)
         .arg("--config")

@@ -37,21 +37,49 @@ pub struct Report {
     pub skipped: Vec<(String, String)>,
 }
 
-/// Copies a blob between stores through a local temp file.
-async fn copy_blob(from: &dyn BlobStore, to: &dyn BlobStore, temp: &TempArea, name: &str) -> anyhow::Result<bool> {
-    let Some(len) = from.size(name).await? else { return Ok(false) };
+/// What copying one blob found.
+enum Copied {
+    Done,
+    Missing,
+    /// The source's bytes do not hash to the record's digest: not copied.
+    WrongDigest(String),
+}
+
+/// Copies a blob between stores through a local temp file, checking its SHA-256 against
+/// `digest` (when given) before the target stores it, with its type `mime`.
+async fn copy_blob(
+    from: &dyn BlobStore,
+    to: &dyn BlobStore,
+    temp: &TempArea,
+    name: &str,
+    check: Option<(&str, &str)>,
+) -> anyhow::Result<Copied> {
+    let Some(len) = from.size(name).await? else { return Ok(Copied::Missing) };
     let file = temp.temp();
+    let mut hash = Sha256::new();
     {
         let mut out = std::fs::File::create(file.path())?;
         let mut stream = from.read(name, 0, len).await?;
         while let Some(chunk) = stream.next().await {
-            out.write_all(&chunk?)?;
+            let chunk = chunk?;
+            hash.update(&chunk);
+            out.write_all(&chunk)?;
         }
         out.sync_all()?;
     }
-    match to.put_file(file.path(), name).await {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(true),
+    let stored = match check {
+        Some((digest, mime)) => {
+            let found = hex::encode(hash.finalize());
+            if found != digest {
+                return Ok(Copied::WrongDigest(found));
+            }
+            to.put_file_as(file.path(), name, mime).await
+        }
+        None => to.put_file(file.path(), name).await,
+    };
+    match stored {
+        Ok(()) => Ok(Copied::Done),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(Copied::Done),
         Err(e) => Err(e.into()),
     }
 }
@@ -81,12 +109,20 @@ pub async fn migrate(from: &Storage, to: &Storage) -> anyhow::Result<Report> {
             report.already_there += 1;
             continue;
         }
-        if !copy_blob(from.blobs.as_ref(), to.blobs.as_ref(), &to.temp, &name).await? {
-            report.skipped.push((name, "its file is missing".into()));
-            continue;
+        let check = Some((record.digest.as_str(), record.mime.as_str()));
+        match copy_blob(from.blobs.as_ref(), to.blobs.as_ref(), &to.temp, &name, check).await? {
+            Copied::Done => {}
+            Copied::Missing => {
+                report.skipped.push((name, "its file is missing".into()));
+                continue;
+            }
+            Copied::WrongDigest(found) => {
+                report.skipped.push((name, format!("its file's SHA-256 is {found}, not the recorded one")));
+                continue;
+            }
         }
         if let (Some(a), Some(b)) = (&from.thumbs, &to.thumbs) {
-            copy_blob(a.as_ref(), b.as_ref(), &to.temp, &thumb_name(&name)).await?;
+            copy_blob(a.as_ref(), b.as_ref(), &to.temp, &thumb_name(&name), None).await?;
         }
         match to.store.insert(&record).await {
             Ok(()) => report.images += 1,
@@ -310,7 +346,7 @@ pub async fn import_original(
             continue;
         }
         let stored = judged.stripped.as_ref().unwrap_or(&judged.received.temp).path().to_path_buf();
-        match to.blobs.put_file(&stored, &name).await {
+        match to.blobs.put_file_as(&stored, &name, &judged.media.mime).await {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e.into()),

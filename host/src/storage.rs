@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::blob::{marker, BlobStore, LocalBlobs, MongoBlobs, TempArea};
+use crate::blob::{marker, BlobStore, LocalBlobs, MongoBlobs, S3Blobs, TempArea};
 use crate::config::Settings;
 use crate::store::{MetaStore, MongoStore, SqliteStore, TimedStore};
 
@@ -56,7 +56,25 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
         .with_context(|| format!("opening the upload folder {}", settings.image_dir.display()))?;
     let image_zip = settings.config.server.image_zip;
     let (blobs, thumbs): (Arc<dyn BlobStore>, Option<Arc<dyn BlobStore>>) = match (db.blob.as_str(), &mongo) {
-        ("gridfs", Some(database)) => {
+        ("s3", _) => {
+            let s3 = &db.s3;
+            let blobs = S3Blobs::open(s3, "images").await.map_err(anyhow::Error::msg)?;
+            check_bucket(store.as_ref(), &blobs, s3).await?;
+            let thumbs = match image_zip {
+                true => {
+                    Some(Arc::new(S3Blobs::open(s3, "thumbs").await.map_err(anyhow::Error::msg)?) as Arc<dyn BlobStore>)
+                }
+                false => None,
+            };
+            (Arc::new(blobs), thumbs)
+        }
+        (kind @ ("mongo" | "gridfs"), Some(database)) => {
+            if kind == "gridfs" {
+                tracing::warn!(
+                    "database.blob \"gridfs\" is deprecated: the files are in chunk collections of imgbed's own, \
+                     not GridFS; say \"mongo\" (same store, nothing to migrate)"
+                );
+            }
             let limit = Duration::from_millis(db.timeout_ms);
             let open = |bucket: &'static str| MongoBlobs::open(database, bucket, SHARED_BLOB_GRACE, limit);
             let blobs = open("images").await.context("opening the blob store in MongoDB")?;
@@ -133,6 +151,47 @@ async fn check_image_folder(settings: &Settings, store: &dyn MetaStore) -> anyho
             if has_records {
                 tracing::info!(folder = %dir.display(), "image folder of an earlier version: store marker written");
             }
+            store.set_meta(STORE_ID, &id).await?;
+            Ok(())
+        }
+    }
+}
+
+/// The bucket prefix and the database must belong together, as a local folder and its
+/// database do: the prefix's marker names the store id the database keeps. Refused: a
+/// database with records and a prefix without a marker (a wrong prefix or bucket); a
+/// prefix with a marker and stored files and a database that never saw it; two ids.
+async fn check_bucket(store: &dyn MetaStore, blobs: &S3Blobs, s3: &crate::config::S3Config) -> anyhow::Result<()> {
+    let place = format!("bucket {:?}, prefix {:?}", s3.bucket, s3.prefix);
+    let refuse = |why: String| {
+        anyhow::anyhow!("{why} Refusing to start rather than judge files and records that do not belong together; `imgbed fsck` reports what it finds")
+    };
+    let known = store.get_meta(STORE_ID).await?;
+    match (blobs.store_id().await?, known) {
+        (Some(id), Some(known)) if id == known => Ok(()),
+        (Some(id), Some(known)) => Err(refuse(format!(
+            "{place} belongs to store {id}, but the database to store {known}: is this the right prefix \
+             (database.s3.prefix) and the right database?"
+        ))),
+        (Some(id), None) => {
+            if !store.has_images().await? && blobs.holds_names().await? {
+                return Err(refuse(format!(
+                    "{place} holds stored files but the database has no records and has never seen this store: \
+                     is the database the right one?"
+                )));
+            }
+            store.set_meta(STORE_ID, &id).await?;
+            Ok(())
+        }
+        (None, known) => {
+            if store.has_images().await? && known.is_some() {
+                return Err(refuse(format!(
+                    "{place} has no store marker, but the database holds records of store {}: is this the right \
+                     bucket and prefix (database.s3.bucket, database.s3.prefix)?",
+                    known.unwrap_or_default()
+                )));
+            }
+            let id = blobs.mark(&known.unwrap_or_else(marker::new_id)).await?;
             store.set_meta(STORE_ID, &id).await?;
             Ok(())
         }

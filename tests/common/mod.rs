@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fixtures;
+pub mod s3;
 pub mod signing;
 
 use std::io::{BufRead, BufReader};
@@ -58,18 +59,56 @@ pub fn fresh_mongo_uri() -> String {
     format!("{}/imgbed_test_{id:016x}", base.trim_end_matches('/'))
 }
 
-fn rand_u64() -> u64 {
+pub(crate) fn rand_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
     h.finish()
 }
 
-/// The config part that selects the engine under test.
+/// The config part that selects the engine under test and where files go (see [`s3::blob`]).
 pub fn engine_config() -> Value {
-    match engine() {
+    let mut config = match engine() {
         "mongo" => json!({"database": {"engine": "mongo", "mongo": fresh_mongo_uri(), "single_host": true}}),
         _ => json!({}),
+    };
+    if s3::blob() == "s3" {
+        merge(&mut config, &s3::blob_config());
+    }
+    config
+}
+
+/// With files in S3: the key prefix of the store `part` ("images", "thumbs") of the
+/// server whose config is in `dir`.
+fn s3_store(dir: &Path, part: &str) -> Option<String> {
+    let config: Value = serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    (config["database"]["blob"] == "s3")
+        .then(|| format!("{}{part}/", config["database"]["s3"]["prefix"].as_str().unwrap_or_default()))
+}
+
+/// The bytes stored as `name` in the store `part` ("images", "thumbs") of the server whose
+/// config is in `dir` (its folder, or its bucket), if any.
+pub fn stored_bytes(dir: &Path, part: &str, name: &str) -> Option<Vec<u8>> {
+    match s3_store(dir, part) {
+        Some(store) => s3::blob_bytes(&store, &format!("names/{name}")),
+        None => std::fs::read(dir.join(part).join(name)).ok(),
+    }
+}
+
+/// The bytes of the quarantine entry `entry` of the store `part`, if any.
+pub fn quarantined_bytes(dir: &Path, part: &str, entry: &str) -> Option<Vec<u8>> {
+    match s3_store(dir, part) {
+        Some(store) => s3::blob_bytes(&store, &format!("quarantine/{entry}")),
+        None => std::fs::read(dir.join(part).join("quarantine").join(entry)).ok(),
+    }
+}
+
+/// Stores `bytes` as `name` in the store `part` behind the server's back (in its folder,
+/// or in its bucket as the server would).
+pub fn plant(dir: &Path, part: &str, name: &str, bytes: &[u8]) {
+    match s3_store(dir, part) {
+        Some(store) => s3::put_blob(&store, name, bytes.to_vec()),
+        None => std::fs::write(dir.join(part).join(name), bytes).unwrap(),
     }
 }
 
@@ -145,8 +184,26 @@ impl Server {
         self.path().join("images")
     }
 
-    /// Files in the image folder (not the temp area).
+    /// The config the server was started with.
+    pub fn config(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.path().join("config.json")).unwrap()).unwrap()
+    }
+
+    /// With files in S3: the key prefix of this server's images (`{prefix}images/`).
+    fn s3_images(&self) -> Option<String> {
+        s3_store(self.path(), "images")
+    }
+
+    /// Stored files: in the image folder (not the temp area), or named in the bucket.
     pub fn stored_files(&self) -> Vec<String> {
+        match self.s3_images() {
+            Some(images) => s3::keys_under(&format!("{images}names/")),
+            None => self.local_files(),
+        }
+    }
+
+    /// Files in the local image folder (not the temp area), wherever stored files live.
+    pub fn local_files(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(self.images_dir())
             .unwrap()
             .filter_map(|e| e.ok())
@@ -159,8 +216,11 @@ impl Server {
         names
     }
 
-    /// Files moved to quarantine (`images/quarantine/`).
+    /// Files moved to quarantine (`images/quarantine/`, in the folder or the bucket).
     pub fn quarantined_files(&self) -> Vec<String> {
+        if let Some(images) = self.s3_images() {
+            return s3::keys_under(&format!("{images}quarantine/"));
+        }
         let mut names: Vec<String> = std::fs::read_dir(self.images_dir().join("quarantine"))
             .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
             .unwrap_or_default();

@@ -1,6 +1,7 @@
 //! Storage for uploaded bytes: a local temp area where uploads are received, and
-//! a [`BlobStore`] holding stored files — a local folder ([`LocalBlobs`]) or a
-//! chunk collection in MongoDB ([`MongoBlobs`]) shared by several hosts.
+//! a [`BlobStore`] holding stored files — a local folder ([`LocalBlobs`]), a chunk
+//! collection in MongoDB ([`MongoBlobs`]) or an S3-compatible bucket ([`S3Blobs`]), the
+//! last two shared by several hosts.
 //!
 //! A stored blob is never half-visible and never overwritten: `put_file` either
 //! makes the whole file visible under a free name or fails. Path safety is the
@@ -10,10 +11,12 @@ mod hot;
 mod local;
 pub mod marker;
 mod mongo;
+mod s3;
 
 pub use hot::HotFiles;
 pub use local::LocalBlobs;
 pub use mongo::MongoBlobs;
+pub use s3::S3Blobs;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -46,6 +49,12 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Stores the file at `path` under `name`, whole or not at all. Fails with
     /// `AlreadyExists` if the name is taken (never overwrites).
     async fn put_file(&self, path: &Path, name: &str) -> io::Result<()>;
+    /// [`BlobStore::put_file`] for a file the host checked to be of type `mime` (a store
+    /// that keeps a type with each file, like S3, serves it with that type).
+    async fn put_file_as(&self, path: &Path, name: &str, mime: &str) -> io::Result<()> {
+        let _ = mime;
+        self.put_file(path, name).await
+    }
     /// Stores `bytes` under `name` (small files: thumbnails), like [`BlobStore::put_file`].
     async fn put_bytes(&self, name: &str, bytes: Vec<u8>) -> io::Result<()>;
     /// Removes a stored blob; a missing one is not an error.
@@ -87,6 +96,11 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn quarantined(&self) -> io::Result<Vec<String>>;
     /// Deletes one quarantined blob (as [`BlobStore::quarantined`] names it).
     async fn purge_quarantined(&self, entry: &str) -> io::Result<()>;
+    /// Where a client may fetch the blob directly (a public bucket or CDN), if configured.
+    async fn public_url(&self, name: &str) -> io::Result<Option<String>> {
+        let _ = name;
+        Ok(None)
+    }
     /// The folder of a local store (start-up keeps the server's own files out of reach).
     fn local_dir(&self) -> Option<&Path> {
         None

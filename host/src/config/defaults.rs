@@ -130,6 +130,7 @@ impl Default for DatabaseConfig {
             timeout_ms: 3000,
             blob: "local".into(),
             single_host: false,
+            s3: super::S3Config::default(),
         }
     }
 }

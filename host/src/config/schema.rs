@@ -182,12 +182,15 @@ pub struct DatabaseConfig {
     /// Milliseconds every MongoDB operation may take before it fails (a 503 for a request;
     /// whole-collection scans get 100 times this); also the start-up wait for a server.
     pub timeout_ms: u64,
-    /// Where stored files live: "local" (the image folder) or "gridfs" (chunk collections
-    /// in the MongoDB database, shared by every host; needs `engine: "mongo"`).
+    /// Where stored files live: "local" (the image folder), "mongo" (chunk collections
+    /// in the MongoDB database, shared by every host; needs `engine: "mongo"`; "gridfs" is
+    /// an old name for it) or "s3" (an S3-compatible bucket, see `s3`).
     pub blob: String,
     /// With `engine: "mongo"` and `blob: "local"`: the operator states only one host runs
     /// (several hosts would each keep part of the files in their own folder). Refused otherwise.
     pub single_host: bool,
+    /// The bucket, with `blob: "s3"`.
+    pub s3: super::S3Config,
 }
 
 /// The policy component and its sandbox.

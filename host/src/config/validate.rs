@@ -24,15 +24,16 @@ pub fn validate(c: &Config) -> Result<(), (String, String)> {
     }
     match c.database.blob.as_str() {
         "local" => {}
-        "gridfs" if c.database.engine == "mongo" => {}
-        "gridfs" => return bad("database.blob", "\"gridfs\" needs database.engine \"mongo\"".into()),
-        other => return bad("database.blob", format!("must be \"local\" or \"gridfs\", got {other:?}")),
+        "mongo" | "gridfs" if c.database.engine == "mongo" => {}
+        "mongo" | "gridfs" => return bad("database.blob", "\"mongo\" needs database.engine \"mongo\"".into()),
+        "s3" => super::s3::validate(&c.database.s3)?,
+        other => return bad("database.blob", format!("must be \"local\", \"mongo\" or \"s3\", got {other:?}")),
     }
     if c.database.engine == "mongo" && c.database.blob == "local" && !c.database.single_host {
         return bad(
             "database.blob",
             "MongoDB with files in a local folder is only safe on one host: several hosts would each \
-             hold part of the files. Use \"gridfs\", or set database.single_host to true if only one host runs"
+             hold part of the files. Use \"mongo\" or \"s3\", or set database.single_host to true if only one host runs"
                 .into(),
         );
     }

@@ -88,6 +88,13 @@ pub async fn image(State(state): State<Shared>, Path(name): Path<String>, header
         return Err(ApiError::of(Code::NotFound));
     }
     let record = state.store.get(&name).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
+    if state.settings.config.database.s3.redirect {
+        if let Some(url) = state.blobs.public_url(&name).await? {
+            // The bucket or CDN serves it, with the type and disposition stored with the object.
+            let location = HeaderValue::from_str(&url).map_err(|_| ApiError::of(Code::NotFound))?;
+            return Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response());
+        }
+    }
     let tag = &record.digest[..record.digest.len().min(32)];
     let file = File { store: state.blobs.as_ref(), name: &name, tag, digest: Some(&record.digest), mime: &record.mime };
     send(&state.hot, file, format!("\"{tag}\""), &headers).await

@@ -46,7 +46,7 @@ async fn store(state: &Shared, judged: Judged, jti: Option<&str>) -> ApiResult<(
     let path = judged.stripped.as_ref().unwrap_or(&judged.received.temp).path().to_path_buf();
     let mut attempt = 0;
     loop {
-        match put_files(state, &path, &record.name, judged.thumbnail.as_deref()).await {
+        match put_files(state, &path, &record.name, &record.mime, judged.thumbnail.as_deref()).await {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 attempt += 1;
@@ -98,9 +98,10 @@ async fn put_files(
     state: &Shared,
     path: &std::path::Path,
     name: &str,
+    mime: &str,
     thumbnail: Option<&[u8]>,
 ) -> std::io::Result<()> {
-    state.blobs.put_file(path, name).await?;
+    state.blobs.put_file_as(path, name, mime).await?;
     if let (Some(thumbs), Some(png)) = (&state.thumbs, thumbnail) {
         let thumb = crate::blob::thumb_name(name);
         // A thumbnail left over under this name belongs to nothing: replace it.
