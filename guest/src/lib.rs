@@ -14,6 +14,7 @@ pub mod naming;
 pub mod reader;
 pub mod refusal;
 pub mod thumbnail;
+pub mod variant;
 pub mod video;
 
 #[cfg(feature = "component")]
