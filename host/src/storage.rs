@@ -19,6 +19,8 @@ pub struct Storage {
     pub blobs: Arc<dyn BlobStore>,
     /// Present when `server.image_zip` is on.
     pub thumbs: Option<Arc<dyn BlobStore>>,
+    /// The variant cache, when `variants.enabled` is on.
+    pub variants: Option<Arc<dyn BlobStore>>,
     pub temp: TempArea,
     /// The MongoDB database, with `database.engine: "mongo"`.
     pub mongo: Option<mongodb::Database>,
@@ -55,39 +57,59 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
     let temp = TempArea::open(&settings.image_dir.join(".tmp"))
         .with_context(|| format!("opening the upload folder {}", settings.image_dir.display()))?;
     let image_zip = settings.config.server.image_zip;
-    let (blobs, thumbs): (Arc<dyn BlobStore>, Option<Arc<dyn BlobStore>>) = match (db.blob.as_str(), &mongo) {
-        ("gridfs", Some(database)) => {
-            let limit = Duration::from_millis(db.timeout_ms);
-            let open = |bucket: &'static str| MongoBlobs::open(database, bucket, SHARED_BLOB_GRACE, limit);
-            let blobs = open("images").await.context("opening the blob store in MongoDB")?;
-            let thumbs = match image_zip {
-                true => {
-                    Some(Arc::new(open("thumbs").await.context("opening the thumbnail store")?) as Arc<dyn BlobStore>)
-                }
-                false => None,
-            };
-            (Arc::new(blobs), thumbs)
-        }
-        _ => {
-            let blobs = LocalBlobs::open(&settings.image_dir)
-                .with_context(|| format!("opening image directory {}", settings.image_dir.display()))?;
-            let thumbs = match image_zip {
-                true => {
-                    if marker::read(&settings.thumb_dir).is_none() {
-                        marker::write(&settings.thumb_dir, &marker::new_id())
-                            .with_context(|| format!("creating {}", settings.thumb_dir.display()))?;
+    let with_variants = settings.config.variants.enabled;
+    let (blobs, thumbs, variants): (Arc<dyn BlobStore>, Option<Arc<dyn BlobStore>>, Option<Arc<dyn BlobStore>>) =
+        match (db.blob.as_str(), &mongo) {
+            ("gridfs", Some(database)) => {
+                let limit = Duration::from_millis(db.timeout_ms);
+                let open = |bucket: &'static str| MongoBlobs::open(database, bucket, SHARED_BLOB_GRACE, limit);
+                let blobs = open("images").await.context("opening the blob store in MongoDB")?;
+                let thumbs =
+                    match image_zip {
+                        true => Some(Arc::new(open("thumbs").await.context("opening the thumbnail store")?)
+                            as Arc<dyn BlobStore>),
+                        false => None,
+                    };
+                let variants =
+                    match with_variants {
+                        true => Some(Arc::new(open("variants").await.context("opening the variant store")?)
+                            as Arc<dyn BlobStore>),
+                        false => None,
+                    };
+                (Arc::new(blobs), thumbs, variants)
+            }
+            _ => {
+                let blobs = LocalBlobs::open(&settings.image_dir)
+                    .with_context(|| format!("opening image directory {}", settings.image_dir.display()))?;
+                let thumbs = match image_zip {
+                    true => {
+                        if marker::read(&settings.thumb_dir).is_none() {
+                            marker::write(&settings.thumb_dir, &marker::new_id())
+                                .with_context(|| format!("creating {}", settings.thumb_dir.display()))?;
+                        }
+                        Some(Arc::new(
+                            LocalBlobs::open(&settings.thumb_dir)
+                                .with_context(|| format!("opening {}", settings.thumb_dir.display()))?,
+                        ) as Arc<dyn BlobStore>)
                     }
-                    Some(Arc::new(
-                        LocalBlobs::open(&settings.thumb_dir)
-                            .with_context(|| format!("opening {}", settings.thumb_dir.display()))?,
-                    ) as Arc<dyn BlobStore>)
-                }
-                false => None,
-            };
-            (Arc::new(blobs), thumbs)
-        }
-    };
-    Ok(Storage { store, blobs, thumbs, temp, mongo })
+                    false => None,
+                };
+                let variants = match with_variants {
+                    true => Some(local_cache(&settings.variant_dir)? as Arc<dyn BlobStore>),
+                    false => None,
+                };
+                (Arc::new(blobs), thumbs, variants)
+            }
+        };
+    Ok(Storage { store, blobs, thumbs, variants, temp, mongo })
+}
+
+/// A local folder of derived files (variants), created with its marker when missing.
+fn local_cache(dir: &std::path::Path) -> anyhow::Result<Arc<LocalBlobs>> {
+    if marker::read(dir).is_none() {
+        marker::write(dir, &marker::new_id()).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    Ok(Arc::new(LocalBlobs::open(dir).with_context(|| format!("opening {}", dir.display()))?))
 }
 
 /// The image folder and the database must belong together (see [`blob::marker`]): the

@@ -15,6 +15,7 @@ mod rules;
 mod schema;
 mod settings;
 mod validate;
+mod variants;
 
 pub use connections::ConnectionsConfig;
 pub use env::{parse, parse_with_overrides, ENV_PREFIX};
@@ -22,6 +23,7 @@ pub use rules::{parse_net, Rule};
 pub use schema::*;
 pub use settings::{resolve, site_url, Settings};
 pub use validate::validate;
+pub use variants::VARIANT_FORMATS;
 
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]

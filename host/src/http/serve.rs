@@ -1,7 +1,7 @@
 //! `GET /images/{name}`: stored files with their type, ETag, caching and byte ranges.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
@@ -83,13 +83,35 @@ fn etag_matches(header_value: &str, etag: &str) -> bool {
 
 /// `GET /images/{name}`.
 #[utoipa::path(get, path = "/images/{name}", params(("name" = String, Path)), responses((status = 200, description = "the file, with its real type", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 206, description = "a byte range", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 304, description = "not modified"), (status = 404, description = "not found", body = super::schema::ErrorBody), (status = 416, description = "range not satisfiable", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
-pub async fn image(State(state): State<Shared>, Path(name): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+pub async fn image(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     if !crate::blob::is_safe_name(&name) {
         return Err(ApiError::of(Code::NotFound));
     }
+    // A bad variant request is refused before the record is even read.
+    let query = match uri.query() {
+        Some(_) => super::query_map(&uri)?,
+        None => Default::default(),
+    };
     let record = state.store.get(&name).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
+    if let Some(asked) = super::variant::asked(&state, &record, &query, &headers)? {
+        let client = state.ip_filter.client_or_peer(peer.ip(), &headers);
+        return super::variant::serve(&state, &record, asked, client, &headers).await;
+    }
     let tag = &record.digest[..record.digest.len().min(32)];
-    let file = File { store: state.blobs.as_ref(), name: &name, tag, digest: Some(&record.digest), mime: &record.mime };
+    let file = File {
+        store: state.blobs.as_ref(),
+        name: &name,
+        filename: &name,
+        tag,
+        digest: Some(&record.digest),
+        mime: &record.mime,
+    };
     send(&state.hot, file, format!("\"{tag}\""), &headers).await
 }
 
@@ -104,22 +126,24 @@ pub async fn thumb(State(state): State<Shared>, Path(name): Path<String>, header
     let record = state.store.get(image).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
     let tag = &record.digest[..record.digest.len().min(32)];
     // Not cached: nothing but the image's record names a thumbnail's bytes.
-    let file = File { store: thumbs.as_ref(), name: &name, tag, digest: None, mime: "image/png" };
+    let file = File { store: thumbs.as_ref(), name: &name, filename: &name, tag, digest: None, mime: "image/png" };
     send(&state.hot, file, format!("\"t{tag}\""), &headers).await
 }
 
 /// A stored file to answer with.
-struct File<'a> {
-    store: &'a dyn BlobStore,
+pub(super) struct File<'a> {
+    pub store: &'a dyn BlobStore,
     /// Its name in `store` (and its key in the hot-file cache).
-    name: &'a str,
+    pub name: &'a str,
+    /// The name the client is told (`Content-Disposition`).
+    pub filename: &'a str,
     /// The digest prefix of the record that names it (a cached copy must carry the same).
-    tag: &'a str,
+    pub tag: &'a str,
     /// The whole SHA-256 (hex) of the bytes, when the record says what they are: only then
     /// may they be cached, and only once the bytes read are checked against it (the file
     /// under a name can change between reading the record and reading the file).
-    digest: Option<&'a str>,
-    mime: &'a str,
+    pub digest: Option<&'a str>,
+    pub mime: &'a str,
 }
 
 /// The file's bytes when they are small (from memory when they are hot), else its length.
@@ -140,13 +164,13 @@ async fn contents(hot: &HotFiles, file: &File<'_>, ranged: bool) -> ApiResult<Fe
 }
 
 /// Sends a stored file with its type, validators, caching and byte ranges.
-async fn send(hot: &HotFiles, file: File<'_>, etag: String, headers: &HeaderMap) -> ApiResult<Response> {
+pub(super) async fn send(hot: &HotFiles, file: File<'_>, etag: String, headers: &HeaderMap) -> ApiResult<Response> {
     let mut res_headers = HeaderMap::with_capacity(10);
     res_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE));
     res_headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     res_headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     res_headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{}\"", file.name)) {
+    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{}\"", file.filename)) {
         res_headers.insert(header::CONTENT_DISPOSITION, v);
     }
     res_headers.insert(header::ETAG, HeaderValue::from_str(&etag).map_err(|_| ApiError::internal())?);
