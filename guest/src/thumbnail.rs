@@ -5,6 +5,7 @@
 use crate::inspect::Limits;
 use crate::reader::ReadAt;
 use crate::refusal::Refusal;
+pub use crate::variant::fit;
 use crate::variant::{self, Format};
 
 /// An RGBA8 image.
@@ -27,15 +28,6 @@ pub fn thumbnail<S: ReadAt + ?Sized>(source: &S, limits: &Limits, max_width: u32
     let image = decoded.image;
     let (tw, th) = fit(image.width(), image.height(), max_width.max(1));
     variant::encode(&variant::shrink(image, tw, th), request, 90, decoded.icc)
-}
-
-/// Size at most `max_width` wide with the aspect kept; never larger than the original.
-pub fn fit(width: u32, height: u32, max_width: u32) -> (u32, u32) {
-    if width <= max_width {
-        return (width, height);
-    }
-    let h = ((u64::from(height) * u64::from(max_width) + u64::from(width) / 2) / u64::from(width)).max(1) as u32;
-    (max_width, h)
 }
 
 /// Turns stored pixels into shown pixels for an EXIF orientation (1..=8), as the

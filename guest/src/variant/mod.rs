@@ -89,10 +89,19 @@ pub fn make<S: ReadAt + ?Sized>(source: &S, limits: &Limits, request: &Request) 
     }
     let decoded = decode(source, limits, request.max_cost)?;
     let shown = decoded.image;
-    let (tw, th) = crate::thumbnail::fit(shown.width(), shown.height(), request.width);
+    let (tw, th) = fit(shown.width(), shown.height(), request.width);
     let small = shrink(shown, tw, th);
     let bytes = encode::encode(&small, request.format, request.quality, decoded.icc)?;
     Ok(Made { bytes, format: request.format, width: tw, height: th })
+}
+
+/// Size at most `max_width` wide with the aspect kept; never larger than the original.
+pub fn fit(width: u32, height: u32, max_width: u32) -> (u32, u32) {
+    if width <= max_width {
+        return (width, height);
+    }
+    let h = ((u64::from(height) * u64::from(max_width) + u64::from(width) / 2) / u64::from(width)).max(1) as u32;
+    (max_width, h)
 }
 
 /// Checks a source of `width × height` against `max_cost` (see [`FRAMES_DECODED`]).

@@ -82,7 +82,7 @@ fn etag_matches(header_value: &str, etag: &str) -> bool {
 }
 
 /// `GET /images/{name}`.
-#[utoipa::path(get, path = "/images/{name}", params(("name" = String, Path)), responses((status = 200, description = "the file, with its real type", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 206, description = "a byte range", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 304, description = "not modified"), (status = 404, description = "not found", body = super::schema::ErrorBody), (status = 416, description = "range not satisfiable", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
+#[utoipa::path(get, path = "/images/{name}", params(("name" = String, Path), ("w" = Option<u32>, Query, description = "a variant this many pixels wide at most (one of variants.widths; never enlarged)"), ("format" = Option<String>, Query, description = "a variant in this format: jpeg, png, webp (lossless) or auto (from Accept; the answer varies by it)")), responses((status = 200, description = "the file (or variant), with its real type", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 206, description = "a byte range", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 304, description = "not modified"), (status = 400, description = "a variant that is not allowed", body = super::schema::ErrorBody), (status = 404, description = "not found", body = super::schema::ErrorBody), (status = 416, description = "range not satisfiable", body = super::schema::ErrorBody), (status = 422, description = "a variant too costly to make", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 501, description = "the policy makes no variants", body = super::schema::ErrorBody), (status = 503, description = "policy or storage unavailable", body = super::schema::ErrorBody)))]
 pub async fn image(
     State(state): State<Shared>,
     Path(name): Path<String>,
@@ -101,7 +101,7 @@ pub async fn image(
     let record = state.store.get(&name).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
     if let Some(asked) = super::variant::asked(&state, &record, &query, &headers)? {
         let client = state.ip_filter.client_or_peer(peer.ip(), &headers);
-        return super::variant::serve(&state, &record, asked, client, &headers).await;
+        return variant(&state, &record, asked, client, &headers).await;
     }
     let tag = &record.digest[..record.digest.len().min(32)];
     let file = File {
@@ -130,20 +130,49 @@ pub async fn thumb(State(state): State<Shared>, Path(name): Path<String>, header
     send(&state.hot, file, format!("\"t{tag}\""), &headers).await
 }
 
+/// Serves the variant `asked` of `record` for `client`.
+async fn variant(
+    state: &Shared,
+    record: &crate::store::ImageRecord,
+    asked: crate::variants::Asked,
+    client: std::net::IpAddr,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let variants = state.variants.as_ref().ok_or_else(|| ApiError::of(Code::VariantNotAllowed))?;
+    let spec = asked.spec;
+    let key = variants.get(record, spec, Some(client)).await?;
+    let tag = format!("v{}-{}-{}", &record.digest[..record.digest.len().min(24)], spec.width, spec.format.name());
+    let stem = record.name.rsplit_once('.').map_or(record.name.as_str(), |(s, _)| s);
+    let filename = format!("{stem}.w{}.{}", spec.width, spec.format.extension());
+    let file = File {
+        store: variants.store.as_ref(),
+        name: &key,
+        filename: &filename,
+        tag: &tag,
+        digest: None,
+        mime: spec.format.mime(),
+    };
+    let mut res = send(&state.hot, file, format!("\"{tag}\""), headers).await?;
+    if asked.negotiated {
+        res.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+    }
+    Ok(res)
+}
+
 /// A stored file to answer with.
-pub(super) struct File<'a> {
-    pub store: &'a dyn BlobStore,
+struct File<'a> {
+    store: &'a dyn BlobStore,
     /// Its name in `store` (and its key in the hot-file cache).
-    pub name: &'a str,
+    name: &'a str,
     /// The name the client is told (`Content-Disposition`).
-    pub filename: &'a str,
+    filename: &'a str,
     /// The digest prefix of the record that names it (a cached copy must carry the same).
-    pub tag: &'a str,
+    tag: &'a str,
     /// The whole SHA-256 (hex) of the bytes, when the record says what they are: only then
     /// may they be cached, and only once the bytes read are checked against it (the file
     /// under a name can change between reading the record and reading the file).
-    pub digest: Option<&'a str>,
-    pub mime: &'a str,
+    digest: Option<&'a str>,
+    mime: &'a str,
 }
 
 /// The file's bytes when they are small (from memory when they are hot), else its length.
@@ -164,7 +193,7 @@ async fn contents(hot: &HotFiles, file: &File<'_>, ranged: bool) -> ApiResult<Fe
 }
 
 /// Sends a stored file with its type, validators, caching and byte ranges.
-pub(super) async fn send(hot: &HotFiles, file: File<'_>, etag: String, headers: &HeaderMap) -> ApiResult<Response> {
+async fn send(hot: &HotFiles, file: File<'_>, etag: String, headers: &HeaderMap) -> ApiResult<Response> {
     let mut res_headers = HeaderMap::with_capacity(10);
     res_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE));
     res_headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));

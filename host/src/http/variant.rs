@@ -1,14 +1,12 @@
 //! `GET /images/{name}?w=640&format=webp|jpeg|png|auto`: a variant of a stored image,
 //! from the variant cache or made once in the sandbox, answered like an original
-//! (ETag, ranges, caching); `format=auto` varies by `Accept`.
+//! (ETag, ranges, caching: `serve`); `format=auto` varies by `Accept`. Here: what a
+//! request asks for, and the `srcset` answers offer.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 
-use axum::http::{header, HeaderMap, HeaderValue};
-use axum::response::Response;
+use axum::http::{header, HeaderMap};
 
-use super::serve::{send, File};
 use super::Shared;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::store::ImageRecord;
@@ -29,35 +27,6 @@ pub fn asked(
         return Err(ApiError::of(Code::VariantNotAllowed).with_detail("videos have no variants"));
     }
     Ok(Some(asked))
-}
-
-/// Serves the variant `asked` of `record` for `client`.
-pub async fn serve(
-    state: &Shared,
-    record: &ImageRecord,
-    asked: Asked,
-    client: IpAddr,
-    headers: &HeaderMap,
-) -> ApiResult<Response> {
-    let variants = state.variants.as_ref().ok_or_else(|| ApiError::of(Code::VariantNotAllowed))?;
-    let spec = asked.spec;
-    let key = variants.get(record, spec, Some(client)).await?;
-    let tag = format!("v{}-{}-{}", &record.digest[..record.digest.len().min(24)], spec.width, spec.format.name());
-    let stem = record.name.rsplit_once('.').map_or(record.name.as_str(), |(s, _)| s);
-    let filename = format!("{stem}.w{}.{}", spec.width, spec.format.extension());
-    let file = File {
-        store: variants.store.as_ref(),
-        name: &key,
-        filename: &filename,
-        tag: &tag,
-        digest: None,
-        mime: spec.format.mime(),
-    };
-    let mut res = send(&state.hot, file, format!("\"{tag}\""), headers).await?;
-    if asked.negotiated {
-        res.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
-    }
-    Ok(res)
 }
 
 /// `srcset` for a stored image: every allowed width below its own, then its own width
