@@ -26,6 +26,8 @@ pub struct Storage {
     pub mongo: Option<mongodb::Database>,
 }
 
+type Blobs = Arc<dyn BlobStore>;
+
 /// How long a blob without a record is left alone in a store shared by several hosts.
 const SHARED_BLOB_GRACE: Duration = Duration::from_secs(15 * 60);
 
@@ -58,49 +60,49 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
         .with_context(|| format!("opening the upload folder {}", settings.image_dir.display()))?;
     let image_zip = settings.config.server.image_zip;
     let with_variants = settings.config.variants.enabled;
-    let (blobs, thumbs, variants): (Arc<dyn BlobStore>, Option<Arc<dyn BlobStore>>, Option<Arc<dyn BlobStore>>) =
-        match (db.blob.as_str(), &mongo) {
-            ("gridfs", Some(database)) => {
-                let limit = Duration::from_millis(db.timeout_ms);
-                let open = |bucket: &'static str| MongoBlobs::open(database, bucket, SHARED_BLOB_GRACE, limit);
-                let blobs = open("images").await.context("opening the blob store in MongoDB")?;
-                let thumbs =
-                    match image_zip {
-                        true => Some(Arc::new(open("thumbs").await.context("opening the thumbnail store")?)
-                            as Arc<dyn BlobStore>),
-                        false => None,
-                    };
-                let variants =
-                    match with_variants {
-                        true => Some(Arc::new(open("variants").await.context("opening the variant store")?)
-                            as Arc<dyn BlobStore>),
-                        false => None,
-                    };
-                (Arc::new(blobs), thumbs, variants)
-            }
-            _ => {
-                let blobs = LocalBlobs::open(&settings.image_dir)
-                    .with_context(|| format!("opening image directory {}", settings.image_dir.display()))?;
-                let thumbs = match image_zip {
-                    true => {
-                        if marker::read(&settings.thumb_dir).is_none() {
-                            marker::write(&settings.thumb_dir, &marker::new_id())
-                                .with_context(|| format!("creating {}", settings.thumb_dir.display()))?;
-                        }
-                        Some(Arc::new(
-                            LocalBlobs::open(&settings.thumb_dir)
-                                .with_context(|| format!("opening {}", settings.thumb_dir.display()))?,
-                        ) as Arc<dyn BlobStore>)
+    let (blobs, thumbs, variants): (Arc<dyn BlobStore>, Option<Blobs>, Option<Blobs>) = match (db.blob.as_str(), &mongo)
+    {
+        ("gridfs", Some(database)) => {
+            let limit = Duration::from_millis(db.timeout_ms);
+            let open = |bucket: &'static str| MongoBlobs::open(database, bucket, SHARED_BLOB_GRACE, limit);
+            let blobs = open("images").await.context("opening the blob store in MongoDB")?;
+            let thumbs = match image_zip {
+                true => {
+                    Some(Arc::new(open("thumbs").await.context("opening the thumbnail store")?) as Arc<dyn BlobStore>)
+                }
+                false => None,
+            };
+            let variants = match with_variants {
+                true => {
+                    Some(Arc::new(open("variants").await.context("opening the variant store")?) as Arc<dyn BlobStore>)
+                }
+                false => None,
+            };
+            (Arc::new(blobs), thumbs, variants)
+        }
+        _ => {
+            let blobs = LocalBlobs::open(&settings.image_dir)
+                .with_context(|| format!("opening image directory {}", settings.image_dir.display()))?;
+            let thumbs = match image_zip {
+                true => {
+                    if marker::read(&settings.thumb_dir).is_none() {
+                        marker::write(&settings.thumb_dir, &marker::new_id())
+                            .with_context(|| format!("creating {}", settings.thumb_dir.display()))?;
                     }
-                    false => None,
-                };
-                let variants = match with_variants {
-                    true => Some(local_cache(&settings.variant_dir)? as Arc<dyn BlobStore>),
-                    false => None,
-                };
-                (Arc::new(blobs), thumbs, variants)
-            }
-        };
+                    Some(Arc::new(
+                        LocalBlobs::open(&settings.thumb_dir)
+                            .with_context(|| format!("opening {}", settings.thumb_dir.display()))?,
+                    ) as Arc<dyn BlobStore>)
+                }
+                false => None,
+            };
+            let variants = match with_variants {
+                true => Some(local_cache(&settings.variant_dir)? as Arc<dyn BlobStore>),
+                false => None,
+            };
+            (Arc::new(blobs), thumbs, variants)
+        }
+    };
     Ok(Storage { store, blobs, thumbs, variants, temp, mongo })
 }
 

@@ -55,9 +55,10 @@ impl Index {
         evicted
     }
 
-    /// Adds a variant found in the store at start-up, `age_rank` older uses first.
+    /// Adds the variants found in the store at start-up (key, size, age): the oldest count
+    /// as the least recently used.
     pub fn load(&mut self, mut found: Vec<(String, u64, std::time::Duration)>) -> Vec<String> {
-        found.sort_by(|a, b| b.2.cmp(&a.2));
+        found.sort_by_key(|f| std::cmp::Reverse(f.2));
         let mut evicted = Vec::new();
         for (key, size, _) in found {
             evicted.extend(self.insert(&key, size));
