@@ -29,8 +29,8 @@ pub fn asked(
     Ok(Some(asked))
 }
 
-/// `srcset` for a stored image: every allowed width below its own, then its own width
-/// (the original), in `format` or, with none, the default format for the image.
+/// `srcset` for a stored image: every allowed width below its own (`format=auto`), then
+/// its own width (the original); None when no allowed width is below its own.
 pub fn srcset(state: &crate::app::AppState, record: &ImageRecord) -> Option<String> {
     let v = &state.settings.config.variants;
     if !v.enabled || record.kind == "video" || state.variants.is_none() {
@@ -40,6 +40,10 @@ pub fn srcset(state: &crate::app::AppState, record: &ImageRecord) -> Option<Stri
     let mut widths: Vec<u32> = v.widths.iter().copied().filter(|w| *w < record.width).collect();
     widths.sort_unstable();
     widths.dedup();
+    if widths.is_empty() {
+        // No allowed width below the image's own: nothing smaller to offer.
+        return None;
+    }
     let mut parts: Vec<String> = widths.iter().map(|w| format!("{url}?w={w}&format=auto {w}w")).collect();
     parts.push(format!("{url} {}w", record.width));
     Some(parts.join(", "))

@@ -1,0 +1,33 @@
+"""The gallery asks for small variants: a tile of a large image loads a variant made in the
+sandbox (`?w=…&format=auto`, WebP for Chromium), not the original."""
+
+import requests
+from playwright.sync_api import expect
+
+from conftest import png
+
+LOADED = "img => img.complete && img.naturalWidth > 0"
+
+
+def test_gallery_tiles_load_small_variants(page, server):
+    token = server.token_for("variants@example.org")
+    [big] = server.upload(token, [("wide.png", png(1400, 350, 7))])
+    assert big["srcset"].endswith(" 1400w") and "?w=320&format=auto 320w" in big["srcset"], big["srcset"]
+    page.goto(server.at("/account"))
+    page.fill("#token", token)
+    page.click("#signin button")
+    expect(page.locator("#me h2")).to_be_visible()
+    page.goto(server.at("/gallery"))
+    img = page.locator("#grid li.tile img").first
+    expect(img).to_have_attribute("srcset", big["srcset"])
+    img.scroll_into_view_if_needed()
+    page.wait_for_function(LOADED, arg=img.element_handle(), timeout=30000)
+    chosen = img.evaluate("img => img.currentSrc")
+    assert "?w=" in chosen and "format=auto" in chosen, chosen
+    width = int(chosen.split("?w=")[1].split("&")[0])
+    assert width < 1400, chosen
+    assert img.evaluate("img => img.naturalWidth") == width
+    # What the browser got: a WebP variant, not the 1400 px PNG.
+    r = requests.get(chosen, headers={"Accept": "image/webp,*/*"}, timeout=30)
+    assert r.status_code == 200 and r.headers["content-type"] == "image/webp", r.headers
+    assert r.headers["vary"] == "Accept"
