@@ -110,6 +110,7 @@ pub async fn image(
         filename: &name,
         tag,
         digest: Some(&record.digest),
+        immutable: false,
         mime: &record.mime,
     };
     send(&state.hot, file, format!("\"{tag}\""), &headers).await
@@ -126,7 +127,15 @@ pub async fn thumb(State(state): State<Shared>, Path(name): Path<String>, header
     let record = state.store.get(image).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
     let tag = &record.digest[..record.digest.len().min(32)];
     // Not cached: nothing but the image's record names a thumbnail's bytes.
-    let file = File { store: thumbs.as_ref(), name: &name, filename: &name, tag, digest: None, mime: "image/png" };
+    let file = File {
+        store: thumbs.as_ref(),
+        name: &name,
+        filename: &name,
+        tag,
+        digest: None,
+        immutable: false,
+        mime: "image/png",
+    };
     send(&state.hot, file, format!("\"t{tag}\""), &headers).await
 }
 
@@ -150,6 +159,7 @@ async fn variant(
         filename: &filename,
         tag: &tag,
         digest: None,
+        immutable: true,
         mime: spec.format.mime(),
     };
     let mut res = send(&state.hot, file, format!("\"{tag}\""), headers).await?;
@@ -172,20 +182,28 @@ struct File<'a> {
     /// may they be cached, and only once the bytes read are checked against it (the file
     /// under a name can change between reading the record and reading the file).
     digest: Option<&'a str>,
+    /// Bytes that never change under this name (a variant: its name holds the image's
+    /// digest): cached without a digest to check them against.
+    immutable: bool,
     mime: &'a str,
 }
 
 /// The file's bytes when they are small (from memory when they are hot), else its length.
 /// `ranged`: the client wants part of the file; on a miss only that part is read.
 async fn contents(hot: &HotFiles, file: &File<'_>, ranged: bool) -> ApiResult<Fetched> {
-    let cached = file.digest.is_some().then(|| hot.get(file.name, file.tag)).flatten();
+    let cacheable = file.digest.is_some() || file.immutable;
+    let cached = cacheable.then(|| hot.get(file.name, file.tag)).flatten();
     if let Some(bytes) = cached {
         return Ok(Fetched::Small(bytes));
     }
     let small = if ranged { 0 } else { hot.max_file().clamp(STREAM_ABOVE, MAX_ONE_READ) };
     let fetched = file.store.fetch(file.name, small).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
-    if let (Fetched::Small(bytes), Some(digest)) = (&fetched, file.digest) {
-        if hot.keeps(bytes.len() as u64) && hex::encode(Sha256::digest(bytes)) == digest {
+    if let Fetched::Small(bytes) = &fetched {
+        let checked = match file.digest {
+            Some(digest) => hex::encode(Sha256::digest(bytes)) == digest,
+            None => file.immutable,
+        };
+        if checked && hot.keeps(bytes.len() as u64) {
             hot.put(file.name, file.tag, bytes.clone());
         }
     }
