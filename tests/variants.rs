@@ -61,6 +61,15 @@ async fn get(s: &Server, path: &str, accept: Option<&str>) -> (u16, String, Vec<
     (status, ctype, res.bytes().await.unwrap().to_vec(), headers)
 }
 
+/// Whether a `Vary` header names `Accept` (CORS adds its own `Vary` values beside it).
+fn varies_by_accept(headers: &reqwest::header::HeaderMap) -> bool {
+    headers
+        .get_all("vary")
+        .iter()
+        .flat_map(|v| v.to_str().unwrap().split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("accept"))
+}
+
 fn close(px: [u8; 4], want: [u8; 3]) -> bool {
     px.iter().zip(want).all(|(&a, b)| a.abs_diff(b) < 60)
 }
@@ -73,7 +82,7 @@ async fn a_turned_photo_comes_out_upright_at_the_asked_width_in_each_format() {
         let (status, ctype, bytes, headers) = get(&s, &format!("/images/{name}?w=160&format={format}"), None).await;
         assert_eq!((status, ctype.as_str()), (200, mime), "{format}: {}", String::from_utf8_lossy(&bytes));
         assert_eq!(headers["cache-control"], "public, max-age=31536000, immutable");
-        assert!(headers.get("vary").is_none(), "an explicit format does not vary");
+        assert!(!varies_by_accept(&headers), "an explicit format does not vary");
         let found = imgbed_policy::inspect::inspect(&bytes[..], &Limits::default()).expect("a valid image");
         assert_eq!((found.format, found.width, found.height), (format, 160, 320), "{format}: shown 200x400, halved");
         let pixels = imgbed_policy::variant::decode(&bytes[..], &Limits::default(), u64::MAX).unwrap().image.to_rgba8();
@@ -129,10 +138,10 @@ async fn auto_picks_from_accept_and_says_it_varies() {
     let path = format!("/images/{name}?w=160&format=auto");
     let (status, ctype, _, headers) = get(&s, &path, Some(CHROME_ACCEPT)).await;
     assert_eq!((status, ctype.as_str()), (200, "image/webp"));
-    assert_eq!(headers["vary"], "Accept");
+    assert!(varies_by_accept(&headers), "{headers:?}");
     let (status, ctype, _, headers) = get(&s, &path, Some("image/png,image/jpeg")).await;
     assert_eq!((status, ctype.as_str()), (200, "image/jpeg"), "the photo's own format when WebP is not taken");
-    assert_eq!(headers["vary"], "Accept");
+    assert!(varies_by_accept(&headers));
 }
 
 #[tokio::test]

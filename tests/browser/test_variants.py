@@ -30,4 +30,4 @@ def test_gallery_tiles_load_small_variants(page, server):
     # What the browser got: a WebP variant, not the 1400 px PNG.
     r = requests.get(chosen, headers={"Accept": "image/webp,*/*"}, timeout=30)
     assert r.status_code == 200 and r.headers["content-type"] == "image/webp", r.headers
-    assert r.headers["vary"] == "Accept"
+    assert "accept" in [v.strip().lower() for v in r.headers["vary"].split(",")], r.headers

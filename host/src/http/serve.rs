@@ -164,7 +164,7 @@ async fn variant(
     };
     let mut res = send(&state.hot, file, format!("\"{tag}\""), headers).await?;
     if asked.negotiated {
-        res.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+        res.headers_mut().append(header::VARY, HeaderValue::from_static("Accept"));
     }
     Ok(res)
 }
