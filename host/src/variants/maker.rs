@@ -7,17 +7,17 @@ use std::fs::File;
 use super::spec::Spec;
 use crate::error::{ApiError, Code};
 
-/// Largest variant the host accepts from a maker.
-pub const MAX_VARIANT_BYTES: usize = 32 * 1024 * 1024;
+/// Largest variant the host accepts from a maker (as much as a thumbnail: the most the
+/// host copies out of the sandbox in one answer).
+pub const MAX_VARIANT_BYTES: usize = crate::policy::MAX_THUMBNAIL_BYTES;
 
 /// One variant to make.
 pub struct Job {
     /// The stored original, opened for reading.
     pub source: File,
     pub size: u64,
-    /// The stored name and the record's facts, for the maker's own checks and logs.
-    pub name: String,
-    pub owner: String,
+    /// The stored image's record (its original name, type, digest, owner, time).
+    pub record: crate::store::ImageRecord,
     pub spec: Spec,
     /// JPEG quality, 1..=100.
     pub quality: u8,

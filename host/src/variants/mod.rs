@@ -185,8 +185,7 @@ impl Variants {
         let job = Job {
             source,
             size,
-            name: record.name.clone(),
-            owner: record.owner.clone(),
+            record: record.clone(),
             spec,
             quality: self.config.quality,
             max_cost: self.config.max_cost,
