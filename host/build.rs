@@ -1,6 +1,7 @@
 //! Builds the policy components for wasm32-wasip2 into OUT_DIR: the default
-//! policy (`guest/`, embedded by the host with `include_bytes!`), the test policy
-//! (`guest/test-policy/`) and the example policies (`guest/examples/`).
+//! policy (`guest/default`, embedded by the host with `include_bytes!`), the example
+//! policies (`guest/examples/`) and the test components (`tests/components/`: one that
+//! misbehaves on request, one built against contract 1.0).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,28 +12,25 @@ fn main() {
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
     // Relative to this package, so a target dir shared by two checkouts (CI's cache) watches
     // the checkout being built, not whichever one ran the script last.
-    for watched in ["../guest", "../wit", "../Cargo.lock"] {
+    for watched in ["../guest", "../wit", "../tests/components", "../Cargo.lock"] {
         println!("cargo:rerun-if-changed={watched}");
     }
 
     // The test and example policies are built beside the default one; tests find them here.
     println!("cargo:rustc-env=IMGBED_POLICIES_DIR={}", out_dir.display());
 
-    // The default and test policies; then the examples, which use the default policy's
-    // crate as a library without its component exports: features unify within one cargo
-    // run, and the library's cdylib would overwrite the real one, so they get their own.
-    let policies = out_dir.join("policy-target");
-    build_wasm(&root, &policies, &["imgbed-policy", "imgbed-test-policy"]);
-    let examples = out_dir.join("policy-examples-target");
-    build_wasm(&root, &examples, &["imgbed-policy-strict", "imgbed-policy-members"]);
-    let release = |dir: &Path, file: &str| dir.join("wasm32-wasip2/release").join(file);
-    for (dir, file) in [
-        (&policies, "imgbed_policy.wasm"),
-        (&policies, "imgbed_test_policy.wasm"),
-        (&examples, "imgbed_policy_strict.wasm"),
-        (&examples, "imgbed_policy_members.wasm"),
-    ] {
-        copy(&release(dir, file), &out_dir.join(file));
+    let target = out_dir.join("policy-target");
+    let components = [
+        ("imgbed-policy-default", "imgbed_policy_default.wasm"),
+        ("imgbed-policy-strict", "imgbed_policy_strict.wasm"),
+        ("imgbed-policy-members", "imgbed_policy_members.wasm"),
+        ("imgbed-test-policy", "imgbed_test_policy.wasm"),
+        ("imgbed-policy-v1-test", "imgbed_policy_v1_test.wasm"),
+    ];
+    let packages: Vec<&str> = components.iter().map(|(p, _)| *p).collect();
+    build_wasm(&root, &target, &packages);
+    for (_, file) in components {
+        copy(&target.join("wasm32-wasip2/release").join(file), &out_dir.join(file));
     }
 }
 

@@ -19,7 +19,7 @@ CRATES = [
     ("guest/src", "lib.rs"),
     ("guest/sdk/src", "lib.rs"),
 ]
-SIZE_ONLY = ["tests", "host/build.rs", "guest/examples", "guest/test-policy", "guest/tests"]
+SIZE_ONLY = ["tests", "host/build.rs", "guest/examples", "guest/tests"]
 
 IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 USE_RE = re.compile(r"\b(?:pub(?:\([^)]*\))?\s+)?use\s+([^;]+);", re.S)

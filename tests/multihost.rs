@@ -292,3 +292,57 @@ async fn a_host_with_trusted_keys_refuses_an_unsigned_or_forged_shared_policy() 
         (Some(&*sha), Some("imgbed-strict"))
     );
 }
+
+#[tokio::test]
+async fn a_shadow_loaded_promoted_or_dropped_on_one_host_is_followed_by_the_other() {
+    let admin = "shared-admin-token-0123456789";
+    let (a, b) = two_hosts(json!({"auth": {"jwt": false, "secret": "a-shared-secret-for-both-hosts",
+                                           "admin_token": admin}}));
+    let shadow_of = |s: &Server| {
+        let req = s.http.get(s.at("/api/admin/policy/shadow")).bearer_auth(admin);
+        async move {
+            answer(req.send().await.unwrap()).await.1["data"]["shadow"]["policy"]["sha256"].as_str().map(String::from)
+        }
+    };
+    let wait_on_b = |what: &'static str, want: Option<String>| {
+        let b = &b;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while shadow_of(b).await != want {
+                assert!(Instant::now() < deadline, "host B did not {what} within 15 s");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let load = |s: &Server| {
+        let req =
+            s.http.put(s.at("/api/admin/policy/shadow")).bearer_auth(admin).body(std::fs::read(TEST_POLICY).unwrap());
+        async move { answer(req.send().await.unwrap()).await }
+    };
+
+    let (status, body) = load(&a).await;
+    assert_eq!((status, body["shared"].as_bool()), (200, Some(true)), "{body}");
+    let sha = body["shadow"]["shadow"]["policy"]["sha256"].as_str().unwrap().to_string();
+    wait_on_b("load the shadow", Some(sha.clone())).await;
+
+    // Dropped on A: dropped on B.
+    let res = a.http.delete(a.at("/api/admin/policy/shadow")).bearer_auth(admin).send().await.unwrap();
+    assert_eq!(answer(res).await.0, 200);
+    wait_on_b("drop the shadow", None).await;
+
+    // Loaded again, then promoted on A: B runs it as its active policy, with no shadow.
+    assert_eq!(load(&a).await.0, 200);
+    wait_on_b("load the shadow again", Some(sha.clone())).await;
+    let res = a.http.post(a.at("/api/admin/policy/shadow/promote")).bearer_auth(admin).send().await.unwrap();
+    assert_eq!(answer(res).await.0, 200);
+    wait_on_b("drop the promoted shadow", None).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let res = b.http.get(b.at("/api/admin/policy")).bearer_auth(admin).send().await.unwrap();
+        if answer(res).await.1["data"]["active"]["sha256"] == sha.as_str() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "host B did not follow the promotion within 15 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -27,7 +27,6 @@ fn upload(filename: &str, size: u64) -> Upload {
         digest: "ab".repeat(32),
         owner: "alice".into(),
         received_at: 1795463366.4363468,
-        attempt: 0,
     }
 }
 
@@ -54,10 +53,9 @@ fn png_media() -> Media {
 }
 
 async fn name(rt: &Arc<PolicyRuntime>, filename: &str, rule: &str, attempt: u32) -> Result<String, Rejection> {
-    let mut up = upload(filename, 1);
-    up.attempt = attempt;
+    let up = upload(filename, 1);
     let rule = rule.to_string();
-    rt.run(move |s| s.name(&up, &png_media(), &rule)).await.expect("no trap")
+    rt.run(move |s| s.name(&up, &png_media(), &rule, attempt)).await.expect("no trap")
 }
 
 #[tokio::test]
@@ -122,10 +120,15 @@ async fn inspect_refuses_what_does_not_decode_or_is_too_big() {
 #[tokio::test]
 async fn authorize_reproduces_the_access_rules() {
     let rt = runtime(&[]);
-    let who = |kind: &str, id: &str| Principal { kind: kind.into(), id: id.into(), attributes: vec![] };
+    let who = |kind: &str, id: &str| Principal {
+        kind: imgbed::policy::parse_kind(kind).unwrap(),
+        id: id.into(),
+        attributes: vec![],
+    };
     let ask = |p: Principal, action: &'static str, facts: Vec<(String, String)>| {
         let rt = rt.clone();
-        async move { rt.run(move |s| s.authorize(action, &p, &facts)).await.expect("no trap") }
+        let (action, facts) = (imgbed::policy::parse_action(action), imgbed::policy::facts_from_pairs(&facts));
+        async move { rt.run(move |s| s.authorize(&action, &p, &facts)).await.expect("no trap") }
     };
     let owner = |o: &str| vec![("owner".to_string(), o.to_string())];
     assert!(ask(who("user", "a"), "image.upload", vec![]).await.is_ok());

@@ -40,10 +40,9 @@ async fn inspect_and_name(rt: &Arc<PolicyRuntime>, filename: &str) -> Result<Res
         digest: "cd".repeat(32),
         owner: "o".into(),
         received_at: 1.5,
-        attempt: 0,
     };
     rt.run(move |s| match s.inspect(&upload, &file)? {
-        Ok(media) => Ok(s.name(&upload, &media, "base64")?.map_err(|r| r.code)),
+        Ok(media) => Ok(s.name(&upload, &media, "base64", 0)?.map_err(|r| r.code)),
         Err(r) => Ok(Err(r.code)),
     })
     .await
@@ -125,11 +124,16 @@ async fn bad_candidates_are_refused_and_the_running_policy_stays() {
 
 #[tokio::test]
 async fn another_major_version_is_refused_with_a_clear_message() {
-    // A component exporting imgbed:policy/api@2.0.0 (an empty instance is enough to be refused).
-    let v2 = wat::parse_str(r#"(component (instance $i) (export "imgbed:policy/api@2.0.0" (instance $i)))"#).unwrap();
+    // A component exporting imgbed:policy/api@3.0.0 (an empty instance is enough to be refused).
+    let v3 = wat::parse_str(r#"(component (instance $i) (export "imgbed:policy/api@3.0.0" (instance $i)))"#).unwrap();
     let rt = runtime(64, 2000, &[]).unwrap();
-    let err = rt.swap(v2, "test").await.unwrap_err().to_string();
-    assert!(err.contains("imgbed:policy/api@2.0.0") && err.contains("imgbed:policy@1.0.0"), "{err}");
+    let err = rt.swap(v3, "test").await.unwrap_err().to_string();
+    assert!(err.contains("imgbed:policy/api@3.0.0") && err.contains("imgbed:policy@2.0.0"), "{err}");
+    assert!(err.contains("imgbed:policy@1.0.0"), "the message names every contract this host runs: {err}");
+    // A 2.0 export that is not the 2.0 interface is refused too, not half-loaded.
+    let fake = wat::parse_str(r#"(component (instance $i) (export "imgbed:policy/api@2.0.0" (instance $i)))"#).unwrap();
+    let err = rt.swap(fake, "test").await.unwrap_err().to_string();
+    assert!(err.contains("exports do not match") || err.contains("imports"), "{err}");
 }
 
 #[tokio::test]
@@ -160,12 +164,11 @@ async fn the_guest_sees_no_files_environment_or_clock() {
         digest: "ab".repeat(32),
         owner: "o".into(),
         received_at: 1.0,
-        attempt: 0,
     };
     let out = rt
         .run(move |s| {
             let media = s.inspect(&upload, &file)?.expect("accepted");
-            s.name(&upload, &media, "base64")
+            s.name(&upload, &media, "base64", 0)
         })
         .await
         .unwrap();
@@ -186,7 +189,6 @@ async fn two_calls(rt: &Arc<PolicyRuntime>, first: &str, second: &str) -> (Durat
         digest: "ab".repeat(32),
         owner: "o".into(),
         received_at: 1.5,
-        attempt: 0,
     };
     let (a, b) = (upload(first), upload(second));
     rt.run(move |s| {

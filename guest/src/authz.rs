@@ -46,6 +46,10 @@ pub fn authorize(
         return Ok(());
     }
     if action.starts_with("image.") {
+        // Images are served to anyone with the link, and so are their variants.
+        if action == "image.variant" {
+            return Ok(());
+        }
         if kind == "anonymous" {
             return Err(Refusal::no_authority());
         }

@@ -1,4 +1,5 @@
-//! imgbed's default policy component.
+//! imgbed's policy library: what the default policy does, as plain Rust that runs
+//! natively in tests and fuzzers and inside the sandbox through the SDK (`guest/sdk`).
 //!
 //! Validation (recognise and really decode jpg, png, webp, gif), naming (the
 //! seed's `base64` and `md5` rules, plus `content`), and access rules. All
@@ -17,10 +18,8 @@ pub mod thumbnail;
 pub mod variant;
 pub mod video;
 
-#[cfg(feature = "component")]
-mod component;
-
-/// Glue every policy built on this crate needs after its `wit_bindgen::generate!`:
+/// Glue a policy built on this crate needs after its `wit_bindgen::generate!` (the SDK
+/// uses it; so does the contract 1.0 test component):
 /// refusals as WIT rejections, and the host's upload body as a [`reader::ReadAt`].
 /// Expects `Rejection`, `Media`, `MediaKind`, `Piece`, `Span` and `Body` in scope, as the generated bindings name them.
 #[macro_export]

@@ -12,7 +12,9 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use imgbed::policy::{Limits, Options, PolicyRuntime, Principal, Upload, BUILTIN_POLICY};
+use imgbed::policy::{
+    facts, Action, Limits, Options, PolicyRuntime, Principal, PrincipalKind, RequestedAction, Upload, BUILTIN_POLICY,
+};
 
 const MINIMAL: &str = concat!(env!("IMGBED_POLICIES_DIR"), "/imgbed_test_policy.wasm");
 
@@ -54,9 +56,8 @@ async fn main() {
         digest: "00".repeat(32),
         owner: "bench".into(),
         received_at: 1795463366.4363468,
-        attempt: 0,
     };
-    let principal = Principal { kind: "user".into(), id: "bench".into(), attributes: vec![] };
+    let principal = Principal { kind: PrincipalKind::User, id: "bench".into(), attributes: vec![] };
 
     // Warm up, then measure whole policy calls as the upload handler makes them.
     for _ in 0..10 {
@@ -69,7 +70,7 @@ async fn main() {
         let t = Instant::now();
         rt.run(move |s| {
             let media = s.inspect(&u, &file)?.unwrap();
-            s.name(&u, &media, "base64")
+            s.name(&u, &media, "base64", 0)
         })
         .await
         .unwrap()
@@ -124,7 +125,8 @@ async fn bare_calls(rt: &Arc<PolicyRuntime>, principal: &Principal, n: usize, wh
     for _ in 0..n {
         let p = principal.clone();
         let t = Instant::now();
-        rt.run(move |s| s.authorize("image.list", &p, &[])).await.unwrap().unwrap();
+        let list = RequestedAction::Known(Action::ImageList);
+        rt.run(move |s| s.authorize(&list, &p, &facts())).await.unwrap().unwrap();
         bare.push(t.elapsed());
     }
     report(&format!("instantiate + authorize, {what} (incl. thread hand-off)"), bare);
@@ -133,7 +135,7 @@ async fn bare_calls(rt: &Arc<PolicyRuntime>, principal: &Principal, n: usize, wh
     for _ in 0..n {
         let t = Instant::now();
         let mut session = rt.instantiate_blocking().unwrap();
-        session.authorize("image.list", principal, &[]).unwrap().unwrap();
+        session.authorize(&RequestedAction::Known(Action::ImageList), principal, &facts()).unwrap().unwrap();
         inside.push(t.elapsed());
     }
     report(&format!("fresh store + instance + authorize, {what}"), inside);

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use imgbed::policy::{Limits, PolicyRuntime, Upload, BUILTIN_POLICY};
+use imgbed::policy::{Judgement, Limits, PolicyRuntime, Thumbnail, Upload, Verdict, Wanted, BUILTIN_POLICY};
 
 /// Smooth gradients plus a little noise: compresses like a photo, not like noise.
 fn photo_jpeg(w: u16, h: u16) -> Vec<u8> {
@@ -69,17 +69,18 @@ async fn main() {
         digest: "00".repeat(32),
         owner: "bench".into(),
         received_at: 0.0,
-        attempt: 0,
     };
     let mut sandboxed = Vec::new();
     for _ in 0..iterations {
         let (u, file) = (upload.clone(), f.reopen().unwrap());
         let t = Instant::now();
-        let png = rt.run(move |s| s.thumbnail(&u, &file, 300)).await.unwrap().unwrap();
+        let wanted = Wanted { strip: false, thumbnail_width: Some(300) };
+        let judged = rt.run(move |s| s.judge(&u, &file, wanted)).await.unwrap().unwrap();
+        let Judgement::Judged(Verdict { thumbnail: Thumbnail::Made(png), .. }) = judged else { panic!("no thumbnail") };
         sandboxed.push(t.elapsed());
         assert!(png.starts_with(b"\x89PNG"));
     }
-    summary("sandbox (wasm32-wasip2, fresh instance per call)", sandboxed);
+    summary("sandbox (wasm32-wasip2, fresh instance per call; judge = inspect + thumbnail)", sandboxed);
     let (u, file) = (upload.clone(), f.reopen().unwrap());
     let t = Instant::now();
     rt.run(move |s| s.inspect(&u, &file)).await.unwrap().unwrap();

@@ -296,7 +296,7 @@ pub async fn import_original(
         }
         // Judged like an upload (stripped, inspected, thumbnailed), keeping its name.
         let received = receive(&to.temp, &path, &img.name, &mail, img.time).await?;
-        let options = Options { naming: Naming::Keep(name.clone()), strip, thumb_width };
+        let options = Options { naming: Naming::Keep(name.clone()), strip, thumb_width, admit: None };
         let judged = match judge(&policy, &to.temp, "import", received, options).await {
             Ok(j) => j,
             Err(JudgeError::Io(e)) => return Err(e.into()),
@@ -357,7 +357,6 @@ async fn receive(temp: &TempArea, path: &Path, filename: &str, owner: &str, time
         digest,
         owner: owner.to_string(),
         received_at: time,
-        attempt: 0,
     };
     Ok(Received { temp: blob, upload })
 }

@@ -89,6 +89,17 @@ pub enum Call {
         #[arg(long, default_value = "base64")]
         rule: String,
     },
+    /// Ask whether a file may be kept by an owner who stored `--images` files of
+    /// `--bytes` bytes so far (`admit`).
+    Admit {
+        file: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        images: u64,
+        #[arg(long, default_value_t = 0)]
+        bytes: u64,
+        #[arg(long, default_value = "someone@example.org")]
+        id: String,
+    },
     /// Ask whether a principal may do an action.
     Authorize {
         action: String,
@@ -137,13 +148,12 @@ fn upload_of(path: &PathBuf) -> anyhow::Result<(Upload, std::fs::File)> {
         digest: hex::encode(Sha256::digest(&bytes)),
         owner: "cli".into(),
         received_at: imgbed::clock::now(),
-        attempt: 0,
     };
     Ok((upload, std::fs::File::open(path)?))
 }
 
 fn media_json(m: &Media) -> serde_json::Value {
-    let kind = imgbed::policy::kind_name(m.kind);
+    let kind = imgbed::policy::media_kind_name(m.kind);
     json!({"kind": kind, "format": m.format, "extension": m.extension, "mime": m.mime,
            "width": m.width, "height": m.height, "frames": m.frames, "duration_ms": m.duration_ms,
            "codec": m.codec})
@@ -219,13 +229,27 @@ pub fn policy(cmd: PolicyCommand) -> anyhow::Result<()> {
         PolicyCommand::Check { file, sandbox } => block_on(async move {
             let rt = runtime(&file.to_string_lossy(), &sandbox)?;
             let p = rt.active();
-            println!("{}", json!({"ok": true, "name": p.info.name, "version": p.info.version, "sha256": p.sha256}));
+            let (name, version, contract) = (&p.info.name, &p.info.version, p.contract.package());
+            println!(
+                "{}",
+                json!({"ok": true, "name": name, "version": version, "contract": contract, "sha256": p.sha256})
+            );
             Ok(())
         }),
         PolicyCommand::Run { file, sandbox, call } => block_on(run(file, sandbox, call)),
         PolicyCommand::Keygen { out, name } => keygen(&out, &name),
         PolicyCommand::Sign { key, file, out } => sign(&key, &file, out),
         PolicyCommand::Verify { keys, file, sig } => verify(&keys, &file, sig),
+    }
+}
+
+/// A decision as one JSON line.
+fn print_decision(out: Result<(), imgbed::policy::Rejection>) {
+    match out {
+        Ok(()) => println!("{}", json!({"decision": "allow"})),
+        Err(r) => {
+            println!("{}", json!({"decision": "deny", "status": r.status, "code": r.code, "message": r.message}))
+        }
     }
 }
 
@@ -259,7 +283,7 @@ async fn run(file: String, sandbox: SandboxArgs, call: Call) -> anyhow::Result<(
             let (upload, f) = upload_of(&file)?;
             let out = rt
                 .run(move |s| match s.inspect(&upload, &f)? {
-                    Ok(m) => s.name(&upload, &m, &rule),
+                    Ok(m) => s.name(&upload, &m, &rule, 0),
                     Err(r) => Ok(Err(r)),
                 })
                 .await?;
@@ -272,17 +296,22 @@ async fn run(file: String, sandbox: SandboxArgs, call: Call) -> anyhow::Result<(
                 ),
             }
         }
+        Call::Admit { file, images, bytes, id } => {
+            let (upload, _) = upload_of(&file)?;
+            let who = Principal { kind: imgbed::policy::PrincipalKind::User, id, attributes: Vec::new() };
+            let usage = imgbed::policy::Usage { images, bytes };
+            let out = rt.run(move |s| s.admit(&who, &upload, usage)).await?;
+            refused = out.is_err();
+            print_decision(out);
+        }
         Call::Authorize { action, kind, id, facts } => {
+            let kind = imgbed::policy::parse_kind(&kind)
+                .ok_or_else(|| anyhow::anyhow!("--kind must be anonymous, user or admin, got {kind:?}"))?;
             let p = Principal { kind, id, attributes: Vec::new() };
+            let (action, facts) = (imgbed::policy::parse_action(&action), imgbed::policy::facts_from_pairs(&facts));
             let out = rt.run(move |s| s.authorize(&action, &p, &facts)).await?;
             refused = out.is_err();
-            match out {
-                Ok(()) => println!("{}", json!({"decision": "allow"})),
-                Err(r) => println!(
-                    "{}",
-                    json!({"decision": "deny", "status": r.status, "code": r.code, "message": r.message})
-                ),
-            }
+            print_decision(out);
         }
     }
     if refused {

@@ -244,7 +244,7 @@ def test_admin_accounts_and_policy(page, server, policies_dir, tmp_path):
     expect(page.locator("#policy-msg")).to_contain_text("策略被拒绝")
     expect(page.locator("#rollback")).to_be_disabled()
     # A good one (the built default policy) is activated; then roll back.
-    page.set_input_files("#policy-file", str(policies_dir / "imgbed_policy.wasm"))
+    page.set_input_files("#policy-file", str(policies_dir / "imgbed_policy_default.wasm"))
     page.click("#policy-upload button")
     expect(page.locator("#policy-msg")).to_have_text("The new policy is active.")
     expect(page.locator("#policy .policy").first).to_contain_text("admin-api")

@@ -99,6 +99,15 @@ impl AppState {
         }
     }
 
+    /// Publishes this host's shadow policy (or that there is none) to the other hosts on
+    /// the same MongoDB database, when there are any.
+    pub async fn publish_shadow(&self) -> Result<(), String> {
+        match &self.shared_policy {
+            Some(shared) => shared.publish_shadow(&self.policy).await,
+            None => Ok(()),
+        }
+    }
+
     /// The thumbnail URL of a stored name, if it has a thumbnail.
     pub async fn thumb_url(&self, name: &str) -> Option<String> {
         let thumbs = self.thumbs.as_ref()?;

@@ -13,7 +13,7 @@ pub use token::{sign, verify, Claims, TokenError};
 use axum::http::HeaderMap;
 use subtle::ConstantTimeEq;
 
-use crate::policy::Principal;
+use crate::policy::{Principal, PrincipalKind};
 
 /// Owner of uploads made without a token when `auth.jwt` is off.
 pub const LOCAL_OWNER: &str = "local";
@@ -46,15 +46,15 @@ pub fn normalise_mail(mail: &str) -> Option<String> {
 
 /// Principal for a verified account.
 pub fn user(mail: &str) -> Principal {
-    Principal { kind: "user".into(), id: mail.into(), attributes: Vec::new() }
+    Principal { kind: PrincipalKind::User, id: mail.into(), attributes: Vec::new() }
 }
 
 /// Principal for the admin token.
 pub fn admin() -> Principal {
-    Principal { kind: "admin".into(), id: "admin".into(), attributes: Vec::new() }
+    Principal { kind: PrincipalKind::Admin, id: "admin".into(), attributes: Vec::new() }
 }
 
 /// Principal for a request without a token.
 pub fn anonymous() -> Principal {
-    Principal { kind: "anonymous".into(), id: String::new(), attributes: Vec::new() }
+    Principal { kind: PrincipalKind::Anonymous, id: String::new(), attributes: Vec::new() }
 }

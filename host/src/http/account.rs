@@ -1,6 +1,7 @@
 //! Accounts: `get_token`, `remove_token` (by token, or by a mailed one-time
 //! code confirmed with a POST), and `mail_for_reset`.
 
+use crate::policy::{facts, Action, Facts};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
@@ -33,8 +34,8 @@ fn invalid_mail() -> ApiError {
 
 /// Asks the policy whether this mail may do `action` (it decides what a valid
 /// mail is and may restrict domains).
-async fn authorize_mail(state: &AppState, action: &'static str, mail: &str) -> ApiResult<()> {
-    authorize(state, action, &auth::anonymous(), vec![("mail".into(), mail.into())]).await
+async fn authorize_mail(state: &AppState, action: Action, mail: &str) -> ApiResult<()> {
+    authorize(state, action, &auth::anonymous(), Facts { mail: Some(mail.into()), ..facts() }).await
 }
 
 /// The signed token of an account (re-signed from its stored claims).
@@ -46,7 +47,7 @@ fn token_of(state: &AppState, user: &User) -> String {
 }
 
 /// `POST /api/get_token` `{"mail"}` → `{"token": "<jwt>"}`.
-#[utoipa::path(post, path = "/api/get_token", request_body(content = super::schema::MailBody, content_type = "application/json"), responses((status = 200, description = "registered", body = super::schema::TokenAnswer), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 409, description = "conflict", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
+#[utoipa::path(post, path = "/api/get_token", request_body(content = super::schema::MailBody, content_type = "application/json"), responses((status = 200, description = "registered", body = super::schema::TokenAnswer), crate::http::schema::BadInput, crate::http::schema::NotAllowed, (status = 409, description = "conflict", body = super::schema::ErrorBody), crate::http::schema::TooLarge, crate::http::schema::RateLimited, crate::http::schema::Unavailable))]
 pub async fn get_token(State(state): State<Shared>, body: Result<Bytes, BytesRejection>) -> ApiResult<Json<Value>> {
     // The original answered bad input with an empty token; keep that field on every error.
     let with_token = |e: ApiError| e.with_field("token", json!(""));
@@ -58,7 +59,7 @@ pub async fn get_token(State(state): State<Shared>, body: Result<Bytes, BytesRej
         .map_err(with_token)?
         .ok_or_else(|| with_token(invalid_mail().with_detail("mail is required")))?;
     let mail = auth::normalise_mail(&raw).ok_or_else(|| with_token(invalid_mail()))?;
-    authorize_mail(&state, "account.register", &mail).await.map_err(with_token)?;
+    authorize_mail(&state, Action::AccountRegister, &mail).await.map_err(with_token)?;
     if state.store.is_banned(&mail).await.map_err(ApiError::from)? {
         return Err(with_token(ApiError::of(Code::Banned)));
     }
@@ -106,17 +107,12 @@ enum Proof {
 /// Checks the proof and removes the account. A check code is used up atomically.
 async fn remove_with(state: &AppState, mail: &str, proof: Proof) -> ApiResult<usize> {
     let mail = auth::normalise_mail(mail).ok_or_else(remove_failed)?;
-    let via = match &proof {
-        Proof::Token(_) => "token",
-        Proof::Check(_) => "check",
+    let proof_kind = match &proof {
+        Proof::Token(_) => crate::policy::Proof::Token,
+        Proof::Check(_) => crate::policy::Proof::CheckCode,
     };
-    authorize(
-        state,
-        "account.remove",
-        &auth::anonymous(),
-        vec![("mail".into(), mail.clone()), ("via".into(), via.into())],
-    )
-    .await?;
+    let about = Facts { mail: Some(mail.clone()), proof: Some(proof_kind), ..facts() };
+    authorize(state, Action::AccountRemove, &auth::anonymous(), about).await?;
     let user = state.store.get_user(&mail).await.map_err(ApiError::from)?.ok_or_else(remove_failed)?;
     let proven = match proof {
         Proof::Token(t) => {
@@ -138,7 +134,7 @@ fn ok_removed(images: usize) -> Json<Value> {
 /// `GET /api/remove_token?mail=&token=` removes the account (the original's API).
 /// `GET /api/remove_token?mail=&check=` is the mailed link: it only shows a
 /// confirmation page (mail scanners open links), whose form POSTs the removal.
-#[utoipa::path(get, path = "/api/remove_token", params(("mail" = Option<String>, Query), ("token" = Option<String>, Query), ("check" = Option<String>, Query)), responses((status = 200, description = "removed (with token), or a confirmation page (with check)", content((super::schema::Envelope = "application/json"), (String = "text/html"))), (status = 400, description = "missing values, or an invalid link (page)", content((super::schema::ErrorBody = "application/json"), (String = "text/html"))), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
+#[utoipa::path(get, path = "/api/remove_token", params(("mail" = Option<String>, Query), ("token" = Option<String>, Query), ("check" = Option<String>, Query)), responses((status = 200, description = "removed (with token), or a confirmation page (with check)", content((super::schema::Envelope = "application/json"), (String = "text/html"))), (status = 400, description = "missing values, or an invalid link (page)", content((super::schema::ErrorBody = "application/json"), (String = "text/html"))), crate::http::schema::NotAllowed, crate::http::schema::RateLimited, crate::http::schema::Unavailable))]
 pub async fn remove_token_get(State(state): State<Shared>, uri: Uri) -> ApiResult<Response> {
     let q = query_map(&uri)?;
     let get = |k: &str| q.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
@@ -160,7 +156,7 @@ pub async fn remove_token_get(State(state): State<Shared>, uri: Uri) -> ApiResul
 
 /// `POST /api/remove_token`: the confirmation form (urlencoded, answered with a
 /// page) or API clients (JSON `{"mail","check"}` or `{"mail","token"}`).
-#[utoipa::path(post, path = "/api/remove_token", request_body(content = Option<super::schema::RemoveBody>, content_type = "application/json"), responses((status = 200, description = "removed", content((super::schema::Envelope = "application/json"), (String = "text/html"))), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
+#[utoipa::path(post, path = "/api/remove_token", request_body(content = Option<super::schema::RemoveBody>, content_type = "application/json"), responses((status = 200, description = "removed", content((super::schema::Envelope = "application/json"), (String = "text/html"))), crate::http::schema::BadInput, crate::http::schema::NotAllowed, crate::http::schema::TooLarge, crate::http::schema::RateLimited, crate::http::schema::Unavailable))]
 pub async fn remove_token_post(
     State(state): State<Shared>,
     headers: HeaderMap,
@@ -227,7 +223,7 @@ static THROTTLE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// The answer never says whether the address has an account: without mail configured
 /// every address gets the same 501; with it, every address gets 200 at once, and the
 /// look-up, the per-recipient limit and the sending happen afterwards.
-#[utoipa::path(post, path = "/api/mail_for_reset", request_body(content = super::schema::MailBody, content_type = "application/json"), responses((status = 200, description = "sent (or nothing to send)", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 501, description = "mail is not configured", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
+#[utoipa::path(post, path = "/api/mail_for_reset", request_body(content = super::schema::MailBody, content_type = "application/json"), responses((status = 200, description = "sent (or nothing to send)", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NotAllowed, crate::http::schema::TooLarge, crate::http::schema::RateLimited, (status = 501, description = "mail is not configured", body = super::schema::ErrorBody), crate::http::schema::Unavailable))]
 pub async fn mail_for_reset(
     State(state): State<Shared>,
     body: Result<Bytes, BytesRejection>,
@@ -237,7 +233,7 @@ pub async fn mail_for_reset(
     let obj = json_object(&body)?.ok_or_else(|| failed().with_detail("a JSON body {\"mail\": ...} is required"))?;
     let raw = string_field(&obj, "mail")?.ok_or_else(|| failed().with_detail("mail is required"))?;
     let mail = auth::normalise_mail(&raw).ok_or_else(invalid_mail)?;
-    authorize_mail(&state, "account.recover", &mail).await?;
+    authorize_mail(&state, Action::AccountRecover, &mail).await?;
     if !state.mailer.configured() {
         return Err(ApiError::of(Code::MailNotConfigured)
             .with_detail("this server has no mail.host: remove the account with its token instead"));

@@ -1,6 +1,7 @@
 //! Moderation with the admin token: list accounts with their usage, remove or ban one.
 //! (Deleting any image is `image_delete` with the admin token.)
 
+use crate::policy::{facts, Action};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -14,23 +15,23 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Code};
 
 /// `GET /api/admin/users`: every account with its image count and bytes.
-#[utoipa::path(get, path = "/api/admin/users", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "accounts with usage", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
+#[utoipa::path(get, path = "/api/admin/users", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "accounts with usage", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::RateLimited, crate::http::schema::Unavailable))]
 pub async fn users(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
-    authorize(&state, "admin.users", &caller.principal, Vec::new()).await?;
+    authorize(&state, Action::AdminUsers, &caller.principal, facts()).await?;
     let users = state.store.users().await.map_err(ApiError::from)?;
     Ok(Json(json!({"data": users, "type": "ok", "total": users.len()})))
 }
 
 /// `POST /api/admin/remove_user` `{"mail", "ban": bool}`: deletes the account and its
 /// images; with `ban`, the mail cannot register again.
-#[utoipa::path(post, path = "/api/admin/remove_user", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), request_body(content = super::schema::RemoveUserBody, content_type = "application/json"), responses((status = 200, description = "removed", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 404, description = "not found", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
+#[utoipa::path(post, path = "/api/admin/remove_user", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), request_body(content = super::schema::RemoveUserBody, content_type = "application/json"), responses((status = 200, description = "removed", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::NotFound, crate::http::schema::TooLarge, crate::http::schema::RateLimited, crate::http::schema::Unavailable))]
 pub async fn remove_user(
     State(state): State<Shared>,
     caller: Caller,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<Value>> {
-    authorize(&state, "admin.remove-user", &caller.principal, Vec::new()).await?;
+    authorize(&state, Action::AdminRemoveUser, &caller.principal, facts()).await?;
     let body = read_body(&headers, body, JSON_BODY_LIMIT).await?;
     let obj = json_object(&body)?.ok_or_else(|| ApiError::bad_json("a JSON body {\"mail\": ...} is required"))?;
     let mail = match obj.get("mail") {

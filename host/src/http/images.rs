@@ -11,6 +11,7 @@ use super::view::ImageView;
 use super::{authorize, json_object, query_map, read_body, Shared, JSON_BODY_LIMIT};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Code};
+use crate::policy::{facts, Action, Facts, RequestedAction};
 use crate::store::ImageRecord;
 
 fn positive(query: &std::collections::HashMap<String, String>, key: &str, default: u64) -> ApiResult<u64> {
@@ -24,11 +25,11 @@ fn positive(query: &std::collections::HashMap<String, String>, key: &str, defaul
 }
 
 /// `GET /api/image_list?page=&per_page=`: the caller's images, newest first.
-#[utoipa::path(get, path = "/api/image_list", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("page" = Option<u64>, Query, minimum = 1), ("per_page" = Option<u64>, Query, minimum = 1)), responses((status = 200, description = "your images, newest first", body = super::schema::ListAnswer), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
+#[utoipa::path(get, path = "/api/image_list", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("page" = Option<u64>, Query, minimum = 1), ("per_page" = Option<u64>, Query, minimum = 1)), responses((status = 200, description = "your images, newest first", body = super::schema::ListAnswer), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::RateLimited, crate::http::schema::Unavailable))]
 pub async fn list(State(state): State<Shared>, caller: Caller, uri: Uri) -> ApiResult<Json<Value>> {
     let query = query_map(&uri)?;
     let who = caller.principal;
-    authorize(&state, "image.list", &who, Vec::new()).await?;
+    authorize(&state, Action::ImageList, &who, facts()).await?;
     let max = u64::from(state.settings.config.server.max_per_page);
     let page = positive(&query, "page", 1)?;
     let per_page = positive(&query, "per_page", max.min(20))?.min(max);
@@ -89,19 +90,19 @@ fn names_of(uri: &Uri, body: &Bytes, many: bool) -> ApiResult<Vec<String>> {
 /// Looks up a record the principal may see; someone else's is answered as missing.
 /// One policy call either way: with the owner when the record exists, without when it does
 /// not (so a caller without a token gets 401, not 404).
-async fn owned(
-    state: &Shared,
-    who: &crate::policy::Principal,
-    action: &'static str,
-    name: &str,
-) -> ApiResult<ImageRecord> {
+async fn owned(state: &Shared, who: &crate::policy::Principal, action: Action, name: &str) -> ApiResult<ImageRecord> {
     let Some(record) = state.store.get(name).await.map_err(ApiError::from)? else {
-        authorize(state, action, who, Vec::new()).await?;
+        authorize(state, action, who, facts()).await?;
         return Err(ApiError::of(Code::NotFound));
     };
-    authorize(state, action, who, vec![("owner".into(), record.owner.clone()), ("name".into(), record.name.clone())])
-        .await
-        .map_err(|e| if e.status == StatusCode::NOT_FOUND { ApiError::of(Code::NotFound) } else { e })?;
+    let about = Facts { owner: Some(record.owner.clone()), image: Some(record.name.clone()), ..facts() };
+    authorize(state, action, who, about).await.map_err(|e| {
+        if e.status == StatusCode::NOT_FOUND {
+            ApiError::of(Code::NotFound)
+        } else {
+            e
+        }
+    })?;
     Ok(record)
 }
 
@@ -112,7 +113,7 @@ async fn requested(
     headers: &HeaderMap,
     uri: &Uri,
     body: Body,
-    action: &'static str,
+    action: Action,
 ) -> ApiResult<ImageRecord> {
     let body = read_body(headers, body, JSON_BODY_LIMIT).await?;
     let name = names_of(uri, &body, false)?.remove(0);
@@ -120,7 +121,7 @@ async fn requested(
 }
 
 /// `GET /api/image_info?name=` (or JSON `{"name"}`).
-#[utoipa::path(get, path = "/api/image_info", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("name" = Option<String>, Query, description = "also accepted as JSON body")), responses((status = 200, description = "the image", body = super::schema::InfoAnswer), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 404, description = "not found", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
+#[utoipa::path(get, path = "/api/image_info", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("name" = Option<String>, Query, description = "also accepted as JSON body")), responses((status = 200, description = "the image", body = super::schema::InfoAnswer), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::NotFound, crate::http::schema::TooLarge, crate::http::schema::RateLimited, crate::http::schema::Unavailable))]
 pub async fn info(
     State(state): State<Shared>,
     caller: Caller,
@@ -128,7 +129,7 @@ pub async fn info(
     uri: Uri,
     body: Body,
 ) -> ApiResult<Json<Value>> {
-    let record = requested(&state, &caller.principal, &headers, &uri, body, "image.info").await?;
+    let record = requested(&state, &caller.principal, &headers, &uri, body, Action::ImageInfo).await?;
     Ok(Json(json!({"data": ImageView::of(&state, &record).await, "type": "ok"})))
 }
 
@@ -152,7 +153,7 @@ fn link_safe(s: &str) -> String {
 }
 
 /// `GET /api/image_format?name=` (or JSON `{"name"}`): ready-to-paste snippets.
-#[utoipa::path(get, path = "/api/image_format", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("name" = Option<String>, Query, description = "also accepted as JSON body")), responses((status = 200, description = "snippets", body = super::schema::FormatAnswer), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 404, description = "not found", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
+#[utoipa::path(get, path = "/api/image_format", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("name" = Option<String>, Query, description = "also accepted as JSON body")), responses((status = 200, description = "snippets", body = super::schema::FormatAnswer), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::NotFound, crate::http::schema::TooLarge, crate::http::schema::RateLimited, crate::http::schema::Unavailable))]
 pub async fn format(
     State(state): State<Shared>,
     caller: Caller,
@@ -160,7 +161,7 @@ pub async fn format(
     uri: Uri,
     body: Body,
 ) -> ApiResult<Json<Value>> {
-    let record = requested(&state, &caller.principal, &headers, &uri, body, "image.format").await?;
+    let record = requested(&state, &caller.principal, &headers, &uri, body, Action::ImageFormat).await?;
     let url = state.settings.image_url(&record.name);
     let safe = link_safe(&url);
     let data = if record.kind == "video" {
@@ -201,7 +202,7 @@ pub async fn format(
 }
 
 /// `POST /api/image_delete` with `{"name"}` or `{"names": [...]}`: all or nothing.
-#[utoipa::path(post, path = "/api/image_delete", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("name" = Option<String>, Query)), request_body(content = Option<super::schema::NamesBody>, content_type = "application/json"), responses((status = 200, description = "deleted", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 404, description = "not found", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 500, description = "policy failure", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
+#[utoipa::path(post, path = "/api/image_delete", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("name" = Option<String>, Query)), request_body(content = Option<super::schema::NamesBody>, content_type = "application/json"), responses((status = 200, description = "deleted", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::NotFound, crate::http::schema::TooLarge, crate::http::schema::RateLimited, crate::http::schema::PolicyFailure, crate::http::schema::Unavailable))]
 pub async fn delete(
     State(state): State<Shared>,
     caller: Caller,
@@ -210,7 +211,7 @@ pub async fn delete(
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let who = caller.principal;
-    authorize(&state, "image.delete", &who, Vec::new()).await?;
+    authorize(&state, Action::ImageDelete, &who, facts()).await?;
     let body = read_body(&headers, body, JSON_BODY_LIMIT).await?;
     let mut names = names_of(&uri, &body, true)?;
     names.dedup();
@@ -218,15 +219,33 @@ pub async fn delete(
     if names.len() > limit {
         return Err(ApiError::bad_request(format!("at most {limit} names per request")));
     }
-    // Check every name first, so an unknown one deletes nothing.
+    // Check every name first, so an unknown one deletes nothing: the records, then the
+    // decision on each (with its owner) in one policy session, not one per image.
+    let mut about = Vec::with_capacity(names.len());
     for name in &names {
-        owned(&state, &who, "image.delete", name).await.map_err(|e| {
-            if e.status == StatusCode::NOT_FOUND {
-                e.with_file(name.clone())
-            } else {
-                e
+        let record = state.store.get(name).await.map_err(ApiError::from)?;
+        let record = record.ok_or_else(|| ApiError::of(Code::NotFound).with_file(name.clone()))?;
+        about.push(Facts { owner: Some(record.owner), image: Some(record.name), ..facts() });
+    }
+    let (jwt, asker) = (state.settings.config.auth.jwt, who.clone());
+    let refused = state
+        .policy
+        .run(move |s| {
+            let action = RequestedAction::Known(Action::ImageDelete);
+            for facts in about {
+                let name = facts.image.clone().unwrap_or_default();
+                if let Err(r) = s.authorize(&action, &asker, &Facts { jwt, ..facts })? {
+                    return Ok(Some((name, r)));
+                }
             }
-        })?;
+            Ok(None)
+        })
+        .await
+        .map_err(ApiError::from)?;
+    if let Some((name, r)) = refused {
+        // Someone else's image is answered as missing.
+        let e = ApiError::from(r);
+        return Err(if e.status == StatusCode::NOT_FOUND { ApiError::of(Code::NotFound).with_file(name) } else { e });
     }
     // Records first, each leaving a pending delete (in the same transaction on SQLite):
     // a crash before the files are gone is finished at the next start.
@@ -236,9 +255,9 @@ pub async fn delete(
 }
 
 /// `POST /api/init_db` (admin): ensures the schema; idempotent.
-#[utoipa::path(post, path = "/api/init_db", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "schema ensured", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody)))]
+#[utoipa::path(post, path = "/api/init_db", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "schema ensured", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::RateLimited, crate::http::schema::Unavailable))]
 pub async fn init_db(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
-    authorize(&state, "admin.init-db", &caller.principal, Vec::new()).await?;
+    authorize(&state, Action::AdminInitDb, &caller.principal, facts()).await?;
     state.store.init().await.map_err(ApiError::from)?;
     Ok(Json(json!({"data": "database init success", "type": "ok"})))
 }

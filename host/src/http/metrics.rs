@@ -192,7 +192,7 @@ fn single(out: &mut String, kind: &str, name: &str, value: u64) {
 }
 
 /// `GET /metrics`.
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text", content_type = "text/plain"), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 404, description = "not found", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text", content_type = "text/plain"), crate::http::schema::NotAllowed, crate::http::schema::NotFound, crate::http::schema::RateLimited))]
 pub async fn metrics(
     State(state): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 
 use crate::app::{AppState, Shared};
 use crate::error::{ApiError, ApiResult, Code};
-use crate::policy::Principal;
+use crate::policy::{Action, Facts, Principal, RequestedAction};
 
 /// The application's routes.
 pub fn router(state: Shared) -> Router {
@@ -148,17 +148,13 @@ async fn ready(axum::extract::State(state): axum::extract::State<Shared>) -> axu
     (status, axum::Json(body)).into_response()
 }
 
-/// Asks the policy whether `principal` may do `action` given `facts`.
-pub(crate) async fn authorize(
-    state: &AppState,
-    action: &'static str,
-    principal: &Principal,
-    mut facts: Vec<(String, String)>,
-) -> ApiResult<()> {
-    facts.push(("jwt".into(), state.settings.config.auth.jwt.to_string()));
+/// Asks the policy whether `principal` may do `action` given `facts` (the host adds `jwt`).
+pub(crate) async fn authorize(state: &AppState, action: Action, principal: &Principal, facts: Facts) -> ApiResult<()> {
+    let action = RequestedAction::Known(action);
+    let facts = Facts { jwt: state.settings.config.auth.jwt, ..facts };
     let shadow = state.policy.shadow_sampled().map(|shadow| (shadow, principal.clone(), facts.clone()));
-    let asked = principal.clone();
-    let decided = state.policy.run(move |s| s.authorize(action, &asked, &facts)).await;
+    let (asked, asked_action, asked_facts) = (principal.clone(), action.clone(), facts.clone());
+    let decided = state.policy.run(move |s| s.authorize(&asked_action, &asked, &asked_facts)).await;
     if let Some((shadow, principal, facts)) = shadow {
         shadow_authorize(state, shadow, action, principal, facts, &decided);
     }
@@ -169,9 +165,9 @@ pub(crate) async fn authorize(
 fn shadow_authorize(
     state: &AppState,
     shadow: std::sync::Arc<crate::policy::Shadow>,
-    action: &'static str,
+    action: RequestedAction,
     principal: Principal,
-    facts: Vec<(String, String)>,
+    facts: Facts,
     decided: &Result<Result<(), crate::policy::Rejection>, crate::policy::PolicyError>,
 ) {
     use crate::policy::{Observed, Outcome, ShadowAnswer};
@@ -181,14 +177,14 @@ fn shadow_authorize(
         Err(e) => Outcome::error(e),
     };
     let observed = Observed {
-        action: action.into(),
-        principal_kind: principal.kind.clone(),
+        action: crate::policy::action_name(&action).into_owned(),
+        principal_kind: crate::policy::kind_name(principal.kind).into(),
         principal_id: principal.id.clone(),
-        image: facts.iter().find(|(k, _)| k == "name").map(|(_, v)| v.clone()),
+        image: facts.image.clone(),
         active: outcome(decided),
     };
     state.policy.consult_shadow(shadow, false, observed, move |s| {
-        let answer = s.authorize(action, &principal, &facts);
+        let answer = s.authorize(&action, &principal, &facts);
         Ok(ShadowAnswer { outcome: outcome(&answer), name: None })
     });
 }

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::{read_body, Shared};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Code};
-use crate::policy::{Candidate, PolicyError};
+use crate::policy::{Candidate, PolicyError, PrincipalKind};
 use crate::signing::Refusal;
 
 /// Largest policy component accepted.
@@ -24,10 +24,10 @@ pub const SIGNATURE_HEADER: &str = "x-imgbed-signature";
 
 /// Only the admin token may see or change the policy (the policy itself is not asked).
 pub(super) fn require_admin(caller: &Caller) -> ApiResult<()> {
-    match caller.principal.kind.as_str() {
-        "admin" => Ok(()),
-        "anonymous" => Err(ApiError::of(Code::NoAuthority)),
-        _ => Err(ApiError::of(Code::Forbidden)),
+    match caller.principal.kind {
+        PrincipalKind::Admin => Ok(()),
+        PrincipalKind::Anonymous => Err(ApiError::of(Code::NoAuthority)),
+        PrincipalKind::User => Err(ApiError::of(Code::Forbidden)),
     }
 }
 
@@ -74,7 +74,7 @@ pub(super) async fn candidate(headers: &HeaderMap, body: Body) -> ApiResult<Cand
 }
 
 /// `GET /api/admin/policy`: the active and previous policy with their counters.
-#[utoipa::path(get, path = "/api/admin/policy", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "active and previous policy", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
+#[utoipa::path(get, path = "/api/admin/policy", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "active and previous policy", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::RateLimited))]
 pub async fn show(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
     require_admin(&caller)?;
     Ok(Json(json!({"data": describe(&state), "type": "ok"})))
@@ -82,7 +82,7 @@ pub async fn show(State(state): State<Shared>, caller: Caller) -> ApiResult<Json
 
 /// `PUT /api/admin/policy` with the component bytes (and, when `policy.trusted_keys` is
 /// set, its signature in `X-Imgbed-Signature`): verify, check, self-test, swap.
-#[utoipa::path(put, path = "/api/admin/policy", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("X-Imgbed-Signature" = Option<String>, Header, description = "detached Ed25519 signature of the body (base64); required when policy.trusted_keys is set")), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, description = "swapped", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed; or policy.trusted_keys is set and the signature is missing (policy_unsigned) or not by a trusted key (policy_bad_signature)", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 422, description = "refused content", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
+#[utoipa::path(put, path = "/api/admin/policy", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("X-Imgbed-Signature" = Option<String>, Header, description = "detached Ed25519 signature of the body (base64); required when policy.trusted_keys is set")), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, description = "swapped", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, (status = 403, description = "not allowed; or policy.trusted_keys is set and the signature is missing (policy_unsigned) or not by a trusted key (policy_bad_signature)", body = super::schema::ErrorBody), crate::http::schema::TooLarge, crate::http::schema::RefusedContent, crate::http::schema::RateLimited))]
 pub async fn replace(
     State(state): State<Shared>,
     caller: Caller,
@@ -98,7 +98,7 @@ pub async fn replace(
 }
 
 /// `POST /api/admin/policy/rollback`: back to the previous policy.
-#[utoipa::path(post, path = "/api/admin/policy/rollback", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "rolled back", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 409, description = "conflict", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
+#[utoipa::path(post, path = "/api/admin/policy/rollback", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "rolled back", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, (status = 409, description = "conflict", body = super::schema::ErrorBody), crate::http::schema::RateLimited))]
 pub async fn rollback(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
     require_admin(&caller)?;
     state.policy.rollback().await.map_err(|e| ApiError::of(Code::NoPreviousPolicy).with_detail(e.to_string()))?;

@@ -128,3 +128,56 @@ pub struct UploadForm {
     #[schema(value_type = Vec<String>, format = Binary)]
     pub file: Vec<Vec<u8>>,
 }
+
+// The error answers routes share, one type per status, so the OpenAPI document lists
+// them by name instead of each route repeating them (`responses(..., BadInput, NoToken)`).
+
+/// 400: bad input.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 400, description = "bad input")]
+pub struct BadInput(#[allow(dead_code)] ErrorBody);
+
+/// 401: no or invalid token.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 401, description = "no or invalid token")]
+pub struct NoToken(#[allow(dead_code)] ErrorBody);
+
+/// 403: not allowed.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 403, description = "not allowed")]
+pub struct NotAllowed(#[allow(dead_code)] ErrorBody);
+
+/// 404: not found.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 404, description = "not found")]
+pub struct NotFound(#[allow(dead_code)] ErrorBody);
+
+/// 413: too large.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 413, description = "too large")]
+pub struct TooLarge(#[allow(dead_code)] ErrorBody);
+
+/// 429: rate limited.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 429, description = "rate limited")]
+pub struct RateLimited(#[allow(dead_code)] ErrorBody);
+
+/// 503: policy or database unavailable.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 503, description = "policy or database unavailable")]
+pub struct Unavailable(#[allow(dead_code)] ErrorBody);
+
+/// 503: database unavailable.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 503, description = "database unavailable")]
+pub struct DatabaseUnavailable(#[allow(dead_code)] ErrorBody);
+
+/// 422: refused content.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 422, description = "refused content")]
+pub struct RefusedContent(#[allow(dead_code)] ErrorBody);
+
+/// 500: policy failure.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 500, description = "policy failure")]
+pub struct PolicyFailure(#[allow(dead_code)] ErrorBody);

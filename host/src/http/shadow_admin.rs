@@ -1,6 +1,7 @@
 //! Shadow mode at run time: load a candidate beside the active policy, see where the
 //! two decide differently, promote it or drop it. Admin token only, like the other
-//! policy routes (the policy itself is not asked).
+//! policy routes (the policy itself is not asked). With MongoDB, the shadow is shared:
+//! every host follows a load, promotion or drop (each records its own disagreements).
 
 use axum::body::Body;
 use axum::extract::State;
@@ -21,6 +22,7 @@ fn shadow_state(state: &Shared) -> Value {
     let by_action = totals.by_action();
     json!({
         "shadow": state.policy.shadow().map(|s| s.describe()),
+        "shared_refused": state.shared_policy.as_ref().and_then(|s| s.shadow_refused()),
         "sample": config.sample,
         "share": config.share,
         "totals": {
@@ -32,7 +34,7 @@ fn shadow_state(state: &Shared) -> Value {
 }
 
 /// `GET /api/admin/policy/shadow`: the shadow policy and what it found.
-#[utoipa::path(get, path = "/api/admin/policy/shadow", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "the shadow policy (null when none), its counters and recent disagreements", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
+#[utoipa::path(get, path = "/api/admin/policy/shadow", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "the shadow policy (null when none), its counters and recent disagreements", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::RateLimited))]
 pub async fn show(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
     require_admin(&caller)?;
     Ok(Json(json!({"data": shadow_state(&state), "type": "ok"})))
@@ -41,7 +43,7 @@ pub async fn show(State(state): State<Shared>, caller: Caller) -> ApiResult<Json
 /// `PUT /api/admin/policy/shadow` with the component bytes (and, with
 /// `policy.trusted_keys`, its signature in `X-Imgbed-Signature`): verify, check,
 /// self-test, and run it as the shadow (replacing any shadow). The active policy stays.
-#[utoipa::path(put, path = "/api/admin/policy/shadow", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("X-Imgbed-Signature" = Option<String>, Header, description = "detached Ed25519 signature of the body (base64); required when policy.trusted_keys is set")), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, description = "loaded as the shadow", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed; or policy.trusted_keys is set and the signature is missing (policy_unsigned) or not by a trusted key (policy_bad_signature)", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 422, description = "refused content", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
+#[utoipa::path(put, path = "/api/admin/policy/shadow", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("X-Imgbed-Signature" = Option<String>, Header, description = "detached Ed25519 signature of the body (base64); required when policy.trusted_keys is set")), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, description = "loaded as the shadow", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, (status = 403, description = "not allowed; or policy.trusted_keys is set and the signature is missing (policy_unsigned) or not by a trusted key (policy_bad_signature)", body = super::schema::ErrorBody), crate::http::schema::TooLarge, crate::http::schema::RefusedContent, crate::http::schema::RateLimited))]
 pub async fn load(
     State(state): State<Shared>,
     caller: Caller,
@@ -53,23 +55,38 @@ pub async fn load(
     let mut candidate = candidate(&headers, body).await?;
     candidate.source = "shadow".into();
     state.policy.load_shadow(candidate).await.map_err(refused)?;
-    Ok(Json(json!({"data": "影子策略已加载", "type": "ok", "shadow": shadow_state(&state)})))
+    let shared = shared_shadow(&state).await;
+    Ok(Json(json!({"data": "影子策略已加载", "type": "ok", "shadow": shadow_state(&state), "shared": shared})))
 }
 
 /// `POST /api/admin/policy/shadow/promote`: the shadow becomes the active policy (kept
 /// for restarts and published to the other hosts, like a swap).
-#[utoipa::path(post, path = "/api/admin/policy/shadow/promote", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "promoted", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 409, description = "no shadow policy (no_shadow_policy)", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
+#[utoipa::path(post, path = "/api/admin/policy/shadow/promote", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "promoted", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, (status = 409, description = "no shadow policy (no_shadow_policy)", body = super::schema::ErrorBody), crate::http::schema::RateLimited))]
 pub async fn promote(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
     require_admin(&caller)?;
     state.policy.promote_shadow().await.map_err(|e| ApiError::of(Code::NoShadowPolicy).with_detail(e.to_string()))?;
     let shared = shared_answer(&state).await;
+    shared_shadow(&state).await;
     Ok(Json(json!({"data": "影子策略已启用", "type": "ok", "policy": describe(&state), "shared": shared})))
 }
 
 /// `DELETE /api/admin/policy/shadow`: drops the shadow policy.
-#[utoipa::path(delete, path = "/api/admin/policy/shadow", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "dropped; what it found is in the answer", body = super::schema::Envelope), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 409, description = "no shadow policy (no_shadow_policy)", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody)))]
+#[utoipa::path(delete, path = "/api/admin/policy/shadow", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "dropped; what it found is in the answer", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, (status = 409, description = "no shadow policy (no_shadow_policy)", body = super::schema::ErrorBody), crate::http::schema::RateLimited))]
 pub async fn drop_shadow(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
     require_admin(&caller)?;
     let dropped = state.policy.drop_shadow().ok_or_else(|| ApiError::of(Code::NoShadowPolicy))?;
-    Ok(Json(json!({"data": "影子策略已移除", "type": "ok", "dropped": dropped.describe()})))
+    let shared = shared_shadow(&state).await;
+    Ok(Json(json!({"data": "影子策略已移除", "type": "ok", "dropped": dropped.describe(), "shared": shared})))
+}
+
+/// Publishes this host's shadow to the other hosts: true when published, false without a
+/// shared database, the reason when publishing failed.
+async fn shared_shadow(state: &Shared) -> Value {
+    if state.shared_policy.is_none() {
+        return json!(false);
+    }
+    match state.publish_shadow().await {
+        Ok(()) => json!(true),
+        Err(e) => json!(e),
+    }
 }

@@ -1,11 +1,14 @@
-//! Judging a received file: one sandbox session strips its metadata, inspects it,
-//! names it and makes its thumbnail.
+//! Judging a received file: one sandbox session admits it (quotas), judges it (the
+//! metadata to strip; then what it is and its thumbnail — judged again when stripped,
+//! so what is stored is what was judged) and names it.
 
 use std::fs::File;
 use std::sync::Arc;
 
 use crate::blob::{TempArea, TempBlob};
-use crate::policy::{pieces, Media, MediaKind, PolicyError, PolicyRuntime, Rejection, Upload};
+use crate::policy::{
+    pieces, Judgement, Media, PolicyError, PolicyRuntime, Principal, Rejection, Thumbnail, Upload, Usage, Wanted,
+};
 
 /// One received file, not yet stored: its bytes in the temp area (synced) and the facts
 /// of the upload (size and digest of those bytes).
@@ -44,6 +47,9 @@ pub struct Options {
     pub strip: bool,
     /// Make a thumbnail this wide (thumbnails on).
     pub thumb_width: Option<u32>,
+    /// Ask the policy's `admit` first, for this uploader with this usage (the owner's
+    /// stored files and the earlier files of the request). Imports are not asked.
+    pub admit: Option<(Principal, Usage)>,
 }
 
 /// Why a file was not accepted.
@@ -77,65 +83,57 @@ pub(super) enum Verdict {
     Io(std::io::Error),
 }
 
-/// Strips, inspects, names and thumbnails one file in one sandbox session.
-/// Stripping comes first, so what `inspect` decodes is exactly what is stored.
+/// Admits, judges (twice when stripped) and names one file in one sandbox session.
 pub(super) fn decide(
     s: &mut crate::policy::Session,
     mut upload: Upload,
     path: &std::path::Path,
     stripped_path: Option<&std::path::Path>,
-    naming: &Naming,
-    thumb_width: Option<u32>,
+    options: &Options,
 ) -> Result<Verdict, PolicyError> {
-    let original = File::open(path).map_err(|e| PolicyError::Unavailable(format!("open upload: {e}")))?;
-    let mut stored = original;
-    let mut stripped = false;
-    if let Some(out_path) = stripped_path {
-        match s.strip_metadata(&upload, &stored)? {
-            Err(r) => return Ok(Verdict::Refused(r)),
-            Ok(None) => {}
-            Ok(Some(pieces)) => {
-                let out = match File::options().read(true).write(true).create_new(true).open(out_path) {
-                    Ok(f) => f,
-                    Err(e) => return Ok(Verdict::Io(e)),
-                };
-                // Synced like a received file: it is what gets stored.
-                let done = match pieces::assemble(&stored, &pieces, &out).and_then(|d| out.sync_all().map(|()| d)) {
-                    Ok(d) => d,
-                    Err(e) => return Ok(Verdict::Io(e)),
-                };
-                upload.size = done.size;
-                upload.digest = done.digest;
-                stored = out;
-                stripped = true;
-            }
+    if let Some((who, usage)) = &options.admit {
+        if let Err(r) = s.admit(who, &upload, *usage)? {
+            return Ok(Verdict::Refused(r));
         }
     }
-    let media = match s.inspect(&upload, &stored)? {
-        Ok(m) => m,
+    let mut stored = File::open(path).map_err(|e| PolicyError::Unavailable(format!("open upload: {e}")))?;
+    let wanted = Wanted { strip: stripped_path.is_some(), thumbnail_width: options.thumb_width };
+    let mut judgement = s.judge(&upload, &stored, wanted)?;
+    let mut stripped = false;
+    if let (Ok(Judgement::Stripped(pieces)), Some(out_path)) = (&judgement, stripped_path) {
+        let out = match File::options().read(true).write(true).create_new(true).open(out_path) {
+            Ok(f) => f,
+            Err(e) => return Ok(Verdict::Io(e)),
+        };
+        // Synced like a received file: it is what gets stored.
+        let done = match pieces::assemble(&stored, pieces, &out).and_then(|d| out.sync_all().map(|()| d)) {
+            Ok(d) => d,
+            Err(e) => return Ok(Verdict::Io(e)),
+        };
+        upload.size = done.size;
+        upload.digest = done.digest;
+        stored = out;
+        stripped = true;
+        judgement = s.judge(&upload, &stored, Wanted { strip: false, ..wanted })?;
+    }
+    let verdict = match judgement {
+        Ok(Judgement::Judged(verdict)) => verdict,
+        Ok(Judgement::Stripped(_)) => {
+            return Err(PolicyError::Invalid("judge answered `stripped` for a stripped file".into()))
+        }
         Err(r) => return Ok(Verdict::Refused(r)),
     };
-    let name = match naming {
+    let media = verdict.media;
+    let name = match &options.naming {
         Naming::Keep(name) => name.clone(),
-        Naming::Rule(rule) => match s.name(&upload, &media, rule)? {
+        Naming::Rule(rule) => match s.name(&upload, &media, rule, 0)? {
             Ok(n) => n,
             Err(r) => return Ok(Verdict::Refused(r)),
         },
     };
-    // A thumbnail the policy cannot make does not fail the upload.
-    let thumbnail = match thumb_width {
-        Some(w) if media.kind != MediaKind::Video => match s.thumbnail(&upload, &stored, w) {
-            Ok(Ok(png)) => Some(png),
-            Ok(Err(r)) => {
-                tracing::warn!(code = %r.code, "no thumbnail: {}", r.message);
-                None
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "no thumbnail");
-                None
-            }
-        },
-        _ => None,
+    let thumbnail = match verdict.thumbnail {
+        Thumbnail::Made(png) => Some(png),
+        Thumbnail::NotAsked | Thumbnail::NotSupported => None,
     };
     Ok(Verdict::Accepted(Box::new(Accepted { media, upload, stripped, name, thumbnail })))
 }
@@ -153,10 +151,8 @@ pub async fn judge(
     let stripped_path = stripped_temp.as_ref().map(|t| t.path().to_path_buf());
     let upload = received.upload.clone();
     let path = received.temp.path().to_path_buf();
-    let Options { naming, thumb_width, .. } = options;
-    let verdict = policy
-        .run_heavy(client, move |s| decide(s, upload, &path, stripped_path.as_deref(), &naming, thumb_width))
-        .await?;
+    let verdict =
+        policy.run_heavy(client, move |s| decide(s, upload, &path, stripped_path.as_deref(), &options)).await?;
     match verdict {
         Verdict::Accepted(a) => Ok(Judged {
             received,

@@ -9,7 +9,7 @@ mod shadow;
 pub use judge::{judge, JudgeError, Judged, Naming, Options, Received};
 pub use shadow::{judge_shadowed, JUDGE_ACTION};
 
-use crate::policy::{kind_name, Media, Upload};
+use crate::policy::{media_kind_name, Media, Upload};
 use crate::store::ImageRecord;
 
 /// The record of an upload the policy accepted as `media`, stored as `name`. `upload`
@@ -20,7 +20,7 @@ pub fn record(name: String, upload: &Upload, media: &Media) -> ImageRecord {
         owner: upload.owner.clone(),
         size: upload.size,
         digest: upload.digest.clone(),
-        kind: kind_name(media.kind).into(),
+        kind: media_kind_name(media.kind).into(),
         format: media.format.clone(),
         mime: media.mime.clone(),
         width: media.width,

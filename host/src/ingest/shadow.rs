@@ -12,13 +12,13 @@ use crate::policy::{Observed, Outcome, PolicyRuntime, ShadowAnswer};
 pub const JUDGE_ACTION: &str = "upload.judge";
 
 /// Judges like [`judge`] for a principal of `principal_kind`; a sampled file is then
-/// judged again by the shadow (stripping, inspecting and naming, no thumbnail) from a
+/// judged again by the shadow (admitting, judging and naming, no thumbnail) from a
 /// link to the received bytes, on the shadow's share of the heavy capacity.
 pub async fn judge_shadowed(
     policy: &Arc<PolicyRuntime>,
     temp: &TempArea,
     client: &str,
-    principal_kind: &str,
+    principal_kind: crate::policy::PrincipalKind,
     received: Received,
     options: Options,
 ) -> Result<Judged, JudgeError> {
@@ -47,7 +47,7 @@ pub async fn judge_shadowed(
     };
     let observed = Observed {
         action: JUDGE_ACTION.into(),
-        principal_kind: principal_kind.into(),
+        principal_kind: crate::policy::kind_name(principal_kind).into(),
         principal_id: upload.owner.clone(),
         image: Some(image),
         active,
@@ -55,7 +55,8 @@ pub async fn judge_shadowed(
     let stripped = shadow_options.strip.then(|| temp.temp());
     policy.consult_shadow(shadow, true, observed, move |s| {
         let stripped_path = stripped.as_ref().map(|t| t.path().to_path_buf());
-        let verdict = decide(s, upload, copy.path(), stripped_path.as_deref(), &shadow_options.naming, None)?;
+        let options = Options { thumb_width: None, ..shadow_options };
+        let verdict = decide(s, upload, copy.path(), stripped_path.as_deref(), &options)?;
         // The links go when the shadow is done.
         drop((copy, stripped));
         Ok(match verdict {

@@ -1,4 +1,5 @@
-//! Host side of the WIT contract: generated bindings and the imports the guest may call.
+//! Host side of contract 2.0 (`wit/`): generated bindings and the imports the guest may
+//! call. The types of 2.0 are the host's own; 1.0 components are adapted (`v1.rs`).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -15,7 +16,10 @@ wasmtime::component::bindgen!({
 });
 
 use imgbed::policy::host::LogLevel;
-pub use imgbed::policy::types::{Decision, Media, MediaKind, Piece, PolicyInfo, Principal, Rejection, Span, Upload};
+pub use imgbed::policy::types::{
+    Action, Facts, Judgement, Media, MediaKind, Piece, PolicyInfo, Principal, PrincipalKind, Proof, Rejection,
+    RequestedAction, Span, Thumbnail, Upload, Usage, Verdict, Wanted,
+};
 
 /// Largest single `read` the guest gets, whatever it asks for.
 pub const MAX_READ: u32 = 1024 * 1024;
@@ -24,7 +28,8 @@ const MAX_LOG_LINES: u32 = 100;
 /// Longest log line kept.
 const MAX_LOG_LEN: usize = 2048;
 
-/// The storage queries a policy may make (the `image-exists` and `owner-usage` capabilities).
+/// The storage queries a contract 1.0 policy may make (its `image-exists` and `owner-usage`
+/// imports; 2.0 gets the usage as an argument of `admit`).
 /// Called from the policy's blocking thread.
 pub trait StorageView: Send + Sync {
     /// Whether a stored image has this name.
@@ -71,8 +76,9 @@ impl WasiView for State {
 
 impl imgbed::policy::types::Host for State {}
 
-impl imgbed::policy::host::Host for State {
-    fn log(&mut self, level: LogLevel, message: String) {
+impl State {
+    /// A line of the policy's log: at most `MAX_LOG_LINES` a call, each cut to `MAX_LOG_LEN`.
+    pub(super) fn log_line(&mut self, level: tracing::Level, message: String) {
         self.log_lines += 1;
         if self.log_lines > MAX_LOG_LINES {
             return;
@@ -87,35 +93,21 @@ impl imgbed::policy::host::Host for State {
         }
         let policy = &*self.policy_name;
         match level {
-            LogLevel::Trace => tracing::trace!(target: "policy", policy, "{message}"),
-            LogLevel::Debug => tracing::debug!(target: "policy", policy, "{message}"),
-            LogLevel::Info => tracing::info!(target: "policy", policy, "{message}"),
-            LogLevel::Warn => tracing::warn!(target: "policy", policy, "{message}"),
-            LogLevel::Error => tracing::error!(target: "policy", policy, "{message}"),
+            tracing::Level::TRACE => tracing::trace!(target: "policy", policy, "{message}"),
+            tracing::Level::DEBUG => tracing::debug!(target: "policy", policy, "{message}"),
+            tracing::Level::INFO => tracing::info!(target: "policy", policy, "{message}"),
+            tracing::Level::WARN => tracing::warn!(target: "policy", policy, "{message}"),
+            tracing::Level::ERROR => tracing::error!(target: "policy", policy, "{message}"),
         }
     }
 
-    fn setting(&mut self, key: String) -> Option<String> {
-        self.settings.get(&key).cloned()
+    pub(super) fn body_size(&self, body: &Resource<BodyFile>) -> u64 {
+        self.table.get(body).map_or(0, |b| b.size)
     }
 
-    fn image_exists(&mut self, name: String) -> bool {
-        self.exists.image_exists(&name)
-    }
-
-    fn owner_usage(&mut self, owner: String) -> imgbed::policy::host::Usage {
-        let (images, bytes) = self.exists.owner_usage(&owner);
-        imgbed::policy::host::Usage { images, bytes }
-    }
-}
-
-impl imgbed::policy::host::HostBody for State {
-    fn size(&mut self, body: Resource<BodyFile>) -> u64 {
-        self.table.get(&body).map_or(0, |b| b.size)
-    }
-
-    fn read(&mut self, body: Resource<BodyFile>, offset: u64, len: u32) -> Vec<u8> {
-        let Ok(b) = self.table.get(&body) else {
+    /// Up to `len` bytes (at most `MAX_READ`) from `offset`, clamped to the body's size.
+    pub(super) fn body_read(&self, body: &Resource<BodyFile>, offset: u64, len: u32) -> Vec<u8> {
+        let Ok(b) = self.table.get(body) else {
             return Vec::new();
         };
         if offset >= b.size {
@@ -137,6 +129,33 @@ impl imgbed::policy::host::HostBody for State {
         }
         buf.truncate(filled);
         buf
+    }
+}
+
+impl imgbed::policy::host::Host for State {
+    fn log(&mut self, level: LogLevel, message: String) {
+        let level = match level {
+            LogLevel::Trace => tracing::Level::TRACE,
+            LogLevel::Debug => tracing::Level::DEBUG,
+            LogLevel::Info => tracing::Level::INFO,
+            LogLevel::Warn => tracing::Level::WARN,
+            LogLevel::Error => tracing::Level::ERROR,
+        };
+        self.log_line(level, message);
+    }
+
+    fn setting(&mut self, key: String) -> Option<String> {
+        self.settings.get(&key).cloned()
+    }
+}
+
+impl imgbed::policy::host::HostBody for State {
+    fn size(&mut self, body: Resource<BodyFile>) -> u64 {
+        self.body_size(&body)
+    }
+
+    fn read(&mut self, body: Resource<BodyFile>, offset: u64, len: u32) -> Vec<u8> {
+        self.body_read(&body, offset, len)
     }
 
     fn drop(&mut self, body: Resource<BodyFile>) -> wasmtime::Result<()> {

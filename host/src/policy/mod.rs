@@ -4,9 +4,11 @@
 //! Every call gets a memory cap and an epoch deadline; a trap, a timeout or an
 //! exhausted memory fails that one request and nothing else.
 
+mod actions;
 mod arrival;
 mod bindings;
 mod cache;
+mod contract;
 mod error;
 pub mod gate;
 mod limiter;
@@ -16,8 +18,12 @@ mod sandbox;
 mod session;
 mod shadow;
 mod stats;
+mod v1;
 mod wasi;
 
+pub use actions::{
+    action_name, facts, facts_from_pairs, kind_name, media_kind_name, parse_action, parse_kind, ACTIONS,
+};
 pub use arrival::{read_kept, Candidate, KEPT};
 pub use error::PolicyError;
 pub use sandbox::Sandbox;
@@ -39,9 +45,11 @@ use wasmtime::component::Linker;
 
 use crate::signing::TrustedKeys;
 pub use bindings::{
-    BodyFile, Decision, ExistsFn, Media, MediaKind, Piece, PolicyInfo, Principal, Rejection, Span, StorageView, Upload,
+    Action, BodyFile, ExistsFn, Facts, Judgement, Media, MediaKind, Piece, PolicyInfo, Principal, PrincipalKind, Proof,
+    Rejection, RequestedAction, Span, StorageView, Thumbnail, Upload, Usage, Verdict, Wanted,
 };
-use bindings::{Policy as Bindings, PolicyPre, State};
+use bindings::{Policy as Bindings, State};
+pub use contract::Contract;
 
 /// The signature check every candidate passes before it is compiled: with trusted keys,
 /// a signature by one of them (the built-in policy, part of this binary, needs none).
@@ -65,20 +73,12 @@ pub fn no_storage() -> ExistsFn {
     Arc::new(|_: &str| false)
 }
 
-/// The default policy, built from `guest/` by the build script.
-pub static BUILTIN_POLICY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/imgbed_policy.wasm"));
+/// The default policy, built from `guest/default` by the build script.
+pub static BUILTIN_POLICY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/imgbed_policy_default.wasm"));
 
-/// The contract version this host speaks (the WIT package `imgbed:policy@1.x`).
-pub const CONTRACT: &str = "imgbed:policy@1.0.0";
-
-/// The name of a media kind, as records and answers show it.
-pub fn kind_name(kind: MediaKind) -> &'static str {
-    match kind {
-        MediaKind::Image => "image",
-        MediaKind::Animation => "animation",
-        MediaKind::Video => "video",
-    }
-}
+/// The contract this host speaks (the WIT package in `wit/`); components built against
+/// `imgbed:policy@1.0.0` run through an adapter.
+pub const CONTRACT: &str = "imgbed:policy@2.0.0";
 
 /// Largest thumbnail the host accepts from a policy.
 pub const MAX_THUMBNAIL_BYTES: usize = 16 * 1024 * 1024;
@@ -109,7 +109,9 @@ pub struct Limits {
 
 /// A compiled, checked policy ready to instantiate.
 pub struct LoadedPolicy {
-    pre: PolicyPre<State>,
+    /// The contract it speaks (1.0 runs through the adapter).
+    pub contract: Contract,
+    pre: contract::Pre,
     pub info: PolicyInfo,
     pub sha256: String,
     /// `name@version`, as logs and metrics show it.
@@ -142,6 +144,7 @@ impl LoadedPolicy {
         serde_json::json!({
             "name": self.info.name,
             "version": self.info.version,
+            "contract": self.contract.package(),
             "sha256": self.sha256,
             "size": self.bytes.len(),
             "source": self.source,
@@ -215,6 +218,8 @@ impl PolicyRuntime {
         let mut linker = Linker::new(&engine);
         wasi::add_to_linker(&mut linker).map_err(|e| PolicyError::Refused(format!("{e:#}")))?;
         Bindings::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s: &mut State| s)
+            .map_err(|e| PolicyError::Refused(format!("{e:#}")))?;
+        v1::Policy::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s: &mut State| s)
             .map_err(|e| PolicyError::Refused(format!("{e:#}")))?;
         spawn_ticker(&engine);
         let cache = match (options.cache_dir.as_deref(), options.cache_key.as_deref()) {

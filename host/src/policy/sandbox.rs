@@ -11,8 +11,9 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use super::bindings::{PolicyPre, State};
-use super::{ArtifactCache, ExistsFn, Limits, LoadedPolicy, PolicyError, PolicyStats, Session, CONTRACT, TICK_MS};
+use super::bindings::State;
+use super::contract::{Contract, Pre};
+use super::{ArtifactCache, ExistsFn, Limits, LoadedPolicy, PolicyError, PolicyStats, Session, TICK_MS};
 
 /// A policy's `name@version` and its counters.
 type NamedStats = (Arc<str>, Arc<PolicyStats>);
@@ -78,31 +79,29 @@ impl Sandbox {
                 c
             }
         };
-        check_contract(&self.engine, &component)?;
+        let contract = Contract::of(&self.engine, &component)?;
         let pre =
             self.linker.instantiate_pre(&component).map_err(|e| refused("imports do not match", &format!("{e:#}")))?;
-        let pre = PolicyPre::new(pre).map_err(|e| refused("exports do not match", &format!("{e:#}")))?;
+        let pre = Pre::new(contract, pre).map_err(|e| refused("exports do not match", &format!("{e:#}")))?;
         let name: Arc<str> = Arc::from(format!("candidate-{}", &sha256[..12]));
         let mut session = Session::start(self, &pre, name)?;
-        let info =
-            session.bindings.imgbed_policy_api().call_info(&mut session.store).map_err(PolicyError::from_call)?;
+        let info = session.exports.info(&mut session.store).map_err(PolicyError::from_call)?;
         let settings: Vec<(String, String)> = self.settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         session.rearm();
         session
-            .bindings
-            .imgbed_policy_api()
-            .call_configure(&mut session.store, &settings)
+            .exports
+            .configure(&mut session.store, &settings)
             .map_err(PolicyError::from_call)?
             .map_err(|m| PolicyError::Refused(format!("configure: {m}")))?;
         session.rearm();
         session
-            .bindings
-            .imgbed_policy_api()
-            .call_self_test(&mut session.store)
+            .exports
+            .self_test(&mut session.store)
             .map_err(PolicyError::from_call)?
             .map_err(|m| PolicyError::Refused(format!("self-test: {m}")))?;
         let name: Arc<str> = Arc::from(format!("{}@{}", info.name, info.version));
         Ok(LoadedPolicy {
+            contract,
             pre,
             info,
             sha256: sha256.clone(),
@@ -116,24 +115,6 @@ impl Sandbox {
             signed_by: None,
         })
     }
-}
-
-/// Refuses a component built against another major version of the contract,
-/// with a message saying which one this host supports.
-fn check_contract(engine: &Engine, component: &Component) -> Result<(), PolicyError> {
-    let ty = component.component_type();
-    let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
-    let ours = exports.iter().any(|n| n.starts_with("imgbed:policy/api@1."));
-    if ours {
-        return Ok(());
-    }
-    let theirs = exports.iter().find(|n| n.starts_with("imgbed:policy/api@"));
-    Err(PolicyError::Refused(match theirs {
-        Some(n) => format!("component exports {n}, this host supports {CONTRACT} (major version 1)"),
-        None => {
-            format!("component does not export the imgbed:policy/api interface of {CONTRACT}; exports: {exports:?}")
-        }
-    }))
 }
 
 pub(super) fn spawn_ticker(engine: &Engine) {

@@ -10,16 +10,18 @@ use wasmtime::component::{Resource, ResourceTable};
 use wasmtime::Store;
 use wasmtime_wasi::WasiCtxBuilder;
 
-use super::bindings::{self, Policy as Bindings, PolicyPre, State};
+use super::bindings::State;
+use super::contract::{Exports, Pre};
 use super::{
-    limiter, pieces, wasi, BodyFile, Decision, Media, MediaKind, Piece, PolicyError, Principal, Rejection, Sandbox,
-    Upload, MAX_TABLE_ENTRIES, MAX_THUMBNAIL_BYTES, MAX_TRANSFER, TICK_MS,
+    limiter, pieces, wasi, BodyFile, Facts, Judgement, Media, MediaKind, PolicyError, Principal, Rejection,
+    RequestedAction, Sandbox, Thumbnail, Upload, Usage, Verdict, Wanted, MAX_TABLE_ENTRIES, MAX_THUMBNAIL_BYTES,
+    MAX_TRANSFER, TICK_MS,
 };
 
 /// One sandboxed instance: a fresh store, used for the calls of one request.
 pub struct Session {
     pub(super) store: Store<State>,
-    pub(super) bindings: Bindings,
+    pub(super) exports: Exports,
     /// Codes of the rejections this session's calls returned (counted per policy).
     pub(super) rejections: Vec<String>,
     /// Epoch ticks each call may run: the deadline is per call, not per session.
@@ -75,6 +77,18 @@ fn checked_media(media: Media) -> Result<Media, PolicyError> {
     Ok(media)
 }
 
+/// The host re-checks a thumbnail: a PNG of sane size.
+fn checked_thumbnail(png: Vec<u8>) -> Result<Vec<u8>, PolicyError> {
+    if png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() <= MAX_THUMBNAIL_BYTES {
+        Ok(png)
+    } else {
+        Err(PolicyError::Invalid(format!(
+            "thumbnail is not a PNG of at most {MAX_THUMBNAIL_BYTES} bytes ({} bytes)",
+            png.len()
+        )))
+    }
+}
+
 /// The host re-checks a rejection: status must be an HTTP error status.
 fn checked_rejection(r: Rejection) -> Result<Rejection, PolicyError> {
     if !(400..=599).contains(&r.status) {
@@ -90,7 +104,7 @@ fn checked_rejection(r: Rejection) -> Result<Rejection, PolicyError> {
 }
 
 impl Session {
-    pub(super) fn start(rt: &Sandbox, pre: &PolicyPre<State>, name: Arc<str>) -> Result<Self, PolicyError> {
+    pub(super) fn start(rt: &Sandbox, pre: &Pre, name: Arc<str>) -> Result<Self, PolicyError> {
         // No preopens, no environment, no arguments, no stdio, and a clock frozen at zero:
         // the guest sees only what the contract grants.
         // stderr goes to the log (capped); no network of any kind. Waiting is cut off in
@@ -124,7 +138,7 @@ impl Session {
         let ticks = (rt.limits.deadline.as_millis() as u64).div_ceil(TICK_MS).max(1);
         store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
-        let bindings = pre.instantiate(&mut store).map_err(|e| {
+        let exports = pre.instantiate(&mut store).map_err(|e| {
             let msg = format!("{e:#}");
             if msg.contains("pooling") || msg.contains("maximum concurrent") {
                 PolicyError::Unavailable(msg)
@@ -132,7 +146,7 @@ impl Session {
                 PolicyError::from_call(e)
             }
         })?;
-        Ok(Session { store, bindings, rejections: Vec::new(), ticks, stderr })
+        Ok(Session { store, exports, rejections: Vec::new(), ticks, stderr })
     }
 
     /// Writes what the guest printed to stderr to the log (capped).
@@ -159,32 +173,61 @@ impl Session {
             .map_err(|e| PolicyError::Unavailable(format!("body: {e}")))
     }
 
-    /// Calls an export that reads the upload in `file`: lends it as a body resource for
-    /// the call (with the full deadline) and takes it back afterwards.
-    fn call_with_body<T>(
+    /// `judge`: lends the file as a body for the call (with the full deadline) and checks
+    /// the answer — pieces against the file's size (see [`pieces::check`]), the media
+    /// type, the thumbnail. `stripped` is refused when stripping was not asked for (the
+    /// host is judging a file stripped already).
+    pub fn judge(
         &mut self,
+        upload: &Upload,
         file: &File,
-        size: u64,
-        call: impl FnOnce(
-            &bindings::exports::imgbed::policy::api::Guest,
-            &mut Store<State>,
-            Resource<BodyFile>,
-        ) -> wasmtime::Result<T>,
-    ) -> Result<T, PolicyError> {
-        let body = self.body(file, size)?;
-        let borrowed = Resource::<BodyFile>::new_borrow(body.rep());
+        wanted: Wanted,
+    ) -> Result<Result<Judgement, Rejection>, PolicyError> {
+        let body = self.body(file, upload.size)?;
         self.rearm();
-        let out = call(self.bindings.imgbed_policy_api(), &mut self.store, borrowed);
+        let ticks = self.ticks;
+        let rearm = move |store: &mut Store<State>| store.set_epoch_deadline(ticks);
+        let out = self.exports.judge(&mut self.store, upload, &body, &wanted, &rearm);
         let _ = self.store.data_mut().table.delete(body);
-        out.map_err(PolicyError::from_call)
-    }
-
-    /// `inspect`: what the upload in `file` really is.
-    pub fn inspect(&mut self, upload: &Upload, file: &File) -> Result<Result<Media, Rejection>, PolicyError> {
-        match self.call_with_body(file, upload.size, |api, store, body| api.call_inspect(store, upload, body))? {
-            Ok(media) => Ok(Ok(checked_media(media)?)),
+        match out.map_err(PolicyError::from_call)? {
+            Ok(Judgement::Stripped(pieces)) if wanted.strip => {
+                pieces::check(&pieces, upload.size)?;
+                Ok(Ok(Judgement::Stripped(pieces)))
+            }
+            Ok(Judgement::Stripped(_)) => {
+                Err(PolicyError::Invalid("judge answered `stripped` when stripping was not asked for".into()))
+            }
+            Ok(Judgement::Judged(verdict)) => {
+                let media = checked_media(verdict.media)?;
+                let thumbnail = match verdict.thumbnail {
+                    Thumbnail::Made(png) if wanted.thumbnail_width.is_none() => {
+                        drop(png);
+                        Thumbnail::NotAsked
+                    }
+                    // A bad thumbnail does not fail the upload: it gets none.
+                    Thumbnail::Made(png) => match checked_thumbnail(png) {
+                        Ok(png) => Thumbnail::Made(png),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "thumbnail refused");
+                            Thumbnail::NotSupported
+                        }
+                    },
+                    other => other,
+                };
+                Ok(Ok(Judgement::Judged(Verdict { media, thumbnail })))
+            }
             Err(r) => Ok(Err(self.rejected(r)?)),
         }
+    }
+
+    /// What the file really is: `judge` without stripping or a thumbnail (tools, tests).
+    pub fn inspect(&mut self, upload: &Upload, file: &File) -> Result<Result<Media, Rejection>, PolicyError> {
+        let wanted = Wanted { strip: false, thumbnail_width: None };
+        Ok(match self.judge(upload, file, wanted)? {
+            Ok(Judgement::Judged(verdict)) => Ok(verdict.media),
+            Ok(Judgement::Stripped(_)) => unreachable!("refused by judge when not asked for"),
+            Err(r) => Err(r),
+        })
     }
 
     /// `name`: the stored name for an accepted upload, re-checked for path safety.
@@ -193,47 +236,12 @@ impl Session {
         upload: &Upload,
         media: &Media,
         rule: &str,
+        attempt: u32,
     ) -> Result<Result<String, Rejection>, PolicyError> {
         self.rearm();
-        let out = self.bindings.imgbed_policy_api().call_name(&mut self.store, upload, media, rule);
+        let out = self.exports.name(&mut self.store, upload, media, rule, attempt);
         match out.map_err(PolicyError::from_call)? {
             Ok(name) => Ok(Ok(checked_name(name)?)),
-            Err(r) => Ok(Err(self.rejected(r)?)),
-        }
-    }
-
-    /// `strip-metadata`: the pieces of the file to store instead of the upload, checked
-    /// against the upload's size (see [`pieces::check`]); None when nothing is removed.
-    pub fn strip_metadata(
-        &mut self,
-        upload: &Upload,
-        file: &File,
-    ) -> Result<Result<Option<Vec<Piece>>, Rejection>, PolicyError> {
-        match self.call_with_body(file, upload.size, |api, store, body| api.call_strip_metadata(store, upload, body))? {
-            Ok(Some(pieces)) => {
-                pieces::check(&pieces, upload.size)?;
-                Ok(Ok(Some(pieces)))
-            }
-            Ok(None) => Ok(Ok(None)),
-            Err(r) => Ok(Err(self.rejected(r)?)),
-        }
-    }
-
-    /// `thumbnail`: a PNG at most `max_width` wide. The host checks it is a PNG of sane size.
-    pub fn thumbnail(
-        &mut self,
-        upload: &Upload,
-        file: &File,
-        max_width: u32,
-    ) -> Result<Result<Vec<u8>, Rejection>, PolicyError> {
-        let out = self
-            .call_with_body(file, upload.size, |api, store, body| api.call_thumbnail(store, upload, body, max_width))?;
-        match out {
-            Ok(png) if png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() <= MAX_THUMBNAIL_BYTES => Ok(Ok(png)),
-            Ok(png) => Err(PolicyError::Invalid(format!(
-                "thumbnail is not a PNG of at most {MAX_THUMBNAIL_BYTES} bytes ({} bytes)",
-                png.len()
-            ))),
             Err(r) => Ok(Err(self.rejected(r)?)),
         }
     }
@@ -241,15 +249,30 @@ impl Session {
     /// `authorize`: may `principal` do `action`?
     pub fn authorize(
         &mut self,
-        action: &str,
+        action: &RequestedAction,
         principal: &Principal,
-        facts: &[(String, String)],
+        facts: &Facts,
     ) -> Result<Result<(), Rejection>, PolicyError> {
         self.rearm();
-        let out = self.bindings.imgbed_policy_api().call_authorize(&mut self.store, action, principal, facts);
+        let out = self.exports.authorize(&mut self.store, action, principal, facts);
         match out.map_err(PolicyError::from_call)? {
-            Decision::Allow => Ok(Ok(())),
-            Decision::Deny(r) => Ok(Err(self.rejected(r)?)),
+            Ok(()) => Ok(Ok(())),
+            Err(r) => Ok(Err(self.rejected(r)?)),
+        }
+    }
+
+    /// `admit`: may this received file be kept, given its owner's usage?
+    pub fn admit(
+        &mut self,
+        principal: &Principal,
+        upload: &Upload,
+        usage: Usage,
+    ) -> Result<Result<(), Rejection>, PolicyError> {
+        self.rearm();
+        let out = self.exports.admit(&mut self.store, principal, upload, usage);
+        match out.map_err(PolicyError::from_call)? {
+            Ok(()) => Ok(Ok(())),
+            Err(r) => Ok(Err(self.rejected(r)?)),
         }
     }
 

@@ -116,6 +116,8 @@ pub trait ImageStore: Send + Sync + 'static {
     async fn insert(&self, record: &ImageRecord) -> Result<(), StoreError>;
     async fn get(&self, name: &str) -> Result<Option<ImageRecord>, StoreError>;
     async fn find_by_digest(&self, owner: &str, digest: &str) -> Result<Option<ImageRecord>, StoreError>;
+    /// (images, bytes) an owner has stored (kept per owner, not counted per request).
+    async fn usage(&self, owner: &str) -> Result<(u64, u64), StoreError>;
     /// One page of an owner's records, newest first.
     async fn list(&self, owner: &str, offset: u64, limit: u64) -> Result<Page, StoreError>;
     /// Inserts a record like [`ImageStore::insert`], but only while the owner's account

@@ -88,6 +88,10 @@ impl ImageStore for TimedStore {
         self.run(self.inner.find_by_digest(owner, digest)).await
     }
 
+    async fn usage(&self, owner: &str) -> Result<(u64, u64), StoreError> {
+        self.run(self.inner.usage(owner)).await
+    }
+
     async fn list(&self, owner: &str, offset: u64, limit: u64) -> Result<Page, StoreError> {
         self.run(self.inner.list(owner, offset, limit)).await
     }

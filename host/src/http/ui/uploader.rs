@@ -11,6 +11,7 @@ use crate::app::Shared;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::http::query_map;
+use crate::policy::{facts, Action, PrincipalKind};
 
 /// The clients a config can be made for.
 pub const CLIENTS: [&str; 4] = ["sharex", "picgo", "upic", "flameshot"];
@@ -123,21 +124,22 @@ pub fn flameshot(t: &Target) -> String {
 }
 
 /// `GET /api/uploader_config?client=…`.
-#[utoipa::path(get, path = "/api/uploader_config", params(("client" = String, Query, description = "sharex, picgo, upic or flameshot"), ("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "the config file (JSON; a shell script for flameshot)", content((serde_json::Value = "application/json"), (String = "text/x-shellscript"))), (status = 400, description = "bad input", body = crate::http::schema::ErrorBody), (status = 401, description = "no or invalid token", body = crate::http::schema::ErrorBody), (status = 403, description = "not allowed", body = crate::http::schema::ErrorBody), (status = 429, description = "rate limited", body = crate::http::schema::ErrorBody), (status = 503, description = "database unavailable", body = crate::http::schema::ErrorBody)))]
+#[utoipa::path(get, path = "/api/uploader_config", params(("client" = String, Query, description = "sharex, picgo, upic or flameshot"), ("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "the config file (JSON; a shell script for flameshot)", content((serde_json::Value = "application/json"), (String = "text/x-shellscript"))), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::RateLimited, crate::http::schema::DatabaseUnavailable))]
 pub async fn uploader_config(
     State(state): State<Shared>,
     caller: Caller,
     headers: HeaderMap,
     uri: Uri,
 ) -> ApiResult<Response> {
-    match caller.principal.kind.as_str() {
-        "user" => {}
-        "anonymous" => return Err(ApiError::of(Code::NoAuthority)),
-        _ => {
+    match caller.principal.kind {
+        PrincipalKind::User => {}
+        PrincipalKind::Anonymous => return Err(ApiError::of(Code::NoAuthority)),
+        PrincipalKind::Admin => {
             return Err(ApiError::of(Code::Forbidden)
                 .with_detail("uploader configs are made for accounts, not for the admin token"))
         }
     }
+    super::super::authorize(&state, Action::AccountUploaderConfig, &caller.principal, facts()).await?;
     let query = query_map(&uri)?;
     let client = query.get("client").map(|c| c.trim().to_ascii_lowercase()).unwrap_or_default();
     if !CLIENTS.contains(&client.as_str()) {

@@ -24,7 +24,7 @@ use crate::auth::Caller;
 use crate::clock::now;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::ingest::{judge_shadowed, Judged, Naming, Options, Received};
-use crate::policy::Upload;
+use crate::policy::{facts, Action, Facts, Upload, Usage};
 use crate::store::ImageRecord;
 
 /// How uploads are judged: named by the configured rule, stripped and thumbnailed as
@@ -35,6 +35,7 @@ fn judge_options(state: &AppState) -> Options {
         naming: Naming::Rule(server.image_rule.clone()),
         strip: server.strip_metadata,
         thumb_width: state.thumbs.is_some().then_some(server.thumb_width),
+        admit: None,
     }
 }
 
@@ -144,7 +145,6 @@ async fn receive(state: &AppState, mut field: Field<'_>, owner: &str, request_ca
         digest: hex::encode(hasher.finalize()),
         owner: owner.to_string(),
         received_at: now(),
-        attempt: 0,
     };
     Ok(Received { temp, upload })
 }
@@ -169,7 +169,7 @@ async fn deletion_link(state: &AppState, record: &ImageRecord, key: Option<&str>
 }
 
 /// The handler.
-#[utoipa::path(post, path = "/api/image_upload", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), request_body(content = super::schema::UploadForm, content_type = "multipart/form-data"), responses((status = 200, description = "stored", body = super::schema::UploadAnswer), (status = 400, description = "bad input", body = super::schema::ErrorBody), (status = 401, description = "no or invalid token", body = super::schema::ErrorBody), (status = 403, description = "not allowed", body = super::schema::ErrorBody), (status = 413, description = "too large", body = super::schema::ErrorBody), (status = 415, description = "unsupported type", body = super::schema::ErrorBody), (status = 422, description = "refused content", body = super::schema::ErrorBody), (status = 429, description = "rate limited", body = super::schema::ErrorBody), (status = 500, description = "policy failure", body = super::schema::ErrorBody), (status = 503, description = "policy or database unavailable", body = super::schema::ErrorBody), (status = 507, description = "storage full", body = super::schema::ErrorBody)))]
+#[utoipa::path(post, path = "/api/image_upload", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), request_body(content = super::schema::UploadForm, content_type = "multipart/form-data"), responses((status = 200, description = "stored", body = super::schema::UploadAnswer), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::TooLarge, (status = 415, description = "unsupported type", body = super::schema::ErrorBody), crate::http::schema::RefusedContent, crate::http::schema::RateLimited, crate::http::schema::PolicyFailure, crate::http::schema::Unavailable, (status = 507, description = "storage full", body = super::schema::ErrorBody)))]
 pub async fn upload(
     State(state): State<Shared>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
@@ -182,7 +182,8 @@ pub async fn upload(
     // With the token id of the uploader's account: storing fails if the account is
     // removed (or banned) meanwhile.
     let Caller { principal: who, jti } = caller;
-    authorize(&state, "image.upload", &who, Vec::new()).await?;
+    let content_length = headers.get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
+    authorize(&state, Action::ImageUpload, &who, Facts { content_length, ..facts() }).await?;
     let mut multipart = multipart.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(state.settings.max_file_size())
@@ -213,6 +214,10 @@ pub async fn upload(
 
     // Judge everything before storing anything. Bytes this owner already stored
     // skip the sandbox: they were judged when first stored.
+    // The policy admits each file knowing what its owner stored, plus the earlier files
+    // of this request.
+    let (images, bytes) = state.store.usage(&who.id).await.map_err(ApiError::from)?;
+    let mut usage = Usage { images, bytes };
     let mut plan: Vec<Result<Judged, ImageRecord>> = Vec::with_capacity(received.len());
     for r in received {
         match state.store.find_by_digest(&who.id, &r.upload.digest).await.map_err(ApiError::from)? {
@@ -220,11 +225,13 @@ pub async fn upload(
             None => {
                 let t = std::time::Instant::now();
                 let filename = r.upload.filename.clone();
-                let options = judge_options(&state);
-                let judged = judge_shadowed(&state.policy, &state.temp, &client, &who.kind, r, options).await;
-                let judged = judged.map_err(|e| ApiError::from(e).with_file(filename));
+                let options = Options { admit: Some((who.clone(), usage)), ..judge_options(&state) };
+                let judged = judge_shadowed(&state.policy, &state.temp, &client, who.kind, r, options).await;
                 phases.add(1, t.elapsed());
-                plan.push(Ok(judged?));
+                let judged = judged.map_err(|e| ApiError::from(e).with_file(filename))?;
+                usage.images += 1;
+                usage.bytes = usage.bytes.saturating_add(judged.upload.size);
+                plan.push(Ok(judged));
             }
         }
     }

@@ -14,13 +14,12 @@ use crate::store::{ImageRecord, StoreError};
 /// Asks the policy for another name after a clash.
 async fn rename(state: &Shared, judged: &Judged, attempt: u32) -> ApiResult<String> {
     let rule = state.settings.config.server.image_rule.clone();
-    let mut upload = judged.upload.clone();
-    upload.attempt = attempt;
+    let upload = judged.upload.clone();
     let media = judged.media.clone();
     let filename = upload.filename.clone();
     state
         .policy
-        .run(move |s| s.name(&upload, &media, &rule))
+        .run(move |s| s.name(&upload, &media, &rule, attempt))
         .await
         .map_err(|e| ApiError::from(e).with_file(filename.clone()))?
         .map_err(|r| ApiError::from(r).with_file(filename))

@@ -238,6 +238,10 @@ impl MetaStore for MongoStore {
 
 #[async_trait::async_trait]
 impl ImageStore for MongoStore {
+    async fn usage(&self, owner: &str) -> Result<(u64, u64), StoreError> {
+        MongoStore::usage(self, owner).await
+    }
+
     async fn insert(&self, r: &ImageRecord) -> Result<(), StoreError> {
         match self.images.insert_one(record_doc(r)).await {
             Ok(_) => Ok(()),

@@ -218,6 +218,11 @@ impl ImageStore for SqliteStore {
         self.with(move |c| get_by_digest(c, &owner, &digest)).await
     }
 
+    async fn usage(&self, owner: &str) -> Result<(u64, u64), StoreError> {
+        let owner = owner.to_string();
+        self.with(move |c| owner_usage(c, &owner)).await
+    }
+
     async fn list(&self, owner: &str, offset: u64, limit: u64) -> Result<Page, StoreError> {
         let owner = owner.to_string();
         self.readers
@@ -266,14 +271,7 @@ impl ImageStore for SqliteStore {
     }
 
     fn usage_blocking(&self, owner: &str) -> Result<(u64, u64), StoreError> {
-        self.readers.read_here(|c| {
-            c.query_row(
-                "SELECT COALESCE(MAX(images), 0), COALESCE(MAX(bytes), 0) FROM owners WHERE owner = ?1",
-                [owner],
-                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
-            )
-            .map_err(backend)
-        })
+        self.readers.read_here(|c| owner_usage(c, owner))
     }
 
     fn exists_blocking(&self, name: &str) -> Result<bool, StoreError> {
@@ -293,3 +291,11 @@ impl ImageStore for SqliteStore {
 
 #[cfg(test)]
 mod tests;
+
+/// (images, bytes) of an owner, from the per-owner counters the triggers keep.
+fn owner_usage(c: &rusqlite::Connection, owner: &str) -> Result<(u64, u64), StoreError> {
+    c.query_row("SELECT COALESCE(MAX(images), 0), COALESCE(MAX(bytes), 0) FROM owners WHERE owner = ?1", [owner], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+    })
+    .map_err(backend)
+}

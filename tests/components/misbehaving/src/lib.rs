@@ -2,7 +2,7 @@
 //! `t-<digest>.png`, lets anyone (also anonymous callers) upload and list, and
 //! misbehaves when the upload's file name asks it to:
 //!
-//! | file name starts with | `inspect` does |
+//! | file name starts with | `judge` does (after any stripping below) |
 //! |---|---|
 //! | `trap`  | traps (`unreachable`) |
 //! | `loop`  | loops forever |
@@ -22,7 +22,7 @@
 //! | `clash` | `t-clash.png` at the first attempt; later attempts spin `test.slow_ms` first |
 //! | `peek`  | a rejection describing what it could see: files, environment, clock |
 //!
-//! | file name starts with | `strip-metadata` returns |
+//! | file name starts with | `judge` with `strip` answers `stripped` with |
 //! |---|---|
 //! | `strip-range` | a kept range past the end of the upload |
 //! | `strip-grow`  | 8 MiB of inserted bytes |
@@ -30,19 +30,26 @@
 //! | `strip-tail`  | the upload plus 20 more bytes |
 //! | `strip-huge` | 64 inserted pieces of 1 MiB each (far over what the host copies) |
 //! | `strip-overlap` | the first bytes twice, in two ranges that overlap (same total size) |
+//! | `strip-again` | all but the last byte — also when the host did not ask to strip |
+//!
+//! `admit` refuses files whose name starts with `admit-` (403 `not_admitted`, the usage it
+//! was given in the message).
 //!
 //! The setting `test.self_test` = `fail` makes `self-test` fail, `sleep` makes it sleep an
 //! hour; `test.version` sets the
 //! version `info` reports.
 
 wit_bindgen::generate!({
-    path: "../../wit",
+    path: "../../../wit",
     world: "policy",
 });
 
 use exports::imgbed::policy::api::Guest;
 use imgbed::policy::host::{self, Body};
-use imgbed::policy::types::{Decision, Media, MediaKind, Piece, PolicyInfo, Principal, Rejection, Span, Upload};
+use imgbed::policy::types::{
+    Action, Facts, Judgement, Media, MediaKind, Piece, PolicyInfo, Principal, Rejection, RequestedAction, Span,
+    Thumbnail, Upload, Usage, Verdict, Wanted,
+};
 
 struct TestPolicy;
 
@@ -81,7 +88,12 @@ impl Guest for TestPolicy {
         }
     }
 
-    fn inspect(upload: Upload, data: &Body) -> Result<Media, Rejection> {
+    fn judge(upload: Upload, data: &Body, wanted: Wanted) -> Result<Judgement, Rejection> {
+        if wanted.strip || upload.filename.starts_with("strip-again") {
+            if let Some(pieces) = strip(&upload, data) {
+                return Ok(Judgement::Stripped(pieces));
+            }
+        }
         let f = upload.filename.as_str();
         if f.starts_with("trap") {
             unreachable!("trap requested");
@@ -115,7 +127,7 @@ impl Guest for TestPolicy {
         if head != b"\x89PNG\r\n\x1a\n" {
             return Err(reject(415, "unsupported_type", "test policy: PNG only"));
         }
-        Ok(Media {
+        let media = Media {
             kind: MediaKind::Image,
             format: "png".into(),
             extension: "png".into(),
@@ -125,10 +137,12 @@ impl Guest for TestPolicy {
             frames: 1,
             duration_ms: None,
             codec: None,
-        })
+        };
+        let thumbnail = if wanted.thumbnail_width.is_some() { Thumbnail::NotSupported } else { Thumbnail::NotAsked };
+        Ok(Judgement::Judged(Verdict { media, thumbnail }))
     }
 
-    fn name(upload: Upload, _media: Media, _rule: String) -> Result<String, Rejection> {
+    fn name(upload: Upload, _media: Media, _rule: String, attempt: u32) -> Result<String, Rejection> {
         let f = upload.filename.as_str();
         let short: String = upload.digest.chars().take(24).collect();
         Ok(match f {
@@ -144,58 +158,63 @@ impl Guest for TestPolicy {
                     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
                 return Err(reject(400, "peek", &format!("files={files} env={env} time={time}")));
             }
-            _ if f.starts_with("clash") && upload.attempt == 0 => "t-clash.png".into(),
+            _ if f.starts_with("clash") && attempt == 0 => "t-clash.png".into(),
             _ if f.starts_with("clash") => {
                 spin(host::setting("test.slow_ms").and_then(|v| v.parse().ok()).unwrap_or(100));
-                format!("t-{short}-{}.png", upload.attempt)
+                format!("t-{short}-{}.png", attempt)
             }
-            _ if upload.attempt > 0 => format!("t-{short}-{}.png", upload.attempt),
+            _ if attempt > 0 => format!("t-{short}-{}.png", attempt),
             _ => format!("t-{short}.png"),
         })
     }
 
-    fn authorize(action: String, _principal: Principal, _request: Vec<(String, String)>) -> Decision {
-        if action.starts_with("admin.") {
-            return Decision::Deny(reject(403, "forbidden", "test policy: no admin"));
+    fn authorize(action: RequestedAction, _principal: Principal, _facts: Facts) -> Result<(), Rejection> {
+        match action {
+            RequestedAction::Known(Action::AdminUsers | Action::AdminRemoveUser | Action::AdminInitDb) => {
+                Err(reject(403, "forbidden", "test policy: no admin"))
+            }
+            _ => Ok(()),
         }
-        Decision::Allow
     }
 
-    fn strip_metadata(upload: Upload, data: &Body) -> Result<Option<Vec<Piece>>, Rejection> {
-        let f = upload.filename.as_str();
-        let size = data.size();
-        if f.starts_with("strip-range") {
-            return Ok(Some(vec![Piece::Keep(Span { offset: size, len: 10 })]));
+    fn admit(_principal: Principal, upload: Upload, usage: Usage) -> Result<(), Rejection> {
+        if upload.filename.starts_with("admit-") {
+            return Err(reject(403, "not_admitted", &format!("usage images={} bytes={}", usage.images, usage.bytes)));
         }
-        if f.starts_with("strip-grow") {
-            return Ok(Some(vec![Piece::Insert(vec![0; 8 << 20])]));
-        }
-        if f.starts_with("strip-swap") {
-            return Ok(Some(vec![Piece::Insert(b"<html><script>alert(1)</script></html>".to_vec())]));
-        }
-        if f.starts_with("strip-huge") {
-            return Ok(Some((0..64).map(|i| Piece::Insert(vec![i as u8; 1 << 20])).collect()));
-        }
-        if f.starts_with("strip-overlap") {
-            // The same total as the upload, so only an overlap check can tell.
-            return Ok(Some(vec![
-                Piece::Keep(Span { offset: 0, len: size - 20 }),
-                Piece::Keep(Span { offset: 0, len: 20 }),
-            ]));
-        }
-        if f.starts_with("strip-tail") {
-            // Keeps the first 20 bytes twice: a different file that still starts like a PNG.
-            return Ok(Some(vec![
-                Piece::Keep(Span { offset: 0, len: size }),
-                Piece::Keep(Span { offset: 0, len: 20 }),
-            ]));
-        }
-        Ok(None)
+        Ok(())
     }
+}
 
-    fn thumbnail(_upload: Upload, _data: &Body, _max_width: u32) -> Result<Vec<u8>, Rejection> {
-        Err(reject(501, "unsupported", "no thumbnails"))
+/// The misbehaving strips the file name asks for.
+fn strip(upload: &Upload, data: &Body) -> Option<Vec<Piece>> {
+    let f = upload.filename.as_str();
+    let size = data.size();
+    if f.starts_with("strip-range") {
+        return Some(vec![Piece::Keep(Span { offset: size, len: 10 })]);
     }
+    if f.starts_with("strip-grow") {
+        return Some(vec![Piece::Insert(vec![0; 8 << 20])]);
+    }
+    if f.starts_with("strip-swap") {
+        return Some(vec![Piece::Insert(b"<html><script>alert(1)</script></html>".to_vec())]);
+    }
+    if f.starts_with("strip-huge") {
+        return Some((0..64).map(|i| Piece::Insert(vec![i as u8; 1 << 20])).collect());
+    }
+    if f.starts_with("strip-overlap") {
+        // The same total as the upload, so only an overlap check can tell.
+        return Some(vec![Piece::Keep(Span { offset: 0, len: size - 20 }), Piece::Keep(Span { offset: 0, len: 20 })]);
+    }
+    if f.starts_with("strip-tail") {
+        // Keeps the first 20 bytes twice: a different file that still starts like a PNG.
+        return Some(vec![Piece::Keep(Span { offset: 0, len: size }), Piece::Keep(Span { offset: 0, len: 20 })]);
+    }
+    if f.starts_with("strip-again") && upload.size > 20 {
+        // Strips on every call, also when asked to judge the stripped file: the host
+        // must not loop.
+        return Some(vec![Piece::Keep(Span { offset: 0, len: size - 1 })]);
+    }
+    None
 }
 
 export!(TestPolicy);
