@@ -149,7 +149,17 @@ async fn variant(
 ) -> ApiResult<Response> {
     let variants = state.variants.as_ref().ok_or_else(|| ApiError::of(Code::VariantNotAllowed))?;
     let spec = asked.spec;
-    let key = variants.get(record, spec, Some(client)).await?;
+    let key = match variants.cached(record, spec).await? {
+        Some(key) => key,
+        None => {
+            // The policy is asked when a variant is to be made; a made one is served like
+            // the original, to anyone with the link.
+            use crate::policy::{facts, Action, Facts};
+            let about = Facts { owner: Some(record.owner.clone()), image: Some(record.name.clone()), ..facts() };
+            super::authorize(state, Action::ImageVariant, &crate::auth::anonymous(), about).await?;
+            variants.get(record, spec, Some(client)).await?
+        }
+    };
     let tag = format!("v{}-{}-{}", &record.digest[..record.digest.len().min(24)], spec.width, spec.format.name());
     let stem = record.name.rsplit_once('.').map_or(record.name.as_str(), |(s, _)| s);
     let filename = format!("{stem}.w{}.{}", spec.width, spec.format.extension());

@@ -1,6 +1,5 @@
 //! The seam that makes a variant: the host hands the source file and the request to a
-//! [`Maker`]; the sandboxed policy is one (`variants::sandbox`), and a stand-in answers
-//! 501 where no maker is plugged in.
+//! [`Maker`]: the sandboxed policy (`variants::sandbox`); [`Unsupported`] answers 501.
 
 use std::fs::File;
 
@@ -64,9 +63,4 @@ pub fn check(made: &Made, spec: Spec) -> Result<(), String> {
         return Err(format!("{}x{} for a variant at most {} wide", made.width, made.height, spec.width));
     }
     Ok(())
-}
-
-/// The maker for the active policy: none until the contract has a variant export.
-pub fn maker_for(_policy: &std::sync::Arc<crate::policy::PolicyRuntime>) -> std::sync::Arc<dyn Maker> {
-    std::sync::Arc::new(Unsupported)
 }

@@ -13,9 +13,10 @@
 
 mod index;
 pub mod maker;
+mod sandbox;
 pub mod spec;
 
-pub use maker::{maker_for, Job, Made, Maker, Unsupported};
+pub use maker::{Job, Made, Maker, Unsupported};
 pub use spec::{Asked, Format, Spec};
 
 use std::collections::HashMap;
@@ -31,6 +32,12 @@ use crate::error::{ApiError, Code};
 use crate::ipfilter::{Limiter, Verdict};
 use crate::store::{ImageRecord, MetaStore};
 use index::Index;
+
+/// The maker for the active policy: its variant export, in the sandbox (a policy without
+/// one answers 501).
+pub fn maker_for(policy: &Arc<crate::policy::PolicyRuntime>) -> Arc<dyn Maker> {
+    Arc::new(sandbox::Sandboxed(policy.clone()))
+}
 
 /// Counters for the metrics.
 #[derive(Debug, Default)]
@@ -124,20 +131,10 @@ impl Variants {
         spec: Spec,
         client: Option<IpAddr>,
     ) -> Result<String, ApiError> {
-        let key = spec::key(&record.name, &record.digest, spec);
-        let known = self.index().touch(&key);
-        if let Some(len) = self.store.size(&key).await? {
-            if !known {
-                // Made by another host sharing the store, or before this one started.
-                let evicted = self.index().insert(&key, len);
-                self.evict(evicted).await;
-            }
-            self.counters.hits.fetch_add(1, Relaxed);
+        if let Some(key) = self.cached(record, spec).await? {
             return Ok(key);
         }
-        if known {
-            self.index().remove(&key);
-        }
+        let key = spec::key(&record.name, &record.digest, spec);
         self.counters.misses.fetch_add(1, Relaxed);
         let flight = {
             let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
@@ -177,6 +174,25 @@ impl Variants {
             }
         }
         made.map(|()| key)
+    }
+
+    /// The name of the variant `spec` of `record` if it is stored (a hit), else None.
+    pub async fn cached(&self, record: &ImageRecord, spec: Spec) -> Result<Option<String>, ApiError> {
+        let key = spec::key(&record.name, &record.digest, spec);
+        let known = self.index().touch(&key);
+        if let Some(len) = self.store.size(&key).await? {
+            if !known {
+                // Made by another host sharing the store, or before this one started.
+                let evicted = self.index().insert(&key, len);
+                self.evict(evicted).await;
+            }
+            self.counters.hits.fetch_add(1, Relaxed);
+            return Ok(Some(key));
+        }
+        if known {
+            self.index().remove(&key);
+        }
+        Ok(None)
     }
 
     /// Makes, checks and stores one variant.
