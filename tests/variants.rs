@@ -5,6 +5,7 @@
 mod common;
 
 use common::{assert_error, fixtures, Server};
+use fixtures::find;
 use imgbed_policy::inspect::Limits;
 use serde_json::{json, Value};
 
@@ -198,4 +199,50 @@ fn stored(s: &Server) -> usize {
         .flatten()
         .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
         .count()
+}
+
+const TEST_POLICY: &str = concat!(env!("IMGBED_POLICIES_DIR"), "/imgbed_test_policy.wasm");
+const V1_POLICY: &str = concat!(env!("IMGBED_POLICIES_DIR"), "/imgbed_policy_v1_test.wasm");
+
+/// A policy without the variant maker (one built against the 2.x `policy` world alone, a
+/// 1.0 one through the adapter) still loads; its variants are a clear 501, its originals
+/// and the cached variants of the policy before it are served as ever.
+#[tokio::test]
+async fn a_policy_without_the_variant_export_loads_and_answers_501() {
+    let s = server(json!({}));
+    let name = s.upload_png(3).await;
+    assert_eq!(get(&s, &format!("/images/{name}?w=160&format=png"), None).await.0, 200, "the built-in one makes it");
+    // The test policy as a component built against 2.0.0 would be: the same bytes with every
+    // `@2.1.0` of its import and export names written `@2.0.0` (the host finds `api@2.0.0`
+    // and lends `host@2.1.0` for `host@2.0.0`: same major version).
+    let test_policy = std::fs::read(TEST_POLICY).unwrap();
+    let as_2_0 = replace_all(&test_policy, b"@2.1.0", b"@2.0.0");
+    assert!(find(&as_2_0, b"imgbed:policy/api@2.0.0").is_some() && find(&as_2_0, b"@2.1.0").is_none());
+    let cases = [
+        (test_policy, "imgbed:policy@2.0.0"),
+        (as_2_0, "imgbed:policy@2.0.0"),
+        (std::fs::read(V1_POLICY).unwrap(), "imgbed:policy@1.0.0"),
+    ];
+    for (component, contract) in cases {
+        let res =
+            s.http.put(s.at("/api/admin/policy")).bearer_auth(s.admin_token()).body(component).send().await.unwrap();
+        let (status, body) = common::answer(res).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["policy"]["active"]["contract"], contract, "{body}");
+        let res = s.http.get(s.at(&format!("/images/{name}?w=320&format=png"))).send().await.unwrap();
+        assert_error(&common::answer(res).await, 501, "variants_unsupported");
+        assert_eq!(get(&s, &format!("/images/{name}"), None).await.0, 200);
+        assert_eq!(get(&s, &format!("/images/{name}?w=160&format=png"), None).await.0, 200, "cached before");
+    }
+}
+
+/// `hay` with every `from` replaced by `to` (of the same length).
+fn replace_all(hay: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = hay.to_vec();
+    let mut at = 0;
+    while let Some(i) = find(&out[at..], from) {
+        out[at + i..at + i + from.len()].copy_from_slice(to);
+        at += i + from.len();
+    }
+    out
 }

@@ -155,6 +155,9 @@ async fn variant(
             // The policy is asked when a variant is to be made; a made one is served like
             // the original, to anyone with the link.
             use crate::policy::{facts, Action, Facts};
+            if !state.policy.active().makes_variants() {
+                return Err(ApiError::of(Code::VariantsUnsupported));
+            }
             let about = Facts { owner: Some(record.owner.clone()), image: Some(record.name.clone()), ..facts() };
             super::authorize(state, Action::ImageVariant, &crate::auth::anonymous(), about).await?;
             variants.get(record, spec, Some(client)).await?
