@@ -135,13 +135,19 @@ async fn made_once_then_served_from_the_cache_like_an_original() {
 #[tokio::test]
 async fn auto_picks_from_accept_and_says_it_varies() {
     let s = server(json!({}));
-    let name = upload(&s, "photo.jpg", fixtures::jpeg(400, 300, 5)).await;
-    let path = format!("/images/{name}?w=160&format=auto");
+    // A drawing (PNG): lossless WebP for a browser that takes it, else PNG.
+    let drawing = upload(&s, "drawing.png", fixtures::png(400, 300, 5)).await;
+    let path = format!("/images/{drawing}?w=160&format=auto");
     let (status, ctype, _, headers) = get(&s, &path, Some(CHROME_ACCEPT)).await;
     assert_eq!((status, ctype.as_str()), (200, "image/webp"));
     assert!(varies_by_accept(&headers), "{headers:?}");
     let (status, ctype, _, headers) = get(&s, &path, Some("image/png,image/jpeg")).await;
-    assert_eq!((status, ctype.as_str()), (200, "image/jpeg"), "the photo's own format when WebP is not taken");
+    assert_eq!((status, ctype.as_str()), (200, "image/png"), "its own format when WebP is not taken");
+    assert!(varies_by_accept(&headers));
+    // A photo (JPEG) stays JPEG even for WebP browsers (WebP variants are lossless).
+    let photo = upload(&s, "photo.jpg", fixtures::jpeg(400, 300, 6)).await;
+    let (status, ctype, _, headers) = get(&s, &format!("/images/{photo}?w=160&format=auto"), Some(CHROME_ACCEPT)).await;
+    assert_eq!((status, ctype.as_str()), (200, "image/jpeg"));
     assert!(varies_by_accept(&headers));
 }
 

@@ -146,14 +146,17 @@ fn accepts(accept: &str, mime: &str) -> bool {
     best.is_some_and(|(_, q)| q > 0.0)
 }
 
-/// `format=auto`: WebP when the client names it (browsers that take it say so), else
-/// the source's own format, else JPEG or PNG, of those allowed and accepted.
+/// `format=auto`: for a photo (a JPEG source) JPEG, the WebP encoder being lossless (a
+/// lossless WebP of a photo is several times its JPEG); for other sources (PNG, GIF, WebP)
+/// lossless WebP when the client names it (browsers that take it say so), else the
+/// source's own format; then whatever is allowed and accepted.
 fn negotiate(accept: &str, own: Format, allowed: &dyn Fn(Format) -> bool) -> Option<Format> {
     let named = |f: Format| accept.to_ascii_lowercase().contains(f.mime());
-    if allowed(Format::Webp) && named(Format::Webp) && accepts(accept, Format::Webp.mime()) {
+    let webp_first = own != Format::Jpeg;
+    if webp_first && allowed(Format::Webp) && named(Format::Webp) && accepts(accept, Format::Webp.mime()) {
         return Some(Format::Webp);
     }
-    [own, Format::Jpeg, Format::Png].into_iter().find(|f| allowed(*f) && accepts(accept, f.mime()))
+    [own, Format::Jpeg, Format::Png, Format::Webp].into_iter().find(|f| allowed(*f) && accepts(accept, f.mime()))
 }
 
 /// The stem every variant of the stored name `name` starts with (names can be 200
@@ -207,9 +210,12 @@ mod tests {
         let c = VariantsConfig::default();
         let auto = |accept: &str, src: &str| parse(&q(&[("w", "640"), ("format", "auto")]), Some(accept), src, &c);
         let chrome = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8";
-        assert_eq!(auto(chrome, "jpeg").unwrap().unwrap().spec.format, Format::Webp);
+        assert_eq!(auto(chrome, "png").unwrap().unwrap().spec.format, Format::Webp);
+        assert_eq!(auto(chrome, "gif").unwrap().unwrap().spec.format, Format::Webp);
+        assert_eq!(auto(chrome, "jpeg").unwrap().unwrap().spec.format, Format::Jpeg, "photos stay lossy");
         assert!(auto(chrome, "jpeg").unwrap().unwrap().negotiated);
         assert_eq!(auto("image/png,image/*;q=0.8", "jpeg").unwrap().unwrap().spec.format, Format::Jpeg);
+        assert_eq!(auto("image/png", "jpeg").unwrap().unwrap().spec.format, Format::Png, "only PNG taken");
         assert_eq!(auto("image/webp;q=0, image/*", "png").unwrap().unwrap().spec.format, Format::Png);
         assert_eq!(auto("", "png").unwrap().unwrap().spec.format, Format::Jpeg);
         let mut no_webp = c.clone();
