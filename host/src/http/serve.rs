@@ -149,8 +149,14 @@ async fn variant(
 ) -> ApiResult<Response> {
     let variants = state.variants.as_ref().ok_or_else(|| ApiError::of(Code::VariantNotAllowed))?;
     let spec = asked.spec;
+    let tag = format!("v{}-{}-{}", &record.digest[..record.digest.len().min(24)], spec.width, spec.format.name());
+    // A client holding this variant needs no file: not even one evicted since.
+    let fresh = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
     let key = match variants.cached(record, spec).await? {
         Some(key) => key,
+        None if fresh.is_some_and(|inm| etag_matches(inm, &format!("\"{tag}\""))) => {
+            crate::variants::spec::key(&record.name, &record.digest, spec)
+        }
         None => {
             // The policy is asked when a variant is to be made; a made one is served like
             // the original, to anyone with the link.
@@ -163,7 +169,6 @@ async fn variant(
             variants.get(record, spec, Some(client)).await?
         }
     };
-    let tag = format!("v{}-{}-{}", &record.digest[..record.digest.len().min(24)], spec.width, spec.format.name());
     let stem = record.name.rsplit_once('.').map_or(record.name.as_str(), |(s, _)| s);
     let filename = format!("{stem}.w{}.{}", spec.width, spec.format.extension());
     let file = File {
