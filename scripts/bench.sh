@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks in one run, side by side: imgbed (release build) and nginx serving the same
-# file on loopback, driven by wrk; uploads by the upload_bench example (distinct PNGs).
+# file on loopback, driven by wrk; a cached variant against its original; uploads by the
+# upload_bench example (distinct PNGs).
 # Installs nginx and wrk from Debian if missing. Prints every figure and the ratios.
 #
 #   bash scripts/bench.sh                 # both cores
@@ -139,6 +140,12 @@ run_wrk "GET imgbed, 32 connections" 2 32 "$img"
 run_wrk "GET nginx, 1 connection" 1 1 "$ngx"
 run_wrk "GET imgbed, 1 connection" 1 1 "$img"
 run_wrk "304 imgbed (If-None-Match), 32 connections" 2 32 "$img" -H "If-None-Match: $etag"
+# A variant of the same image, made once (in the sandbox) by the first GET, then from the cache.
+variant="$img?w=160&format=webp"
+curl -fsS -o "$work/variant.webp" "$variant" || { echo "bench: the variant was not made" >&2; exit 1; }
+echo "variant: 160 px lossless WebP of the PNG above, $(stat -c %s "$work/variant.webp") bytes"
+run_wrk "GET imgbed variant (cached), 32 connections" 2 32 "$variant"
+run_wrk "GET imgbed original (same run), 32 connections" 2 32 "$img"
 # (wrk cannot measure HEAD: its parser waits for the body the Content-Length announces.)
 
 echo
@@ -177,6 +184,12 @@ python3 - "$(rps_of "GET imgbed, 32 connections")" "$(rps_of "GET nginx, 32 conn
 import sys
 a, b, c, d, e = map(float, sys.argv[1:])
 print(f"ratio imgbed/nginx GET: 32 connections {a / b:.2f} ({a / e:.2f} of nginx without sendfile), 1 connection {c / d:.2f}")
+EOF
+python3 - "$(rps_of "GET imgbed variant (cached), 32 connections")" \
+  "$(rps_of "GET imgbed original (same run), 32 connections")" <<'EOF'
+import sys
+v, o = map(float, sys.argv[1:])
+print(f"ratio cached variant/original GET, 32 connections: {v / o:.2f}")
 EOF
 
 # Files in S3: a second imgbed with its files in a local SeaweedFS bucket (the test server,

@@ -40,11 +40,11 @@ if [ "$#" -eq 0 ]; then
   # The storage-level and black-box suites again, on MongoDB (the wire-protocol test server).
   IMGBED_TEST_ENGINE=mongo cargo test --locked \
     --test store --test api --test accounts --test media --test swap --test operations --test migrate \
-    --test safety --test crash --test backup
+    --test safety --test crash --test backup --test variants
 fi
 if [ "$#" -eq 0 ]; then
   # The suites that touch files, with the files in S3 (the SeaweedFS test server); the two-host
   # suite on MongoDB + S3.
-  IMGBED_TEST_BLOB=s3 cargo test --locked --test api --test accounts --test media --test migrate --test backup
+  IMGBED_TEST_BLOB=s3 cargo test --locked --test api --test accounts --test media --test migrate --test backup --test variants
   IMGBED_TEST_ENGINE=mongo IMGBED_TEST_BLOB=s3 cargo test --locked --test multihost
 fi

@@ -29,7 +29,7 @@ async fn active(s: &Server) -> Value {
 async fn a_contract_1_0_component_still_loads_and_behaves_the_same() {
     let s = Server::start(json!({"server": {"image_zip": true, "thumb_width": 64},
                                  "policy": {"settings": {"v1.max_images": 2}}}));
-    assert_eq!(active(&s).await["contract"], "imgbed:policy@2.0.0", "the built-in policy speaks 2.0");
+    assert_eq!(active(&s).await["contract"], "imgbed:policy@2.1.0", "the built-in policy speaks 2.1 (with variants)");
     let (status, body) = put_policy(&s, V1_POLICY).await;
     assert_eq!(status, 200, "{body}");
     let now = active(&s).await;

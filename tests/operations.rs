@@ -136,7 +136,7 @@ async fn health_and_readiness() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["database"], "ok");
     assert_eq!(body["data"]["storage"], "ok");
-    assert_eq!(body["data"]["policy"], "imgbed-default@2.0.0");
+    assert_eq!(body["data"]["policy"], "imgbed-default@2.1.0");
     // Storage that refuses writes makes the server not ready (and says why).
     let tmp = s.images_dir().join(".tmp");
     std::fs::remove_dir_all(&tmp).unwrap();
@@ -259,7 +259,7 @@ async fn access_log_files_hold_request_lines_and_never_tokens() {
         line.contains("/api/image_list") && line.contains("status=200") && line.contains("client=127.0.0.1"),
         "{line}"
     );
-    assert!(line.contains("imgbed-default@2.0.0"), "{line}");
+    assert!(line.contains("imgbed-default@2.1.0"), "{line}");
     assert!(!text.contains(&token), "a token leaked into the log");
     assert!(!text.contains(&admin), "the admin token leaked into the log");
     let name = std::fs::read_dir(&logs).unwrap().flatten().next().unwrap().file_name().into_string().unwrap();

@@ -313,10 +313,10 @@ async fn metrics_count_requests_uploads_and_policy_calls_per_version() {
     s.upload_png(51).await;
     let after = get_metrics().await;
     assert_eq!(metric(&after, "imgbed_uploads_total") - metric(&before, "imgbed_uploads_total"), 2);
-    assert!(after.contains(r#"imgbed_policy_rejections_total{policy="imgbed-default@2.0.0""#), "{after}");
+    assert!(after.contains(r#"imgbed_policy_rejections_total{policy="imgbed-default@2.1.0""#), "{after}");
     assert!(after.contains(r#"code="unsupported_type"} 1"#), "{after}");
     assert_eq!(metric(&after, r#"imgbed_policy_active{policy="imgbed-test@0.1.0""#), 1);
-    assert_eq!(metric(&after, r#"imgbed_policy_active{policy="imgbed-default@2.0.0""#), 0);
+    assert_eq!(metric(&after, r#"imgbed_policy_active{policy="imgbed-default@2.1.0""#), 0);
     assert!(metric(&after, r#"imgbed_policy_calls_total{policy="imgbed-test@0.1.0""#) >= 1);
     assert!(
         metric(&after, r#"imgbed_http_requests_total{method="POST",route="/api/image_upload",status="200"}"#) >= 2,

@@ -81,9 +81,13 @@ def main():
                 data = src.read()
             write("strip", name, data)
             write("thumbnail", name, bytes([63]) + data)
+            # 64 px wide, each format in turn, a cost limit over any seed's pixels.
+            write("variant", name, bytes([63, 255 - len(name) % 3]) + data)
     for name in os.listdir(os.path.join(SEEDS, "gif")):
         with open(os.path.join(SEEDS, "gif", name), "rb") as src:
-            write("thumbnail", name, bytes([15]) + src.read())
+            data = src.read()
+            write("thumbnail", name, bytes([15]) + data)
+            write("variant", name, bytes([15, 254]) + data)
     t = (1_700_000_000.123).hex()
     for i, (head, name) in enumerate([(0, "IMG_0001.JPG"), (1, "photo.png"), (2, "Ünïcödé 名前.webp"), (7, "x" * 300)]):
         import struct

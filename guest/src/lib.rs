@@ -15,6 +15,7 @@ pub mod naming;
 pub mod reader;
 pub mod refusal;
 pub mod thumbnail;
+pub mod variant;
 pub mod video;
 
 /// Glue a policy built on this crate needs after its `wit_bindgen::generate!` (the SDK

@@ -88,4 +88,19 @@ impl Refusal {
     pub fn unsupported_thumbnail() -> Self {
         Self::new(501, "unsupported", "此策略不生成缩略图")
     }
+
+    /// A variant request the maker cannot take (the host checks its allow-list first).
+    pub fn bad_variant(why: impl std::fmt::Display) -> Self {
+        Self::new(400, "bad_variant", format!("无效的变体请求: {why}"))
+    }
+
+    /// A variant whose source costs more (pixels × frames decoded) than allowed.
+    pub fn variant_too_costly(cost: u64, max: u64) -> Self {
+        Self::new(422, "variant_too_costly", format!("生成变体的代价过高: {cost} 像素×帧 超过 {max}"))
+    }
+
+    /// The encoder failed on decoded pixels.
+    pub fn variant_failed(format: &str, why: impl std::fmt::Display) -> Self {
+        Self::new(422, "variant_failed", format!("无法生成 {format} 变体 ({why})"))
+    }
 }

@@ -12,7 +12,8 @@
 //!   point in time across collections: each record comes with its file, but records
 //!   stored or deleted while it runs may or may not be in the backup.
 //!
-//! Every copied file is hashed on the way and must match its record's digest.
+//! Every copied file is hashed on the way and must match its record's digest. Variants
+//! (`variants/`) are left out: they are derived from the images and made again on demand.
 //! `restore` copies a backup as it is (never judged again) into an empty storage.
 
 use std::io::Write;

@@ -22,6 +22,7 @@ pub mod reconcile;
 pub mod signing;
 mod storage;
 pub mod store;
+pub mod variants;
 
 pub use app::{build_state, initial_policy, policy_file_bytes, spawn_reconciliation, spawn_reloaders};
 pub use storage::{open_storage, protected_files, Storage};

@@ -48,6 +48,8 @@ pub struct Stores<'a> {
     pub store: &'a dyn MetaStore,
     pub blobs: &'a dyn BlobStore,
     pub thumbs: Option<&'a dyn BlobStore>,
+    /// The variant cache: derived files, removed (not quarantined) once their image is gone.
+    pub variants: Option<&'a dyn BlobStore>,
     /// Names in the image and thumbnail folders that are the server's own files (config,
     /// secrets, database…), never touched whatever the layout; worked out once.
     own_in_blobs: HashSet<String>,
@@ -98,7 +100,33 @@ impl<'a> Stores<'a> {
         let protected = crate::protected_files(settings);
         let own_in_blobs = own_names(Some(blobs), &protected);
         let own_in_thumbs = own_names(thumbs, &protected);
-        Stores { store, blobs, thumbs, own_in_blobs, own_in_thumbs }
+        Stores { store, blobs, thumbs, variants: None, own_in_blobs, own_in_thumbs }
+    }
+
+    /// The same stores with a variant cache.
+    pub fn with_variants(mut self, variants: Option<&'a dyn BlobStore>) -> Self {
+        self.variants = variants;
+        self
+    }
+
+    /// Removes the variants whose image has no record (deleted, or removed with its
+    /// account by another host) and anything else in the variant store that is not a
+    /// variant, once older than the store's grace period. Returns how many went.
+    pub async fn remove_orphan_variants(&self, started: Option<SystemTime>) -> anyhow::Result<usize> {
+        let Some(variants) = self.variants else { return Ok(0) };
+        let stems: HashSet<String> =
+            self.store.all_names().await?.iter().map(|n| crate::variants::spec::stem(n)).collect();
+        let listed = variants.list().await?;
+        let oldest_new = min_age(variants, started);
+        let mut removed = 0;
+        for (key, age) in listed {
+            let wanted = crate::variants::spec::stem_of(&key).is_some_and(|s| stems.contains(s));
+            if !wanted && age >= oldest_new {
+                variants.remove(&key).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Looks at everything; a file counts as unrecorded only if it was stored before this
@@ -242,6 +270,8 @@ pub struct Report {
     pub deletes_finished: usize,
     pub removals_finished: usize,
     pub quarantined: Vec<String>,
+    /// Variants whose image is gone.
+    pub variants_removed: usize,
     pub missing_files: usize,
     /// The first records without a file (all of them: `imgbed fsck`).
     pub missing_sample: Vec<String>,
@@ -271,8 +301,8 @@ impl Status {
 pub async fn before_serving(stores: &Stores<'_>, temp: &TempArea) -> anyhow::Result<Report> {
     let temp_files_removed = temp.clear()?;
     let mut part_files_removed = stores.blobs.sweep().await?;
-    if let Some(thumbs) = stores.thumbs {
-        part_files_removed += thumbs.sweep().await?;
+    for derived in [stores.thumbs, stores.variants].into_iter().flatten() {
+        part_files_removed += derived.sweep().await?;
     }
     let removals_finished = stores.store.finish_removals().await?;
     let deletes_finished = stores.finish_deletes().await?;
@@ -283,6 +313,7 @@ pub async fn before_serving(stores: &Stores<'_>, temp: &TempArea) -> anyhow::Res
 pub async fn after_ready(stores: &Stores<'_>, started: SystemTime, mut report: Report) -> anyhow::Result<Report> {
     let found = stores.find(Some(started)).await?;
     report.quarantined = stores.quarantine(&found).await?;
+    report.variants_removed = stores.remove_orphan_variants(Some(started)).await?;
     report.missing_files = found.missing_files.len() + found.restorable.len();
     report.missing_sample = found.missing_files.iter().chain(&found.restorable).take(20).cloned().collect();
     for q in &report.quarantined {

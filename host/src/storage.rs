@@ -19,10 +19,14 @@ pub struct Storage {
     pub blobs: Arc<dyn BlobStore>,
     /// Present when `server.image_zip` is on.
     pub thumbs: Option<Arc<dyn BlobStore>>,
+    /// The variant cache, when `variants.enabled` is on.
+    pub variants: Option<Arc<dyn BlobStore>>,
     pub temp: TempArea,
     /// The MongoDB database, with `database.engine: "mongo"`.
     pub mongo: Option<mongodb::Database>,
 }
+
+type Blobs = Arc<dyn BlobStore>;
 
 /// How long a blob without a record is left alone in a store shared by several hosts.
 const SHARED_BLOB_GRACE: Duration = Duration::from_secs(15 * 60);
@@ -55,18 +59,24 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
     let temp = TempArea::open(&settings.image_dir.join(".tmp"))
         .with_context(|| format!("opening the upload folder {}", settings.image_dir.display()))?;
     let image_zip = settings.config.server.image_zip;
-    let (blobs, thumbs): (Arc<dyn BlobStore>, Option<Arc<dyn BlobStore>>) = match (db.blob.as_str(), &mongo) {
+    let with_variants = settings.config.variants.enabled;
+    let (blobs, thumbs, variants): (Arc<dyn BlobStore>, Option<Blobs>, Option<Blobs>) = match (db.blob.as_str(), &mongo)
+    {
         ("s3", _) => {
             let s3 = &db.s3;
             let blobs = S3Blobs::open(s3, "images").await.map_err(anyhow::Error::msg)?;
             check_bucket(store.as_ref(), &blobs, s3).await?;
-            let thumbs = match image_zip {
-                true => {
-                    Some(Arc::new(S3Blobs::open(s3, "thumbs").await.map_err(anyhow::Error::msg)?) as Arc<dyn BlobStore>)
+            let open = |prefix: &'static str, on: bool| async move {
+                match on {
+                    true => {
+                        S3Blobs::open(s3, prefix).await.map(|b| Some(Arc::new(b) as Blobs)).map_err(anyhow::Error::msg)
+                    }
+                    false => Ok(None),
                 }
-                false => None,
             };
-            (Arc::new(blobs), thumbs)
+            let thumbs = open("thumbs", image_zip).await?;
+            let variants = open("variants", with_variants).await?;
+            (Arc::new(blobs), thumbs, variants)
         }
         (kind @ ("mongo" | "gridfs"), Some(database)) => {
             if kind == "gridfs" {
@@ -84,7 +94,13 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
                 }
                 false => None,
             };
-            (Arc::new(blobs), thumbs)
+            let variants = match with_variants {
+                true => {
+                    Some(Arc::new(open("variants").await.context("opening the variant store")?) as Arc<dyn BlobStore>)
+                }
+                false => None,
+            };
+            (Arc::new(blobs), thumbs, variants)
         }
         _ => {
             let blobs = LocalBlobs::open(&settings.image_dir)
@@ -102,10 +118,22 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<Storage> {
                 }
                 false => None,
             };
-            (Arc::new(blobs), thumbs)
+            let variants = match with_variants {
+                true => Some(local_cache(&settings.variant_dir)? as Arc<dyn BlobStore>),
+                false => None,
+            };
+            (Arc::new(blobs), thumbs, variants)
         }
     };
-    Ok(Storage { store, blobs, thumbs, temp, mongo })
+    Ok(Storage { store, blobs, thumbs, variants, temp, mongo })
+}
+
+/// A local folder of derived files (variants), created with its marker when missing.
+fn local_cache(dir: &std::path::Path) -> anyhow::Result<Arc<LocalBlobs>> {
+    if marker::read(dir).is_none() {
+        marker::write(dir, &marker::new_id()).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    Ok(Arc::new(LocalBlobs::open(dir).with_context(|| format!("opening {}", dir.display()))?))
 }
 
 /// The image folder and the database must belong together (see [`blob::marker`]): the

@@ -229,7 +229,7 @@ pub fn policy(cmd: PolicyCommand) -> anyhow::Result<()> {
         PolicyCommand::Check { file, sandbox } => block_on(async move {
             let rt = runtime(&file.to_string_lossy(), &sandbox)?;
             let p = rt.active();
-            let (name, version, contract) = (&p.info.name, &p.info.version, p.contract.package());
+            let (name, version, contract) = (&p.info.name, &p.info.version, p.package());
             println!(
                 "{}",
                 json!({"ok": true, "name": name, "version": version, "contract": contract, "sha256": p.sha256})

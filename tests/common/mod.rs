@@ -194,6 +194,12 @@ impl Server {
         s3_store(self.path(), "images")
     }
 
+    /// Names stored in the store `part` ("images", "thumbs", "variants") when its files are in
+    /// the bucket; `None` when they are in local folders.
+    pub fn s3_names(&self, part: &str) -> Option<Vec<String>> {
+        s3_store(self.path(), part).map(|store| s3::keys_under(&format!("{store}names/")))
+    }
+
     /// Stored files: in the image folder (not the temp area), or named in the bucket.
     pub fn stored_files(&self) -> Vec<String> {
         match self.s3_images() {

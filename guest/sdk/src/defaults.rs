@@ -1,11 +1,11 @@
 //! What the default policy does, one function per export: the defaults of
 //! [`crate::Policy`], and building blocks for policies that adjust them.
 
-use imgbed_policy::{authz, inspect, metadata, naming, refusal::Refusal, thumbnail};
+use imgbed_policy::{authz, inspect, metadata, naming, refusal::Refusal, thumbnail, variant};
 
 use crate::{
-    host, Action, Body, Facts, Judgement, LogLevel, Media, MediaKind, Principal, PrincipalKind, Proof, Rejection,
-    RequestedAction, Thumbnail, Upload, Verdict, Wanted,
+    host, Action, Body, Facts, Judgement, LogLevel, MadeVariant, Media, MediaKind, Principal, PrincipalKind, Proof,
+    Rejection, RequestedAction, Thumbnail, Upload, VariantFormat, VariantRequest, Verdict, Wanted,
 };
 
 /// The decoding limits from the host's settings (`max_width`, `max_pixels`, `video`, ...).
@@ -113,6 +113,21 @@ pub fn judge(file: &Upload, data: &Body, wanted: &Wanted) -> Result<Judgement, R
         },
     };
     Ok(Judgement::Judged(Verdict { media, thumbnail }))
+}
+
+/// The library's variant maker (`imgbed_policy::variant`) within the host's decoding
+/// limits: the first frame, turned by its EXIF orientation, shrunk with Lanczos3 (never
+/// enlarged), the ICC profile carried over; JPEG, PNG or lossless WebP. A source costing
+/// more than `request.max-cost` (pixels × frames decoded) is refused with a 422.
+pub fn make_variant(_file: &Upload, data: &Body, request: &VariantRequest) -> Result<MadeVariant, Rejection> {
+    let format = match request.format {
+        VariantFormat::Jpeg => variant::Format::Jpeg,
+        VariantFormat::Png => variant::Format::Png,
+        VariantFormat::Webp => variant::Format::Webp,
+    };
+    let asked = variant::Request { width: request.width, format, quality: request.quality, max_cost: request.max_cost };
+    let made = variant::make(data, &limits(), &asked)?;
+    Ok(MadeVariant { bytes: made.bytes, width: made.width, height: made.height })
 }
 
 /// Names by `rule`: the seed's `base64` and `md5`, and `content` (the digest).

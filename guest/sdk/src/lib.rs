@@ -25,17 +25,19 @@
 
 pub mod defaults;
 
-/// The generated bindings of `imgbed:policy@2.0.0` (`wit/`).
+/// The generated bindings of `imgbed:policy@2.1.0` (`wit/`): the `full-policy` world, the
+/// 2.0 exports and the variant maker.
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "policy",
+        world: "full-policy",
         pub_export_macro: true,
         export_macro_name: "export_world",
         default_bindings_module: "imgbed_policy_sdk::bindings",
     });
 }
 
+pub use bindings::exports::imgbed::policy::variants::{MadeVariant, VariantFormat, VariantRequest};
 pub use bindings::imgbed::policy::host::{self, Body, LogLevel};
 pub use bindings::imgbed::policy::types::{
     Action, Facts, Judgement, Media, MediaKind, Piece, PolicyInfo, Principal, PrincipalKind, Proof, Rejection,
@@ -85,9 +87,16 @@ pub trait Policy {
     fn name(file: Upload, media: Media, rule: String, attempt: u32) -> Result<String, Rejection> {
         defaults::name(&file, &media, &rule, attempt)
     }
+
+    /// A variant (another width and format) of a stored image, described by `file`
+    /// (contract 2.1). The default is the library's maker (see [`defaults::make_variant`]).
+    fn make_variant(file: Upload, data: &Body, request: VariantRequest) -> Result<MadeVariant, Rejection> {
+        defaults::make_variant(&file, data, &request)
+    }
 }
 
-/// Exports a [`Policy`] as the component's `imgbed:policy/api@2.0.0`. Use it once, at the
+/// Exports a [`Policy`] as the component's `imgbed:policy/api@2.1.0` and
+/// `imgbed:policy/variants@2.1.0`. Use it once, at the
 /// crate's root.
 #[macro_export]
 macro_rules! export_policy {
@@ -116,6 +125,12 @@ macro_rules! export_policy {
             }
             fn name(file: $crate::Upload, media: $crate::Media, rule: ::std::string::String, attempt: u32) -> ::std::result::Result<::std::string::String, $crate::Rejection> {
                 <$policy as $crate::Policy>::name(file, media, rule, attempt)
+            }
+        }
+
+        impl $crate::bindings::exports::imgbed::policy::variants::Guest for __ImgbedPolicyExports {
+            fn make_variant(file: $crate::Upload, data: &$crate::Body, request: $crate::VariantRequest) -> ::std::result::Result<$crate::MadeVariant, $crate::Rejection> {
+                <$policy as $crate::Policy>::make_variant(file, data, request)
             }
         }
 

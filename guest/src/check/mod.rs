@@ -17,7 +17,7 @@ use crate::metadata::{self, Piece};
 use crate::refusal::Refusal;
 
 /// The fuzz targets, by name; each is one [`run`] case.
-pub const TARGETS: &[&str] = &["png", "jpeg", "gif", "webp", "mp4", "webm", "strip", "naming", "thumbnail"];
+pub const TARGETS: &[&str] = &["png", "jpeg", "gif", "webp", "mp4", "webm", "strip", "naming", "thumbnail", "variant"];
 
 /// Image limits small enough that no input can spend seconds decoding.
 pub fn image_limits() -> Limits {
@@ -42,6 +42,7 @@ pub fn run(target: &str, data: &[u8]) {
         "strip" => strip(data),
         "naming" => naming(data),
         "thumbnail" => thumbnail(data),
+        "variant" => variant(data),
         "png" | "jpeg" | "gif" | "webp" | "mp4" | "webm" => {}
         other => panic!("unknown fuzz target {other:?}"),
     }
@@ -228,5 +229,34 @@ fn thumbnail(data: &[u8]) {
             assert!(found.width <= max_width, "{} wider than {max_width}", found.width);
         }
         Err(r) => refusal(&r, &[(501, "unsupported"), (422, "corrupt_image"), (422, "image_too_large")]),
+    }
+}
+
+/// Variants: the asked format, no wider than asked, one frame, that `inspect` accepts; or
+/// a catalogued refusal. The first byte is the width (+1), the second the format (mod 3)
+/// and the cost limit (× 16384, so small limits are refused as too costly).
+fn variant(data: &[u8]) {
+    use crate::variant::{make, Format, Request};
+    let [w, f, data @ ..] = data else { return };
+    let format = [Format::Jpeg, Format::Png, Format::Webp][usize::from(*f % 3)];
+    let request = Request { width: u32::from(*w) + 1, format, quality: 80, max_cost: u64::from(*f) << 14 };
+    let limits = image_limits();
+    match make(data, &limits, &request) {
+        Ok(made) => {
+            let found = inspect(&made.bytes, &limits).unwrap_or_else(|r| panic!("the variant is refused: {r:?}"));
+            assert_eq!((found.format, found.frames), (format.name(), 1));
+            assert_eq!((found.width, found.height), (made.width, made.height));
+            assert!(made.width <= request.width, "{} wider than {}", made.width, request.width);
+        }
+        Err(r) => refusal(
+            &r,
+            &[
+                (415, "unsupported_type"),
+                (422, "corrupt_image"),
+                (422, "image_too_large"),
+                (422, "variant_too_costly"),
+                (422, "variant_failed"),
+            ],
+        ),
     }
 }

@@ -28,3 +28,31 @@ fn fuzz_regressions_hold() {
     }
     assert!(replayed > 0, "no regression inputs under {}", root.display());
 }
+
+/// The committed seeds of the decoding targets that make new pixels (thumbnails and
+/// variants, on the `image` crate) pass their checks; most give an image, not a refusal.
+#[test]
+fn seeds_make_thumbnails_and_variants() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus-seeds");
+    for target in ["thumbnail", "variant"] {
+        let mut made = 0;
+        for entry in std::fs::read_dir(root.join(target)).expect("seeds") {
+            let data = std::fs::read(entry.expect("entry").path()).expect("seed");
+            super::run(target, &data);
+            let made_one = match target {
+                "thumbnail" => crate::thumbnail::thumbnail(&data[1..], &super::image_limits(), 64).is_ok(),
+                _ => {
+                    let request = crate::variant::Request {
+                        width: 64,
+                        format: crate::variant::Format::Webp,
+                        quality: 80,
+                        max_cost: u64::MAX,
+                    };
+                    crate::variant::make(&data[2..], &super::image_limits(), &request).is_ok()
+                }
+            };
+            made += usize::from(made_one);
+        }
+        assert!(made >= 12, "{target}: only {made} seeds made an image");
+    }
+}

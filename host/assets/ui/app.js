@@ -325,8 +325,13 @@
 
     function tile(rec) {
       const name = rec.original_name || rec.name;
+      // Small variants when the server makes them: the browser picks the width the tile
+      // needs (a square cover: a wide image needs more than the tile's width).
+      const cover = rec.width && rec.height ? Math.max(1, rec.width / rec.height) : 1;
       const thumb = rec.thumb_url || rec.kind !== 'video'
-        ? h('img', { src: rec.thumb_url || rec.url, alt: '', loading: 'lazy', decoding: 'async' })
+        ? h('img', { src: rec.thumb_url || rec.url, srcset: rec.srcset, sizes: rec.srcset ? `${Math.ceil(12 * cover)}rem` : null, alt: '', loading: 'lazy', decoding: 'async',
+            // A variant that cannot be had (a policy without variants, the miss rate): the thumbnail.
+            onerror: (e) => { if (e.target.hasAttribute('srcset')) e.target.removeAttribute('srcset'); } })
         : h('span', { class: 'vid', 'aria-hidden': 'true', text: '▶' });
       return h('li', { class: 'tile' },
         h('button', { type: 'button', class: 'thumb', i18nAttr: 'aria-label=gallery.open', args: { name }, onclick: () => detail(rec, remove) }, thumb),

@@ -22,6 +22,26 @@ pub fn noise_png(bytes: usize, seed: u64) -> Vec<u8> {
     out
 }
 
+/// Smooth gradients plus a little noise: compresses like a photo, not like noise.
+pub fn photo_jpeg(w: u16, h: u16) -> Vec<u8> {
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut pixels = Vec::with_capacity(usize::from(w) * usize::from(h) * 3);
+    for y in 0..u32::from(h) {
+        for xx in 0..u32::from(w) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let n = (x & 15) as u32;
+            pixels.push(((xx * 255 / u32::from(w)) + n).min(255) as u8);
+            pixels.push(((y * 255 / u32::from(h)) + n).min(255) as u8);
+            pixels.push((((xx + y) * 255 / (u32::from(w) + u32::from(h))) + n).min(255) as u8);
+        }
+    }
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 85).encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb).unwrap();
+    out
+}
+
 /// Mean, fastest and slowest of `times`, in milliseconds.
 pub fn summary(what: &str, mut times: Vec<std::time::Duration>) {
     times.sort();

@@ -30,6 +30,8 @@ pub struct AppState {
     pub hot: HotFiles,
     /// Thumbnail storage, when `server.image_zip` is on.
     pub thumbs: Option<Arc<dyn BlobStore>>,
+    /// The variant cache and its maker, when `variants.enabled` is on.
+    pub variants: Option<Arc<crate::variants::Variants>>,
     /// Where uploads are received (always local).
     pub temp: TempArea,
     /// The policy shared by every host on the same MongoDB database.
@@ -50,11 +52,14 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Removes a stored file and its thumbnail (a missing file is not an error).
-    /// The thumbnail goes first: another upload can take the name only once the image
-    /// file is gone, and must not lose its new thumbnail to this removal.
+    /// Removes a stored file, its variants and its thumbnail (a missing file is not an
+    /// error). The derived files go first: another upload can take the name only once the
+    /// image file is gone, and must not lose its new thumbnail to this removal.
     pub async fn remove_files(&self, name: &str) -> std::io::Result<()> {
         self.hot.evict(name);
+        if let Some(variants) = &self.variants {
+            variants.remove_for(name).await?;
+        }
         if let Some(thumbs) = &self.thumbs {
             thumbs.remove(&crate::blob::thumb_name(name)).await?;
         }

@@ -25,7 +25,8 @@ pub fn spawn_reconciliation(state: Shared) {
             state.blobs.as_ref(),
             state.thumbs.as_deref(),
             &state.settings,
-        );
+        )
+        .with_variants(state.variants.as_ref().map(|v| v.store.as_ref()));
         let phase = match reconcile::after_ready(&stores, state.started, before).await {
             Ok(report) => {
                 tracing::info!(

@@ -15,7 +15,7 @@ use crate::{auth, ipfilter, mail, open_storage, reconcile, Storage};
 
 /// Opens storage, loads the policy and reconciles files with records.
 pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
-    let Storage { store, blobs, thumbs, temp, mongo } = open_storage(&settings).await?;
+    let Storage { store, blobs, thumbs, variants, temp, mongo } = open_storage(&settings).await?;
     let auth_config = &settings.config.auth;
     let secrets = auth::load_secrets(&settings.base_dir, &auth_config.secret, &auth_config.admin_token)?;
     let mailer = mail::Mailer::new(&settings.config.mail, mail_template(&settings)?)?;
@@ -63,7 +63,8 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
     give_back_memory();
 
     let ip_filter = Arc::new(ipfilter::IpFilter::new(&settings.config.ip_filter).map_err(anyhow::Error::msg)?);
-    let stores = reconcile::Stores::new(store.as_ref(), blobs.as_ref(), thumbs.as_deref(), &settings);
+    let stores = reconcile::Stores::new(store.as_ref(), blobs.as_ref(), thumbs.as_deref(), &settings)
+        .with_variants(variants.as_deref());
     let before = reconcile::before_serving(&stores, &temp).await.context("finishing interrupted deletes")?;
     let db_limit = Duration::from_millis(settings.config.database.timeout_ms);
     let shared_policy = mongo.as_ref().map(|db| SharedPolicy::new(db, db_limit));
@@ -72,15 +73,30 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
         server.file_cache_mb.saturating_mul(1 << 20),
         server.file_cache_max_kb.saturating_mul(1 << 10),
     );
+    let policy = Arc::new(policy);
+    let variants = variants.map(|cache| {
+        let maker = crate::variants::maker_for(&policy);
+        let config = settings.config.variants.clone();
+        Arc::new(crate::variants::Variants::new(cache, blobs.clone(), store.clone(), temp.clone(), maker, config))
+    });
+    if let Some(v) = variants.clone() {
+        tokio::spawn(async move {
+            match v.load().await {
+                Ok(n) => tracing::info!(variants = n, "variant cache read"),
+                Err(e) => tracing::warn!(error = %e, "reading the variant cache"),
+            }
+        });
+    }
     Ok(Arc::new(AppState {
         settings,
         store,
         blobs,
         thumbs,
+        variants,
         hot,
         temp,
         shared_policy,
-        policy: Arc::new(policy),
+        policy,
         secrets,
         mailer,
         http_metrics: Default::default(),

@@ -61,6 +61,22 @@ impl Default for MailConfig {
     }
 }
 
+impl Default for VariantsConfig {
+    fn default() -> Self {
+        VariantsConfig {
+            enabled: true,
+            widths: vec![160, 320, 640, 1280, 1920],
+            formats: vec!["jpeg".into(), "png".into(), "webp".into()],
+            quality: 82,
+            cache_mb: 1024,
+            path: String::new(),
+            eager: Vec::new(),
+            miss_rate: "60/60".into(),
+            max_cost: 40_000_000,
+        }
+    }
+}
+
 impl Default for VideoConfig {
     fn default() -> Self {
         VideoConfig {
@@ -85,6 +101,7 @@ impl Default for Config {
             multiroutine: false,
             server: ServerConfig::default(),
             video: VideoConfig::default(),
+            variants: VariantsConfig::default(),
             database: DatabaseConfig::default(),
             policy: PolicyConfig::default(),
             auth: AuthConfig::default(),

@@ -78,6 +78,9 @@ pub fn places(s: &Settings) -> Vec<Place> {
     if c.server.image_zip && c.database.blob == "local" {
         out.push(Place { what: "server.image_zip_path", path: s.thumb_dir.clone() });
     }
+    if c.variants.enabled && c.database.blob == "local" {
+        out.push(Place { what: "variants.path", path: s.variant_dir.clone() });
+    }
     if c.database.engine == "sqlite" {
         out.push(Place { what: "database.sqlite", path: s.sqlite_path.clone() });
     }

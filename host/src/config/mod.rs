@@ -16,6 +16,7 @@ mod s3;
 mod schema;
 mod settings;
 mod validate;
+mod variants;
 
 pub use connections::ConnectionsConfig;
 pub use env::{parse, parse_with_overrides, ENV_PREFIX};
@@ -24,6 +25,7 @@ pub use s3::S3Config;
 pub use schema::*;
 pub use settings::{resolve, site_url, Settings};
 pub use validate::validate;
+pub use variants::VARIANT_FORMATS;
 
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]

@@ -25,6 +25,7 @@ pub struct Config {
     pub multiroutine: bool,
     pub server: ServerConfig,
     pub video: VideoConfig,
+    pub variants: VariantsConfig,
     pub database: DatabaseConfig,
     pub policy: PolicyConfig,
     pub auth: AuthConfig,
@@ -150,6 +151,39 @@ pub struct ServerConfig {
     pub file_cache_mb: u64,
     /// Largest file kept in that cache, KiB.
     pub file_cache_max_kb: u64,
+}
+
+/// Image variants by URL (`/images/{name}?w=640&format=webp`), made in the sandbox and cached.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VariantsConfig {
+    /// Answer `?w=` / `?format=` on `/images/{name}`; off: such requests are a 400.
+    pub enabled: bool,
+    /// Widths that may be asked for (pixels); anything else is a 400.
+    pub widths: Vec<u32>,
+    /// Formats that may be asked for: any of "jpeg", "png", "webp" (WebP is lossless).
+    pub formats: Vec<String>,
+    /// JPEG quality, 1 to 100.
+    pub quality: u8,
+    /// Most bytes of variants kept, MiB; the least recently used go first.
+    pub cache_mb: u64,
+    /// Variant folder (local blob store); empty means `variants/` next to the config.
+    pub path: String,
+    /// Variants made at upload time, e.g. `[{"width": 320, "format": "webp"}]`
+    /// (each in `widths` and `formats`).
+    pub eager: Vec<EagerVariant>,
+    /// Variants a client may have made (cache misses), "N/S": N per S seconds.
+    pub miss_rate: String,
+    /// Most `width × height × frames decoded` of a source a variant may cost; over it: 422.
+    pub max_cost: u64,
+}
+
+/// One variant made at upload time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EagerVariant {
+    pub width: u32,
+    pub format: String,
 }
 
 /// Video uploads.

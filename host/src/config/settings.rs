@@ -13,6 +13,8 @@ pub struct Settings {
     pub base_dir: PathBuf,
     pub image_dir: PathBuf,
     pub thumb_dir: PathBuf,
+    /// Folder of the variant cache (local blob store).
+    pub variant_dir: PathBuf,
     pub sqlite_path: PathBuf,
     /// Compiled-policy cache folder.
     pub cache_dir: PathBuf,
@@ -98,6 +100,7 @@ pub fn resolve(config: Config, base_dir: PathBuf) -> Settings {
     };
     let image_dir = dir(&config.server.image_path, "images");
     let thumb_dir = dir(&config.server.image_zip_path, "thumbs");
+    let variant_dir = dir(&config.variants.path, "variants");
     // The original's SQLAlchemy URL: sqlite:///relative.db or sqlite:////absolute.db.
     let sqlite = config.database.sqlite.strip_prefix("sqlite:///").unwrap_or(&config.database.sqlite);
     let sqlite_path = dir(sqlite, "imgbed.db");
@@ -114,6 +117,7 @@ pub fn resolve(config: Config, base_dir: PathBuf) -> Settings {
         base_dir,
         image_dir,
         thumb_dir,
+        variant_dir,
         sqlite_path,
         cache_dir,
         log_dir,

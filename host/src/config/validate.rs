@@ -137,6 +137,7 @@ pub fn validate(c: &Config) -> Result<(), (String, String)> {
         }
     }
     c.connections.validate()?;
+    super::variants::validate(&c.variants)?;
     if c.bind.parse::<std::net::IpAddr>().is_err() {
         return bad("bind", format!("not an IP address: {:?}", c.bind));
     }

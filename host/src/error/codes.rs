@@ -70,6 +70,10 @@ catalogue! {
     /// `uploader_config` for a client it has no config for.
     BadClient = "bad_client", BAD_REQUEST, "不支持的上传工具";
     RangeNotSatisfiable = "range_not_satisfiable", RANGE_NOT_SATISFIABLE, "请求的范围无效";
+    /// A variant (`?w=`, `?format=`) outside the allow-lists, of a video, or with variants off.
+    VariantNotAllowed = "variant_not_allowed", BAD_REQUEST, "不允许的图片变体";
+    /// The active policy makes no variants (a component built for contract 2.0).
+    VariantsUnsupported = "variants_unsupported", NOT_IMPLEMENTED, "当前策略不生成图片变体";
     // The policy
     PolicyBusy = "policy_busy", SERVICE_UNAVAILABLE, "策略暂时不可用, 请稍后重试";
     PolicyTimeout = "policy_timeout", SERVICE_UNAVAILABLE, "策略执行超时";

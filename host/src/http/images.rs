@@ -179,12 +179,23 @@ pub async fn format(
             "bbcode": format!("[video]{safe}[/video]"),
         })
     } else {
+        let srcset = super::variant::srcset(&state, &record);
+        let responsive = srcset.as_ref().map(|set| {
+            format!(
+                "<img src=\"{}\" srcset=\"{}\" sizes=\"(max-width: {w}px) 100vw, {w}px\" alt=\"image\">",
+                html::escape(&url),
+                html::escape(set),
+                w = record.width
+            )
+        });
         json!({
             "raw": record.name,
             "link": url,
             "html": format!("<img src=\"{}\" alt=\"image\">", html::escape(&url)),
             "markdown": format!("![image]({safe})"),
             "bbcode": format!("[img]{safe}[/img]"),
+            "srcset": srcset,
+            "html_srcset": responsive,
         })
     };
     Ok(Json(json!({"data": data, "type": "ok"})))

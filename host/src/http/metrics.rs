@@ -108,6 +108,9 @@ pub fn render(state: &Shared) -> String {
     }
     single(&mut out, "counter", "imgbed_rate_limited_total", m.rate_limited.load(Ordering::Relaxed));
     reconciliation(&mut out, &state.reconciliation.get());
+    if let Some(v) = &state.variants {
+        variants(&mut out, v);
+    }
     let c = &state.conn_stats;
     single(&mut out, "gauge", "imgbed_connections_open", c.open.load(Ordering::Relaxed));
     let _ = writeln!(
@@ -162,6 +165,25 @@ fn reconciliation(out: &mut String, phase: &crate::reconcile::Phase) {
     single(out, "gauge", "imgbed_reconciliation_done", done);
     single(out, "gauge", "imgbed_records_missing_files", missing as u64);
     single(out, "gauge", "imgbed_quarantined_at_start", quarantined as u64);
+}
+
+/// The variant cache: hits, misses, variants made, evicted, refused and rate-limited,
+/// and what it holds.
+fn variants(out: &mut String, v: &crate::variants::Variants) {
+    let c = &v.counters;
+    for (name, n) in [
+        ("imgbed_variant_hits_total", &c.hits),
+        ("imgbed_variant_misses_total", &c.misses),
+        ("imgbed_variants_made_total", &c.made),
+        ("imgbed_variant_evictions_total", &c.evicted),
+        ("imgbed_variant_refusals_total", &c.refused),
+        ("imgbed_variant_rate_limited_total", &c.limited),
+    ] {
+        single(out, "counter", name, n.load(Ordering::Relaxed));
+    }
+    let (count, bytes) = v.usage();
+    single(out, "gauge", "imgbed_variant_cache_files", count as u64);
+    single(out, "gauge", "imgbed_variant_cache_bytes", bytes);
 }
 
 /// A metric with a single, unlabelled value.

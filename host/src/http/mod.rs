@@ -17,6 +17,7 @@ mod serve;
 mod shadow_admin;
 pub mod ui;
 mod upload;
+mod variant;
 mod view;
 
 pub(crate) use request::{body_bytes, form_fields, json_object, query_map, read_body, JSON_BODY_LIMIT};

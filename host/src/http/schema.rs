@@ -69,6 +69,11 @@ pub struct Snippets {
     pub html: String,
     pub markdown: String,
     pub bbcode: String,
+    /// A `srcset` of the allowed variant widths below the image's own, then the original
+    /// (images only, with variants on).
+    pub srcset: Option<String>,
+    /// An `<img>` with that `srcset` (images only, with variants on).
+    pub html_srcset: Option<String>,
 }
 
 /// `image_format` answer.

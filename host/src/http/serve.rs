@@ -1,7 +1,7 @@
 //! `GET /images/{name}`: stored files with their type, ETag, caching and byte ranges.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
@@ -82,12 +82,27 @@ fn etag_matches(header_value: &str, etag: &str) -> bool {
 }
 
 /// `GET /images/{name}`.
-#[utoipa::path(get, path = "/images/{name}", params(("name" = String, Path)), responses((status = 200, description = "the file, with its real type", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 206, description = "a byte range", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 304, description = "not modified"), crate::http::schema::NotFound, (status = 416, description = "range not satisfiable", body = super::schema::ErrorBody), crate::http::schema::RateLimited))]
-pub async fn image(State(state): State<Shared>, Path(name): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+#[utoipa::path(get, path = "/images/{name}", params(("name" = String, Path), ("w" = Option<u32>, Query, description = "a variant this many pixels wide at most (one of variants.widths; never enlarged)"), ("format" = Option<String>, Query, description = "a variant in this format: jpeg, png, webp (lossless) or auto (from Accept; the answer varies by it)")), responses((status = 200, description = "the file (or variant), with its real type", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 206, description = "a byte range", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 304, description = "not modified"), crate::http::schema::BadInput, crate::http::schema::NotFound, (status = 416, description = "range not satisfiable", body = super::schema::ErrorBody), crate::http::schema::RefusedContent, crate::http::schema::RateLimited, crate::http::schema::PolicyFailure, (status = 501, description = "the policy makes no variants", body = super::schema::ErrorBody), crate::http::schema::Unavailable))]
+pub async fn image(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     if !crate::blob::is_safe_name(&name) {
         return Err(ApiError::of(Code::NotFound));
     }
+    // A bad variant request is refused before the record is even read.
+    let query = match uri.query() {
+        Some(_) => super::query_map(&uri)?,
+        None => Default::default(),
+    };
     let record = state.store.get(&name).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
+    if let Some(asked) = super::variant::asked(&state, &record, &query, &headers)? {
+        let client = state.ip_filter.client_or_peer(peer.ip(), &headers);
+        return variant(&state, &record, asked, client, &headers).await;
+    }
     if state.settings.config.database.s3.redirect {
         if let Some(url) = state.blobs.public_url(&name).await? {
             // The bucket or CDN serves it, with the type and disposition stored with the object.
@@ -96,7 +111,15 @@ pub async fn image(State(state): State<Shared>, Path(name): Path<String>, header
         }
     }
     let tag = &record.digest[..record.digest.len().min(32)];
-    let file = File { store: state.blobs.as_ref(), name: &name, tag, digest: Some(&record.digest), mime: &record.mime };
+    let file = File {
+        store: state.blobs.as_ref(),
+        name: &name,
+        filename: &name,
+        tag,
+        digest: Some(&record.digest),
+        immutable: false,
+        mime: &record.mime,
+    };
     send(&state.hot, file, format!("\"{tag}\""), &headers).await
 }
 
@@ -111,8 +134,64 @@ pub async fn thumb(State(state): State<Shared>, Path(name): Path<String>, header
     let record = state.store.get(image).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
     let tag = &record.digest[..record.digest.len().min(32)];
     // Not cached: nothing but the image's record names a thumbnail's bytes.
-    let file = File { store: thumbs.as_ref(), name: &name, tag, digest: None, mime: "image/png" };
+    let file = File {
+        store: thumbs.as_ref(),
+        name: &name,
+        filename: &name,
+        tag,
+        digest: None,
+        immutable: false,
+        mime: "image/png",
+    };
     send(&state.hot, file, format!("\"t{tag}\""), &headers).await
+}
+
+/// Serves the variant `asked` of `record` for `client`.
+async fn variant(
+    state: &Shared,
+    record: &crate::store::ImageRecord,
+    asked: crate::variants::Asked,
+    client: std::net::IpAddr,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let variants = state.variants.as_ref().ok_or_else(|| ApiError::of(Code::VariantNotAllowed))?;
+    let spec = asked.spec;
+    let tag = format!("v{}-{}-{}", &record.digest[..record.digest.len().min(24)], spec.width, spec.format.name());
+    // A client holding this variant needs no file: not even one evicted since.
+    let fresh = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok());
+    let key = match variants.cached(record, spec).await? {
+        Some(key) => key,
+        None if fresh.is_some_and(|inm| etag_matches(inm, &format!("\"{tag}\""))) => {
+            crate::variants::spec::key(&record.name, &record.digest, spec)
+        }
+        None => {
+            // The policy is asked when a variant is to be made; a made one is served like
+            // the original, to anyone with the link.
+            use crate::policy::{facts, Action, Facts};
+            if !state.policy.active().makes_variants() {
+                return Err(ApiError::of(Code::VariantsUnsupported));
+            }
+            let about = Facts { owner: Some(record.owner.clone()), image: Some(record.name.clone()), ..facts() };
+            super::authorize(state, Action::ImageVariant, &crate::auth::anonymous(), about).await?;
+            variants.get(record, spec, Some(client)).await?
+        }
+    };
+    let stem = record.name.rsplit_once('.').map_or(record.name.as_str(), |(s, _)| s);
+    let filename = format!("{stem}.w{}.{}", spec.width, spec.format.extension());
+    let file = File {
+        store: variants.store.as_ref(),
+        name: &key,
+        filename: &filename,
+        tag: &tag,
+        digest: None,
+        immutable: true,
+        mime: spec.format.mime(),
+    };
+    let mut res = send(&state.hot, file, format!("\"{tag}\""), headers).await?;
+    if asked.negotiated {
+        res.headers_mut().append(header::VARY, HeaderValue::from_static("Accept"));
+    }
+    Ok(res)
 }
 
 /// A stored file to answer with.
@@ -120,26 +199,36 @@ struct File<'a> {
     store: &'a dyn BlobStore,
     /// Its name in `store` (and its key in the hot-file cache).
     name: &'a str,
+    /// The name the client is told (`Content-Disposition`).
+    filename: &'a str,
     /// The digest prefix of the record that names it (a cached copy must carry the same).
     tag: &'a str,
     /// The whole SHA-256 (hex) of the bytes, when the record says what they are: only then
     /// may they be cached, and only once the bytes read are checked against it (the file
     /// under a name can change between reading the record and reading the file).
     digest: Option<&'a str>,
+    /// Bytes that never change under this name (a variant: its name holds the image's
+    /// digest): cached without a digest to check them against.
+    immutable: bool,
     mime: &'a str,
 }
 
 /// The file's bytes when they are small (from memory when they are hot), else its length.
 /// `ranged`: the client wants part of the file; on a miss only that part is read.
 async fn contents(hot: &HotFiles, file: &File<'_>, ranged: bool) -> ApiResult<Fetched> {
-    let cached = file.digest.is_some().then(|| hot.get(file.name, file.tag)).flatten();
+    let cacheable = file.digest.is_some() || file.immutable;
+    let cached = cacheable.then(|| hot.get(file.name, file.tag)).flatten();
     if let Some(bytes) = cached {
         return Ok(Fetched::Small(bytes));
     }
     let small = if ranged { 0 } else { hot.max_file().clamp(STREAM_ABOVE, MAX_ONE_READ) };
     let fetched = file.store.fetch(file.name, small).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
-    if let (Fetched::Small(bytes), Some(digest)) = (&fetched, file.digest) {
-        if hot.keeps(bytes.len() as u64) && hex::encode(Sha256::digest(bytes)) == digest {
+    if let Fetched::Small(bytes) = &fetched {
+        let checked = match file.digest {
+            Some(digest) => hex::encode(Sha256::digest(bytes)) == digest,
+            None => file.immutable,
+        };
+        if checked && hot.keeps(bytes.len() as u64) {
             hot.put(file.name, file.tag, bytes.clone());
         }
     }
@@ -153,7 +242,7 @@ async fn send(hot: &HotFiles, file: File<'_>, etag: String, headers: &HeaderMap)
     res_headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     res_headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     res_headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{}\"", file.name)) {
+    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{}\"", file.filename)) {
         res_headers.insert(header::CONTENT_DISPOSITION, v);
     }
     res_headers.insert(header::ETAG, HeaderValue::from_str(&etag).map_err(|_| ApiError::internal())?);

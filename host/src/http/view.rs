@@ -39,6 +39,10 @@ pub struct ImageView {
     /// The thumbnail's URL, when the image has one (`server.image_zip`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thumb_url: Option<String>,
+    /// Variants of the image at the allowed widths below its own, then the original, as
+    /// an `<img srcset>` value (images, with variants on): `{url}?w=320&format=auto 320w, …`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub srcset: Option<String>,
     /// In upload answers: whether the same bytes were already stored for this owner (the
     /// existing record is answered, nothing new is stored).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -70,6 +74,7 @@ impl ImageView {
             duration_ms: r.duration_ms,
             codec: r.codec.clone(),
             thumb_url: state.thumb_url(&r.name).await,
+            srcset: super::variant::srcset(state, r),
             duplicate: None,
             delete_url: None,
         }

@@ -5,7 +5,7 @@ use wasmtime::component::{Component, InstancePre, Resource};
 use wasmtime::{Engine, Store};
 
 use super::bindings::{self, BodyFile, State};
-use super::{v1, Action, PolicyError, RequestedAction};
+use super::{v1, variants, Action, PolicyError, RequestedAction};
 
 /// The contract versions this host runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +18,7 @@ impl Contract {
     /// The WIT package, as the admin API shows it.
     pub fn package(self) -> &'static str {
         match self {
-            Contract::V2 => super::CONTRACT,
+            Contract::V2 => "imgbed:policy@2.0.0",
             Contract::V1 => "imgbed:policy@1.0.0",
         }
     }
@@ -44,24 +44,39 @@ impl Contract {
     }
 }
 
-/// A component ready to instantiate, by contract.
+/// A component ready to instantiate, by contract; a 2.x component with the optional
+/// exports of later minor versions it has (2.1: `variants`).
 pub enum Pre {
-    V2(bindings::PolicyPre<State>),
+    V2(bindings::PolicyPre<State>, Option<variants::Indices>),
     V1(v1::PolicyPre<State>),
 }
 
 impl Pre {
     pub fn new(contract: Contract, pre: InstancePre<State>) -> wasmtime::Result<Pre> {
         Ok(match contract {
-            Contract::V2 => Pre::V2(bindings::PolicyPre::new(pre)?),
+            Contract::V2 => {
+                let variants = variants::Indices::find(&pre);
+                Pre::V2(bindings::PolicyPre::new(pre)?, variants)
+            }
             Contract::V1 => Pre::V1(v1::PolicyPre::new(pre)?),
         })
     }
 
-    pub fn instantiate(&self, store: &mut Store<State>) -> wasmtime::Result<Exports> {
+    /// Whether the component exports the variant maker (contract 2.1).
+    pub fn makes_variants(&self) -> bool {
+        matches!(self, Pre::V2(_, Some(_)))
+    }
+
+    /// A fresh instance: its exports, and its variant maker if it has one.
+    pub fn instantiate(&self, store: &mut Store<State>) -> wasmtime::Result<(Exports, Option<variants::Maker>)> {
         Ok(match self {
-            Pre::V2(pre) => Exports::V2(pre.instantiate(store)?),
-            Pre::V1(pre) => Exports::V1(v1::Adapter::owned(pre.instantiate(store)?)),
+            Pre::V2(pre, None) => (Exports::V2(pre.instantiate(store)?), None),
+            Pre::V2(pre, Some(found)) => {
+                let instance = pre.instance_pre().instantiate(&mut *store)?;
+                let policy = bindings::Policy::new(&mut *store, &instance)?;
+                (Exports::V2(policy), Some(found.load(store, &instance)?))
+            }
+            Pre::V1(pre) => (Exports::V1(v1::Adapter::owned(pre.instantiate(store)?)), None),
         })
     }
 }

@@ -19,6 +19,7 @@ mod session;
 mod shadow;
 mod stats;
 mod v1;
+mod variants;
 mod wasi;
 
 pub use actions::{
@@ -50,6 +51,7 @@ pub use bindings::{
 };
 use bindings::{Policy as Bindings, State};
 pub use contract::Contract;
+pub use variants::{MadeVariant, VariantFormat, VariantRequest};
 
 /// The signature check every candidate passes before it is compiled: with trusted keys,
 /// a signature by one of them (the built-in policy, part of this binary, needs none).
@@ -78,7 +80,7 @@ pub static BUILTIN_POLICY: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/img
 
 /// The contract this host speaks (the WIT package in `wit/`); components built against
 /// `imgbed:policy@1.0.0` run through an adapter.
-pub const CONTRACT: &str = "imgbed:policy@2.0.0";
+pub const CONTRACT: &str = "imgbed:policy@2.1.0";
 
 /// Largest thumbnail the host accepts from a policy.
 pub const MAX_THUMBNAIL_BYTES: usize = 16 * 1024 * 1024;
@@ -144,7 +146,7 @@ impl LoadedPolicy {
         serde_json::json!({
             "name": self.info.name,
             "version": self.info.version,
-            "contract": self.contract.package(),
+            "contract": self.package(),
             "sha256": self.sha256,
             "size": self.bytes.len(),
             "source": self.source,

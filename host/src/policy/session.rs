@@ -22,6 +22,8 @@ use super::{
 pub struct Session {
     pub(super) store: Store<State>,
     pub(super) exports: Exports,
+    /// The variant maker, when the component exports one (contract 2.1).
+    pub(super) variants: Option<super::variants::Maker>,
     /// Codes of the rejections this session's calls returned (counted per policy).
     pub(super) rejections: Vec<String>,
     /// Epoch ticks each call may run: the deadline is per call, not per session.
@@ -138,7 +140,7 @@ impl Session {
         let ticks = (rt.limits.deadline.as_millis() as u64).div_ceil(TICK_MS).max(1);
         store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
-        let exports = pre.instantiate(&mut store).map_err(|e| {
+        let (exports, variants) = pre.instantiate(&mut store).map_err(|e| {
             let msg = format!("{e:#}");
             if msg.contains("pooling") || msg.contains("maximum concurrent") {
                 PolicyError::Unavailable(msg)
@@ -146,7 +148,7 @@ impl Session {
                 PolicyError::from_call(e)
             }
         })?;
-        Ok(Session { store, exports, rejections: Vec::new(), ticks, stderr })
+        Ok(Session { store, exports, variants, rejections: Vec::new(), ticks, stderr })
     }
 
     /// Writes what the guest printed to stderr to the log (capped).
@@ -164,7 +166,7 @@ impl Session {
         self.store.set_epoch_deadline(self.ticks);
     }
 
-    fn body(&mut self, file: &File, size: u64) -> Result<Resource<BodyFile>, PolicyError> {
+    pub(super) fn body(&mut self, file: &File, size: u64) -> Result<Resource<BodyFile>, PolicyError> {
         let file = file.try_clone().map_err(|e| PolicyError::Unavailable(format!("body: {e}")))?;
         self.store
             .data_mut()
@@ -276,7 +278,7 @@ impl Session {
         }
     }
 
-    fn rejected(&mut self, r: Rejection) -> Result<Rejection, PolicyError> {
+    pub(super) fn rejected(&mut self, r: Rejection) -> Result<Rejection, PolicyError> {
         let r = checked_rejection(r)?;
         self.rejections.push(r.code.clone());
         Ok(r)

@@ -72,7 +72,10 @@ async fn store(state: &Shared, judged: Judged, jti: Option<&str>) -> ApiResult<(
             }
         }
         match inserted {
-            Ok(()) => return Ok((record, Some(key))),
+            Ok(()) => {
+                eager_variants(state, &record);
+                return Ok((record, Some(key)));
+            }
             Err(StoreError::Duplicate(existing)) => {
                 let found = state
                     .store
@@ -90,6 +93,14 @@ async fn store(state: &Shared, judged: Judged, jti: Option<&str>) -> ApiResult<(
             Err(StoreError::OwnerGone) => return Err(ApiError::of(Code::AccountRemoved)),
             Err(e) => return Err(ApiError::from(e)),
         }
+    }
+}
+
+/// Makes the variants `variants.eager` lists, in the background (the answer does not wait).
+fn eager_variants(state: &Shared, record: &ImageRecord) {
+    if let Some(variants) = state.variants.clone().filter(|v| !v.config.eager.is_empty()) {
+        let record = record.clone();
+        tokio::spawn(async move { variants.make_eager(&record).await });
     }
 }
 
