@@ -16,7 +16,17 @@ python3 "$here/check-structure.py"
 vars="$(mktemp "${TMPDIR:-/tmp}/imgbed-test-vars.XXXXXX")"
 cleanup() {
   if [ -f "$vars.pids" ]; then
-    while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$vars.pids"
+    pids="$(cat "$vars.pids")"
+    for pid in $pids; do kill "$pid" 2>/dev/null || true; done
+    # A server slow to stop (SeaweedFS may ignore the first signal) is killed after 5 s:
+    # none outlives the run (it would also hold whatever the run inherited, e.g. a lock).
+    for _ in $(seq 1 50); do
+      alive=0
+      for pid in $pids; do kill -0 "$pid" 2>/dev/null && alive=1; done
+      [ "$alive" = 0 ] && break
+      sleep 0.1
+    done
+    for pid in $pids; do kill -9 "$pid" 2>/dev/null || true; done
   fi
   if [ -f "$vars" ]; then
     # shellcheck disable=SC1090
