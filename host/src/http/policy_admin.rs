@@ -44,10 +44,16 @@ pub(super) fn describe(state: &Shared) -> Value {
 /// Publishes the new active policy to the other hosts: true when published, false
 /// without a shared database, the reason when publishing failed (this host keeps it).
 pub(super) async fn shared_answer(state: &Shared) -> Value {
+    published(state, state.publish_policy()).await
+}
+
+/// What publishing to the other hosts gave: true, false without a shared database, or
+/// the reason it failed (the change then holds on this host only).
+pub(super) async fn published(state: &Shared, publish: impl std::future::Future<Output = Result<(), String>>) -> Value {
     if state.shared_policy.is_none() {
         return json!(false);
     }
-    match state.publish_policy().await {
+    match publish.await {
         Ok(()) => json!(true),
         Err(e) => json!(e),
     }

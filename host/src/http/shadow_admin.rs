@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::policy_admin::{candidate, describe, refused, require_admin, shared_answer};
+use super::policy_admin::{candidate, describe, published, refused, require_admin, shared_answer};
 use super::Shared;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Code};
@@ -56,7 +56,7 @@ pub async fn load(
     candidate.source = "shadow".into();
     let _sharing = sharing(&state).await;
     state.policy.load_shadow(candidate).await.map_err(refused)?;
-    let shared = shared_shadow(&state).await;
+    let shared = published(&state, state.publish_shadow()).await;
     Ok(Json(json!({"data": "影子策略已加载", "type": "ok", "shadow": shadow_state(&state), "shared": shared})))
 }
 
@@ -68,7 +68,7 @@ pub async fn promote(State(state): State<Shared>, caller: Caller) -> ApiResult<J
     let _sharing = sharing(&state).await;
     state.policy.promote_shadow().await.map_err(|e| ApiError::of(Code::NoShadowPolicy).with_detail(e.to_string()))?;
     let shared = shared_answer(&state).await;
-    shared_shadow(&state).await;
+    published(&state, state.publish_shadow()).await;
     Ok(Json(json!({"data": "影子策略已启用", "type": "ok", "policy": describe(&state), "shared": shared})))
 }
 
@@ -78,7 +78,7 @@ pub async fn drop_shadow(State(state): State<Shared>, caller: Caller) -> ApiResu
     require_admin(&caller)?;
     let _sharing = sharing(&state).await;
     let dropped = state.policy.drop_shadow().ok_or_else(|| ApiError::of(Code::NoShadowPolicy))?;
-    let shared = shared_shadow(&state).await;
+    let shared = published(&state, state.publish_shadow()).await;
     Ok(Json(json!({"data": "影子策略已移除", "type": "ok", "dropped": dropped.describe(), "shared": shared})))
 }
 
@@ -87,17 +87,5 @@ async fn sharing(state: &Shared) -> Option<tokio::sync::OwnedMutexGuard<()>> {
     match &state.shared_policy {
         Some(shared) => Some(shared.sharing.clone().lock_owned().await),
         None => None,
-    }
-}
-
-/// Publishes this host's shadow to the other hosts: true when published, false without a
-/// shared database, the reason when publishing failed.
-async fn shared_shadow(state: &Shared) -> Value {
-    if state.shared_policy.is_none() {
-        return json!(false);
-    }
-    match state.publish_shadow().await {
-        Ok(()) => json!(true),
-        Err(e) => json!(e),
     }
 }
