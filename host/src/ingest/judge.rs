@@ -181,10 +181,14 @@ async fn attempt(
     options: Options,
 ) -> Result<(Verdict, Option<TempBlob>), PolicyError> {
     let stripped_temp = options.strip.then(|| temp.temp());
-    let stripped_path = stripped_temp.as_ref().map(|t| t.path().to_path_buf());
     let upload = received.upload.clone();
     let path = received.temp.path().to_path_buf();
-    let verdict =
-        policy.run_heavy(client, move |s| decide(s, upload, &path, stripped_path.as_deref(), &options)).await?;
-    Ok((verdict, stripped_temp))
+    // The stripped copy's temp file belongs to the policy thread until it is done with it:
+    // a request dropped meanwhile cannot remove the name before the thread writes the file.
+    policy
+        .run_heavy(client, move |s| {
+            let stripped_path = stripped_temp.as_ref().map(|t| t.path().to_path_buf());
+            decide(s, upload, &path, stripped_path.as_deref(), &options).map(|v| (v, stripped_temp))
+        })
+        .await
 }

@@ -5,26 +5,24 @@
 //! this request stored.
 
 pub(super) mod guard;
+mod receive;
 mod store;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
+use axum::extract::multipart::{MultipartError, MultipartRejection};
 use axum::extract::{ConnectInfo, Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 
 use super::view::ImageView;
 use super::{authorize, AppState, Shared};
 use crate::auth::Caller;
-use crate::clock::now;
 use crate::error::{ApiError, ApiResult, Code};
-use crate::ingest::{judge_shadowed, Judged, Naming, Options, Received};
-use crate::policy::{facts, Action, Facts, MediaKind, Upload, Usage};
+use crate::ingest::{judge_shadowed, Judged, Naming, Options};
+use crate::policy::{facts, Action, Facts, MediaKind, Usage};
 use crate::store::ImageRecord;
 
 /// How uploads are judged: named by the configured rule, stripped and thumbnailed as
@@ -98,57 +96,6 @@ fn limit_for(config: &crate::config::Config, head: &[u8]) -> u64 {
     }
 }
 
-/// Streams one part to a temp file, hashing it and enforcing the size limit.
-async fn receive(state: &AppState, mut field: Field<'_>, owner: &str, request_cap: u64) -> ApiResult<Received> {
-    let filename = client_name(field.file_name().unwrap_or(""));
-    let declared_type = field.content_type().unwrap_or("").to_string();
-    let config = &state.settings.config;
-    // Until the first bytes are seen, the larger limit holds.
-    let mut limit = state.settings.max_file_size();
-    let mut head: Vec<u8> = Vec::with_capacity(HEAD_LEN);
-    let temp = state.temp.temp();
-    let mut file = tokio::fs::File::create(temp.path()).await?;
-    let mut hasher = Sha256::new();
-    let mut size = 0u64;
-    while let Some(chunk) =
-        field.chunk().await.map_err(|e| multipart_error(e, request_cap).with_file(filename.clone()))?
-    {
-        if head.len() < HEAD_LEN {
-            let take = (HEAD_LEN - head.len()).min(chunk.len());
-            head.extend_from_slice(&chunk[..take]);
-            if head.len() == HEAD_LEN {
-                limit = limit_for(config, &head);
-            }
-        }
-        size += chunk.len() as u64;
-        if size > limit {
-            return Err(ApiError::too_large(limit).with_file(filename));
-        }
-        hasher.update(&chunk);
-        file.write_all(&chunk).await?;
-    }
-    file.flush().await?;
-    // On disk before anything records it: a power loss never leaves a record whose file
-    // is cut short (the file is linked, not copied, into the store).
-    file.sync_all().await?;
-    if size == 0 {
-        return Err(ApiError::of(Code::EmptyUpload).with_file(filename));
-    }
-    let limit = limit_for(config, &head);
-    if size > limit {
-        return Err(ApiError::too_large(limit).with_file(filename));
-    }
-    let upload = Upload {
-        filename,
-        declared_type,
-        size,
-        digest: hex::encode(hasher.finalize()),
-        owner: owner.to_string(),
-        received_at: now(),
-    };
-    Ok(Received { temp, upload })
-}
-
 /// The deletion link of a stored file: with its new key, or — for a file the owner had
 /// already stored, whose key only exists hashed — a new key replacing the earlier one
 /// (the earlier link stops working). `None` if the new key could not be stored.
@@ -205,7 +152,7 @@ pub async fn upload(
             return Err(ApiError::too_many_files(server.max_files_per_request));
         }
         let t = std::time::Instant::now();
-        received.push(receive(&state, field, &who.id, request_cap).await?);
+        received.push(receive::receive(&state, field, &who.id, request_cap).await?);
         phases.add(0, t.elapsed());
     }
     if received.is_empty() {

@@ -1,0 +1,156 @@
+//! Receiving one part of an upload into a temp file, hashed and size-checked as it
+//! streams. A small part is gathered in memory and written (and synced) in one go on a
+//! blocking thread, instead of one hand-off per network chunk; memory for that is
+//! bounded over all requests ([`BUDGET`]), and a part that outgrows [`SMALL`] (or finds
+//! the budget spent) streams to its file as it arrives.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::extract::multipart::Field;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use super::{client_name, limit_for, multipart_error, HEAD_LEN};
+use crate::blob::TempBlob;
+use crate::clock::now;
+use crate::error::{ApiError, ApiResult, Code};
+use crate::http::AppState;
+use crate::ingest::Received;
+use crate::policy::Upload;
+
+/// Parts up to this size are gathered in memory before they are written.
+const SMALL: usize = 512 * 1024;
+/// Bytes gathered in memory at once, over all requests.
+const BUDGET: usize = 32 << 20;
+static GATHERED: AtomicUsize = AtomicUsize::new(0);
+
+/// A share of [`BUDGET`], given back on drop.
+struct Share(usize);
+
+impl Share {
+    fn take(n: usize) -> Option<Share> {
+        GATHERED
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| (used + n <= BUDGET).then_some(used + n))
+            .ok()
+            .map(|_| Share(n))
+    }
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        GATHERED.fetch_sub(self.0, Ordering::AcqRel);
+    }
+}
+
+/// Where the bytes go so far.
+enum Sink {
+    Memory(Vec<u8>, Share),
+    File(tokio::fs::File),
+}
+
+fn thread_gone(e: tokio::task::JoinError) -> ApiError {
+    ApiError::internal().with_detail(e.to_string())
+}
+
+/// Creates the temp file (and writes `bytes` into it) on a blocking thread that owns the
+/// temp name until the file exists: a request dropped meanwhile cannot leave a file
+/// behind its removed name. With `sync`, the file is also synced.
+async fn write_new(temp: TempBlob, bytes: Vec<u8>, sync: bool) -> ApiResult<(TempBlob, std::fs::File)> {
+    let made = tokio::task::spawn_blocking(move || {
+        let mut f = std::fs::File::create(temp.path())?;
+        std::io::Write::write_all(&mut f, &bytes)?;
+        if sync {
+            f.sync_all()?;
+        }
+        Ok::<_, std::io::Error>((temp, f))
+    })
+    .await
+    .map_err(thread_gone)?;
+    Ok(made?)
+}
+
+/// Streams one part to a temp file, hashing it and enforcing the size limit.
+pub(super) async fn receive(
+    state: &AppState,
+    mut field: Field<'_>,
+    owner: &str,
+    request_cap: u64,
+) -> ApiResult<Received> {
+    let filename = client_name(field.file_name().unwrap_or(""));
+    let declared_type = field.content_type().unwrap_or("").to_string();
+    let config = &state.settings.config;
+    // Until the first bytes are seen, the larger limit holds.
+    let mut limit = state.settings.max_file_size();
+    let mut head: Vec<u8> = Vec::with_capacity(HEAD_LEN);
+    let mut temp = Some(state.temp.temp());
+    let mut sink = match Share::take(SMALL) {
+        Some(share) => Sink::Memory(Vec::new(), share),
+        None => {
+            let (t, f) = write_new(temp.take().expect("temp"), Vec::new(), false).await?;
+            temp = Some(t);
+            Sink::File(tokio::fs::File::from_std(f))
+        }
+    };
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    while let Some(chunk) =
+        field.chunk().await.map_err(|e| multipart_error(e, request_cap).with_file(filename.clone()))?
+    {
+        if head.len() < HEAD_LEN {
+            let take = (HEAD_LEN - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
+            if head.len() == HEAD_LEN {
+                limit = limit_for(config, &head);
+            }
+        }
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(ApiError::too_large(limit).with_file(filename));
+        }
+        hasher.update(&chunk);
+        sink = match sink {
+            Sink::Memory(mut buf, share) if buf.len() + chunk.len() <= SMALL => {
+                buf.extend_from_slice(&chunk);
+                Sink::Memory(buf, share)
+            }
+            // Outgrown: what was gathered goes to the file, the rest streams.
+            Sink::Memory(mut buf, share) => {
+                buf.extend_from_slice(&chunk);
+                let (t, f) = write_new(temp.take().expect("temp"), buf, false).await?;
+                drop(share);
+                temp = Some(t);
+                Sink::File(tokio::fs::File::from_std(f))
+            }
+            Sink::File(mut file) => {
+                file.write_all(&chunk).await?;
+                Sink::File(file)
+            }
+        };
+    }
+    if size == 0 {
+        return Err(ApiError::of(Code::EmptyUpload).with_file(filename));
+    }
+    let limit = limit_for(config, &head);
+    if size > limit {
+        return Err(ApiError::too_large(limit).with_file(filename));
+    }
+    // On disk before anything records it: a power loss never leaves a record whose file
+    // is cut short (the file is linked, not copied, into the store).
+    let temp = match sink {
+        Sink::Memory(buf, _share) => write_new(temp.take().expect("temp"), buf, true).await?.0,
+        Sink::File(mut file) => {
+            file.flush().await?;
+            file.sync_all().await?;
+            temp.take().expect("temp")
+        }
+    };
+    let upload = Upload {
+        filename,
+        declared_type,
+        size,
+        digest: hex::encode(hasher.finalize()),
+        owner: owner.to_string(),
+        received_at: now(),
+    };
+    Ok(Received { temp, upload })
+}
