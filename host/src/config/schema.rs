@@ -241,7 +241,8 @@ pub struct PolicyConfig {
     pub memory_mb: u32,
     /// Wall-clock deadline per policy call, milliseconds.
     pub deadline_ms: u64,
-    /// Concurrent cheap policy calls (`authorize`, naming); 0 means one per CPU core.
+    /// Concurrent cheap policy calls (`authorize`, naming), on as many dedicated threads;
+    /// 0 means one per CPU core.
     pub workers: u32,
     /// Concurrent heavy policy calls (reading an upload: stripping, inspecting,
     /// thumbnailing), shared round-robin between clients, on threads of lower priority

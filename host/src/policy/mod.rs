@@ -161,12 +161,14 @@ impl LoadedPolicy {
 /// The sandbox, the active policy and the one before it.
 pub struct PolicyRuntime {
     sandbox: Sandbox,
-    /// Capacity for cheap decisions.
-    permits: Arc<Semaphore>,
     /// Capacity for heavy work, handed out round-robin between clients.
     heavy: Arc<gate::FairGate>,
+    /// Capacity for cheap decisions (as many as light threads).
+    permits: Arc<Semaphore>,
     /// The low-priority threads heavy work runs on.
-    heavy_threads: pool::HeavyPool,
+    heavy_threads: pool::PolicyThreads,
+    /// The threads cheap decisions run on (`workers` of them).
+    light_threads: pool::PolicyThreads,
     active: ArcSwap<LoadedPolicy>,
     previous: ArcSwapOption<LoadedPolicy>,
     /// One swap at a time.
@@ -235,9 +237,10 @@ impl PolicyRuntime {
         (loaded.signature, loaded.signed_by) = signed;
         Ok(PolicyRuntime {
             sandbox,
-            permits: Arc::new(Semaphore::new(limits.workers.max(1))),
             heavy: gate::FairGate::new(limits.heavy_workers.max(1)),
-            heavy_threads: pool::HeavyPool::new(limits.heavy_workers.max(1)),
+            permits: Arc::new(Semaphore::new(limits.workers.max(1))),
+            heavy_threads: pool::PolicyThreads::new("heavy", limits.heavy_workers.max(1), pool::Priority::Low),
+            light_threads: pool::PolicyThreads::new("light", limits.workers.max(1), pool::Priority::Normal),
             active: ArcSwap::from_pointee(loaded),
             previous: ArcSwapOption::empty(),
             swapping: tokio::sync::Mutex::new(()),
@@ -316,14 +319,17 @@ impl PolicyRuntime {
     }
 
     /// Runs `f` (a cheap decision: `authorize`, a name) with a fresh instance of the active
-    /// policy on a blocking thread, within the capacity for cheap work.
+    /// policy on one of the `workers` light policy threads (jobs wait in arrival order).
     pub async fn run<T, F>(self: &Arc<Self>, f: F) -> Result<T, PolicyError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Session) -> Result<T, PolicyError> + Send + 'static,
     {
+        // The permit (held while the call runs) lets the shadow see whether cheap
+        // capacity is free; waiting for it costs nothing when it is.
         let permit = self.permits.clone().acquire_owned().await.map_err(|e| PolicyError::Unavailable(e.to_string()))?;
-        self.run_with(permit, f).await
+        let rt = self.clone();
+        self.light_threads.run(move || rt.call(permit, f)).await?
     }
 
     /// Runs heavy work `f` (reading an upload) for `client`, within the capacity for heavy
@@ -336,18 +342,6 @@ impl PolicyRuntime {
         let slot = self.heavy.acquire(client).await;
         let rt = self.clone();
         self.heavy_threads.run(move || rt.call(slot, f)).await?
-    }
-
-    async fn run_with<T, F, P>(self: &Arc<Self>, permit: P, f: F) -> Result<T, PolicyError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Session) -> Result<T, PolicyError> + Send + 'static,
-        P: Send + 'static,
-    {
-        let rt = self.clone();
-        tokio::task::spawn_blocking(move || rt.call(permit, f))
-            .await
-            .map_err(|e| PolicyError::Trap(format!("policy thread: {e}")))?
     }
 
     /// One policy session on the calling (blocking) thread, counted in the stats.

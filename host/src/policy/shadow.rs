@@ -314,14 +314,11 @@ impl PolicyRuntime {
             let answer = answer.unwrap_or_else(|e| ShadowAnswer { outcome: Outcome::error(&e), name: None });
             shadow.record(&rt.shadow.totals, observed, answer);
         };
-        if heavy {
-            let rt = self.clone();
-            tokio::spawn(async move {
-                let _ = rt.heavy_threads.run(job).await;
-            });
-        } else {
-            tokio::task::spawn_blocking(job);
-        }
+        let rt = self.clone();
+        tokio::spawn(async move {
+            let threads = if heavy { &rt.heavy_threads } else { &rt.light_threads };
+            let _ = threads.run(job).await;
+        });
     }
 }
 
