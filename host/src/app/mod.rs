@@ -114,7 +114,8 @@ impl AppState {
     /// before keys) keeps the link here, which redirects with `database.s3.redirect`.
     pub fn image_url(&self, record: &crate::store::ImageRecord) -> String {
         // Only the S3 store has public links: the others answer None.
-        (self.settings.config.database.s3.public_links)
+        let public = self.settings.config.database.s3.public_links;
+        public
             .then(|| self.blobs.public_link(record.blob()))
             .flatten()
             .unwrap_or_else(|| self.settings.image_url(&record.name))
