@@ -51,6 +51,8 @@ fn bad_config_stops_start_up_naming_the_key() {
     assert!(err.contains("database.s3.part_size_mb"), "{err}");
     let err = start_fails_with(r#"{"database": {"blob": "s3", "s3": {"bucket": "b", "access_key": "k"}}}"#);
     assert!(err.contains("database.s3.secret_key"), "{err}");
+    let err = start_fails_with(r#"{"database": {"blob": "s3", "s3": {"bucket": "b", "public_links": true}}}"#);
+    assert!(err.contains("database.s3.public_links") && err.contains("needs public_url"), "{err}");
     let err = start_fails_with(r#"{"database": {"blob": "gridfs"}}"#);
     assert!(err.contains("database.blob") && err.contains("engine"), "{err}");
 }

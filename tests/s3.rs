@@ -4,6 +4,8 @@
 //! black-box suites that touch files run against S3 too (`IMGBED_TEST_BLOB=s3`).
 
 mod common;
+#[path = "s3/keys.rs"]
+mod keys;
 #[path = "s3/proxy.rs"]
 mod proxy;
 
@@ -46,7 +48,12 @@ fn prefix_of(s: &Server) -> String {
 
 /// The object key (below the prefix) a stored name points at.
 async fn object_of(s: &Server, name: &str) -> String {
-    let at = Path::from(format!("{}images/names/{name}", prefix_of(s)));
+    object_under(&prefix_of(s), name).await
+}
+
+/// The object key a stored name points at in the images of the install at `prefix`.
+async fn object_under(prefix: &str, name: &str) -> String {
+    let at = Path::from(format!("{prefix}images/names/{name}"));
     let pointer: Value = serde_json::from_slice(&bucket().get(&at).await.unwrap().bytes().await.unwrap()).unwrap();
     pointer["object"].as_str().unwrap().to_string()
 }

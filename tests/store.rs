@@ -36,6 +36,7 @@ fn record(name: &str, owner: &str, digest: &str, time: f64) -> ImageRecord {
         original_name: format!("{name}.orig"),
         time,
         delete_key: None,
+        blob_key: None,
     }
 }
 
@@ -64,6 +65,13 @@ async fn records_keys_pages_and_deletes() {
         ("video".into(), "mp4".into(), "video/mp4".into(), Some(1234), Some("h264".into()), 0);
     s.insert(&v).await.unwrap();
     assert_eq!(s.get("v.mp4").await.unwrap(), Some(v));
+    // So does where the blob store put the file (S3: the object's key), through both inserts.
+    let mut k = record("k.png", "carol", "d3", 21.0);
+    k.blob_key = Some(format!("objects/k.png/{:032x}", 5));
+    s.insert_for(&k, None).await.unwrap();
+    assert_eq!(s.get("k.png").await.unwrap(), Some(k.clone()));
+    assert_eq!(s.list("carol", 0, 5).await.unwrap().items, vec![k.clone()]);
+    s.delete("k.png").await.unwrap();
 
     // Newest first; equal times keep insertion order (later first).
     for (i, t) in [(1, 30.0), (2, 30.0), (3, 25.0)] {

@@ -25,7 +25,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::blob::{thumb_name, BlobStore, TempArea};
+use crate::blob::{thumb_name, BlobStore, Located, TempArea};
 use crate::clock::now;
 use crate::config::{Config, Settings};
 use crate::store::{MetaStore, SqliteStore, StoreError};
@@ -85,21 +85,28 @@ fn folder_settings(dir: &Path, thumbnails: bool) -> Settings {
     crate::config::resolve(config, dir.to_path_buf())
 }
 
-/// Copies one file through `temp`, hashing it on the way: (size, SHA-256 hex), or
-/// None if the source has no such file (any more).
+/// What [`copy_hashed`] copied: its size, its SHA-256 (hex) and the key the target keeps
+/// it under, if it keeps one.
+type Hashed = (u64, String, Option<String>);
+
+/// Copies one file (read where its record locates it) through `temp`, hashing it on the
+/// way, into `to` (with its type `mime`, when known); None if the source has no such
+/// file (any more).
 async fn copy_hashed(
     from: &dyn BlobStore,
     to: &dyn BlobStore,
     temp: &TempArea,
-    name: &str,
-) -> anyhow::Result<Option<(u64, String)>> {
-    let Some(len) = from.size(name).await? else { return Ok(None) };
+    blob: Located<'_>,
+    mime: Option<&str>,
+) -> anyhow::Result<Option<Hashed>> {
+    let name = blob.name;
+    let Some(len) = from.size_located(blob).await? else { return Ok(None) };
     let file = temp.temp();
     let copied = async {
         let mut out = std::fs::File::create(file.path())?;
         let mut hash = Sha256::new();
         let mut size = 0u64;
-        let mut stream = from.read(name, 0, len).await?;
+        let mut stream = from.read_located(blob, 0, len).await?;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
             hash.update(&chunk);
@@ -116,8 +123,12 @@ async fn copy_hashed(
         Err(_) if from.size(name).await?.is_none() => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("reading {name}")),
     };
-    match to.put_file(file.path(), name).await {
-        Ok(()) => Ok(Some(got)),
+    let stored = match mime {
+        Some(mime) => to.put_file_as(file.path(), name, mime).await,
+        None => to.put_file(file.path(), name).await.map(|()| None),
+    };
+    match stored {
+        Ok(key) => Ok(Some((got.0, got.1, key))),
         Err(e) => Err(e).with_context(|| format!("writing {name} into the backup")),
     }
 }
@@ -149,8 +160,9 @@ async fn copy_into(
     let (mut left_out, mut errors) = (Vec::new(), Vec::new());
     // The names as they are now: on MongoDB later uploads are not chased.
     for name in store.all_names().await? {
-        let Some(record) = store.get(&name).await? else { continue };
-        let Some((size, digest)) = copy_hashed(blobs, to.blobs.as_ref(), &to.temp, &name).await? else {
+        let Some(mut record) = store.get(&name).await? else { continue };
+        let copied = copy_hashed(blobs, to.blobs.as_ref(), &to.temp, record.blob(), Some(&record.mime)).await?;
+        let Some((size, digest, key)) = copied else {
             left_out.push((name, "its file was deleted while the backup ran".into()));
             continue;
         };
@@ -161,8 +173,10 @@ async fn copy_into(
         }
         if let (Some(a), Some(b)) = (thumbs, &to.thumbs) {
             // A thumbnail can be made again; a missing one does not stop the backup.
-            copy_hashed(a, b.as_ref(), &to.temp, &thumb_name(&name)).await?;
+            copy_hashed(a, b.as_ref(), &to.temp, Located::by_name(&thumb_name(&name)), None).await?;
         }
+        // Where the backup keeps the file (a folder: found by name), not where the source did.
+        record.blob_key = key;
         to.store.insert(&record).await.with_context(|| format!("recording {name} in the backup"))?;
         manifest.images += 1;
         manifest.bytes += record.size;
@@ -294,10 +308,14 @@ async fn require_empty(to: &Storage) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Hashes a stored file: (size, SHA-256 hex), None if it is missing.
-async fn hash_blob(blobs: &dyn BlobStore, name: &str) -> anyhow::Result<Option<(u64, String)>> {
-    let Some(len) = blobs.size(name).await? else { return Ok(None) };
-    let mut stream = blobs.read(name, 0, len).await?;
+/// Hashes a stored file, read where its record locates it: (size, SHA-256 hex), None if
+/// it is missing.
+async fn hash_blob(blobs: &dyn BlobStore, blob: Located<'_>) -> anyhow::Result<Option<(u64, String)>> {
+    let Some(len) = blobs.size_located(blob).await? else { return Ok(None) };
+    let mut stream = match blobs.read_located(blob, 0, len).await {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        other => other?,
+    };
     let mut hash = Sha256::new();
     let mut size = 0u64;
     while let Some(chunk) = stream.next().await {
@@ -333,7 +351,7 @@ pub async fn restore(settings: &Settings, dir: &Path) -> anyhow::Result<RestoreR
     let mut errors = Vec::new();
     for name in to.store.all_names().await? {
         let Some(record) = to.store.get(&name).await? else { continue };
-        match hash_blob(to.blobs.as_ref(), &name).await? {
+        match hash_blob(to.blobs.as_ref(), record.blob()).await? {
             Some((size, digest)) if size == record.size && digest == record.digest => verified += 1,
             Some(_) => errors.push(format!("{name}: the restored file does not match its record")),
             None => errors.push(format!("{name}: the restored file is missing")),

@@ -85,16 +85,24 @@ pub fn keys_under(prefix: &str) -> Vec<String> {
     })
 }
 
-/// Stores `bytes` as `name` under `store` (e.g. "{prefix}thumbs/") the way the server
-/// does: an object of its own, then the name's pointer.
+/// Stores `bytes` as `name` under `store` (e.g. "{prefix}thumbs/"): a new name the way
+/// the server does (an object of its own, then the name's pointer); a stored name by
+/// replacing the bytes of the object it points at — the object its record's key names
+/// too, as a file changed behind the server's back would be.
 pub fn put_blob(store: &str, name: &str, bytes: Vec<u8>) {
     let (store, name) = (store.to_string(), name.to_string());
     blocking(async move {
+        let at = Path::from(format!("{store}names/{name}"));
+        if let Ok(got) = client().get(&at).await {
+            let p: Value = serde_json::from_slice(&got.bytes().await.unwrap()).unwrap();
+            let object = Path::from(format!("{store}{}", p["object"].as_str().unwrap()));
+            client().put(&object, PutPayload::from(bytes)).await.unwrap();
+            return;
+        }
         let object = format!("objects/{name}/{:032x}", super::rand_u64());
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
         let pointer = json!({"object": object, "length": bytes.len(), "created": now});
         client().put(&Path::from(format!("{store}{object}")), PutPayload::from(bytes)).await.unwrap();
-        let at = Path::from(format!("{store}names/{name}"));
         client().put(&at, PutPayload::from(pointer.to_string().into_bytes())).await.unwrap();
     })
 }

@@ -108,6 +108,19 @@ impl AppState {
         }
     }
 
+    /// Where answers link a stored image: with `database.s3.public_links`, its object at
+    /// `database.s3.public_url` (from the key its record keeps: no request to the store),
+    /// else `/images/{name}` here (`server.image_url`). A record without a key (made
+    /// before keys) keeps the link here, which redirects with `database.s3.redirect`.
+    pub fn image_url(&self, record: &crate::store::ImageRecord) -> String {
+        // Only the S3 store has public links: the others answer None.
+        let public = self.settings.config.database.s3.public_links;
+        public
+            .then(|| self.blobs.public_link(record.blob()))
+            .flatten()
+            .unwrap_or_else(|| self.settings.image_url(&record.name))
+    }
+
     /// The thumbnail URL of a stored name, if it has a thumbnail.
     pub async fn thumb_url(&self, name: &str) -> Option<String> {
         let thumbs = self.thumbs.as_ref()?;

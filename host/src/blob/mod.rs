@@ -4,8 +4,9 @@
 //! last two shared by several hosts.
 //!
 //! A stored blob is never half-visible and never overwritten: `put_file` either
-//! makes the whole file visible under a free name or fails. Path safety is the
-//! host's job: every name is checked here, whatever the policy returned.
+//! makes the whole file visible under a free name or fails. A record may keep where the
+//! store put its blob ([`Located`]), so reads need not look the name up. Path safety is
+//! the host's job: every name is checked here, whatever the policy returned.
 
 mod hot;
 mod local;
@@ -43,6 +44,25 @@ pub enum Fetched {
 /// The bytes of a stored blob, in chunks.
 pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
 
+/// A stored blob as its record knows it: its name and size and, in a store that keeps
+/// each blob under a key of its own (S3), that key as [`BlobStore::put_file_as`] answered
+/// it. With the key a store reads the blob at once, without looking its name up; without
+/// one (other stores, records older than keys) the name is looked up.
+#[derive(Debug, Clone, Copy)]
+pub struct Located<'a> {
+    pub name: &'a str,
+    pub key: Option<&'a str>,
+    /// The record's size (what a keyed read trusts instead of asking the store).
+    pub size: u64,
+}
+
+impl<'a> Located<'a> {
+    /// A blob no record locates (thumbnails, variants): found by its name.
+    pub fn by_name(name: &'a str) -> Self {
+        Located { name, key: None, size: 0 }
+    }
+}
+
 /// Where stored files live.
 #[async_trait::async_trait]
 pub trait BlobStore: Send + Sync + 'static {
@@ -50,10 +70,12 @@ pub trait BlobStore: Send + Sync + 'static {
     /// `AlreadyExists` if the name is taken (never overwrites).
     async fn put_file(&self, path: &Path, name: &str) -> io::Result<()>;
     /// [`BlobStore::put_file`] for a file the host checked to be of type `mime` (a store
-    /// that keeps a type with each file, like S3, serves it with that type).
-    async fn put_file_as(&self, path: &Path, name: &str, mime: &str) -> io::Result<()> {
+    /// that keeps a type with each file, like S3, serves it with that type). Returns the
+    /// key the blob went under in a store that keeps one per blob (S3), for its record to
+    /// keep ([`Located::key`]); None in the others.
+    async fn put_file_as(&self, path: &Path, name: &str, mime: &str) -> io::Result<Option<String>> {
         let _ = mime;
-        self.put_file(path, name).await
+        self.put_file(path, name).await.map(|()| None)
     }
     /// Stores `bytes` under `name` (small files: thumbnails), like [`BlobStore::put_file`].
     async fn put_bytes(&self, name: &str, bytes: Vec<u8>) -> io::Result<()>;
@@ -77,6 +99,19 @@ pub trait BlobStore: Send + Sync + 'static {
         let chunks: Vec<Bytes> = self.read(name, 0, len).await?.try_collect().await?;
         Ok(Some(Fetched::Small(chunks.concat().into())))
     }
+    /// [`BlobStore::size`] of a blob its record locates: with its key, the record's size
+    /// (a missing object shows when it is read).
+    async fn size_located(&self, blob: Located<'_>) -> io::Result<Option<u64>> {
+        self.size(blob.name).await
+    }
+    /// [`BlobStore::read`] of a blob its record locates: with its key, one request.
+    async fn read_located(&self, blob: Located<'_>, start: u64, len: u64) -> io::Result<ByteStream> {
+        self.read(blob.name, start, len).await
+    }
+    /// [`BlobStore::fetch`] of a blob its record locates: with its key, at most one request.
+    async fn fetch_located(&self, blob: Located<'_>, small: u64) -> io::Result<Option<Fetched>> {
+        self.fetch(blob.name, small).await
+    }
     /// Every stored name with the blob's age.
     async fn list(&self) -> io::Result<Vec<(String, Duration)>>;
     /// Whether the storage takes writes.
@@ -96,10 +131,15 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn quarantined(&self) -> io::Result<Vec<String>>;
     /// Deletes one quarantined blob (as [`BlobStore::quarantined`] names it).
     async fn purge_quarantined(&self, entry: &str) -> io::Result<()>;
-    /// Where a client may fetch the blob directly (a public bucket or CDN), if configured.
-    async fn public_url(&self, name: &str) -> io::Result<Option<String>> {
-        let _ = name;
-        Ok(None)
+    /// Where a client may fetch the blob directly (a public bucket or CDN), if configured:
+    /// computed from its key, without a request; None without a key.
+    fn public_link(&self, blob: Located<'_>) -> Option<String> {
+        let _ = blob;
+        None
+    }
+    /// [`BlobStore::public_link`], looking the name up when the record has no key.
+    async fn public_url(&self, blob: Located<'_>) -> io::Result<Option<String>> {
+        Ok(self.public_link(blob))
     }
     /// The folder of a local store (start-up keeps the server's own files out of reach).
     fn local_dir(&self) -> Option<&Path> {

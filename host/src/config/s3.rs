@@ -43,6 +43,10 @@ pub struct S3Config {
     pub public_url: String,
     /// With `public_url`: `GET /images/{name}` answers with a redirect there.
     pub redirect: bool,
+    /// With `public_url`: the links answers give (`url`, the web UI's, the snippets) point
+    /// at the object there (`public_url` + its key, which the record keeps) instead of
+    /// at `/images/{name}`.
+    pub public_links: bool,
 }
 
 impl Default for S3Config {
@@ -63,6 +67,7 @@ impl Default for S3Config {
             grace_s: 900,
             public_url: String::new(),
             redirect: false,
+            public_links: false,
         }
     }
 }
@@ -113,6 +118,9 @@ pub fn validate(s: &S3Config) -> Result<(), (String, String)> {
     }
     if s.redirect && s.public_url.is_empty() {
         return bad("redirect", "needs public_url");
+    }
+    if s.public_links && s.public_url.is_empty() {
+        return bad("public_links", "needs public_url");
     }
     Ok(())
 }

@@ -162,7 +162,7 @@ pub async fn format(
     body: Body,
 ) -> ApiResult<Json<Value>> {
     let record = requested(&state, &caller.principal, &headers, &uri, body, Action::ImageFormat).await?;
-    let url = state.settings.image_url(&record.name);
+    let url = state.image_url(&record);
     let safe = link_safe(&url);
     let data = if record.kind == "video" {
         // Markdown has no video syntax: a link. BBCode boards mostly know [video].

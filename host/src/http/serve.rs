@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use super::Shared;
-use crate::blob::{BlobStore, Fetched, HotFiles};
+use crate::blob::{BlobStore, Fetched, HotFiles, Located};
 use crate::error::{ApiError, ApiResult, Code};
 
 /// Sandboxes anything a browser might try to run from our origin.
@@ -104,16 +104,17 @@ pub async fn image(
         return variant(&state, &record, asked, client, &headers).await;
     }
     if state.settings.config.database.s3.redirect {
-        if let Some(url) = state.blobs.public_url(&name).await? {
+        if let Some(url) = state.blobs.public_url(record.blob()).await? {
             // The bucket or CDN serves it, with the type and disposition stored with the object.
             let location = HeaderValue::from_str(&url).map_err(|_| ApiError::of(Code::NotFound))?;
             return Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response());
         }
     }
     let tag = &record.digest[..record.digest.len().min(32)];
+    // The record locates the file: with its key, one request to the store.
     let file = File {
         store: state.blobs.as_ref(),
-        name: &name,
+        blob: record.blob(),
         filename: &name,
         tag,
         digest: Some(&record.digest),
@@ -136,7 +137,7 @@ pub async fn thumb(State(state): State<Shared>, Path(name): Path<String>, header
     // Not cached: nothing but the image's record names a thumbnail's bytes.
     let file = File {
         store: thumbs.as_ref(),
-        name: &name,
+        blob: Located::by_name(&name),
         filename: &name,
         tag,
         digest: None,
@@ -180,7 +181,7 @@ async fn variant(
     let filename = format!("{stem}.w{}.{}", spec.width, spec.format.extension());
     let file = File {
         store: variants.store.as_ref(),
-        name: &key,
+        blob: Located::by_name(&key),
         filename: &filename,
         tag: &tag,
         digest: None,
@@ -197,8 +198,8 @@ async fn variant(
 /// A stored file to answer with.
 struct File<'a> {
     store: &'a dyn BlobStore,
-    /// Its name in `store` (and its key in the hot-file cache).
-    name: &'a str,
+    /// Where it is in `store` (its name is its key in the hot-file cache).
+    blob: Located<'a>,
     /// The name the client is told (`Content-Disposition`).
     filename: &'a str,
     /// The digest prefix of the record that names it (a cached copy must carry the same).
@@ -217,19 +218,19 @@ struct File<'a> {
 /// `ranged`: the client wants part of the file; on a miss only that part is read.
 async fn contents(hot: &HotFiles, file: &File<'_>, ranged: bool) -> ApiResult<Fetched> {
     let cacheable = file.digest.is_some() || file.immutable;
-    let cached = cacheable.then(|| hot.get(file.name, file.tag)).flatten();
+    let cached = cacheable.then(|| hot.get(file.blob.name, file.tag)).flatten();
     if let Some(bytes) = cached {
         return Ok(Fetched::Small(bytes));
     }
     let small = if ranged { 0 } else { hot.max_file().clamp(STREAM_ABOVE, MAX_ONE_READ) };
-    let fetched = file.store.fetch(file.name, small).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
+    let fetched = file.store.fetch_located(file.blob, small).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
     if let Fetched::Small(bytes) = &fetched {
         let checked = match file.digest {
             Some(digest) => hex::encode(Sha256::digest(bytes)) == digest,
             None => file.immutable,
         };
         if checked && hot.keeps(bytes.len() as u64) {
-            hot.put(file.name, file.tag, bytes.clone());
+            hot.put(file.blob.name, file.tag, bytes.clone());
         }
     }
     Ok(fetched)
@@ -290,7 +291,7 @@ async fn send(hot: &HotFiles, file: File<'_>, etag: String, headers: &HeaderMap)
     let body = match fetched {
         Fetched::Small(bytes) if n == 0 => Body::from(bytes.slice(0..0)),
         Fetched::Small(bytes) => Body::from(bytes.slice(range.start as usize..=range.end as usize)),
-        Fetched::Large(_) => Body::from_stream(file.store.read(file.name, range.start, n).await?),
+        Fetched::Large(_) => Body::from_stream(file.store.read_located(file.blob, range.start, n).await?),
     };
     Ok((status, res_headers, body).into_response())
 }

@@ -29,8 +29,9 @@ pub fn asked(
     Ok(Some(asked))
 }
 
-/// `srcset` for a stored image: every allowed width below its own (`format=auto`), then
-/// its own width (the original); None when no allowed width is below its own.
+/// `srcset` for a stored image: every allowed width below its own (`format=auto`, made
+/// here), then its own width (the original, where its links point); None when no allowed
+/// width is below its own.
 pub fn srcset(state: &crate::app::AppState, record: &ImageRecord) -> Option<String> {
     let v = &state.settings.config.variants;
     if !v.enabled || record.kind == "video" || state.variants.is_none() {
@@ -45,6 +46,6 @@ pub fn srcset(state: &crate::app::AppState, record: &ImageRecord) -> Option<Stri
         return None;
     }
     let mut parts: Vec<String> = widths.iter().map(|w| format!("{url}?w={w}&format=auto {w}w")).collect();
-    parts.push(format!("{url} {}w", record.width));
+    parts.push(format!("{} {}w", state.image_url(record), record.width));
     Some(parts.join(", "))
 }

@@ -12,7 +12,8 @@ use crate::store::ImageRecord;
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ImageView {
     pub name: String,
-    /// Where the image is served (`server.image_url`, else `{public_url}/images/{name}`).
+    /// Where the image is served (`server.image_url`, else `{public_url}/images/{name}`;
+    /// with `database.s3.public_links`, its object at `database.s3.public_url`).
     pub url: String,
     /// URL path (`/images/{name}`), never a server path.
     pub path: String,
@@ -59,7 +60,7 @@ impl ImageView {
     pub async fn of(state: &AppState, r: &ImageRecord) -> Self {
         ImageView {
             name: r.name.clone(),
-            url: state.settings.image_url(&r.name),
+            url: state.image_url(r),
             path: format!("/images/{}", r.name),
             time: r.time,
             size: r.size,

@@ -31,5 +31,6 @@ pub fn record(name: String, upload: &Upload, media: &Media) -> ImageRecord {
         original_name: upload.filename.clone(),
         time: upload.received_at,
         delete_key: None,
+        blob_key: None,
     }
 }

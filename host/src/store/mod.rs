@@ -55,6 +55,19 @@ pub struct ImageRecord {
     /// made before deletion links. Never shown.
     #[serde(skip)]
     pub delete_key: Option<String>,
+    /// Where the blob store put the file, for a store that keeps each file under a key of
+    /// its own (S3: the object's key below the store's prefix), so a read goes straight
+    /// to it; `None` for the other stores and for records made before keys. Never shown
+    /// (only as part of a public link).
+    #[serde(skip)]
+    pub blob_key: Option<String>,
+}
+
+impl ImageRecord {
+    /// The record's file as the blob store is asked for it.
+    pub fn blob(&self) -> crate::blob::Located<'_> {
+        crate::blob::Located { name: &self.name, key: self.blob_key.as_deref(), size: self.size }
+    }
 }
 
 /// An account. The token itself is not stored: its claims are, so the same

@@ -197,7 +197,7 @@ impl Variants {
 
     /// Makes, checks and stores one variant.
     async fn make(&self, record: &ImageRecord, spec: Spec, key: &str, client: String) -> Result<(), ApiError> {
-        let (source, size) = self.open_source(&record.name).await?;
+        let (source, size) = self.open_source(record.blob()).await?;
         let job = Job {
             source,
             size,
@@ -235,10 +235,11 @@ impl Variants {
     }
 
     /// The stored original, open for reading: in place in a local store, else copied
-    /// to a temp file first (the file stays readable once its name is gone).
-    async fn open_source(&self, name: &str) -> Result<(std::fs::File, u64), ApiError> {
+    /// to a temp file first (the file stays readable once its name is gone); found as its
+    /// record locates it (S3: by the object's key).
+    async fn open_source(&self, blob: crate::blob::Located<'_>) -> Result<(std::fs::File, u64), ApiError> {
         if let Some(dir) = self.originals.local_dir() {
-            let path = dir.join(name);
+            let path = dir.join(blob.name);
             let file = tokio::task::spawn_blocking(move || {
                 let f = std::fs::File::open(path)?;
                 let len = f.metadata()?.len();
@@ -253,10 +254,10 @@ impl Variants {
         }
         use futures_util::StreamExt;
         use std::io::Write;
-        let len = self.originals.size(name).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
+        let len = self.originals.size_located(blob).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
         let temp = self.temp.temp();
         let mut out = std::fs::File::create_new(temp.path())?;
-        let mut stream = self.originals.read(name, 0, len).await?;
+        let mut stream = self.originals.read_located(blob, 0, len).await?;
         while let Some(chunk) = stream.next().await {
             out.write_all(&chunk?)?;
         }

@@ -44,6 +44,7 @@ fn record(name: &str) -> ImageRecord {
         original_name: name.into(),
         time: 1.0,
         delete_key: None,
+        blob_key: None,
     }
 }
 

@@ -60,6 +60,12 @@ impl Layout {
         format!("objects/{name}/{:032x}", rand::random::<u128>())
     }
 
+    /// Whether `key` is an object key [`Layout::new_object`] made for `name`.
+    pub fn is_object_of(name: &str, key: &str) -> bool {
+        let id = key.strip_prefix("objects/").and_then(|k| k.strip_prefix(name)).and_then(|k| k.strip_prefix('/'));
+        id.is_some_and(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    }
+
     pub fn object(&self, relative: &str) -> Path {
         self.path(relative)
     }
@@ -132,6 +138,10 @@ mod tests {
         let o = Layout::new_object("a.png");
         assert!(o.starts_with("objects/a.png/") && o.len() == "objects/a.png/".len() + 32);
         assert_ne!(o, Layout::new_object("a.png"), "every object key is new");
+        assert!(Layout::is_object_of("a.png", &o));
+        assert!(!Layout::is_object_of("b.png", &o), "another name's object");
+        assert!(!Layout::is_object_of("a.png", "objects/a.png/../../.imgbed-store"));
+        assert!(!Layout::is_object_of("a.png", "names/a.png"));
         assert_eq!(l.relative(&l.name("b.gif")), Some("names/b.gif"));
         assert_eq!(Layout::new("", "thumbs").name("x").as_ref(), "thumbs/names/x");
         assert_eq!(headers_for("a.png", Some("image/png")).1, "inline; filename=\"a.png\"");

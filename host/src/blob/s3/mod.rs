@@ -1,11 +1,15 @@
 //! Stored files in an S3-compatible bucket (`database.blob: "s3"`), shared by every host
 //! using it. See [`layout`] for the keys: each blob's bytes go to an object key of its
-//! own, and its name becomes visible through a small pointer created only if absent.
+//! own, and its name becomes visible through a small pointer created only if absent
+//! (the claim on the name that hosts sharing the bucket agree on). The image's record
+//! keeps the object's key, so reads go straight to the object ([`located`]); the pointer
+//! is read only for blobs no record locates (thumbnails, records older than keys).
 //! Uploads are streamed in parts (`database.s3.part_size_mb`), downloads and ranges are
 //! ranged GETs, every request is bounded in time.
 
 mod client;
 mod layout;
+mod located;
 mod marker;
 mod sweep;
 mod upload;
@@ -20,7 +24,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3;
 use object_store::{Attribute, Attributes, GetOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
-use super::{is_safe_name, unsafe_name, BlobStore, ByteStream, Fetched, QUARANTINE};
+use super::{is_safe_name, unsafe_name, BlobStore, ByteStream, Fetched, Located, QUARANTINE};
 use crate::clock::{now, seconds};
 use crate::config::S3Config;
 use client::{bounded, io_error};
@@ -158,7 +162,8 @@ impl S3Blobs {
         self.delete(&self.keys.object(&pointer.object)).await
     }
 
-    async fn put_file_typed(&self, path: &Path, name: &str, mime: Option<&str>) -> io::Result<()> {
+    /// Stores the file under a new object and publishes its name; returns the object's key.
+    async fn put_file_typed(&self, path: &Path, name: &str, mime: Option<&str>) -> io::Result<String> {
         if !is_safe_name(name) {
             return Err(unsafe_name());
         }
@@ -167,18 +172,19 @@ impl S3Blobs {
         }
         let object = Layout::new_object(name);
         let length = upload::write_object(self, path, &object, Self::attributes(name, mime)).await?;
-        self.publish(name, object, length).await
+        self.publish(name, object.clone(), length).await?;
+        Ok(object)
     }
 }
 
 #[async_trait::async_trait]
 impl BlobStore for S3Blobs {
     async fn put_file(&self, path: &Path, name: &str) -> io::Result<()> {
-        self.put_file_typed(path, name, None).await
+        self.put_file_typed(path, name, None).await.map(|_| ())
     }
 
-    async fn put_file_as(&self, path: &Path, name: &str, mime: &str) -> io::Result<()> {
-        self.put_file_typed(path, name, Some(mime)).await
+    async fn put_file_as(&self, path: &Path, name: &str, mime: &str) -> io::Result<Option<String>> {
+        self.put_file_typed(path, name, Some(mime)).await.map(Some)
     }
 
     async fn put_bytes(&self, name: &str, bytes: Vec<u8>) -> io::Result<()> {
@@ -237,6 +243,18 @@ impl BlobStore for S3Blobs {
         let at = self.keys.object(&pointer.object);
         let bytes = bounded(self.limit, async { self.client.get(&at).await?.bytes().await }).await?;
         Ok(Some(Fetched::Small(bytes)))
+    }
+
+    async fn size_located(&self, blob: Located<'_>) -> io::Result<Option<u64>> {
+        self.size_keyed(blob).await
+    }
+
+    async fn read_located(&self, blob: Located<'_>, start: u64, len: u64) -> io::Result<ByteStream> {
+        self.read_keyed(blob, start, len).await
+    }
+
+    async fn fetch_located(&self, blob: Located<'_>, small: u64) -> io::Result<Option<Fetched>> {
+        self.fetch_keyed(blob, small).await
     }
 
     async fn list(&self) -> io::Result<Vec<(String, Duration)>> {
@@ -303,11 +321,19 @@ impl BlobStore for S3Blobs {
         self.remove_at(&self.keys.entry(entry), None).await
     }
 
-    async fn public_url(&self, name: &str) -> io::Result<Option<String>> {
+    fn public_link(&self, blob: Located<'_>) -> Option<String> {
+        self.link(blob)
+    }
+
+    async fn public_url(&self, blob: Located<'_>) -> io::Result<Option<String>> {
         if self.public_url.is_empty() {
             return Ok(None);
         }
-        Ok(self.pointer(name).await?.map(|p| self.keys.public_url(&self.public_url, &p.object)))
+        if let Some(link) = self.link(blob) {
+            return Ok(Some(link));
+        }
+        // A record older than keys: its name's pointer says where.
+        Ok(self.pointer(blob.name).await?.map(|p| self.keys.public_url(&self.public_url, &p.object)))
     }
 }
 

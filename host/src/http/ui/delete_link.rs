@@ -71,7 +71,7 @@ pub async fn show(State(state): State<Shared>, Path(name): Path<String>, uri: Ur
         (_, Some(thumb)) => format!("<img class=\"media\" src=\"{}\" alt=\"\">", html::escape(&thumb)),
         ("video", None) => String::new(),
         (_, None) => {
-            format!("<img class=\"media\" src=\"{}\" alt=\"\">", html::escape(&state.settings.image_url(&record.name)))
+            format!("<img class=\"media\" src=\"{}\" alt=\"\">", html::escape(&state.image_url(&record)))
         }
     };
     let body = format!(

@@ -105,11 +105,14 @@ fn origin_of(url: &str) -> Option<String> {
 }
 
 /// The pages' Content-Security-Policy: scripts and styles only from this server; images
-/// and videos also from where the links point (`public_url`, `server.image_url`), which
-/// may be another origin than the one the page was opened with.
+/// and videos also from where the links point (`public_url`, `server.image_url`, and
+/// `database.s3.public_url` when links or redirects go there), which may be another
+/// origin than the one the page was opened with.
 pub fn page_csp(config: &Config) -> String {
     let mut media = vec!["'self'".to_string(), "data:".into(), "blob:".into()];
-    for url in [crate::config::site_url(config), config.server.image_url.clone()] {
+    let s3 = &config.database.s3;
+    let bucket = (config.database.blob == "s3" && (s3.public_links || s3.redirect)).then(|| s3.public_url.clone());
+    for url in [crate::config::site_url(config), config.server.image_url.clone()].into_iter().chain(bucket) {
         if let Some(o) = origin_of(&url) {
             if !media.contains(&o) {
                 media.push(o);

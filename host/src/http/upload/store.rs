@@ -47,7 +47,8 @@ async fn store(state: &Shared, judged: Judged, jti: Option<&str>) -> ApiResult<(
     let mut attempt = 0;
     loop {
         match put_files(state, &path, &record.name, &record.mime, judged.thumbnail.as_deref()).await {
-            Ok(()) => {}
+            // The record keeps where the store put the file (S3: its object's key).
+            Ok(key) => record.blob_key = key,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 attempt += 1;
                 if attempt >= NAME_ATTEMPTS {
@@ -105,14 +106,15 @@ fn eager_variants(state: &Shared, record: &ImageRecord) {
 }
 
 /// Stores the file and its thumbnail under `name`; neither stays if either fails.
+/// Returns the file's key in the blob store, if it keeps one ([`crate::blob::Located`]).
 async fn put_files(
     state: &Shared,
     path: &std::path::Path,
     name: &str,
     mime: &str,
     thumbnail: Option<&[u8]>,
-) -> std::io::Result<()> {
-    state.blobs.put_file_as(path, name, mime).await?;
+) -> std::io::Result<Option<String>> {
+    let key = state.blobs.put_file_as(path, name, mime).await?;
     if let (Some(thumbs), Some(png)) = (&state.thumbs, thumbnail) {
         let thumb = crate::blob::thumb_name(name);
         // A thumbnail left over under this name belongs to nothing: replace it.
@@ -122,7 +124,7 @@ async fn put_files(
             return Err(e);
         }
     }
-    Ok(())
+    Ok(key)
 }
 
 /// The insert failed without saying why (a lost connection, a timeout): the record may

@@ -86,6 +86,9 @@ fn record_doc(r: &ImageRecord) -> Document {
     if let Some(key) = &r.delete_key {
         d.insert("delete_key", key);
     }
+    if let Some(key) = &r.blob_key {
+        d.insert("blob_key", key);
+    }
     d
 }
 
@@ -106,6 +109,7 @@ fn record(d: &Document) -> ImageRecord {
         original_name: text(d, "original_name"),
         time: float(d, "time"),
         delete_key: optional_text(d, "delete_key"),
+        blob_key: optional_text(d, "blob_key"),
     }
 }
 

@@ -24,7 +24,7 @@ pub struct SqliteStore {
 }
 
 const COLUMNS: &str =
-    "name, owner, size, digest, kind, format, mime, width, height, frames, duration_ms, original_name, time, codec, delete_key";
+    "name, owner, size, digest, kind, format, mime, width, height, frames, duration_ms, original_name, time, codec, delete_key, blob_key";
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -47,6 +47,7 @@ fn record(row: &Row<'_>) -> rusqlite::Result<ImageRecord> {
         time: row.get(12)?,
         codec: row.get(13)?,
         delete_key: row.get(14)?,
+        blob_key: row.get(15)?,
     })
 }
 
@@ -97,7 +98,7 @@ fn get_by_digest(conn: &Connection, owner: &str, digest: &str) -> Result<Option<
 fn insert_row(c: &Connection, r: &ImageRecord) -> Result<(), StoreError> {
     let res = c.execute(
         &format!(
-            "INSERT INTO images ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+            "INSERT INTO images ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
         ),
         params![
             r.name,
@@ -114,7 +115,8 @@ fn insert_row(c: &Connection, r: &ImageRecord) -> Result<(), StoreError> {
             r.original_name,
             r.time,
             r.codec,
-            r.delete_key
+            r.delete_key,
+            r.blob_key
         ],
     );
     match res {

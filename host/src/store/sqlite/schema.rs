@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS images (
     original_name TEXT NOT NULL,
     time          REAL NOT NULL,
     codec         TEXT,
-    delete_key    TEXT
+    delete_key    TEXT,
+    blob_key      TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS images_owner_digest ON images(owner, digest);
 CREATE INDEX IF NOT EXISTS images_owner_time ON images(owner, time DESC, id DESC);
@@ -91,8 +92,9 @@ END;
 
 /// Brings a database made by an older version up to [`SCHEMA`]: columns added later.
 pub(super) fn migrate(c: &Connection) -> Result<(), StoreError> {
-    // Columns added later: the video codec, the hash of the deletion key.
-    for column in ["codec", "delete_key"] {
+    // Columns added later: the video codec, the hash of the deletion key, the blob's key
+    // in the blob store (NULL in older rows: their files are found by name).
+    for column in ["codec", "delete_key", "blob_key"] {
         let has = c
             .prepare("SELECT 1 FROM pragma_table_info('images') WHERE name = ?1")
             .and_then(|mut s| s.exists([column]))

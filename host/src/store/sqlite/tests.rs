@@ -21,6 +21,7 @@ fn record(name: &str, owner: &str, size: u64) -> ImageRecord {
         original_name: name.into(),
         time: 1.0,
         delete_key: None,
+        blob_key: None,
     }
 }
 
@@ -69,4 +70,24 @@ async fn owner_counters_follow_every_write_and_are_filled_for_old_databases() {
     assert_eq!(usage(&store, "b@x").await, (0, 0));
     store.remove_account("a@x").await.unwrap();
     assert_eq!(usage(&store, "a@x").await, (0, 0));
+}
+
+#[tokio::test]
+async fn a_database_from_before_blob_keys_gets_the_column_with_its_rows_keyless() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let store = SqliteStore::open(&path).unwrap();
+    store.insert(&record("old", "a@x", 10)).await.unwrap();
+    drop(store);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute_batch("ALTER TABLE images DROP COLUMN blob_key").unwrap();
+    drop(c);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.get("old").await.unwrap().unwrap().blob_key, None);
+    let mut new = record("new", "a@x", 20);
+    new.blob_key = Some("objects/new/00".into());
+    store.insert(&new).await.unwrap();
+    assert_eq!(store.get("new").await.unwrap(), Some(new));
+    store.init().await.unwrap();
+    assert_eq!(usage(&store, "a@x").await, (2, 30));
 }

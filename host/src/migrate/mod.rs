@@ -5,6 +5,8 @@
 //! Both are idempotent: what the target already has is skipped, so an interrupted
 //! run can simply be run again. Each file is written before its record.
 
+mod copy;
+
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
@@ -12,17 +14,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use futures_util::StreamExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::blob::{is_safe_name, thumb_name, BlobStore, TempArea};
+use crate::blob::{is_safe_name, thumb_name, Located, TempArea};
 use crate::clock::now;
 use crate::config::Settings;
 use crate::ingest::{judge, JudgeError, Naming, Options, Received};
 use crate::policy::{Limits, PolicyRuntime, Upload};
 use crate::store::{StoreError, User};
 use crate::Storage;
+use copy::{copy_blob, Copied};
 
 /// What a run copied, skipped and refused.
 #[derive(Debug, Default, Serialize)]
@@ -35,53 +37,6 @@ pub struct Report {
     pub already_there: u64,
     /// (name, why) of what was not brought over.
     pub skipped: Vec<(String, String)>,
-}
-
-/// What copying one blob found.
-enum Copied {
-    Done,
-    Missing,
-    /// The source's bytes do not hash to the record's digest: not copied.
-    WrongDigest(String),
-}
-
-/// Copies a blob between stores through a local temp file, checking its SHA-256 against
-/// `digest` (when given) before the target stores it, with its type `mime`.
-async fn copy_blob(
-    from: &dyn BlobStore,
-    to: &dyn BlobStore,
-    temp: &TempArea,
-    name: &str,
-    check: Option<(&str, &str)>,
-) -> anyhow::Result<Copied> {
-    let Some(len) = from.size(name).await? else { return Ok(Copied::Missing) };
-    let file = temp.temp();
-    let mut hash = Sha256::new();
-    {
-        let mut out = std::fs::File::create(file.path())?;
-        let mut stream = from.read(name, 0, len).await?;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
-            hash.update(&chunk);
-            out.write_all(&chunk)?;
-        }
-        out.sync_all()?;
-    }
-    let stored = match check {
-        Some((digest, mime)) => {
-            let found = hex::encode(hash.finalize());
-            if found != digest {
-                return Ok(Copied::WrongDigest(found));
-            }
-            to.put_file_as(file.path(), name, mime).await
-        }
-        None => to.put_file(file.path(), name).await,
-    };
-    match stored {
-        Ok(()) => Ok(Copied::Done),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(Copied::Done),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// Copies every account, ban, legacy token, record, file and thumbnail from `from` to `to`,
@@ -104,14 +59,16 @@ pub async fn migrate(from: &Storage, to: &Storage) -> anyhow::Result<Report> {
         report.legacy_tokens += 1;
     }
     for name in from.store.all_names().await? {
-        let Some(record) = from.store.get(&name).await? else { continue };
+        let Some(mut record) = from.store.get(&name).await? else { continue };
         if to.store.get(&name).await?.is_some() {
             report.already_there += 1;
             continue;
         }
         let check = Some((record.digest.as_str(), record.mime.as_str()));
-        match copy_blob(from.blobs.as_ref(), to.blobs.as_ref(), &to.temp, &name, check).await? {
-            Copied::Done => {}
+        let copied = copy_blob(from.blobs.as_ref(), to.blobs.as_ref(), &to.temp, record.blob(), check).await?;
+        // The target's record keeps where the target put the file, never the source's key.
+        record.blob_key = match copied {
+            Copied::Done(key) => key,
             Copied::Missing => {
                 report.skipped.push((name, "its file is missing".into()));
                 continue;
@@ -120,9 +77,9 @@ pub async fn migrate(from: &Storage, to: &Storage) -> anyhow::Result<Report> {
                 report.skipped.push((name, format!("its file's SHA-256 is {found}, not the recorded one")));
                 continue;
             }
-        }
+        };
         if let (Some(a), Some(b)) = (&from.thumbs, &to.thumbs) {
-            copy_blob(a.as_ref(), b.as_ref(), &to.temp, &thumb_name(&name), None).await?;
+            copy_blob(a.as_ref(), b.as_ref(), &to.temp, Located::by_name(&thumb_name(&name)), None).await?;
         }
         match to.store.insert(&record).await {
             Ok(()) => report.images += 1,
@@ -346,11 +303,12 @@ pub async fn import_original(
             continue;
         }
         let stored = judged.stripped.as_ref().unwrap_or(&judged.received.temp).path().to_path_buf();
-        match to.blobs.put_file_as(&stored, &name, &judged.media.mime).await {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        let key = match to.blobs.put_file_as(&stored, &name, &judged.media.mime).await {
+            Ok(key) => key,
+            // An earlier run stored it: found by name.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
             Err(e) => return Err(e.into()),
-        }
+        };
         if let (Some(thumbs), Some(png)) = (&to.thumbs, judged.thumbnail.clone()) {
             match thumbs.put_bytes(&thumb_name(&name), png).await {
                 Ok(()) => {}
@@ -359,7 +317,8 @@ pub async fn import_original(
             }
         }
         let (upload, media) = (judged.upload, judged.media);
-        let record = crate::ingest::record(name.clone(), &upload, &media);
+        let mut record = crate::ingest::record(name.clone(), &upload, &media);
+        record.blob_key = key;
         match to.store.insert(&record).await {
             Ok(()) => report.images += 1,
             Err(StoreError::Duplicate(existing)) => {
