@@ -37,6 +37,7 @@ fn record(name: &str, owner: &str, digest: &str, time: f64) -> ImageRecord {
         time,
         delete_key: None,
         blob_key: None,
+        thumb: None,
     }
 }
 
@@ -68,10 +69,17 @@ async fn records_keys_pages_and_deletes() {
     // So does where the blob store put the file (S3: the object's key), through both inserts.
     let mut k = record("k.png", "carol", "d3", 21.0);
     k.blob_key = Some(format!("objects/k.png/{:032x}", 5));
+    // And whether a thumbnail was stored with it.
+    k.thumb = Some(true);
     s.insert_for(&k, None).await.unwrap();
     assert_eq!(s.get("k.png").await.unwrap(), Some(k.clone()));
     assert_eq!(s.list("carol", 0, 5).await.unwrap().items, vec![k.clone()]);
     s.delete("k.png").await.unwrap();
+    let mut n = record("n.png", "carol", "d4", 22.0);
+    n.thumb = Some(false);
+    s.insert(&n).await.unwrap();
+    assert_eq!(s.get("n.png").await.unwrap().unwrap().thumb, Some(false));
+    s.delete("n.png").await.unwrap();
 
     // Newest first; equal times keep insertion order (later first).
     for (i, t) in [(1, 30.0), (2, 30.0), (3, 25.0)] {

@@ -122,10 +122,14 @@ impl AppState {
     }
 
     /// The thumbnail URL of a stored name, if it has a thumbnail.
-    pub async fn thumb_url(&self, name: &str) -> Option<String> {
+    pub async fn thumb_url(&self, record: &crate::store::ImageRecord) -> Option<String> {
         let thumbs = self.thumbs.as_ref()?;
-        let thumb = crate::blob::thumb_name(name);
-        thumbs.size(&thumb).await.ok().flatten()?;
+        let thumb = crate::blob::thumb_name(&record.name);
+        match record.thumb {
+            Some(stored) => stored.then_some(())?,
+            // An older record: the store knows.
+            None => thumbs.size(&thumb).await.ok().flatten().map(drop)?,
+        }
         Some(format!("{}/thumbs/{thumb}", crate::config::site_url(&self.settings.config)))
     }
 }

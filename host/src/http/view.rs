@@ -74,7 +74,7 @@ impl ImageView {
             original_name: r.original_name.clone(),
             duration_ms: r.duration_ms,
             codec: r.codec.clone(),
-            thumb_url: state.thumb_url(&r.name).await,
+            thumb_url: state.thumb_url(r).await,
             srcset: super::variant::srcset(state, r),
             duplicate: None,
             delete_url: None,

@@ -32,5 +32,6 @@ pub fn record(name: String, upload: &Upload, media: &Media) -> ImageRecord {
         time: upload.received_at,
         delete_key: None,
         blob_key: None,
+        thumb: None,
     }
 }

@@ -61,6 +61,11 @@ pub struct ImageRecord {
     /// (only as part of a public link).
     #[serde(skip)]
     pub blob_key: Option<String>,
+    /// Whether a thumbnail was stored with the file; `None` for records made before this
+    /// was recorded (the thumbnail store is asked). Lets a listing link thumbnails
+    /// without asking the store once per image.
+    #[serde(skip)]
+    pub thumb: Option<bool>,
 }
 
 impl ImageRecord {

@@ -45,6 +45,7 @@ fn record(name: &str) -> ImageRecord {
         time: 1.0,
         delete_key: None,
         blob_key: None,
+        thumb: None,
     }
 }
 

@@ -67,7 +67,7 @@ pub async fn show(State(state): State<Shared>, Path(name): Path<String>, uri: Ur
     let query = query_map(&uri)?;
     let key = query.get("key").map(String::as_str);
     let record = verified(&state, &name, key).await?;
-    let preview = match (record.kind.as_str(), state.thumb_url(&record.name).await) {
+    let preview = match (record.kind.as_str(), state.thumb_url(&record).await) {
         (_, Some(thumb)) => format!("<img class=\"media\" src=\"{}\" alt=\"\">", html::escape(&thumb)),
         ("video", None) => String::new(),
         (_, None) => {

@@ -48,7 +48,10 @@ async fn store(state: &Shared, judged: Judged, jti: Option<&str>) -> ApiResult<(
     loop {
         match put_files(state, &path, &record.name, &record.mime, judged.thumbnail.as_deref()).await {
             // The record keeps where the store put the file (S3: its object's key).
-            Ok(key) => record.blob_key = key,
+            Ok(key) => {
+                record.blob_key = key;
+                record.thumb = Some(state.thumbs.is_some() && judged.thumbnail.is_some());
+            }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 attempt += 1;
                 if attempt >= NAME_ATTEMPTS {

@@ -89,6 +89,9 @@ fn record_doc(r: &ImageRecord) -> Document {
     if let Some(key) = &r.blob_key {
         d.insert("blob_key", key);
     }
+    if let Some(thumb) = r.thumb {
+        d.insert("thumb", thumb);
+    }
     d
 }
 
@@ -110,6 +113,7 @@ fn record(d: &Document) -> ImageRecord {
         time: float(d, "time"),
         delete_key: optional_text(d, "delete_key"),
         blob_key: optional_text(d, "blob_key"),
+        thumb: d.get_bool("thumb").ok(),
     }
 }
 

@@ -24,7 +24,7 @@ pub struct SqliteStore {
 }
 
 const COLUMNS: &str =
-    "name, owner, size, digest, kind, format, mime, width, height, frames, duration_ms, original_name, time, codec, delete_key, blob_key";
+    "name, owner, size, digest, kind, format, mime, width, height, frames, duration_ms, original_name, time, codec, delete_key, blob_key, thumb";
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -48,6 +48,7 @@ fn record(row: &Row<'_>) -> rusqlite::Result<ImageRecord> {
         codec: row.get(13)?,
         delete_key: row.get(14)?,
         blob_key: row.get(15)?,
+        thumb: row.get(16)?,
     })
 }
 
@@ -98,7 +99,7 @@ fn get_by_digest(conn: &Connection, owner: &str, digest: &str) -> Result<Option<
 fn insert_row(c: &Connection, r: &ImageRecord) -> Result<(), StoreError> {
     let res = c.execute(
         &format!(
-            "INSERT INTO images ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+            "INSERT INTO images ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
         ),
         params![
             r.name,
@@ -116,7 +117,8 @@ fn insert_row(c: &Connection, r: &ImageRecord) -> Result<(), StoreError> {
             r.time,
             r.codec,
             r.delete_key,
-            r.blob_key
+            r.blob_key,
+            r.thumb
         ],
     );
     match res {
@@ -244,7 +246,11 @@ impl ImageStore for SqliteStore {
                     .map_err(backend)?;
                 let mut stmt = c
                     .prepare_cached(&format!(
-                        "SELECT {COLUMNS} FROM images WHERE owner = ?1 ORDER BY time DESC, id DESC LIMIT ?2 OFFSET ?3"
+                        // The rows skipped are counted in the index alone; only the page's
+                        // rows are read (a deep page costs a walk of the index, not of the table).
+                        "SELECT {COLUMNS} FROM images WHERE id IN (SELECT id FROM images WHERE owner = ?1
+                             ORDER BY time DESC, id DESC LIMIT ?2 OFFSET ?3)
+                         ORDER BY time DESC, id DESC"
                     ))
                     .map_err(backend)?;
                 let items = stmt

@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS images (
     time          REAL NOT NULL,
     codec         TEXT,
     delete_key    TEXT,
-    blob_key      TEXT
+    blob_key      TEXT,
+    thumb         INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS images_owner_digest ON images(owner, digest);
 CREATE INDEX IF NOT EXISTS images_owner_time ON images(owner, time DESC, id DESC);
@@ -93,14 +94,15 @@ END;
 /// Brings a database made by an older version up to [`SCHEMA`]: columns added later.
 pub(super) fn migrate(c: &Connection) -> Result<(), StoreError> {
     // Columns added later: the video codec, the hash of the deletion key, the blob's key
-    // in the blob store (NULL in older rows: their files are found by name).
-    for column in ["codec", "delete_key", "blob_key"] {
+    // in the blob store (NULL in older rows: their files are found by name), whether a
+    // thumbnail was stored (NULL in older rows: the thumbnail store is asked).
+    for (column, kind) in [("codec", "TEXT"), ("delete_key", "TEXT"), ("blob_key", "TEXT"), ("thumb", "INTEGER")] {
         let has = c
             .prepare("SELECT 1 FROM pragma_table_info('images') WHERE name = ?1")
             .and_then(|mut s| s.exists([column]))
             .map_err(backend)?;
         if !has {
-            c.execute_batch(&format!("ALTER TABLE images ADD COLUMN {column} TEXT")).map_err(backend)?;
+            c.execute_batch(&format!("ALTER TABLE images ADD COLUMN {column} {kind}")).map_err(backend)?;
         }
     }
     // Per-owner counts and bytes, kept by triggers in the same transaction as every insert

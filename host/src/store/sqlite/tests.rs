@@ -22,6 +22,7 @@ fn record(name: &str, owner: &str, size: u64) -> ImageRecord {
         time: 1.0,
         delete_key: None,
         blob_key: None,
+        thumb: None,
     }
 }
 
