@@ -14,6 +14,7 @@ pub mod http;
 pub mod ingest;
 pub mod ipfilter;
 pub mod mail;
+pub mod memory;
 pub mod migrate;
 pub mod mongo;
 pub mod names;

@@ -50,16 +50,6 @@ pub(super) fn engine(limits: &Limits) -> Result<Engine, PolicyError> {
     Engine::new(&config).map_err(|e| PolicyError::Refused(format!("engine: {e:#}")))
 }
 
-/// Returns the heap the compiler freed to the system: compiling a policy takes tens of
-/// megabytes for a moment, which the allocator would otherwise keep for good.
-fn give_back_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: `malloc_trim` only releases free memory of the allocator; no pointers change.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 impl Sandbox {
     pub(super) fn stats_for(&self, sha256: &str, name: &Arc<str>) -> Arc<PolicyStats> {
         let mut map = self.stats.lock().unwrap_or_else(|p| p.into_inner());
@@ -86,7 +76,7 @@ impl Sandbox {
                 if let Some(cache) = &self.cache {
                     cache.put(&sha256, &c);
                 }
-                give_back_freed_memory();
+                crate::memory::give_back_freed();
                 c
             }
         };
