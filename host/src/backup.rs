@@ -171,10 +171,14 @@ async fn copy_into(
             to.blobs.remove(&name).await?;
             continue;
         }
-        if let (Some(a), Some(b)) = (thumbs, &to.thumbs) {
-            // A thumbnail can be made again; a missing one does not stop the backup.
-            copy_hashed(a, b.as_ref(), &to.temp, Located::by_name(&thumb_name(&name)), None).await?;
-        }
+        // A thumbnail can be made again; a missing one does not stop the backup. The
+        // backup's record says whether the backup has one.
+        record.thumb = Some(match (thumbs, &to.thumbs) {
+            (Some(a), Some(b)) => {
+                copy_hashed(a, b.as_ref(), &to.temp, Located::by_name(&thumb_name(&name)), None).await?.is_some()
+            }
+            _ => false,
+        });
         // Where the backup keeps the file (a folder: found by name), not where the source did.
         record.blob_key = key;
         to.store.insert(&record).await.with_context(|| format!("recording {name} in the backup"))?;

@@ -225,6 +225,11 @@ impl<'a> Stores<'a> {
             if gone_is_fine(self.blobs.restore(&entry, name).await.map(|()| entry))?.is_some() {
                 restored.push(name.clone());
             }
+            // Its thumbnail went to quarantine with it (the record says it has one).
+            if let Some(thumbs) = self.thumbs {
+                let thumb = thumb_name(name);
+                gone_is_fine(thumbs.restore(&format!("{}/{thumb}", crate::blob::QUARANTINE), &thumb).await)?;
+            }
         }
         Ok(restored)
     }

@@ -78,9 +78,14 @@ pub async fn migrate(from: &Storage, to: &Storage) -> anyhow::Result<Report> {
                 continue;
             }
         };
-        if let (Some(a), Some(b)) = (&from.thumbs, &to.thumbs) {
-            copy_blob(a.as_ref(), b.as_ref(), &to.temp, Located::by_name(&thumb_name(&name)), None).await?;
-        }
+        // The target's record says whether the target has a thumbnail, whatever the source said.
+        record.thumb = Some(match (&from.thumbs, &to.thumbs) {
+            (Some(a), Some(b)) => matches!(
+                copy_blob(a.as_ref(), b.as_ref(), &to.temp, Located::by_name(&thumb_name(&name)), None).await?,
+                Copied::Done(_)
+            ),
+            _ => false,
+        });
         match to.store.insert(&record).await {
             Ok(()) => report.images += 1,
             Err(StoreError::Duplicate(_) | StoreError::NameTaken) => {
@@ -316,9 +321,11 @@ pub async fn import_original(
                 Err(e) => return Err(e.into()),
             }
         }
+        let thumb = to.thumbs.is_some() && judged.thumbnail.is_some();
         let (upload, media) = (judged.upload, judged.media);
         let mut record = crate::ingest::record(name.clone(), &upload, &media);
         record.blob_key = key;
+        record.thumb = Some(thumb);
         match to.store.insert(&record).await {
             Ok(()) => report.images += 1,
             Err(StoreError::Duplicate(existing)) => {
