@@ -296,31 +296,35 @@ async fn a_client_that_disconnects_mid_upload_leaves_nothing() {
     use tokio::io::AsyncWriteExt;
     let s = Server::start(json!({}));
     let addr = s.url.trim_start_matches("http://").to_string();
-    let png = fixtures::png_of_size(1_400_000, 800);
-    let boundary = "XyZbOuNdArY";
-    let head = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.png\"\r\nContent-Type: image/png\r\n\r\n");
-    let total = head.len() + png.len() + boundary.len() + 8;
-    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let request = format!(
-        "POST /api/image_upload HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {total}\r\n\r\n{head}"
-    );
-    conn.write_all(request.as_bytes()).await.unwrap();
-    conn.write_all(&png[..png.len() / 2]).await.unwrap();
-    conn.flush().await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    drop(conn);
-    // The server notices, removes the partial temp file, and keeps serving.
-    let mut clean = false;
-    for _ in 0..50 {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        if s.temp_files().is_empty() {
-            clean = true;
-            break;
+    // Half of a small part is still in memory; half of a large one already in its file.
+    for (size, on_disk) in [(400_000, false), (1_400_000, true)] {
+        let png = fixtures::png_of_size(size, 800);
+        let boundary = "XyZbOuNdArY";
+        let head = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.png\"\r\nContent-Type: image/png\r\n\r\n");
+        let total = head.len() + png.len() + boundary.len() + 8;
+        let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let request = format!(
+            "POST /api/image_upload HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {total}\r\n\r\n{head}"
+        );
+        conn.write_all(request.as_bytes()).await.unwrap();
+        conn.write_all(&png[..png.len() / 2]).await.unwrap();
+        conn.flush().await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(!s.temp_files().is_empty(), on_disk, "{size} bytes: {:?}", s.temp_files());
+        drop(conn);
+        // The server notices, removes the partial temp file, and keeps serving.
+        let mut clean = false;
+        for _ in 0..50 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            if s.temp_files().is_empty() {
+                clean = true;
+                break;
+            }
         }
+        assert!(clean, "temp files left: {:?}", s.temp_files());
+        assert!(s.stored_files().is_empty());
+        assert_eq!(s.get("/api/image_list").await.1["total"], 0);
     }
-    assert!(clean, "temp files left: {:?}", s.temp_files());
-    assert!(s.stored_files().is_empty());
-    assert_eq!(s.get("/api/image_list").await.1["total"], 0);
     s.upload_png(801).await;
 }
 

@@ -53,12 +53,19 @@ fn thread_gone(e: tokio::task::JoinError) -> ApiError {
 }
 
 /// Creates the temp file (and writes `bytes` into it) on a blocking thread that owns the
-/// temp name until the file exists: a request dropped meanwhile cannot leave a file
-/// behind its removed name. With `sync`, the file is also synced.
-async fn write_new(temp: TempBlob, bytes: Vec<u8>, sync: bool) -> ApiResult<(TempBlob, std::fs::File)> {
+/// temp name until the file exists — a request dropped meanwhile cannot leave a file
+/// behind its removed name — and the bytes' share of the budget until they are freed.
+/// With `sync`, the file is also synced.
+async fn write_new(
+    temp: TempBlob,
+    bytes: Vec<u8>,
+    share: Option<Share>,
+    sync: bool,
+) -> ApiResult<(TempBlob, std::fs::File)> {
     let made = tokio::task::spawn_blocking(move || {
         let mut f = std::fs::File::create(temp.path())?;
         std::io::Write::write_all(&mut f, &bytes)?;
+        drop((bytes, share));
         if sync {
             f.sync_all()?;
         }
@@ -84,9 +91,9 @@ pub(super) async fn receive(
     let mut head: Vec<u8> = Vec::with_capacity(HEAD_LEN);
     let mut temp = Some(state.temp.temp());
     let mut sink = match Share::take(SMALL) {
-        Some(share) => Sink::Memory(Vec::new(), share),
+        Some(share) => Sink::Memory(Vec::with_capacity(SMALL), share),
         None => {
-            let (t, f) = write_new(temp.take().expect("temp"), Vec::new(), false).await?;
+            let (t, f) = write_new(temp.take().expect("temp"), Vec::new(), None, false).await?;
             temp = Some(t);
             Sink::File(tokio::fs::File::from_std(f))
         }
@@ -114,12 +121,12 @@ pub(super) async fn receive(
                 Sink::Memory(buf, share)
             }
             // Outgrown: what was gathered goes to the file, the rest streams.
-            Sink::Memory(mut buf, share) => {
-                buf.extend_from_slice(&chunk);
-                let (t, f) = write_new(temp.take().expect("temp"), buf, false).await?;
-                drop(share);
+            Sink::Memory(buf, share) => {
+                let (t, f) = write_new(temp.take().expect("temp"), buf, Some(share), false).await?;
                 temp = Some(t);
-                Sink::File(tokio::fs::File::from_std(f))
+                let mut file = tokio::fs::File::from_std(f);
+                file.write_all(&chunk).await?;
+                Sink::File(file)
             }
             Sink::File(mut file) => {
                 file.write_all(&chunk).await?;
@@ -137,7 +144,7 @@ pub(super) async fn receive(
     // On disk before anything records it: a power loss never leaves a record whose file
     // is cut short (the file is linked, not copied, into the store).
     let temp = match sink {
-        Sink::Memory(buf, _share) => write_new(temp.take().expect("temp"), buf, true).await?.0,
+        Sink::Memory(buf, share) => write_new(temp.take().expect("temp"), buf, Some(share), true).await?.0,
         Sink::File(mut file) => {
             file.flush().await?;
             file.sync_all().await?;
