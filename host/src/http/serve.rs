@@ -291,7 +291,13 @@ async fn send(hot: &HotFiles, file: File<'_>, etag: String, headers: &HeaderMap)
     let body = match fetched {
         Fetched::Small(bytes) if n == 0 => Body::from(bytes.slice(0..0)),
         Fetched::Small(bytes) => Body::from(bytes.slice(range.start as usize..=range.end as usize)),
-        Fetched::Large(_) => Body::from_stream(file.store.read_located(file.blob, range.start, n).await?),
+        // Gone since it was looked up (deleted meanwhile, or a record whose file is missing).
+        Fetched::Large(_) => {
+            Body::from_stream(file.store.read_located(file.blob, range.start, n).await.map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => ApiError::of(Code::NotFound),
+                _ => e.into(),
+            })?)
+        }
     };
     Ok((status, res_headers, body).into_response())
 }

@@ -257,7 +257,10 @@ impl Variants {
         let len = self.originals.size_located(blob).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
         let temp = self.temp.temp();
         let mut out = std::fs::File::create_new(temp.path())?;
-        let mut stream = self.originals.read_located(blob, 0, len).await?;
+        let mut stream = self.originals.read_located(blob, 0, len).await.map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => ApiError::of(Code::NotFound),
+            _ => e.into(),
+        })?;
         while let Some(chunk) = stream.next().await {
             out.write_all(&chunk?)?;
         }
