@@ -99,8 +99,6 @@ enum ConfigCommand {
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn main() -> anyhow::Result<()> {
-    // One allocator arena per core, set before any other thread starts.
-    imgbed::memory::limit_arenas(std::thread::available_parallelism().map_or(2, |n| n.get()));
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Policy(cmd)) => {

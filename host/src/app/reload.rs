@@ -45,7 +45,7 @@ pub fn spawn_reconciliation(state: Shared) {
         };
         state.reconciliation.set(phase);
         // The lists of names it compared are gone: their memory goes back too.
-        crate::memory::give_back_freed();
+        tokio::task::spawn_blocking(crate::memory::give_back_freed);
     });
 }
 
