@@ -26,6 +26,7 @@ load() { if [ -n "$load_cores" ]; then taskset -c "$load_cores" "$@"; else "$@";
 need=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v wrk >/dev/null || need+=(wrk)
+command -v ab >/dev/null || need+=(apache2-utils)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "bench: installing ${need[*]}" >&2
   apt-get install -y -q "${need[@]}" >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q "${need[@]}" >/dev/null; }
@@ -146,12 +147,25 @@ curl -fsS -o "$work/variant.webp" "$variant" || { echo "bench: the variant was n
 echo "variant: 160 px lossless WebP of the PNG above, $(stat -c %s "$work/variant.webp") bytes"
 run_wrk "GET imgbed variant (cached), 32 connections" 2 32 "$variant"
 run_wrk "GET imgbed original (same run), 32 connections" 2 32 "$img"
-# (wrk cannot measure HEAD: its parser waits for the body the Content-Length announces.)
+# wrk cannot measure HEAD (its parser waits for the body the Content-Length announces): ab
+# measures HEAD against GET of the same file, same tool, 32 keep-alive connections.
+run_ab() { # label url [ab args...]
+  local label="$1" url="$2"; shift 2
+  local out
+  out="$(load ab -q -k -c 32 -t "$seconds" -n 10000000 "$@" "$url" 2>&1)"
+  printf '%-44s %12s req/s   p50 %8s ms   p99 %8s ms\n' "$label" \
+    "$(awk '/Requests per second/ {print $4}' <<<"$out")" "$(awk '$1=="50%" {print $2}' <<<"$out")" \
+    "$(awk '$1=="99%" {print $2}' <<<"$out")"
+}
+run_ab "HEAD imgbed (ab), 32 connections" "$img" -i
+run_ab "GET imgbed (ab, same tool), 32 connections" "$img"
 
 echo
 curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics.before"
 upload_line="$(load "$upload_bench" "http://127.0.0.1:$port" 32 "$uploads" 200000 | tail -1)"
 echo "uploads of distinct 200 KB PNGs, 32 clients:  $upload_line"
+# What the disk alone allows: the same durable writes, without HTTP, hashing or validation.
+load python3 "$here/storage-floor.py" "$work" 32 "$uploads" 200000
 curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics.after"
 # Where an upload's time went (means over the run, from imgbed_upload_phase_seconds).
 python3 - "$work/metrics.before" "$work/metrics.after" <<'EOF'
