@@ -26,6 +26,10 @@ pub struct SqliteStore {
 const COLUMNS: &str =
     "name, owner, size, digest, kind, format, mime, width, height, frames, duration_ms, original_name, time, codec, delete_key, blob_key, thumb";
 
+/// From this many skipped rows on, a page is found through the covering index first
+/// (cheaper for deep pages, a little dearer for the first ones).
+const DEEP_PAGE: u64 = 1000;
+
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
@@ -244,15 +248,20 @@ impl ImageStore for SqliteStore {
                         r.get(0)
                     })
                     .map_err(backend)?;
-                let mut stmt = c
-                    .prepare_cached(&format!(
-                        // The rows skipped are counted in the index alone; only the page's
-                        // rows are read (a deep page costs a walk of the index, not of the table).
+                let query = if offset < DEEP_PAGE {
+                    format!(
+                        "SELECT {COLUMNS} FROM images WHERE owner = ?1 ORDER BY time DESC, id DESC LIMIT ?2 OFFSET ?3"
+                    )
+                } else {
+                    // The rows skipped are counted in the index alone; only the page's rows
+                    // are read (a deep page costs a walk of the index, not of the table).
+                    format!(
                         "SELECT {COLUMNS} FROM images WHERE id IN (SELECT id FROM images WHERE owner = ?1
                              ORDER BY time DESC, id DESC LIMIT ?2 OFFSET ?3)
                          ORDER BY time DESC, id DESC"
-                    ))
-                    .map_err(backend)?;
+                    )
+                };
+                let mut stmt = c.prepare_cached(&query).map_err(backend)?;
                 let items = stmt
                     .query_map(
                         params![owner, limit.min(i64::MAX as u64) as i64, offset.min(i64::MAX as u64) as i64],

@@ -92,3 +92,31 @@ async fn a_database_from_before_blob_keys_gets_the_column_with_its_rows_keyless(
     store.init().await.unwrap();
     assert_eq!(usage(&store, "a@x").await, (2, 30));
 }
+
+#[tokio::test]
+async fn a_deep_page_is_the_same_slice_of_the_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+    store.init().await.unwrap();
+    let n = super::DEEP_PAGE + 20;
+    {
+        // One transaction: a thousand synced inserts would take a while.
+        let conn = store.conn.lock().unwrap();
+        let tx = rusqlite::Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate).unwrap();
+        for i in 0..n {
+            // Equal times in pairs: the order falls back to insertion (later first).
+            let r = ImageRecord { time: (i / 2) as f64, ..record(&format!("r{i:05}"), "deep", 1) };
+            super::insert_row(&tx, &r).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let all: Vec<String> = store.list("deep", 0, n).await.unwrap().items.into_iter().map(|r| r.name).collect();
+    assert_eq!(all.len() as u64, n);
+    for offset in [super::DEEP_PAGE - 3, super::DEEP_PAGE, super::DEEP_PAGE + 7] {
+        let page = store.list("deep", offset, 10).await.unwrap();
+        let names: Vec<String> = page.items.into_iter().map(|r| r.name).collect();
+        let end = (offset as usize + 10).min(all.len());
+        assert_eq!(names, all[offset as usize..end], "offset {offset}");
+        assert_eq!(page.total, n);
+    }
+}
