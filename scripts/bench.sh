@@ -164,8 +164,6 @@ echo
 curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics.before"
 upload_line="$(load "$upload_bench" "http://127.0.0.1:$port" 32 "$uploads" 200000 | tail -1)"
 echo "uploads of distinct 200 KB PNGs, 32 clients:  $upload_line"
-# What the disk alone allows: the same durable writes, without HTTP, hashing or validation.
-load python3 "$here/storage-floor.py" "$work" 32 "$uploads" 200000
 curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics.after"
 # Where an upload's time went (means over the run, from imgbed_upload_phase_seconds).
 python3 - "$work/metrics.before" "$work/metrics.after" <<'EOF'
@@ -185,6 +183,8 @@ for phase in ["receive", "judge", "store", "request"]:
     parts.append(f"{phase} {t / n * 1e3:.2f} ms" if n else f"{phase} -")
 print("  mean time per upload (waiting included): " + ", ".join(parts))
 EOF
+# What the disk alone allows: the same durable writes, without HTTP, hashing or validation.
+load python3 "$here/storage-floor.py" "$work" 32 "$uploads" 200000
 peak_rss=$(awk '/VmHWM/ {print $2}' "/proc/$imgbed_pid/status")
 run_wrk "image_list (page of 50 of $((uploads + 1))), 32 conns" 2 32 "http://127.0.0.1:$port/api/image_list?per_page=50"
 run_wrk "image_info, 32 connections" 2 32 "http://127.0.0.1:$port/api/image_info?name=$name"
