@@ -70,15 +70,7 @@ curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || { cat "$work/imgbed.log"
 idle_rss=$(awk '/VmRSS/ {print $2}' "/proc/$imgbed_pid/status")
 
 # The served file: a 197 KB PNG of random pixels (256 x 192, RGBA), stored by imgbed.
-python3 - "$work/noise.png" <<'EOF'
-import os, struct, sys, zlib
-w, h = 256, 192
-raw = b"".join(b"\0" + os.urandom(w * 4) for _ in range(h))
-chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
-png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0)) \
-    + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
-open(sys.argv[1], "wb").write(png)
-EOF
+python3 "$here/noise-png.py" "$work/noise.png"
 answer="$(curl -fsS -F "file=@$work/noise.png" "http://127.0.0.1:$port/api/image_upload")"
 name="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["files"][0]["name"])' <<<"$answer")"
 size="$(stat -c %s "$work/noise.png")"

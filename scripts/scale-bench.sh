@@ -39,15 +39,7 @@ cleanup() {
 trap cleanup EXIT
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 
-python3 - "$work/noise.png" <<'EOF'
-import os, struct, sys, zlib
-w, h = 256, 192
-raw = b"".join(b"\0" + os.urandom(w * 4) for _ in range(h))
-chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
-png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0)) \
-    + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
-open(sys.argv[1], "wb").write(png)
-EOF
+python3 "$here/noise-png.py" "$work/noise.png"
 
 start() { # dir -> sets $server and $ready_ms (milliseconds from start to ready)
   local dir="$1" t0 t1
