@@ -12,24 +12,11 @@ mod proxy;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::s3::client as bucket;
 use common::{fixtures, Server};
-use object_store::aws::AmazonS3Builder;
 use object_store::path::Path;
 use object_store::{Attribute, GetOptions, ObjectStore, ObjectStoreExt, PutPayload};
 use serde_json::{json, Value};
-
-fn bucket() -> impl ObjectStore {
-    let var = |n: &str| std::env::var(n).unwrap_or_else(|_| panic!("{n}: run the tests with scripts/test.sh"));
-    AmazonS3Builder::new()
-        .with_endpoint(var("IMGBED_TEST_S3"))
-        .with_allow_http(true)
-        .with_region("us-east-1")
-        .with_bucket_name(var("IMGBED_TEST_S3_BUCKET"))
-        .with_access_key_id(var("IMGBED_TEST_S3_ACCESS"))
-        .with_secret_access_key(var("IMGBED_TEST_S3_SECRET"))
-        .build()
-        .unwrap()
-}
 
 /// A server with its files in the test bucket (under a fresh prefix), plus `extra`.
 fn s3_server(s3: Value, extra: Value) -> Server {

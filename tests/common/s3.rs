@@ -47,7 +47,8 @@ pub fn blob_config() -> Value {
     json!({"database": {"blob": "s3", "s3": config()}})
 }
 
-fn client() -> impl ObjectStore {
+/// A client of the test bucket (its root, not a server's prefix).
+pub fn client() -> impl ObjectStore {
     AmazonS3Builder::new()
         .with_endpoint(var("IMGBED_TEST_S3"))
         .with_allow_http(true)
