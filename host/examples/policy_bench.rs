@@ -7,13 +7,12 @@
 
 mod bench_support;
 
-use bench_support::noise_png;
-use std::io::Write;
+use bench_support::{default_policy, noise_png, staged};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use imgbed::policy::{
-    facts, Action, Limits, Options, PolicyRuntime, Principal, PrincipalKind, RequestedAction, Upload, BUILTIN_POLICY,
+    facts, Action, Options, PolicyRuntime, Principal, PrincipalKind, RequestedAction, BUILTIN_POLICY,
 };
 
 const MINIMAL: &str = concat!(env!("IMGBED_POLICIES_DIR"), "/imgbed_test_policy.wasm");
@@ -36,10 +35,9 @@ async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let iterations: usize = args.get(1).map_or(200, |a| a.parse().unwrap());
     let bytes: usize = args.get(2).map_or(200_000, |a| a.parse().unwrap());
-    let limits = Limits { memory_bytes: 256 << 20, deadline: Duration::from_secs(5), workers: 1, heavy_workers: 1 };
+    let deadline = Duration::from_secs(5);
     let t = Instant::now();
-    let rt =
-        Arc::new(PolicyRuntime::new(BUILTIN_POLICY, limits, Default::default(), imgbed::policy::no_storage()).unwrap());
+    let rt = default_policy(deadline);
     println!(
         "compile + check + self-test of the default policy ({} bytes): {:.1} ms",
         BUILTIN_POLICY.len(),
@@ -47,16 +45,7 @@ async fn main() {
     );
 
     let png = noise_png(bytes, 7);
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(&png).unwrap();
-    let upload = Upload {
-        filename: "bench.png".into(),
-        declared_type: "image/png".into(),
-        size: png.len() as u64,
-        digest: "00".repeat(32),
-        owner: "bench".into(),
-        received_at: 1795463366.4363468,
-    };
+    let (f, upload) = staged(&png, "bench.png", "image/png");
     let principal = Principal { kind: PrincipalKind::User, id: "bench".into(), attributes: vec![] };
 
     // Warm up, then measure whole policy calls as the upload handler makes them.
@@ -80,6 +69,7 @@ async fn main() {
     report(&format!("inspect + name, {} byte PNG (instantiate included)", png.len()), upload_times);
 
     bare_calls(&rt, &principal, iterations * 5, "default policy").await;
+    let limits = bench_support::limits(deadline);
     let minimal = std::fs::read(MINIMAL).unwrap();
     let small =
         Arc::new(PolicyRuntime::new(&minimal, limits, Default::default(), imgbed::policy::no_storage()).unwrap());

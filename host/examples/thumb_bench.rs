@@ -7,12 +7,10 @@
 
 mod bench_support;
 
-use bench_support::{photo_jpeg, summary};
-use std::io::Write;
-use std::sync::Arc;
+use bench_support::{default_policy, photo_jpeg, staged, summary};
 use std::time::{Duration, Instant};
 
-use imgbed::policy::{Judgement, Limits, PolicyRuntime, Thumbnail, Upload, Verdict, Wanted, BUILTIN_POLICY};
+use imgbed::policy::{Judgement, Thumbnail, Verdict, Wanted};
 
 #[tokio::main]
 async fn main() {
@@ -35,21 +33,8 @@ async fn main() {
     summary("native (same crate, release)", native);
 
     // In the sandbox, as the upload handler calls it.
-    let sandbox_limits =
-        Limits { memory_bytes: 256 << 20, deadline: Duration::from_secs(60), workers: 1, heavy_workers: 1 };
-    let rt = Arc::new(
-        PolicyRuntime::new(BUILTIN_POLICY, sandbox_limits, Default::default(), imgbed::policy::no_storage()).unwrap(),
-    );
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(&jpeg).unwrap();
-    let upload = Upload {
-        filename: "photo.jpg".into(),
-        declared_type: "image/jpeg".into(),
-        size: jpeg.len() as u64,
-        digest: "00".repeat(32),
-        owner: "bench".into(),
-        received_at: 0.0,
-    };
+    let rt = default_policy(Duration::from_secs(60));
+    let (f, upload) = staged(&jpeg, "photo.jpg", "image/jpeg");
     let mut sandboxed = Vec::new();
     for _ in 0..iterations {
         let (u, file) = (upload.clone(), f.reopen().unwrap());

@@ -7,12 +7,10 @@
 
 mod bench_support;
 
-use bench_support::{photo_jpeg, summary};
-use std::io::Write;
-use std::sync::Arc;
+use bench_support::{default_policy, photo_jpeg, staged, summary};
 use std::time::{Duration, Instant};
 
-use imgbed::policy::{Limits, PolicyRuntime, Upload, VariantFormat, VariantRequest, BUILTIN_POLICY};
+use imgbed::policy::{VariantFormat, VariantRequest};
 use imgbed_policy::variant::{self, Format, Request};
 
 #[tokio::main]
@@ -39,21 +37,8 @@ async fn main() {
 
     // In the sandbox, as the variant cache calls it: the policy's default deadline (2 s)
     // and memory cap (256 MiB), on the heavy scheduler.
-    let sandbox_limits =
-        Limits { memory_bytes: 256 << 20, deadline: Duration::from_millis(2000), workers: 1, heavy_workers: 1 };
-    let rt = Arc::new(
-        PolicyRuntime::new(BUILTIN_POLICY, sandbox_limits, Default::default(), imgbed::policy::no_storage()).unwrap(),
-    );
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(&jpeg).unwrap();
-    let upload = Upload {
-        filename: "photo.jpg".into(),
-        declared_type: "image/jpeg".into(),
-        size: jpeg.len() as u64,
-        digest: "00".repeat(32),
-        owner: "bench".into(),
-        received_at: 0.0,
-    };
+    let rt = default_policy(Duration::from_millis(2000));
+    let (f, upload) = staged(&jpeg, "photo.jpg", "image/jpeg");
     for format in [VariantFormat::Webp, VariantFormat::Jpeg] {
         let request = VariantRequest { width: 640, format, quality: 82, max_cost: 40_000_000 };
         let mut sandboxed = Vec::new();

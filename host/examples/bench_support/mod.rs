@@ -54,3 +54,35 @@ pub fn summary(what: &str, mut times: Vec<std::time::Duration>) {
         times.len()
     );
 }
+
+/// The benchmarks' sandbox limits: one light and one heavy thread, a 256 MiB memory cap
+/// and `deadline` per call.
+pub fn limits(deadline: std::time::Duration) -> imgbed::policy::Limits {
+    imgbed::policy::Limits { memory_bytes: 256 << 20, deadline, workers: 1, heavy_workers: 1 }
+}
+
+/// The default policy in a runtime with the benchmarks' [`limits`].
+pub fn default_policy(deadline: std::time::Duration) -> std::sync::Arc<imgbed::policy::PolicyRuntime> {
+    let rt = imgbed::policy::PolicyRuntime::new(
+        imgbed::policy::BUILTIN_POLICY,
+        limits(deadline),
+        Default::default(),
+        imgbed::policy::no_storage(),
+    );
+    std::sync::Arc::new(rt.unwrap())
+}
+
+/// `bytes` in a temp file, with the upload the policy is asked about.
+pub fn staged(bytes: &[u8], filename: &str, declared_type: &str) -> (tempfile::NamedTempFile, imgbed::policy::Upload) {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut f, bytes).unwrap();
+    let upload = imgbed::policy::Upload {
+        filename: filename.into(),
+        declared_type: declared_type.into(),
+        size: bytes.len() as u64,
+        digest: "00".repeat(32),
+        owner: "bench".into(),
+        received_at: 0.0,
+    };
+    (f, upload)
+}
