@@ -54,6 +54,16 @@ s = [socket.socket() for _ in range(3)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*[x.getsockname()[1] for x in s])')
 
+# Waits up to 10 s for the imgbed on `port` to be ready; else prints the logs and stops.
+wait_ready() { # port log...
+  local port="$1"; shift
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || { cat "$@"; exit 1; }
+}
+
 # imgbed: no accounts (uploads belong to the local user), no rate limits, no access log.
 cat >"$work/config.json" <<EOF
 {"port": $port, "bind": "127.0.0.1", "auth": {"jwt": false}, "ip_filter": {"enabled": false},
@@ -62,11 +72,7 @@ EOF
 pin "$bin" --config "$work/config.json" >"$work/imgbed.log" 2>&1 &
 pids+=($!)
 imgbed_pid=$!
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || { cat "$work/imgbed.log"; exit 1; }
+wait_ready "$port" "$work/imgbed.log"
 idle_rss=$(awk '/VmRSS/ {print $2}' "/proc/$imgbed_pid/status")
 
 # The served file: a 197 KB PNG of random pixels (256 x 192, RGBA), stored by imgbed.
@@ -233,11 +239,7 @@ CONFIG
   pin "$bin" --config "$work/s3-imgbed/config.json" >"$work/s3-imgbed.log" 2>&1 &
   pids+=($!)
   s3_pid=$!
-  for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$s3_imgbed_port/readyz" >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  curl -fsS "http://127.0.0.1:$s3_imgbed_port/readyz" >/dev/null || { cat "$work/s3-imgbed.log" "$work/s3.log"; exit 1; }
+  wait_ready "$s3_imgbed_port" "$work/s3-imgbed.log" "$work/s3.log"
   s3_url="http://127.0.0.1:$s3_imgbed_port"
   answer="$(curl -fsS -F "file=@$work/noise.png" "$s3_url/api/image_upload")"
   s3_name="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["files"][0]["name"])' <<<"$answer")"
