@@ -179,6 +179,17 @@ impl From<std::io::Error> for ApiError {
     }
 }
 
+impl ApiError {
+    /// An I/O error reading a stored file: the file being gone (deleted meanwhile, or a
+    /// record whose file is missing) is a 404; anything else as any I/O error.
+    pub fn from_read(e: std::io::Error) -> Self {
+        match e.kind() {
+            std::io::ErrorKind::NotFound => ApiError::of(Code::NotFound),
+            _ => e.into(),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = json!({ "data": self.message, "type": self.kind(), "code": self.code });

@@ -293,10 +293,7 @@ async fn send(hot: &HotFiles, file: File<'_>, etag: String, headers: &HeaderMap)
         Fetched::Small(bytes) => Body::from(bytes.slice(range.start as usize..=range.end as usize)),
         // Gone since it was looked up (deleted meanwhile, or a record whose file is missing).
         Fetched::Large(_) => {
-            Body::from_stream(file.store.read_located(file.blob, range.start, n).await.map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => ApiError::of(Code::NotFound),
-                _ => e.into(),
-            })?)
+            Body::from_stream(file.store.read_located(file.blob, range.start, n).await.map_err(ApiError::from_read)?)
         }
     };
     Ok((status, res_headers, body).into_response())

@@ -247,20 +247,14 @@ impl Variants {
             })
             .await
             .map_err(|e| ApiError::internal().with_detail(e.to_string()))?;
-            return file.map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => ApiError::of(Code::NotFound),
-                _ => e.into(),
-            });
+            return file.map_err(ApiError::from_read);
         }
         use futures_util::StreamExt;
         use std::io::Write;
         let len = self.originals.size_located(blob).await?.ok_or_else(|| ApiError::of(Code::NotFound))?;
         let temp = self.temp.temp();
         let mut out = std::fs::File::create_new(temp.path())?;
-        let mut stream = self.originals.read_located(blob, 0, len).await.map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => ApiError::of(Code::NotFound),
-            _ => e.into(),
-        })?;
+        let mut stream = self.originals.read_located(blob, 0, len).await.map_err(ApiError::from_read)?;
         while let Some(chunk) = stream.next().await {
             out.write_all(&chunk?)?;
         }
