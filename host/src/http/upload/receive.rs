@@ -42,10 +42,18 @@ impl Drop for Share {
     }
 }
 
-/// Where the bytes go so far.
+/// Where the bytes go so far, with the temp file they are for.
 enum Sink {
-    Memory(Vec<u8>, Share),
-    File(tokio::fs::File),
+    Memory(TempBlob, Vec<u8>, Share),
+    File(TempBlob, tokio::fs::File),
+}
+
+impl Sink {
+    /// The temp file made with what was gathered so far (`bytes`), to stream the rest into.
+    async fn file(temp: TempBlob, bytes: Vec<u8>, share: Option<Share>) -> ApiResult<Sink> {
+        let (temp, file) = write_new(temp, bytes, share, false).await?;
+        Ok(Sink::File(temp, tokio::fs::File::from_std(file)))
+    }
 }
 
 fn thread_gone(e: tokio::task::JoinError) -> ApiError {
@@ -89,14 +97,10 @@ pub(super) async fn receive(
     // Until the first bytes are seen, the larger limit holds.
     let mut limit = state.settings.max_file_size();
     let mut head: Vec<u8> = Vec::with_capacity(HEAD_LEN);
-    let mut temp = Some(state.temp.temp());
+    let temp = state.temp.temp();
     let mut sink = match Share::take(SMALL) {
-        Some(share) => Sink::Memory(Vec::with_capacity(SMALL), share),
-        None => {
-            let (t, f) = write_new(temp.take().expect("temp"), Vec::new(), None, false).await?;
-            temp = Some(t);
-            Sink::File(tokio::fs::File::from_std(f))
-        }
+        Some(share) => Sink::Memory(temp, Vec::with_capacity(SMALL), share),
+        None => Sink::file(temp, Vec::new(), None).await?,
     };
     let mut hasher = Sha256::new();
     let mut size = 0u64;
@@ -116,23 +120,17 @@ pub(super) async fn receive(
         }
         hasher.update(&chunk);
         sink = match sink {
-            Sink::Memory(mut buf, share) if buf.len() + chunk.len() <= SMALL => {
+            Sink::Memory(temp, mut buf, share) if buf.len() + chunk.len() <= SMALL => {
                 buf.extend_from_slice(&chunk);
-                Sink::Memory(buf, share)
+                Sink::Memory(temp, buf, share)
             }
             // Outgrown: what was gathered goes to the file, the rest streams.
-            Sink::Memory(buf, share) => {
-                let (t, f) = write_new(temp.take().expect("temp"), buf, Some(share), false).await?;
-                temp = Some(t);
-                let mut file = tokio::fs::File::from_std(f);
-                file.write_all(&chunk).await?;
-                Sink::File(file)
-            }
-            Sink::File(mut file) => {
-                file.write_all(&chunk).await?;
-                Sink::File(file)
-            }
+            Sink::Memory(temp, buf, share) => Sink::file(temp, buf, Some(share)).await?,
+            file => file,
         };
+        if let Sink::File(_, file) = &mut sink {
+            file.write_all(&chunk).await?;
+        }
     }
     if size == 0 {
         return Err(ApiError::of(Code::EmptyUpload).with_file(filename));
@@ -144,11 +142,11 @@ pub(super) async fn receive(
     // On disk before anything records it: a power loss never leaves a record whose file
     // is cut short (the file is linked, not copied, into the store).
     let temp = match sink {
-        Sink::Memory(buf, share) => write_new(temp.take().expect("temp"), buf, Some(share), true).await?.0,
-        Sink::File(mut file) => {
+        Sink::Memory(temp, buf, share) => write_new(temp, buf, Some(share), true).await?.0,
+        Sink::File(temp, mut file) => {
             file.flush().await?;
             file.sync_all().await?;
-            temp.take().expect("temp")
+            temp
         }
     };
     let upload = Upload {
