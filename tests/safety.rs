@@ -53,6 +53,18 @@ async fn spin_time(s: &Server, token: Option<&str>) -> Duration {
     took
 }
 
+/// Polls `done` every 10 ms for at most `limit`: whether it became true.
+async fn until(limit: Duration, done: impl Fn() -> bool) -> bool {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    done()
+}
+
 fn fsck(dir: &Path, args: &[&str]) -> Value {
     let mut all = vec!["fsck", "--min-age-s", "0"];
     all.extend_from_slice(args);
@@ -236,10 +248,13 @@ async fn an_account_removed_during_its_upload_keeps_nothing() {
         "file",
         reqwest::multipart::Part::bytes(fixtures::png(8, 8, 6)).file_name("slow.png").mime_str("image/png").unwrap(),
     );
+    let earlier = s.temp_files();
     let upload = s.http.post(s.at(&format!("/api/image_upload?token={token}"))).multipart(form).send();
-    // The account goes while the policy is still inspecting the upload.
+    // The account goes while the policy is still inspecting the upload: once the upload is
+    // in the temp area, the policy spins for about `spin` before anything is stored.
     let remove = async {
-        tokio::time::sleep(spin / 3).await;
+        let received = until(spin * 4, || s.temp_files().iter().any(|f| !earlier.contains(f))).await;
+        assert!(received, "the upload never reached the temp area");
         s.http
             .post(s.at("/api/remove_token"))
             .json(&json!({"mail": "gone@example.org", "token": &token}))
@@ -269,12 +284,18 @@ async fn a_request_dropped_while_its_files_are_stored_leaves_nothing() {
     assert_eq!((status, body["files"][0]["name"].as_str()), (200, Some("t-clash.png")), "{body}");
     let before = s.stored_files();
     // Two files: the first is stored, the second clashes and its new name takes the
-    // policy one spin; the client gives up half-way through it.
+    // policy one spin.
     let form = reqwest::multipart::Form::new()
         .part("file", reqwest::multipart::Part::bytes(fixtures::png(8, 8, 8)).file_name("fine.png"))
         .part("file", reqwest::multipart::Part::bytes(fixtures::png(8, 8, 9)).file_name("clash-second.png"));
-    let impatient = reqwest::Client::builder().timeout(spin / 2).build().unwrap();
-    assert!(impatient.post(s.at("/api/image_upload")).multipart(form).send().await.is_err());
+    // The client gives up once the first file is stored: the policy then spins for about
+    // `spin` naming the second.
+    tokio::select! {
+        answer = s.http.post(s.at("/api/image_upload")).multipart(form).send() => {
+            panic!("answered before the first file was stored: {answer:?}")
+        }
+        stored = until(spin * 4, || s.stored_files().len() > before.len()) => assert!(stored, "nothing stored"),
+    }
     // Dropped while storing: the first file is in (the policy is still naming the second).
     assert_eq!(s.stored_files().len(), before.len() + 1, "not dropped while storing: {:?}", s.stored_files());
     // Once the policy is done, the request's task takes back what it stored.
