@@ -2,12 +2,13 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
-use super::{is_safe_name, sync_dir, unsafe_name, BlobStore, ByteStream, Fetched, QUARANTINE};
+use super::{is_safe_name, sync_dir, unsafe_name, BlobStore, ByteStream, Fetched, SharedSync, QUARANTINE};
 
 /// Bytes per read when a file is streamed.
 const STREAM_CHUNK: usize = 256 * 1024;
@@ -17,13 +18,15 @@ const STREAM_CHUNK: usize = 256 * 1024;
 #[derive(Debug, Clone)]
 pub struct LocalBlobs {
     dir: PathBuf,
+    /// Syncs of `dir` after new names, shared by concurrent uploads.
+    syncs: Arc<SharedSync>,
 }
 
 impl LocalBlobs {
     /// Uses `dir` (created if missing).
     pub fn open(dir: &Path) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        Ok(LocalBlobs { dir: dir.to_path_buf() })
+        Ok(LocalBlobs { dir: dir.to_path_buf(), syncs: Arc::default() })
     }
 
     /// The path of a stored name, or `None` if the name is not safe.
@@ -44,10 +47,10 @@ impl LocalBlobs {
 
 /// Makes `src` visible as `dest` whole or not at all (a hard link appears whole and fails
 /// if the name exists), then syncs the folder entry.
-fn link_or_copy(src: &Path, dest: &Path, dir: &Path) -> io::Result<()> {
+fn link_or_copy(src: &Path, dest: &Path, dir: &Path, syncs: &SharedSync) -> io::Result<()> {
     match std::fs::hard_link(src, dest) {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
-        Ok(()) => sync_dir(dir),
+        Ok(()) => syncs.sync(dir),
         Err(_) => {
             // No hard links on this file system: copy into a new file that must not exist
             // yet. It is half-written only until the copy ends, before any record names it.
@@ -57,7 +60,7 @@ fn link_or_copy(src: &Path, dest: &Path, dir: &Path) -> io::Result<()> {
                 let _ = std::fs::remove_file(dest);
                 return Err(e);
             }
-            sync_dir(dir)
+            syncs.sync(dir)
         }
     }
 }
@@ -74,12 +77,12 @@ fn modified(p: &Path) -> io::Result<Option<SystemTime>> {
 impl BlobStore for LocalBlobs {
     async fn put_file(&self, path: &Path, name: &str) -> io::Result<()> {
         let dest = self.path_of(name).ok_or_else(unsafe_name)?;
-        let (src, dir) = (path.to_path_buf(), self.dir.clone());
+        let (src, dir, syncs) = (path.to_path_buf(), self.dir.clone(), self.syncs.clone());
         tokio::task::spawn_blocking(move || {
             // Its age counts from now, not from when it was received: reconciliation and
             // fsck judge files without a record by their age.
             std::fs::File::options().write(true).open(&src)?.set_modified(SystemTime::now())?;
-            link_or_copy(&src, &dest, &dir)
+            link_or_copy(&src, &dest, &dir, &syncs)
         })
         .await?
     }
@@ -87,7 +90,7 @@ impl BlobStore for LocalBlobs {
     async fn put_bytes(&self, name: &str, bytes: Vec<u8>) -> io::Result<()> {
         let dest = self.path_of(name).ok_or_else(unsafe_name)?;
         let tmp = self.dir.join(format!(".{:032x}.part", rand::random::<u128>()));
-        let dir = self.dir.clone();
+        let (dir, syncs) = (self.dir.clone(), self.syncs.clone());
         tokio::task::spawn_blocking(move || {
             let written = std::fs::File::create(&tmp).and_then(|mut f| {
                 std::io::Write::write_all(&mut f, &bytes)?;
@@ -95,7 +98,7 @@ impl BlobStore for LocalBlobs {
             });
             let linked = written.and_then(|()| std::fs::hard_link(&tmp, &dest));
             let _ = std::fs::remove_file(&tmp);
-            linked.and_then(|()| sync_dir(&dir))
+            linked.and_then(|()| syncs.sync(&dir))
         })
         .await?
     }

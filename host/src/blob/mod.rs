@@ -8,12 +8,14 @@
 //! store put its blob ([`Located`]), so reads need not look the name up. Path safety is
 //! the host's job: every name is checked here, whatever the policy returned.
 
+mod dirsync;
 mod hot;
 mod local;
 pub mod marker;
 mod mongo;
 mod s3;
 
+pub use dirsync::SharedSync;
 pub use hot::HotFiles;
 pub use local::LocalBlobs;
 pub use mongo::MongoBlobs;

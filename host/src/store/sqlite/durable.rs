@@ -23,26 +23,24 @@ pub(super) fn create_private(path: &Path) -> std::io::Result<()> {
 
 /// A write transaction that takes the write lock at once (`BEGIN IMMEDIATE`): another
 /// process writing (e.g. `imgbed fsck`) makes it wait, never fail half-way.
-fn write_tx(c: &Connection) -> Result<Transaction<'_>, StoreError> {
+pub(super) fn write_tx(c: &Connection) -> Result<Transaction<'_>, StoreError> {
     Transaction::new_unchecked(c, TransactionBehavior::Immediate).map_err(backend)
 }
 
-/// Inserts `r` only while its owner's account (with token id `jti`) exists: one
-/// transaction, so a removal either sees the record or the upload sees no account.
-pub(super) fn insert_for(c: &Connection, r: &ImageRecord, jti: Option<&str>) -> Result<(), StoreError> {
-    let tx = write_tx(c)?;
+/// Inside a write transaction: inserts `r` only while its owner's account (with token
+/// id `jti`) exists, so a removal either sees the record or the upload sees no account.
+/// A failure leaves nothing of this insert and the transaction usable (one statement).
+pub(super) fn check_and_insert(tx: &Connection, r: &ImageRecord, jti: Option<&str>) -> Result<(), StoreError> {
     if let Some(jti) = jti {
         let alive: bool = tx
-            .query_row("SELECT EXISTS(SELECT 1 FROM users WHERE mail = ?1 AND jti = ?2)", params![r.owner, jti], |r| {
-                r.get(0)
-            })
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM users WHERE mail = ?1 AND jti = ?2)")
+            .and_then(|mut s| s.query_row(params![r.owner, jti], |r| r.get(0)))
             .map_err(backend)?;
         if !alive {
             return Err(StoreError::OwnerGone);
         }
     }
-    insert_row(&tx, r)?;
-    tx.commit().map_err(backend)
+    insert_row(tx, r)
 }
 
 /// Deletes the records and notes their names as pending deletes, in one transaction.

@@ -1,10 +1,11 @@
 //! SQLite engine: one writer connection in WAL mode with full sync (a committed
-//! record survives a power loss), used from blocking threads, and a pool of read
-//! connections for point reads.
+//! record survives a power loss), used from blocking threads, upload records committed
+//! in groups (one sync for many), and a pool of read connections for point reads.
 
 mod accounts;
 mod codes;
 mod durable;
+mod group;
 mod readers;
 mod schema;
 
@@ -21,6 +22,8 @@ use schema::{migrate, SCHEMA};
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     readers: Arc<readers::Readers>,
+    /// Upload records waiting to be committed together.
+    inserts: Arc<group::Queue>,
 }
 
 const COLUMNS: &str =
@@ -70,7 +73,11 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
         migrate(&conn)?;
-        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)), readers: Arc::new(readers::Readers::new(path)) })
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+            readers: Arc::new(readers::Readers::new(path)),
+            inserts: Arc::default(),
+        })
     }
 
     /// Runs `f` with the connection on a blocking thread.
@@ -187,8 +194,7 @@ impl ImageStore for SqliteStore {
     }
 
     async fn insert_for(&self, r: &ImageRecord, jti: Option<&str>) -> Result<(), StoreError> {
-        let (r, jti) = (r.clone(), jti.map(str::to_string));
-        self.with(move |c| durable::insert_for(c, &r, jti.as_deref())).await
+        self.inserts.insert_for(&self.conn, r.clone(), jti.map(str::to_string)).await
     }
 
     async fn has_images(&self) -> Result<bool, StoreError> {

@@ -1,5 +1,5 @@
 //! The per-owner counters: kept by triggers through every write, and filled in from
-//! the records when an older database gets them.
+//! the records when an older database gets them. Group commit of upload records.
 
 use super::SqliteStore;
 use crate::store::{AccountStore, ImageRecord, ImageStore, MetaStore, User};
@@ -119,4 +119,54 @@ async fn a_deep_page_is_the_same_slice_of_the_listing() {
         assert_eq!(names, all[offset as usize..end], "offset {offset}");
         assert_eq!(page.total, n);
     }
+}
+
+/// Inserts that queue while the writer is busy are committed in one transaction, each
+/// with its own outcome: a clash or a gone account fails that insert only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inserts_queued_behind_the_writer_commit_as_one_group_each_with_its_own_outcome() {
+    use crate::store::StoreError;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+    store.create_user(&User { mail: "a@x".into(), jti: "j".into(), issued_at: 1, created: 1.0 }).await.unwrap();
+    store.insert(&record("taken", "b@x", 1)).await.unwrap();
+    let mut duplicate = record("dup", "b@x", 1);
+    duplicate.digest = "digest-taken".into();
+    let attempts = [
+        (record("g1", "a@x", 10), Some("j")),
+        (record("g2", "a@x", 20), Some("an-older-token")),
+        (record("taken", "a@x", 30), Some("j")),
+        (duplicate, None),
+        (record("g3", "b@x", 40), None),
+    ];
+    let writer = store.conn.lock().unwrap();
+    let tasks: Vec<_> = attempts
+        .into_iter()
+        .map(|(r, jti)| {
+            let store = store.clone();
+            tokio::spawn(async move { store.insert_for(&r, jti).await })
+        })
+        .collect();
+    // (A blocking wait: the tasks run on the runtime's workers, not on this thread.)
+    while store.inserts.waiting() < tasks.len() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    drop(writer);
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap());
+    }
+    assert!(outcomes[0].is_ok(), "{outcomes:?}");
+    assert!(matches!(outcomes[1], Err(StoreError::OwnerGone)), "{outcomes:?}");
+    assert!(matches!(outcomes[2], Err(StoreError::NameTaken)), "{outcomes:?}");
+    assert!(matches!(&outcomes[3], Err(StoreError::Duplicate(n)) if n == "taken"), "{outcomes:?}");
+    assert!(outcomes[4].is_ok(), "{outcomes:?}");
+    assert_eq!(store.inserts.groups(), 1, "one transaction for the five");
+    assert_eq!(usage(&store, "a@x").await, (1, 10));
+    assert_eq!(usage(&store, "b@x").await, (2, 41));
+    assert_eq!(store.get("taken").await.unwrap().unwrap().owner, "b@x");
+
+    // Alone, an insert commits at once, in a group of its own.
+    store.insert_for(&record("g4", "a@x", 1), Some("j")).await.unwrap();
+    assert_eq!(store.inserts.groups(), 2);
 }
