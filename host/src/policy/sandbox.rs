@@ -87,6 +87,7 @@ impl Sandbox {
         let name: Arc<str> = Arc::from(format!("candidate-{}", &sha256[..12]));
         let mut session = Session::start(self, &pre, name)?;
         let info = session.exports.info(&mut session.store).map_err(PolicyError::from_call)?;
+        pre.checked(&session.exports);
         let settings: Vec<(String, String)> = self.settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         session.rearm();
         session

@@ -22,8 +22,6 @@ use super::{
 pub struct Session {
     pub(super) store: Store<State>,
     pub(super) exports: Exports,
-    /// The variant maker, when the component exports one (contract 2.1).
-    pub(super) variants: Option<super::variants::Maker>,
     /// Codes of the rejections this session's calls returned (counted per policy).
     pub(super) rejections: Vec<String>,
     /// Epoch ticks each call may run: the deadline is per call, not per session.
@@ -140,7 +138,7 @@ impl Session {
         let ticks = (rt.limits.deadline.as_millis() as u64).div_ceil(TICK_MS).max(1);
         store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
-        let (exports, variants) = pre.instantiate(&mut store).map_err(|e| {
+        let exports = pre.instantiate(&mut store).map_err(|e| {
             let msg = format!("{e:#}");
             if msg.contains("pooling") || msg.contains("maximum concurrent") {
                 PolicyError::Unavailable(msg)
@@ -148,7 +146,7 @@ impl Session {
                 PolicyError::from_call(e)
             }
         })?;
-        Ok(Session { store, exports, variants, rejections: Vec::new(), ticks, stderr })
+        Ok(Session { store, exports, rejections: Vec::new(), ticks, stderr })
     }
 
     /// Writes what the guest printed to stderr to the log (capped).

@@ -4,10 +4,10 @@
 
 use std::fs::File;
 
-use wasmtime::component::{Instance, InstancePre, Resource};
+use wasmtime::component::{Instance, InstancePre};
 use wasmtime::Store;
 
-use super::bindings::{BodyFile, State};
+use super::bindings::State;
 use super::{LoadedPolicy, PolicyError, Rejection, Session, Upload};
 
 wasmtime::component::bindgen!({
@@ -26,6 +26,7 @@ pub use wit::{MadeVariant, VariantFormat, VariantRequest};
 pub type Maker = wit::Guest;
 
 /// Where the export is in a component that has it.
+#[derive(Clone)]
 pub struct Indices(wit::GuestIndices);
 
 impl Indices {
@@ -49,18 +50,17 @@ impl Session {
         file: &File,
         request: VariantRequest,
     ) -> Result<Option<Result<MadeVariant, Rejection>>, PolicyError> {
-        if self.variants.is_none() {
+        if !self.exports.makes_variants(&mut self.store).map_err(PolicyError::from_call)? {
             return Ok(None);
         }
         let body = self.body(file, upload.size)?;
         self.rearm();
-        let Some(maker) = &self.variants else { return Ok(None) };
-        let borrowed = Resource::<BodyFile>::new_borrow(body.rep());
-        let out = maker.call_make_variant(&mut self.store, upload, borrowed, request);
+        let out = self.exports.make_variant(&mut self.store, upload, &body, request);
         let _ = self.store.data_mut().table.delete(body);
         match out.map_err(PolicyError::from_call)? {
-            Ok(made) => Ok(Some(Ok(made))),
-            Err(r) => Ok(Some(Err(self.rejected(r)?))),
+            None => Ok(None),
+            Some(Ok(made)) => Ok(Some(Ok(made))),
+            Some(Err(r)) => Ok(Some(Err(self.rejected(r)?))),
         }
     }
 }
