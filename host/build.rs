@@ -56,6 +56,9 @@ fn build_wasm(root: &Path, target_dir: &Path, packages: &[&str]) {
     ] {
         cmd.env_remove(var);
     }
+    // WebAssembly SIMD (wasmtime runs it by default): the checksums of every upload's
+    // decompressed rows (Adler-32) and the image crate's filters use it.
+    cmd.env("CARGO_ENCODED_RUSTFLAGS", "-Ctarget-feature=+simd128");
     let status = cmd.status().expect("run cargo for the policy components");
     if !status.success() {
         panic!(
