@@ -299,12 +299,7 @@ async fn a_request_dropped_while_its_files_are_stored_leaves_nothing() {
     // Dropped while storing: the first file is in (the policy is still naming the second).
     assert_eq!(s.stored_files().len(), before.len() + 1, "not dropped while storing: {:?}", s.stored_files());
     // Once the policy is done, the request's task takes back what it stored.
-    for _ in 0..200 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if s.stored_files() == before && s.temp_files().is_empty() {
-            break;
-        }
-    }
+    until(spin * 4 + Duration::from_secs(20), || s.stored_files() == before && s.temp_files().is_empty()).await;
     assert_eq!(s.stored_files(), before);
     assert!(s.temp_files().is_empty(), "temp files left: {:?}", s.temp_files());
     let mut listed = names(&s).await;

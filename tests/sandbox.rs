@@ -176,6 +176,39 @@ async fn the_guest_sees_no_files_environment_or_clock() {
     assert_eq!(r.message, "files=false env=0 time=0");
 }
 
+/// Instances are fresh: what one wrote into its memory (a static buffer, and the first pages
+/// of linear memory, which the pooling allocator keeps mapped and resets in place between
+/// instances) is gone in the next one.
+#[tokio::test]
+async fn an_instance_never_sees_what_an_earlier_one_wrote() {
+    let rt = runtime(64, 2000, &[]).unwrap();
+    for _ in 0..6 {
+        assert_eq!(inspect_and_name(&rt, "memo.png").await.unwrap(), Ok("t-memo-0.png".into()));
+    }
+    // The probe does see marks: the second call of one session finds the first's.
+    let bytes = fixtures::png(4, 4, 1);
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(&bytes).unwrap();
+    let file = f.reopen().unwrap();
+    let upload = Upload {
+        filename: "memo.png".into(),
+        declared_type: String::new(),
+        size: bytes.len() as u64,
+        digest: "cd".repeat(32),
+        owner: "o".into(),
+        received_at: 1.5,
+    };
+    let names = rt
+        .run(move |s| {
+            let media = s.inspect(&upload, &file)?.expect("accepted");
+            let first = s.name(&upload, &media, "base64", 0)?.map_err(|r| r.code);
+            Ok((first, s.name(&upload, &media, "base64", 0)?.map_err(|r| r.code)))
+        })
+        .await
+        .unwrap();
+    assert_eq!(names, (Ok("t-memo-0.png".to_string()), Ok(format!("t-memo-{}.png", 128 * 1024))));
+}
+
 /// Runs `first` then `second` in one session; returns how long each took and the second's error.
 async fn two_calls(rt: &Arc<PolicyRuntime>, first: &str, second: &str) -> (Duration, Duration, Option<PolicyError>) {
     let bytes = fixtures::png(4, 4, 2);

@@ -77,15 +77,15 @@ impl Pre {
         matches!(self, Pre::V2 { variants: Some(_), .. })
     }
 
-    /// Called once an instance of this component had its exports type-checked (`exports`
-    /// answered `info`): every instance of one component has the same types, so later
-    /// instances need not check `authorize` again.
-    pub fn checked(&self, exports: &Exports) {
+    /// Called with the first instance of this component (the one that answered `info`):
+    /// type-checks its `authorize` against the contract once. Every instance of one
+    /// component has the same types, so later instances call it without checking again.
+    pub fn checked(&self, exports: &Exports, store: &mut Store<State>) {
         if let (Pre::V2 { pre, authorize, .. }, Exports::V2(v2)) = (self, exports) {
-            if v2.api.get().is_some() {
-                if let Some(at) = authorize_index(pre.instance_pre().component()) {
-                    let _ = authorize.set(at);
-                }
+            let Some(at) = authorize_index(pre.instance_pre().component()) else { return };
+            let typed = v2.instance.get_typed_func::<AuthorizeParams<'_>, AuthorizeResult>(&mut *store, at);
+            if typed.is_ok() {
+                let _ = authorize.set(at);
             }
         }
     }
@@ -105,23 +105,20 @@ impl Pre {
     }
 }
 
+/// The interface, as the bindings look it up (the exact name, else the newest 2.x).
+const API: &str = "imgbed:policy/api@2.1.0";
+
 /// Where `authorize` is in a component exporting `imgbed:policy/api@2.x`.
 fn authorize_index(component: &Component) -> Option<ComponentExportIndex> {
-    let engine = component.engine();
-    let api = component
-        .component_type()
-        .exports(engine)
-        .map(|(name, _)| name.to_string())
-        .find(|n| n.starts_with("imgbed:policy/api@2."))?;
-    let (_, at) = component.get_export(None, &api)?;
-    component.get_export_index(Some(&at), "authorize")
+    let (_, api) = component.get_export(None, API)?;
+    component.get_export_index(Some(&api), "authorize")
 }
 
 /// The exports of one 2.x instance, looked up when first needed: a session that only
 /// authorizes pays for one export, not for type-checking all of them.
 pub struct V2 {
     instance: Instance,
-    /// `authorize`, known to have the contract's type (see [`Pre::checked`]).
+    /// `authorize`, checked to have the contract's type (see [`Pre::checked`]).
     authorize: Option<ComponentExportIndex>,
     api: OnceCell<bindings::Policy>,
     variants: Option<variants::Indices>,
@@ -167,6 +164,7 @@ impl V2 {
 }
 
 type AuthorizeParams<'a> = (&'a bindings::RequestedAction, &'a bindings::Principal, &'a bindings::Facts);
+type AuthorizeResult = (Result<(), bindings::Rejection>,);
 
 /// The exports of one instance.
 pub enum Exports {

@@ -30,6 +30,9 @@ pub struct Sandbox {
     pub(super) stats: std::sync::Mutex<BTreeMap<String, NamedStats>>,
 }
 
+/// Bytes of each instance's linear memory kept mapped between instances.
+const KEEP_RESIDENT: usize = 1024 * 1024;
+
 pub(super) fn engine(limits: &Limits) -> Result<Engine, PolicyError> {
     let slots = (limits.workers + limits.heavy_workers + 4) as u32;
     let mut pool = PoolingAllocationConfig::default();
@@ -41,7 +44,13 @@ pub(super) fn engine(limits: &Limits) -> Result<Engine, PolicyError> {
         .max_tables_per_component(8)
         .total_tables(slots * 8)
         .total_stacks(slots)
-        .max_memory_size(limits.memory_bytes);
+        .max_memory_size(limits.memory_bytes)
+        // A slot's first pages stay mapped and are reset in place (only the pages the
+        // instance touched, found with PAGEMAP_SCAN where the kernel has it): the next
+        // instance takes no page faults and no TLB shoot-down for them.
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(64 * 1024)
+        .pagemap_scan(wasmtime::Enabled::Auto);
     let mut config = Config::new();
     config
         .wasm_component_model(true)
@@ -87,7 +96,12 @@ impl Sandbox {
         let name: Arc<str> = Arc::from(format!("candidate-{}", &sha256[..12]));
         let mut session = Session::start(self, &pre, name)?;
         let info = session.exports.info(&mut session.store).map_err(PolicyError::from_call)?;
-        pre.checked(&session.exports);
+        pre.checked(&session.exports, &mut session.store);
+        // The variant maker (2.1), if the component exports one, must have the contract's shape.
+        session
+            .exports
+            .makes_variants(&mut session.store)
+            .map_err(|e| refused("the variants export does not match", &format!("{e:#}")))?;
         let settings: Vec<(String, String)> = self.settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         session.rearm();
         session

@@ -30,8 +30,8 @@ pub type Maker = wit::Guest;
 pub struct Indices(wit::GuestIndices);
 
 impl Indices {
-    /// None when the component does not export `imgbed:policy/variants@2.x` (with the
-    /// shape this host knows).
+    /// None when the component does not export `imgbed:policy/variants@2.x` by the names
+    /// this host knows (its types are checked when a first instance is loaded).
     pub fn find(pre: &InstancePre<State>) -> Option<Self> {
         wit::GuestIndices::new(pre).ok().map(Indices)
     }

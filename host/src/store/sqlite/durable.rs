@@ -29,7 +29,7 @@ pub(super) fn write_tx(c: &Connection) -> Result<Transaction<'_>, StoreError> {
 
 /// Inside a write transaction: inserts `r` only while its owner's account (with token
 /// id `jti`) exists, so a removal either sees the record or the upload sees no account.
-/// A failure leaves nothing of this insert and the transaction usable (one statement).
+/// A failure leaves nothing of this insert and the transaction usable (one writing statement).
 pub(super) fn check_and_insert(tx: &Connection, r: &ImageRecord, jti: Option<&str>) -> Result<(), StoreError> {
     if let Some(jti) = jti {
         let alive: bool = tx

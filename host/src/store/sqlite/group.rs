@@ -49,7 +49,9 @@ impl Queue {
         let (done, outcome) = oneshot::channel();
         lock(&self.waiting).push(Insert { record, jti, done });
         let (queue, conn) = (self.clone(), conn.clone());
-        tokio::task::spawn_blocking(move || {
+        // The turn runs on its own (its handle is not awaited): the outcome may come from
+        // an earlier turn, and a turn that panics drops the senders of its group.
+        drop(tokio::task::spawn_blocking(move || {
             let writer = lock(&conn);
             let group: Vec<Insert> = {
                 let mut waiting = lock(&queue.waiting);
@@ -60,10 +62,8 @@ impl Queue {
                 commit(&writer, group);
                 queue.groups.fetch_add(1, Ordering::Relaxed);
             }
-        })
-        .await
-        .map_err(backend)?;
-        // Ours was committed by this turn or an earlier one — or is in a later turn's group.
+        }));
+        // Ours is committed by this turn, an earlier or a later one.
         outcome.await.map_err(|_| backend("the group commit was cut short"))?
     }
 

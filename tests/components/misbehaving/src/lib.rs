@@ -22,6 +22,7 @@
 //! | `status`| a rejection with status 200 |
 //! | `clash` | `t-clash.png` at the first attempt; later attempts spin `test.slow_ms` first |
 //! | `peek`  | a rejection describing what it could see: files, environment, clock |
+//! | `memo`  | `t-memo-N.png`, N the bytes earlier code left in its memory (see `leftovers`) |
 //!
 //! | file name starts with | `judge` with `strip` answers `stripped` with |
 //! |---|---|
@@ -60,6 +61,32 @@ fn spin(ms: u64) {
     for i in 0..ms * 200_000 {
         x = std::hint::black_box(x ^ i);
     }
+}
+
+/// Counts the non-zero bytes in two probes of linear memory, then marks both (0xAB): a
+/// static buffer (after the stack), and the lowest 64 KiB of the stack (the first pages of
+/// linear memory, which calls never reach). A fresh instance finds nothing; a second call
+/// in the same instance finds the marks.
+fn leftovers() -> usize {
+    const N: usize = 64 * 1024;
+    static mut SCRATCH: [u8; N] = [0; N];
+    let mut seen = 0;
+    // SAFETY: a test component probing its own linear memory; both ranges are in bounds and
+    // used by nothing else (the stack grows down from 1 MiB towards address 0).
+    unsafe {
+        let scratch = core::ptr::addr_of_mut!(SCRATCH).cast::<u8>();
+        let low = 1024usize as *mut u8;
+        for base in [scratch, low] {
+            for i in 0..N {
+                let p = base.add(i);
+                if p.read_volatile() != 0 {
+                    seen += 1;
+                }
+                p.write_volatile(0xAB);
+            }
+        }
+    }
+    seen
 }
 
 fn reject(status: u16, code: &str, message: &str) -> Rejection {
@@ -162,6 +189,7 @@ impl Guest for TestPolicy {
                     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
                 return Err(reject(400, "peek", &format!("files={files} env={env} time={time}")));
             }
+            _ if f.starts_with("memo") => format!("t-memo-{}.png", leftovers()),
             _ if f.starts_with("clash") && attempt == 0 => "t-clash.png".into(),
             _ if f.starts_with("clash") => {
                 spin(host::setting("test.slow_ms").and_then(|v| v.parse().ok()).unwrap_or(100));
