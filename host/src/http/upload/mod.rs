@@ -152,7 +152,7 @@ pub async fn upload(
             return Err(ApiError::too_many_files(server.max_files_per_request));
         }
         let t = std::time::Instant::now();
-        received.push(receive::receive(&state, field, &who.id, request_cap).await?);
+        received.push(receive::receive(&state, field, &who.id, request_cap, content_length).await?);
         phases.add(0, t.elapsed());
     }
     if received.is_empty() {

@@ -1,6 +1,7 @@
 //! Receiving one part of an upload into a temp file, hashed and size-checked as it
 //! streams. A small part is gathered in memory and written (and synced) in one go on a
-//! blocking thread, instead of one hand-off per network chunk; memory for that is
+//! blocking thread, instead of one hand-off per network chunk (no more memory than the
+//! request body says it has); memory for that is
 //! bounded over all requests ([`BUDGET`]), and a part that outgrows [`SMALL`] (or finds
 //! the budget spent) streams to its file as it arrives.
 
@@ -84,12 +85,15 @@ async fn write_new(
     Ok(made?)
 }
 
-/// Streams one part to a temp file, hashing it and enforcing the size limit.
+/// Streams one part to a temp file, hashing it and enforcing the size limit. A part is no
+/// larger than its request's body (`body_len`, when the client said it): what is gathered
+/// in memory is bounded by that too.
 pub(super) async fn receive(
     state: &AppState,
     mut field: Field<'_>,
     owner: &str,
     request_cap: u64,
+    body_len: Option<u64>,
 ) -> ApiResult<Received> {
     let filename = client_name(field.file_name().unwrap_or(""));
     let declared_type = field.content_type().unwrap_or("").to_string();
@@ -98,8 +102,9 @@ pub(super) async fn receive(
     let mut limit = state.settings.max_file_size();
     let mut head: Vec<u8> = Vec::with_capacity(HEAD_LEN);
     let temp = state.temp.temp();
-    let mut sink = match Share::take(SMALL) {
-        Some(share) => Sink::Memory(temp, Vec::with_capacity(SMALL), share),
+    let gather = body_len.map_or(SMALL, |n| usize::try_from(n).unwrap_or(SMALL).min(SMALL));
+    let mut sink = match Share::take(gather) {
+        Some(share) => Sink::Memory(temp, Vec::with_capacity(gather), share),
         None => Sink::file(temp, Vec::new(), None).await?,
     };
     let mut hasher = Sha256::new();
@@ -120,7 +125,7 @@ pub(super) async fn receive(
         }
         hasher.update(&chunk);
         sink = match sink {
-            Sink::Memory(temp, mut buf, share) if buf.len() + chunk.len() <= SMALL => {
+            Sink::Memory(temp, mut buf, share) if buf.len() + chunk.len() <= gather => {
                 buf.extend_from_slice(&chunk);
                 Sink::Memory(temp, buf, share)
             }
