@@ -88,6 +88,9 @@ pub fn descriptor_room(wanted: usize) -> usize {
     wanted.min(room)
 }
 
+/// Largest read buffer of a connection.
+const READ_BUFFER: usize = 64 * 1024;
+
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting and waits
 /// for the open connections to finish their requests (the caller bounds that wait).
 pub async fn serve(
@@ -103,7 +106,10 @@ pub async fn serve(
     let global = Arc::new(Semaphore::new(limits.max.max(1)));
     let per_ip = Arc::new(PerIp::default());
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+    // A connection's read buffer stops growing at 64 KiB (hyper's default is ~400 KB): an
+    // upload streams through it either way, and 32 uploading clients then hold 2 MiB of
+    // buffers, not 13. Request heads must fit in it too (they are far smaller).
+    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).max_buf_size(READ_BUFFER);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
