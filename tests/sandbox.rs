@@ -28,19 +28,25 @@ fn runtime(memory_mb: usize, deadline_ms: u64, settings: &[(&str, &str)]) -> Res
     PolicyRuntime::new(&test_policy(), limits, settings, imgbed::policy::no_storage()).map(Arc::new)
 }
 
-async fn inspect_and_name(rt: &Arc<PolicyRuntime>, filename: &str) -> Result<Result<String, String>, PolicyError> {
-    let bytes = fixtures::png(4, 4, 1);
+/// `bytes` in a temp file, as an upload named `filename` with the digest `digest` × 32:
+/// (the temp file, kept while used; a handle to it; the upload).
+fn staged(filename: &str, bytes: &[u8], digest: &str) -> (tempfile::NamedTempFile, std::fs::File, Upload) {
     let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(&bytes).unwrap();
+    f.write_all(bytes).unwrap();
     let file = f.reopen().unwrap();
     let upload = Upload {
         filename: filename.into(),
         declared_type: String::new(),
         size: bytes.len() as u64,
-        digest: "cd".repeat(32),
+        digest: digest.repeat(32),
         owner: "o".into(),
         received_at: 1.5,
     };
+    (f, file, upload)
+}
+
+async fn inspect_and_name(rt: &Arc<PolicyRuntime>, filename: &str) -> Result<Result<String, String>, PolicyError> {
+    let (_f, file, upload) = staged(filename, &fixtures::png(4, 4, 1), "cd");
     rt.run(move |s| match s.inspect(&upload, &file)? {
         Ok(media) => Ok(s.name(&upload, &media, "base64", 0)?.map_err(|r| r.code)),
         Err(r) => Ok(Err(r.code)),
@@ -153,18 +159,7 @@ async fn swap_and_rollback_in_the_runtime() {
 #[tokio::test]
 async fn the_guest_sees_no_files_environment_or_clock() {
     let rt = runtime(64, 2000, &[]).unwrap();
-    let bytes = fixtures::png(2, 2, 3);
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(&bytes).unwrap();
-    let file = f.reopen().unwrap();
-    let upload = Upload {
-        filename: "peek.png".into(),
-        declared_type: String::new(),
-        size: bytes.len() as u64,
-        digest: "ab".repeat(32),
-        owner: "o".into(),
-        received_at: 1.0,
-    };
+    let (_f, file, upload) = staged("peek.png", &fixtures::png(2, 2, 3), "ab");
     let out = rt
         .run(move |s| {
             let media = s.inspect(&upload, &file)?.expect("accepted");
@@ -186,18 +181,7 @@ async fn an_instance_never_sees_what_an_earlier_one_wrote() {
         assert_eq!(inspect_and_name(&rt, "memo.png").await.unwrap(), Ok("t-memo-0.png".into()));
     }
     // The probe does see marks: the second call of one session finds the first's.
-    let bytes = fixtures::png(4, 4, 1);
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(&bytes).unwrap();
-    let file = f.reopen().unwrap();
-    let upload = Upload {
-        filename: "memo.png".into(),
-        declared_type: String::new(),
-        size: bytes.len() as u64,
-        digest: "cd".repeat(32),
-        owner: "o".into(),
-        received_at: 1.5,
-    };
+    let (_f, file, upload) = staged("memo.png", &fixtures::png(4, 4, 1), "cd");
     let names = rt
         .run(move |s| {
             let media = s.inspect(&upload, &file)?.expect("accepted");
@@ -211,19 +195,8 @@ async fn an_instance_never_sees_what_an_earlier_one_wrote() {
 
 /// Runs `first` then `second` in one session; returns how long each took and the second's error.
 async fn two_calls(rt: &Arc<PolicyRuntime>, first: &str, second: &str) -> (Duration, Duration, Option<PolicyError>) {
-    let bytes = fixtures::png(4, 4, 2);
-    let mut f = tempfile::NamedTempFile::new().unwrap();
-    f.write_all(&bytes).unwrap();
-    let file = f.reopen().unwrap();
-    let upload = |name: &str| Upload {
-        filename: name.into(),
-        declared_type: String::new(),
-        size: bytes.len() as u64,
-        digest: "ab".repeat(32),
-        owner: "o".into(),
-        received_at: 1.5,
-    };
-    let (a, b) = (upload(first), upload(second));
+    let (_f, file, a) = staged(first, &fixtures::png(4, 4, 2), "ab");
+    let b = Upload { filename: second.into(), ..a.clone() };
     rt.run(move |s| {
         let t = Instant::now();
         s.inspect(&a, &file)?.expect("the first call finishes within its deadline");

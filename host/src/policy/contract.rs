@@ -154,10 +154,9 @@ impl V2 {
         let Some(func) = self.authorize.and_then(|at| self.instance.get_func(&mut *store, at)) else {
             return self.api(store)?.imgbed_policy_api().call_authorize(store, action, who, facts);
         };
-        // SAFETY: `authorize` is set only after an instance of the same component had this
-        // export type-checked against the contract by the bindings (`Pre::checked`).
-        let typed =
-            unsafe { TypedFunc::<AuthorizeParams<'_>, (Result<(), bindings::Rejection>,)>::new_unchecked(func) };
+        // SAFETY: `authorize` is set only after this export of an instance of the same
+        // component was type-checked as exactly these types (`Pre::checked`).
+        let typed = unsafe { TypedFunc::<AuthorizeParams<'_>, AuthorizeResult>::new_unchecked(func) };
         let (out,) = typed.call(&mut *store, (action, who, facts))?;
         Ok(out)
     }
