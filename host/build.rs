@@ -12,7 +12,7 @@ fn main() {
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
     // Relative to this package, so a target dir shared by two checkouts (CI's cache) watches
     // the checkout being built, not whichever one ran the script last.
-    for watched in ["../guest", "../wit", "../tests/components", "../Cargo.lock"] {
+    for watched in ["../guest", "../wit", "../tests/components", "../Cargo.lock", "../.cargo/config.toml"] {
         println!("cargo:rerun-if-changed={watched}");
     }
 
@@ -42,6 +42,7 @@ fn build_wasm(root: &Path, target_dir: &Path, packages: &[&str]) {
     cmd.current_dir(root)
         .args(["build", "--release", "--locked", "--target", "wasm32-wasip2", "--target-dir"])
         .arg(target_dir);
+    // The wasm flags (SIMD) come from the workspace's `.cargo/config.toml`.
     for p in packages {
         cmd.args(["-p", p]);
     }
@@ -56,9 +57,6 @@ fn build_wasm(root: &Path, target_dir: &Path, packages: &[&str]) {
     ] {
         cmd.env_remove(var);
     }
-    // WebAssembly SIMD (wasmtime runs it by default): the checksums of every upload's
-    // decompressed rows (Adler-32) and the image crate's filters use it.
-    cmd.env("CARGO_ENCODED_RUSTFLAGS", "-Ctarget-feature=+simd128");
     let status = cmd.status().expect("run cargo for the policy components");
     if !status.success() {
         panic!(

@@ -106,9 +106,10 @@ pub async fn serve(
     let global = Arc::new(Semaphore::new(limits.max.max(1)));
     let per_ip = Arc::new(PerIp::default());
     let mut builder = hyper::server::conn::http1::Builder::new();
-    // A connection's read buffer stops growing at 64 KiB (hyper's default is ~400 KB): an
-    // upload streams through it either way, and 32 uploading clients then hold 2 MiB of
-    // buffers, not 13. Request heads must fit in it too (they are far smaller).
+    // A connection's buffers stop growing at 64 KiB (hyper's default is ~400 KB): an upload
+    // streams through the read buffer either way, and 32 uploading clients then hold 2 MiB
+    // of buffers, not 13. A request head must fit in it (a larger one is answered 431); an
+    // answer is written in batches of up to 64 KiB (files leave as shared bytes, not copies).
     builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).max_buf_size(READ_BUFFER);
     tokio::pin!(shutdown);
     loop {

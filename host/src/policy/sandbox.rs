@@ -45,12 +45,18 @@ pub(super) fn engine(limits: &Limits) -> Result<Engine, PolicyError> {
         .total_tables(slots * 8)
         .total_stacks(slots)
         .max_memory_size(limits.memory_bytes)
-        // A slot's first pages stay mapped and are reset in place (only the pages the
-        // instance touched, found with PAGEMAP_SCAN where the kernel has it): the next
-        // instance takes no page faults and no TLB shoot-down for them.
-        .linear_memory_keep_resident(KEEP_RESIDENT)
-        .table_keep_resident(64 * 1024)
-        .pagemap_scan(wasmtime::Enabled::Auto);
+        // Idle slots that keep pages: no more than can be busy at once (a swapped-out
+        // policy's slots are reused, not added to).
+        .max_unused_warm_slots(slots);
+    // With PAGEMAP_SCAN (Linux 6.7+), up to a MiB of the pages an instance touched stay
+    // mapped and are reset in place: the next instance takes no page faults and no TLB
+    // shoot-down for them. Without it, keeping pages would zero a whole MiB per instance
+    // (more work than it saves), so memory is given back as before.
+    if PoolingAllocationConfig::is_pagemap_scan_available() {
+        pool.linear_memory_keep_resident(KEEP_RESIDENT)
+            .table_keep_resident(64 * 1024)
+            .pagemap_scan(wasmtime::Enabled::Yes);
+    }
     let mut config = Config::new();
     config
         .wasm_component_model(true)

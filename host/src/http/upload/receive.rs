@@ -1,9 +1,8 @@
 //! Receiving one part of an upload into a temp file, hashed and size-checked as it
 //! streams. A small part is gathered in memory and written (and synced) in one go on a
-//! blocking thread, instead of one hand-off per network chunk (no more memory than the
-//! request body says it has); memory for that is
-//! bounded over all requests ([`BUDGET`]), and a part that outgrows [`SMALL`] (or finds
-//! the budget spent) streams to its file as it arrives.
+//! blocking thread, instead of one hand-off per network chunk (in no more memory than the
+//! request's body length); memory for that is bounded over all requests ([`BUDGET`]), and a
+//! part that outgrows [`SMALL`] (or finds the budget spent) streams to its file as it arrives.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

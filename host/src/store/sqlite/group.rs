@@ -59,8 +59,9 @@ impl Queue {
                 waiting.drain(..n).collect()
             };
             if !group.is_empty() {
-                commit(&writer, group);
+                // Counted before the answers go out (a caller may look right after its own).
                 queue.groups.fetch_add(1, Ordering::Relaxed);
+                commit(&writer, group);
             }
         }));
         // Ours is committed by this turn, an earlier or a later one.

@@ -63,23 +63,28 @@ fn spin(ms: u64) {
     }
 }
 
-/// Counts the non-zero bytes in two probes of linear memory, then marks both (0xAB): a
-/// static buffer (after the stack), and the lowest 64 KiB of the stack (the first pages of
-/// linear memory, which calls never reach). A fresh instance finds nothing; a second call
+/// Counts the bytes that differ from their initial value in three probes of linear memory,
+/// then overwrites them all (0xAB): a zeroed static buffer and a static initialised to 0x5A
+/// (data, after the stack), and the lowest 64 KiB of the stack (the first pages of linear
+/// memory, which calls never reach). A fresh instance finds nothing changed; a second call
 /// in the same instance finds the marks.
 fn leftovers() -> usize {
     const N: usize = 64 * 1024;
     static mut SCRATCH: [u8; N] = [0; N];
+    static mut INITIAL: [u8; N] = [0x5A; N];
     let mut seen = 0;
-    // SAFETY: a test component probing its own linear memory; both ranges are in bounds and
-    // used by nothing else (the stack grows down from 1 MiB towards address 0).
+    // SAFETY: a test component probing its own linear memory; the ranges are in bounds and
+    // used by nothing else: the stack is [0, 1 MiB) growing down (rustc links wasm with
+    // `--stack-first`), checked by the statics lying above it.
     unsafe {
         let scratch = core::ptr::addr_of_mut!(SCRATCH).cast::<u8>();
+        let initial = core::ptr::addr_of_mut!(INITIAL).cast::<u8>();
+        assert!(scratch as usize >= 1 << 20 && initial as usize >= 1 << 20, "the stack is not first");
         let low = 1024usize as *mut u8;
-        for base in [scratch, low] {
+        for (base, fresh) in [(scratch, 0), (initial, 0x5A), (low, 0)] {
             for i in 0..N {
                 let p = base.add(i);
-                if p.read_volatile() != 0 {
+                if p.read_volatile() != fresh {
                     seen += 1;
                 }
                 p.write_volatile(0xAB);
