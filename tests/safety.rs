@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::poll::until;
 use common::{assert_error, fixtures, Server};
 use serde_json::{json, Value};
 
@@ -51,18 +52,6 @@ async fn spin_time(s: &Server, token: Option<&str>) -> Duration {
     let took = started.elapsed();
     assert!(took > Duration::from_millis(400), "the test policy's spin takes only {took:?} here: raise test.slow_ms");
     took
-}
-
-/// Polls `done` every 10 ms for at most `limit`: whether it became true.
-async fn until(limit: Duration, done: impl Fn() -> bool) -> bool {
-    let started = std::time::Instant::now();
-    while started.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    done()
 }
 
 fn fsck(dir: &Path, args: &[&str]) -> Value {
@@ -253,7 +242,7 @@ async fn an_account_removed_during_its_upload_keeps_nothing() {
     // The account goes while the policy is still inspecting the upload: once the upload is
     // in the temp area, the policy spins for about `spin` before anything is stored.
     let remove = async {
-        let received = until(spin * 4, || s.temp_files().iter().any(|f| !earlier.contains(f))).await;
+        let received = until(spin * 4, async || s.temp_files().iter().any(|f| !earlier.contains(f))).await;
         assert!(received, "the upload never reached the temp area");
         s.http
             .post(s.at("/api/remove_token"))
@@ -294,12 +283,12 @@ async fn a_request_dropped_while_its_files_are_stored_leaves_nothing() {
         answer = s.http.post(s.at("/api/image_upload")).multipart(form).send() => {
             panic!("answered before the first file was stored: {answer:?}")
         }
-        stored = until(spin * 4, || s.stored_files().len() > before.len()) => assert!(stored, "nothing stored"),
+        stored = until(spin * 4, async || s.stored_files().len() > before.len()) => assert!(stored, "nothing stored"),
     }
     // Dropped while storing: the first file is in (the policy is still naming the second).
     assert_eq!(s.stored_files().len(), before.len() + 1, "not dropped while storing: {:?}", s.stored_files());
     // Once the policy is done, the request's task takes back what it stored.
-    until(spin * 4 + Duration::from_secs(20), || s.stored_files() == before && s.temp_files().is_empty()).await;
+    until(spin * 4 + Duration::from_secs(20), async || s.stored_files() == before && s.temp_files().is_empty()).await;
     assert_eq!(s.stored_files(), before);
     assert!(s.temp_files().is_empty(), "temp files left: {:?}", s.temp_files());
     let mut listed = names(&s).await;
@@ -329,14 +318,7 @@ async fn a_client_that_disconnects_mid_upload_leaves_nothing() {
         assert_eq!(!s.temp_files().is_empty(), on_disk, "{size} bytes: {:?}", s.temp_files());
         drop(conn);
         // The server notices, removes the partial temp file, and keeps serving.
-        let mut clean = false;
-        for _ in 0..50 {
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            if s.temp_files().is_empty() {
-                clean = true;
-                break;
-            }
-        }
+        let clean = until(Duration::from_secs(5), async || s.temp_files().is_empty()).await;
         assert!(clean, "temp files left: {:?}", s.temp_files());
         assert!(s.stored_files().is_empty());
         assert_eq!(s.get("/api/image_list").await.1["total"], 0);

@@ -50,12 +50,8 @@ fn logs(dir: &Path) -> String {
 }
 
 /// Waits (bounded) until `what` holds.
-async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check().await {
-        assert!(Instant::now() < deadline, "never happened: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+async fn until(what: &str, check: impl AsyncFnMut() -> bool) {
+    assert!(common::poll::until(Duration::from_secs(20), check).await, "never happened: {what}");
 }
 
 /// Waits until the server has logged `needle` `n` times.

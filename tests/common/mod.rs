@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fixtures;
+pub mod poll;
 pub mod s3;
 pub mod signing;
 
