@@ -4,6 +4,9 @@
 
 mod common;
 
+use std::time::Duration;
+
+use common::poll::until;
 use common::{assert_error, fixtures, Server};
 use fixtures::find;
 use imgbed_policy::inspect::Limits;
@@ -160,9 +163,11 @@ async fn sizes_and_formats_outside_the_allow_lists_are_400_and_costly_ones_422()
         assert_error(&common::answer(res).await, 400, "variant_not_allowed");
     }
     assert_eq!(metric(&s, "imgbed_variant_misses_total").await, 0, "nothing was attempted");
-    // 300x200 = 60 000 pixels over a cost limit of 50 000: refused by the maker, not stuck.
+    // 300x200 = 60 000 pixels over a cost limit of 50 000: refused by the host before
+    // anything is made (no miss counted, no policy asked), not stuck.
     let res = s.http.get(s.at(&format!("/images/{name}?w=100"))).send().await.unwrap();
     assert_error(&common::answer(res).await, 422, "variant_too_costly");
+    assert_eq!(metric(&s, "imgbed_variant_misses_total").await, 0, "the host refused it itself");
     let small = upload(&s, "small.jpg", fixtures::jpeg(200, 100, 7)).await;
     assert_eq!(get(&s, &format!("/images/{small}?w=100"), None).await.0, 200);
     // With variants off, asking is a 400 too; other query keys still give the original.
@@ -181,33 +186,87 @@ async fn deleting_an_image_deletes_its_variants_and_snippets_offer_a_srcset() {
     let srcset = format["data"]["srcset"].as_str().unwrap().to_string();
     assert!(srcset.contains("?w=320&format=auto 320w") && srcset.ends_with(" 1000w"), "{srcset}");
     assert!(!srcset.contains("1280w"), "no width above the image's own: {srcset}");
+    let html = format["data"]["html_srcset"].as_str().unwrap();
+    assert!(html.starts_with("<img src=\"") && html.contains(&format!("srcset=\"{}\"", srcset.replace('&', "&amp;"))), "{html}");
     let (_, list) = s.get("/api/image_list").await;
     assert_eq!(list["data"][0]["srcset"], srcset.as_str());
     for w in [160, 320] {
         assert_eq!(get(&s, &format!("/images/{name}?w={w}&format=jpeg"), None).await.0, 200);
     }
     assert_eq!(metric(&s, "imgbed_variant_cache_files").await, 2);
-    if common::engine() != "mongo" {
-        assert_eq!(stored(&s), 2);
-    }
+    assert_eq!(stored(&s).await, 2);
     assert_eq!(s.post_json("/api/image_delete", &json!({"name": name})).await.0, 200);
     assert_eq!(metric(&s, "imgbed_variant_cache_files").await, 0);
-    if common::engine() != "mongo" {
-        assert_eq!(stored(&s), 0, "the variant files are gone");
-    }
+    assert_eq!(stored(&s).await, 0, "the variant files are gone");
     assert_eq!(get(&s, &format!("/images/{name}?w=160&format=jpeg"), None).await.0, 404);
 }
 
-/// Variant files in the local variant folder, or named in the bucket.
-fn stored(s: &Server) -> usize {
+/// Variant files in the local variant folder, named in the bucket, or in MongoDB's
+/// `variants` chunk store.
+async fn stored(s: &Server) -> usize {
     if let Some(names) = s.s3_names("variants") {
         return names.len();
+    }
+    if common::engine() == "mongo" {
+        let uri = s.config()["database"]["mongo"].as_str().unwrap().to_string();
+        let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
+        let files = client.database(uri.rsplit('/').next().unwrap()).collection::<mongodb::bson::Document>("variants_files");
+        return files.count_documents(mongodb::bson::doc! {}).await.unwrap() as usize;
     }
     std::fs::read_dir(s.path().join("variants"))
         .unwrap()
         .flatten()
         .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
         .count()
+}
+
+#[tokio::test]
+async fn removing_an_account_removes_its_variants() {
+    let mut extra = common::mail_config();
+    extra["auth"] = json!({"jwt": true});
+    let s = server(extra);
+    let (status, body) = s.post_json("/api/get_token", &json!({"mail": "vee@example.org"})).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["token"].as_str().unwrap().to_string();
+    let part = reqwest::multipart::Part::bytes(fixtures::jpeg(600, 400, 4)).file_name("p.jpg");
+    let form = reqwest::multipart::Form::new().part("file", part);
+    let res = s.http.post(s.at("/api/image_upload")).bearer_auth(&token).multipart(form).send().await.unwrap();
+    let (status, body) = common::answer(res).await;
+    assert_eq!(status, 200, "{body}");
+    let name = body["files"][0]["name"].as_str().unwrap().to_string();
+    for w in [160, 320] {
+        assert_eq!(get(&s, &format!("/images/{name}?w={w}&format=jpeg"), None).await.0, 200);
+    }
+    assert_eq!(stored(&s).await, 2);
+    let (status, body) = s.get(&format!("/api/remove_token?mail=vee@example.org&token={token}")).await;
+    assert_eq!(status, 200, "{body}");
+    let gone = until(Duration::from_secs(10), async || stored(&s).await == 0).await;
+    assert!(gone, "the account's variants are deleted with it: {} left", stored(&s).await);
+    assert_eq!(metric(&s, "imgbed_variant_cache_files").await, 0);
+    assert_eq!(get(&s, &format!("/images/{name}?w=160&format=jpeg"), None).await.0, 404);
+}
+
+#[tokio::test]
+async fn eager_variants_are_made_at_upload_and_new_ones_are_limited_per_client() {
+    let s = server(json!({"variants": {"eager": [{"width": 320, "format": "webp"}], "miss_rate": "2/60"}}));
+    let name = upload(&s, "photo.jpg", fixtures::jpeg(800, 600, 9)).await;
+    let made = until(Duration::from_secs(10), async || metric(&s, "imgbed_variants_made_total").await == 1).await;
+    assert!(made, "the eager variant is made after the upload without anyone asking");
+    assert_eq!(stored(&s).await, 1);
+    let hits = metric(&s, "imgbed_variant_hits_total").await;
+    let (status, ctype, _, _) = get(&s, &format!("/images/{name}?w=320&format=webp"), None).await;
+    assert_eq!((status, ctype.as_str()), (200, "image/webp"));
+    assert_eq!(metric(&s, "imgbed_variant_hits_total").await, hits + 1, "the first viewer does not wait");
+    // Two new variants a minute for this client (the eager one was the server's own).
+    for w in [160, 640] {
+        assert_eq!(get(&s, &format!("/images/{name}?w={w}&format=jpeg"), None).await.0, 200);
+    }
+    let res = s.http.get(s.at(&format!("/images/{name}?w=160&format=png"))).send().await.unwrap();
+    assert_error(&common::answer(res).await, 429, "rate_limited");
+    assert_eq!(metric(&s, "imgbed_variants_made_total").await, 3);
+    // Variants already made are never limited, nor are originals.
+    assert_eq!(get(&s, &format!("/images/{name}?w=160&format=jpeg"), None).await.0, 200);
+    assert_eq!(get(&s, &format!("/images/{name}"), None).await.0, 200);
 }
 
 const TEST_POLICY: &str = concat!(env!("IMGBED_POLICIES_DIR"), "/imgbed_test_policy.wasm");
@@ -254,4 +313,42 @@ fn replace_all(hay: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
         at += i + from.len();
     }
     out
+}
+
+/// `imgbed fsck` with `args` on the server folder `dir`: its output.
+fn fsck(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(common::binary())
+        .arg("--config")
+        .arg(dir.join("config.json"))
+        .args(["fsck", "--min-age-s", "0"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[tokio::test]
+async fn fsck_removes_variants_whose_image_has_no_record() {
+    if common::engine() != "sqlite" || common::s3::blob() == "s3" {
+        return; // Shared stores (MongoDB, S3) leave young blobs alone for 15 minutes.
+    }
+    let s = server(json!({}));
+    let name = upload(&s, "photo.jpg", fixtures::jpeg(600, 400, 5)).await;
+    assert_eq!(get(&s, &format!("/images/{name}?w=160&format=jpeg"), None).await.0, 200);
+    let dir = s.stop();
+    let variants = dir.path().join("variants");
+    let orphan = format!("{}.0123456789abcdef.160.jpg", "ab".repeat(16));
+    std::fs::write(variants.join(&orphan), b"left behind by a crash").unwrap();
+    let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(variants.join(&orphan)).unwrap().set_modified(an_hour_ago).unwrap();
+    let dry = fsck(dir.path(), &[]);
+    assert!(dry.contains(&format!("would remove the variant {orphan}")), "{dry}");
+    assert!(variants.join(&orphan).exists(), "a dry run changes nothing");
+    let repaired = fsck(dir.path(), &["--repair"]);
+    assert!(repaired.contains(&format!("removed the variant {orphan}")), "{repaired}");
+    assert!(!variants.join(&orphan).exists());
+    let s = Server::start_in(dir);
+    assert_eq!(stored(&s).await, 1, "the variant of a recorded image stays");
+    assert_eq!(get(&s, &format!("/images/{name}?w=160&format=jpeg"), None).await.0, 200);
 }

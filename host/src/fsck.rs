@@ -35,9 +35,11 @@ pub struct Report {
 
 /// Runs fsck on `storage`.
 pub async fn run(settings: &Settings, storage: &Storage, options: Options) -> anyhow::Result<Report> {
-    let stores = Stores::new(storage.store.as_ref(), storage.blobs.as_ref(), storage.thumbs.as_deref(), settings);
+    let stores = Stores::new(storage.store.as_ref(), storage.blobs.as_ref(), storage.thumbs.as_deref(), settings)
+        .with_variants(storage.variants.as_deref());
     let started = SystemTime::now().checked_sub(options.min_age);
     let found = stores.find(started).await?;
+    let orphan_variants = stores.orphan_variants(started).await?;
     let dry_run = !options.repair && !options.purge_quarantine;
     let mut actions = Vec::new();
     let verb = |act: &str, dry: &str| if dry_run { dry.to_string() } else { act.to_string() };
@@ -54,6 +56,9 @@ pub async fn run(settings: &Settings, storage: &Storage, options: Options) -> an
         for name in &found.missing_files {
             actions.push(format!("{} the record {name} (its file is missing)", verb("deleted", "would delete")));
         }
+        for key in &orphan_variants {
+            actions.push(format!("{} the variant {key} (its image has no record)", verb("removed", "would remove")));
+        }
     }
     if options.purge_quarantine || dry_run {
         for entry in &found.quarantined {
@@ -66,6 +71,11 @@ pub async fn run(settings: &Settings, storage: &Storage, options: Options) -> an
         stores.finish_deletes().await?;
         stores.restore(&found).await?;
         stores.quarantine(&found).await?;
+        if let Some(variants) = &storage.variants {
+            for key in &orphan_variants {
+                variants.remove(key).await?;
+            }
+        }
         for name in &found.missing_files {
             // Checked again: the file may have come back (a store mounted late).
             if storage.blobs.size(name).await?.is_some() {

@@ -109,24 +109,28 @@ impl<'a> Stores<'a> {
         self
     }
 
-    /// Removes the variants whose image has no record (deleted, or removed with its
-    /// account by another host) and anything else in the variant store that is not a
-    /// variant, once older than the store's grace period. Returns how many went.
-    pub async fn remove_orphan_variants(&self, started: Option<SystemTime>) -> anyhow::Result<usize> {
-        let Some(variants) = self.variants else { return Ok(0) };
+    /// The variants whose image has no record (deleted, or removed with its account by
+    /// another host) and anything else in the variant store that is not a variant, once
+    /// older than the store's grace period.
+    pub async fn orphan_variants(&self, started: Option<SystemTime>) -> anyhow::Result<Vec<String>> {
+        let Some(variants) = self.variants else { return Ok(Vec::new()) };
         let stems: HashSet<String> =
             self.store.all_names().await?.iter().map(|n| crate::variants::spec::stem(n)).collect();
         let listed = variants.list().await?;
         let oldest_new = min_age(variants, started);
-        let mut removed = 0;
-        for (key, age) in listed {
-            let wanted = crate::variants::spec::stem_of(&key).is_some_and(|s| stems.contains(s));
-            if !wanted && age >= oldest_new {
-                variants.remove(&key).await?;
-                removed += 1;
-            }
+        let wanted = |key: &str| crate::variants::spec::stem_of(key).is_some_and(|s| stems.contains(s));
+        Ok(listed.into_iter().filter(|(key, age)| !wanted(key) && *age >= oldest_new).map(|(key, _)| key).collect())
+    }
+
+    /// Removes the [`Stores::orphan_variants`] (derived files: removed, not quarantined).
+    /// Returns how many went.
+    pub async fn remove_orphan_variants(&self, started: Option<SystemTime>) -> anyhow::Result<usize> {
+        let Some(variants) = self.variants else { return Ok(0) };
+        let orphans = self.orphan_variants(started).await?;
+        for key in &orphans {
+            variants.remove(key).await?;
         }
-        Ok(removed)
+        Ok(orphans.len())
     }
 
     /// Looks at everything; a file counts as unrecorded only if it was stored before this

@@ -59,6 +59,29 @@ fn a_turned_jpeg_comes_out_upright_in_every_format() {
 }
 
 #[test]
+fn each_exif_orientation_turns_the_pixels() {
+    // Stored 64x32, red left and blue right: (orientation, shown size, colour first
+    // along the long side).
+    let cases = [
+        (1, (16, 8), RED),
+        (2, (16, 8), BLUE),
+        (3, (16, 8), BLUE),
+        (4, (16, 8), RED),
+        (5, (8, 16), RED),
+        (6, (8, 16), RED),
+        (7, (8, 16), BLUE),
+        (8, (8, 16), BLUE),
+    ];
+    for (orientation, (w, h), first) in cases {
+        let made = make(&halves_jpeg(64, 32, orientation)[..], &Limits::default(), &request(w, Format::Png)).unwrap();
+        assert_eq!((made.width, made.height), (w, h), "orientation {orientation}");
+        let img = decoded(&made);
+        let (x, y) = if w > h { (2, h / 2) } else { (w / 2, 2) };
+        assert!(close(&img.get_pixel(x, y).0[..3], first), "orientation {orientation}: {:?}", img.get_pixel(x, y));
+    }
+}
+
+#[test]
 fn never_enlarged_and_the_aspect_is_kept() {
     let jpeg = halves_jpeg(64, 32, 1);
     let made = make(&jpeg[..], &Limits::default(), &request(1920, Format::Webp)).unwrap();
@@ -119,26 +142,81 @@ fn transparency_goes_to_white_in_jpeg_and_stays_in_png_and_webp() {
     }
 }
 
+/// A made-up ICC profile whose header names `space` (bytes 16..20) as its colour space.
+fn profile(space: &[u8; 4]) -> Vec<u8> {
+    let mut p: Vec<u8> = (0..=255u8).cycle().take(600).collect();
+    p[12..16].copy_from_slice(b"mntr");
+    p[16..20].copy_from_slice(space);
+    p
+}
+
+/// A 16x16 PNG of flat `color` pixels carrying `icc`.
+fn png_with_profile(icc: &[u8], color: image::ExtendedColorType) -> Vec<u8> {
+    use image::ImageEncoder;
+    let mut png = Vec::new();
+    let mut enc = image::codecs::png::PngEncoder::new(&mut png);
+    enc.set_icc_profile(icc.to_vec()).unwrap();
+    let px = vec![200u8; 16 * 16 * usize::from(color.bits_per_pixel() / 8)];
+    enc.write_image(&px, 16, 16, color).unwrap();
+    png
+}
+
+/// The ICC profile and colour type of a made variant, as its decoder reads them.
+fn profile_of(made: &Made) -> (Option<Vec<u8>>, image::ColorType) {
+    use image::ImageDecoder;
+    let cursor = std::io::Cursor::new(&made.bytes);
+    match made.format {
+        Format::Jpeg => {
+            let mut d = image::codecs::jpeg::JpegDecoder::new(cursor).unwrap();
+            (d.icc_profile().unwrap(), d.color_type())
+        }
+        Format::Png => {
+            let mut d = image::codecs::png::PngDecoder::new(cursor).unwrap();
+            (d.icc_profile().unwrap(), d.color_type())
+        }
+        Format::Webp => {
+            let mut d = image::codecs::webp::WebPDecoder::new(cursor).unwrap();
+            (d.icc_profile().unwrap(), d.color_type())
+        }
+    }
+}
+
 #[test]
 fn the_icc_profile_is_carried_over() {
-    let profile: Vec<u8> = (0..=255u8).cycle().take(600).collect();
-    let mut png = Vec::new();
-    {
-        let mut enc = image::codecs::png::PngEncoder::new(&mut png);
-        enc.set_icc_profile(profile.clone()).unwrap();
-        let px = vec![200u8; 16 * 16 * 3];
-        enc.write_image(&px, 16, 16, image::ExtendedColorType::Rgb8).unwrap();
-    }
-    use image::{ImageDecoder, ImageEncoder};
+    let rgb = profile(b"RGB ");
+    let png = png_with_profile(&rgb, image::ExtendedColorType::Rgb8);
     for format in [Format::Jpeg, Format::Png, Format::Webp] {
         let made = make(&png[..], &Limits::default(), &request(8, format)).unwrap();
-        let cursor = std::io::Cursor::new(&made.bytes);
-        let icc = match format {
-            Format::Jpeg => image::codecs::jpeg::JpegDecoder::new(cursor).unwrap().icc_profile(),
-            Format::Png => image::codecs::png::PngDecoder::new(cursor).unwrap().icc_profile(),
-            Format::Webp => image::codecs::webp::WebPDecoder::new(cursor).unwrap().icc_profile(),
-        };
-        assert_eq!(icc.unwrap().as_deref(), Some(&profile[..]), "{format:?}");
+        assert_eq!(profile_of(&made), (Some(rgb.clone()), image::ColorType::Rgb8), "{format:?}");
+    }
+}
+
+#[test]
+fn a_grey_image_stays_grey_with_its_grey_profile() {
+    let gray = profile(b"GRAY");
+    let png = png_with_profile(&gray, image::ExtendedColorType::L8);
+    for format in [Format::Jpeg, Format::Png] {
+        let made = make(&png[..], &Limits::default(), &request(8, format)).unwrap();
+        let (icc, color) = profile_of(&made);
+        assert_eq!(icc.as_deref(), Some(&gray[..]), "{format:?}");
+        assert!(!color.has_color(), "{format:?}: {color:?}");
+        assert!(close(&decoded(&made).get_pixel(3, 3).0[..3], [200, 200, 200]), "{format:?}");
+    }
+    // WebP has no grey pixels: RGB, so the grey profile no longer fits and is dropped.
+    let made = make(&png[..], &Limits::default(), &request(8, Format::Webp)).unwrap();
+    assert_eq!(profile_of(&made), (None, image::ColorType::Rgb8));
+    assert!(close(&decoded(&made).get_pixel(3, 3).0[..3], [200, 200, 200]));
+}
+
+#[test]
+fn a_profile_for_other_pixels_than_those_written_is_dropped() {
+    // A grey profile on colour pixels, and a CMYK profile (the decoder hands out RGB).
+    for space in [b"GRAY", b"CMYK"] {
+        let png = png_with_profile(&profile(space), image::ExtendedColorType::Rgb8);
+        for format in [Format::Jpeg, Format::Png, Format::Webp] {
+            let made = make(&png[..], &Limits::default(), &request(8, format)).unwrap();
+            assert_eq!(profile_of(&made), (None, image::ColorType::Rgb8), "{format:?} {space:?}");
+        }
     }
 }
 

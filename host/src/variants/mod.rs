@@ -134,6 +134,13 @@ impl Variants {
         if let Some(key) = self.cached(record, spec).await? {
             return Ok(key);
         }
+        // The host's own bound, before any work: a policy that ignores `max_cost` must
+        // not hold a heavy slot until its deadline.
+        let cost = u64::from(record.width).saturating_mul(u64::from(record.height));
+        if cost > self.config.max_cost {
+            return Err(ApiError::of(Code::VariantTooCostly)
+                .with_detail(format!("{cost} pixels over variants.max_cost {}", self.config.max_cost)));
+        }
         let key = spec::key(&record.name, &record.digest, spec);
         self.counters.misses.fetch_add(1, Relaxed);
         let flight = {
