@@ -4,8 +4,8 @@
 use imgbed_policy::{authz, inspect, metadata, naming, refusal::Refusal, thumbnail, variant};
 
 use crate::{
-    host, Action, Body, Facts, Judgement, LogLevel, MadeVariant, Media, MediaKind, Principal, PrincipalKind, Proof,
-    Rejection, RequestedAction, Thumbnail, Upload, VariantFormat, VariantRequest, Verdict, Wanted,
+    fixtures, host, Action, Body, Facts, Judgement, LogLevel, MadeVariant, Media, MediaKind, Principal, PrincipalKind,
+    Proof, Rejection, RequestedAction, Thumbnail, Upload, VariantFormat, VariantRequest, Verdict, Wanted,
 };
 
 /// The decoding limits from the host's settings (`max_width`, `max_pixels`, `video`, ...).
@@ -71,18 +71,35 @@ pub fn fact_pairs(facts: &Facts) -> Vec<(String, String)> {
     pairs
 }
 
+/// The mail domains registration is limited to: the host's `mail_domains` setting
+/// (comma-separated, trimmed, lower-cased); empty when any domain may register.
+pub fn mail_domains() -> Vec<String> {
+    authz::domains(host::setting("mail_domains"))
+}
+
 /// The default access rules (`imgbed_policy::authz`): admins administer, users manage
 /// their own images (someone else's is "not found"), account actions are open to anyone
 /// with an acceptable mail address (`mail_domains` restricts registration); actions the
 /// contract does not name (`other`) are refused.
 pub fn authorize(action: &RequestedAction, principal: &Principal, facts: &Facts) -> Result<(), Rejection> {
+    authorize_with_domains(action, principal, facts, &mail_domains())
+}
+
+/// The default access rules of [`authorize`], with registration limited to `domains`
+/// (case-insensitive; empty: any domain) instead of the `mail_domains` setting. To add
+/// domains to the setting's rather than replace them, pass [`mail_domains`] extended.
+pub fn authorize_with_domains(
+    action: &RequestedAction,
+    principal: &Principal,
+    facts: &Facts,
+    domains: &[String],
+) -> Result<(), Rejection> {
     // An action this contract does not name: refused until a policy says otherwise.
     if let RequestedAction::Other(_) = action {
         return Err(Refusal::forbidden().into());
     }
-    let domains = authz::domains(host::setting("mail_domains"));
     let pairs = fact_pairs(facts);
-    authz::authorize(&action_name(action), kind_name(principal.kind), &principal.id, &authz::Facts(&pairs), &domains)
+    authz::authorize(&action_name(action), kind_name(principal.kind), &principal.id, &authz::Facts(&pairs), domains)
         .map_err(Into::into)
 }
 
@@ -162,10 +179,11 @@ pub fn configure(settings: &[(String, String)]) -> Result<(), String> {
     Ok(())
 }
 
-/// The default policy's self-test: the seed's documented naming example, a tiny PNG
-/// decodes, a truncated one does not.
+/// The default policy's self-test: the seed's documented naming example
+/// ([`fixtures::sample_upload`] as [`fixtures::tiny_png`]), a tiny PNG decodes, a
+/// truncated one does not.
 pub fn self_test() -> Result<(), String> {
-    let got = naming::name("base64", "Hello.PNG", 1795463366.4363468, 0, "", "png").map_err(|r| r.message)?;
+    let got = name(&fixtures::sample_upload(), &fixtures::tiny_png(), "base64", 0).map_err(|r| r.message)?;
     if got != "aGVsbG8ucG5nMTc5NTQ2MzM2Ni40MzYzNDY4.png" {
         return Err(format!("base64 rule gave {got}"));
     }

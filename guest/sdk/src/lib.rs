@@ -24,6 +24,7 @@
 //! See `guest/README.md` for the walk from an empty crate to a swapped-in policy.
 
 pub mod defaults;
+pub mod fixtures;
 
 /// The generated bindings of `imgbed:policy@2.1.0` (`wit/`): the `full-policy` world, the
 /// 2.0 exports and the variant maker.

@@ -47,7 +47,7 @@ fn token_of(state: &AppState, user: &User) -> String {
 }
 
 /// `POST /api/get_token` `{"mail"}` → `{"token": "<jwt>"}`.
-#[utoipa::path(post, path = "/api/get_token", request_body(content = super::schema::MailBody, content_type = "application/json"), responses((status = 200, description = "registered", body = super::schema::TokenAnswer), crate::http::schema::BadInput, crate::http::schema::NotAllowed, (status = 409, description = "conflict", body = super::schema::ErrorBody), crate::http::schema::TooLarge, crate::http::schema::RateLimited, crate::http::schema::Unavailable))]
+#[utoipa::path(post, path = "/api/get_token", request_body(content = super::schema::MailBody, content_type = "application/json"), responses((status = 200, description = "registered", body = super::schema::TokenAnswer), crate::http::schema::BadInput, crate::http::schema::NotAllowed, crate::http::schema::Conflict, crate::http::schema::TooLarge, crate::http::schema::RateLimited, crate::http::schema::Unavailable))]
 pub async fn get_token(State(state): State<Shared>, body: Result<Bytes, BytesRejection>) -> ApiResult<Json<Value>> {
     // The original answered bad input with an empty token; keep that field on every error.
     let with_token = |e: ApiError| e.with_field("token", json!(""));
@@ -134,7 +134,7 @@ fn ok_removed(images: usize) -> Json<Value> {
 /// `GET /api/remove_token?mail=&token=` removes the account (the original's API).
 /// `GET /api/remove_token?mail=&check=` is the mailed link: it only shows a
 /// confirmation page (mail scanners open links), whose form POSTs the removal.
-#[utoipa::path(get, path = "/api/remove_token", params(("mail" = Option<String>, Query), ("token" = Option<String>, Query), ("check" = Option<String>, Query)), responses((status = 200, description = "removed (with token), or a confirmation page (with check)", content((super::schema::Envelope = "application/json"), (String = "text/html"))), (status = 400, description = "missing values, or an invalid link (page)", content((super::schema::ErrorBody = "application/json"), (String = "text/html"))), crate::http::schema::NotAllowed, crate::http::schema::RateLimited, crate::http::schema::Unavailable))]
+#[utoipa::path(get, path = "/api/remove_token", params(("mail" = Option<String>, Query), ("token" = Option<String>, Query), ("check" = Option<String>, Query)), responses((status = 200, description = "removed (with token), or a confirmation page (with check)", content((super::schema::Envelope = "application/json"), (String = "text/html"))), crate::http::schema::BadInputOrPage, crate::http::schema::NotAllowed, crate::http::schema::RateLimited, crate::http::schema::Unavailable))]
 pub async fn remove_token_get(State(state): State<Shared>, uri: Uri) -> ApiResult<Response> {
     let q = query_map(&uri)?;
     let get = |k: &str| q.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
@@ -223,7 +223,7 @@ static THROTTLE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// The answer never says whether the address has an account: without mail configured
 /// every address gets the same 501; with it, every address gets 200 at once, and the
 /// look-up, the per-recipient limit and the sending happen afterwards.
-#[utoipa::path(post, path = "/api/mail_for_reset", request_body(content = super::schema::MailBody, content_type = "application/json"), responses((status = 200, description = "sent (or nothing to send)", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NotAllowed, crate::http::schema::TooLarge, crate::http::schema::RateLimited, (status = 501, description = "mail is not configured", body = super::schema::ErrorBody), crate::http::schema::Unavailable))]
+#[utoipa::path(post, path = "/api/mail_for_reset", request_body(content = super::schema::MailBody, content_type = "application/json"), responses((status = 200, description = "sent (or nothing to send)", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NotAllowed, crate::http::schema::TooLarge, crate::http::schema::RateLimited, crate::http::schema::NotImplemented, crate::http::schema::Unavailable))]
 pub async fn mail_for_reset(
     State(state): State<Shared>,
     body: Result<Bytes, BytesRejection>,

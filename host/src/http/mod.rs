@@ -116,7 +116,7 @@ async fn healthz() -> axum::Json<Value> {
 }
 
 /// `GET /readyz`: the database answers and the storage folder takes writes.
-#[utoipa::path(get, path = "/readyz", responses((status = 200, description = "ready", body = schema::Envelope), (status = 503, description = "not ready", body = schema::Envelope)))]
+#[utoipa::path(get, path = "/readyz", responses((status = 200, description = "ready", body = schema::Envelope), crate::http::schema::NotReady))]
 async fn ready(axum::extract::State(state): axum::extract::State<Shared>) -> axum::response::Response {
     use axum::response::IntoResponse;
     let database = state.store.ping().await.map_err(|e| e.to_string());

@@ -88,7 +88,9 @@ pub async fn show(State(state): State<Shared>, caller: Caller) -> ApiResult<Json
 
 /// `PUT /api/admin/policy` with the component bytes (and, when `policy.trusted_keys` is
 /// set, its signature in `X-Imgbed-Signature`): verify, check, self-test, swap.
-#[utoipa::path(put, path = "/api/admin/policy", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("X-Imgbed-Signature" = Option<String>, Header, description = "detached Ed25519 signature of the body (base64); required when policy.trusted_keys is set")), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, description = "swapped", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, (status = 403, description = "not allowed; or policy.trusted_keys is set and the signature is missing (policy_unsigned) or not by a trusted key (policy_bad_signature)", body = super::schema::ErrorBody), crate::http::schema::TooLarge, crate::http::schema::RefusedContent, crate::http::schema::RateLimited))]
+/// 403 also when `policy.trusted_keys` is set and the signature is missing
+/// (`policy_unsigned`) or not by a trusted key (`policy_bad_signature`).
+#[utoipa::path(put, path = "/api/admin/policy", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("X-Imgbed-Signature" = Option<String>, Header, description = "detached Ed25519 signature of the body (base64); required when policy.trusted_keys is set")), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, description = "swapped", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::TooLarge, crate::http::schema::RefusedContent, crate::http::schema::RateLimited))]
 pub async fn replace(
     State(state): State<Shared>,
     caller: Caller,
@@ -104,7 +106,7 @@ pub async fn replace(
 }
 
 /// `POST /api/admin/policy/rollback`: back to the previous policy.
-#[utoipa::path(post, path = "/api/admin/policy/rollback", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "rolled back", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, (status = 409, description = "conflict", body = super::schema::ErrorBody), crate::http::schema::RateLimited))]
+#[utoipa::path(post, path = "/api/admin/policy/rollback", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "rolled back", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::Conflict, crate::http::schema::RateLimited))]
 pub async fn rollback(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
     require_admin(&caller)?;
     state.policy.rollback().await.map_err(|e| ApiError::of(Code::NoPreviousPolicy).with_detail(e.to_string()))?;

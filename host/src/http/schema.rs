@@ -181,3 +181,52 @@ pub struct RefusedContent(#[allow(dead_code)] ErrorBody);
 #[derive(utoipa::IntoResponses)]
 #[response(status = 500, description = "policy failure")]
 pub struct PolicyFailure(#[allow(dead_code)] ErrorBody);
+
+/// 409: conflicts with the current state (the route's doc says which).
+#[derive(utoipa::IntoResponses)]
+#[response(status = 409, description = "conflict")]
+pub struct Conflict(#[allow(dead_code)] ErrorBody);
+
+/// 415: unsupported type.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 415, description = "unsupported type")]
+pub struct UnsupportedType(#[allow(dead_code)] ErrorBody);
+
+/// 416: range not satisfiable.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 416, description = "range not satisfiable")]
+pub struct RangeNotSatisfiable(#[allow(dead_code)] ErrorBody);
+
+/// 501: not available here (the route's doc says when).
+#[derive(utoipa::IntoResponses)]
+#[response(status = 501, description = "not configured or not supported")]
+pub struct NotImplemented(#[allow(dead_code)] ErrorBody);
+
+/// 507: storage full.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 507, description = "storage full")]
+pub struct StorageFull(#[allow(dead_code)] ErrorBody);
+
+/// 503: not ready (the readiness probe's envelope, not an `ErrorBody`).
+#[derive(utoipa::IntoResponses)]
+#[response(status = 503, description = "not ready")]
+pub struct NotReady(#[allow(dead_code)] Envelope);
+
+/// The content of [`BadInputOrPage`]: JSON for the API, a page for a link opened in a
+/// browser. (`IntoResponses` takes one body; a `ToResponse` enum gives a response two.)
+#[derive(utoipa::ToResponse)]
+#[response(description = "bad input, or an invalid link (a page)")]
+#[allow(dead_code)]
+pub enum ErrorOrPage {
+    Json(#[content("application/json")] ErrorBody),
+    Page(#[content("text/html")] String),
+}
+
+/// 400: bad input (JSON), or an invalid link (an HTML page).
+#[derive(utoipa::IntoResponses)]
+#[response(status = 400)]
+pub struct BadInputOrPage(
+    #[allow(dead_code)]
+    #[to_response]
+    ErrorOrPage,
+);

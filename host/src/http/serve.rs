@@ -82,7 +82,8 @@ fn etag_matches(header_value: &str, etag: &str) -> bool {
 }
 
 /// `GET /images/{name}`.
-#[utoipa::path(get, path = "/images/{name}", params(("name" = String, Path), ("w" = Option<u32>, Query, description = "a variant this many pixels wide at most (one of variants.widths; never enlarged)"), ("format" = Option<String>, Query, description = "a variant in this format: jpeg, png, webp (lossless) or auto (from Accept; the answer varies by it)")), responses((status = 200, description = "the file (or variant), with its real type", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 206, description = "a byte range", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 304, description = "not modified"), crate::http::schema::BadInput, crate::http::schema::NotFound, (status = 416, description = "range not satisfiable", body = super::schema::ErrorBody), crate::http::schema::RefusedContent, crate::http::schema::RateLimited, crate::http::schema::PolicyFailure, (status = 501, description = "the policy makes no variants", body = super::schema::ErrorBody), crate::http::schema::Unavailable))]
+/// A variant asked of a policy that makes none is 501 (`variants_unsupported`).
+#[utoipa::path(get, path = "/images/{name}", params(("name" = String, Path), ("w" = Option<u32>, Query, description = "a variant this many pixels wide at most (one of variants.widths; never enlarged)"), ("format" = Option<String>, Query, description = "a variant in this format: jpeg, png, webp (lossless) or auto (from Accept; the answer varies by it)")), responses((status = 200, description = "the file (or variant), with its real type", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 206, description = "a byte range", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))), (status = 304, description = "not modified"), crate::http::schema::BadInput, crate::http::schema::NotFound, crate::http::schema::RangeNotSatisfiable, crate::http::schema::RefusedContent, crate::http::schema::RateLimited, crate::http::schema::PolicyFailure, crate::http::schema::NotImplemented, crate::http::schema::Unavailable))]
 pub async fn image(
     State(state): State<Shared>,
     Path(name): Path<String>,
@@ -125,7 +126,7 @@ pub async fn image(
 }
 
 /// `GET /thumbs/{name}`: the PNG thumbnail of a stored image (`{image name}.png`).
-#[utoipa::path(get, path = "/thumbs/{name}", params(("name" = String, Path)), responses((status = 200, description = "the thumbnail", content((Vec<u8> = "image/png"))), (status = 206, description = "a byte range", content((Vec<u8> = "image/png"))), (status = 304, description = "not modified"), crate::http::schema::NotFound, (status = 416, description = "range not satisfiable", body = super::schema::ErrorBody), crate::http::schema::RateLimited))]
+#[utoipa::path(get, path = "/thumbs/{name}", params(("name" = String, Path)), responses((status = 200, description = "the thumbnail", content((Vec<u8> = "image/png"))), (status = 206, description = "a byte range", content((Vec<u8> = "image/png"))), (status = 304, description = "not modified"), crate::http::schema::NotFound, crate::http::schema::RangeNotSatisfiable, crate::http::schema::RateLimited))]
 pub async fn thumb(State(state): State<Shared>, Path(name): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
     let thumbs = state.thumbs.as_ref().ok_or_else(|| ApiError::of(Code::NotFound))?;
     if !crate::blob::is_safe_name(&name) {

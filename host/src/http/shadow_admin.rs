@@ -43,7 +43,9 @@ pub async fn show(State(state): State<Shared>, caller: Caller) -> ApiResult<Json
 /// `PUT /api/admin/policy/shadow` with the component bytes (and, with
 /// `policy.trusted_keys`, its signature in `X-Imgbed-Signature`): verify, check,
 /// self-test, and run it as the shadow (replacing any shadow). The active policy stays.
-#[utoipa::path(put, path = "/api/admin/policy/shadow", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("X-Imgbed-Signature" = Option<String>, Header, description = "detached Ed25519 signature of the body (base64); required when policy.trusted_keys is set")), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, description = "loaded as the shadow", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, (status = 403, description = "not allowed; or policy.trusted_keys is set and the signature is missing (policy_unsigned) or not by a trusted key (policy_bad_signature)", body = super::schema::ErrorBody), crate::http::schema::TooLarge, crate::http::schema::RefusedContent, crate::http::schema::RateLimited))]
+/// 403 also when `policy.trusted_keys` is set and the signature is missing
+/// (`policy_unsigned`) or not by a trusted key (`policy_bad_signature`).
+#[utoipa::path(put, path = "/api/admin/policy/shadow", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("X-Imgbed-Signature" = Option<String>, Header, description = "detached Ed25519 signature of the body (base64); required when policy.trusted_keys is set")), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, description = "loaded as the shadow", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::TooLarge, crate::http::schema::RefusedContent, crate::http::schema::RateLimited))]
 pub async fn load(
     State(state): State<Shared>,
     caller: Caller,
@@ -61,8 +63,9 @@ pub async fn load(
 }
 
 /// `POST /api/admin/policy/shadow/promote`: the shadow becomes the active policy (kept
-/// for restarts and published to the other hosts, like a swap).
-#[utoipa::path(post, path = "/api/admin/policy/shadow/promote", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "promoted", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, (status = 409, description = "no shadow policy (no_shadow_policy)", body = super::schema::ErrorBody), crate::http::schema::RateLimited))]
+/// for restarts and published to the other hosts, like a swap). 409 (`no_shadow_policy`)
+/// when there is no shadow.
+#[utoipa::path(post, path = "/api/admin/policy/shadow/promote", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "promoted", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::Conflict, crate::http::schema::RateLimited))]
 pub async fn promote(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
     require_admin(&caller)?;
     let _sharing = sharing(&state).await;
@@ -73,7 +76,8 @@ pub async fn promote(State(state): State<Shared>, caller: Caller) -> ApiResult<J
 }
 
 /// `DELETE /api/admin/policy/shadow`: drops the shadow policy.
-#[utoipa::path(delete, path = "/api/admin/policy/shadow", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "dropped; what it found is in the answer", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, (status = 409, description = "no shadow policy (no_shadow_policy)", body = super::schema::ErrorBody), crate::http::schema::RateLimited))]
+/// 409 (`no_shadow_policy`) when there is no shadow.
+#[utoipa::path(delete, path = "/api/admin/policy/shadow", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), responses((status = 200, description = "dropped; what it found is in the answer", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::Conflict, crate::http::schema::RateLimited))]
 pub async fn drop_shadow(State(state): State<Shared>, caller: Caller) -> ApiResult<Json<Value>> {
     require_admin(&caller)?;
     let _sharing = sharing(&state).await;

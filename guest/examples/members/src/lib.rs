@@ -46,9 +46,7 @@ impl Policy for Members {
 
     fn authorize(action: RequestedAction, principal: Principal, facts: Facts) -> Result<(), Rejection> {
         // The default rules, with registration limited to the members' domain.
-        let pairs = defaults::fact_pairs(&facts);
-        let (action, kind) = (defaults::action_name(&action), defaults::kind_name(principal.kind));
-        authz::authorize(&action, kind, &principal.id, &authz::Facts(&pairs), &[domain()]).map_err(defaults::rejection)
+        defaults::authorize_with_domains(&action, &principal, &facts, &[domain()])
     }
 
     fn admit(_who: Principal, file: Upload, usage: Usage) -> Result<(), Rejection> {

@@ -1,7 +1,7 @@
 //! An example policy: the default decoding and access rules, but only PNG and
 //! WebP, at most 2 MiB per file, and always the seed's `md5` names.
 
-use imgbed_policy_sdk::defaults;
+use imgbed_policy_sdk::{defaults, fixtures};
 use imgbed_policy_sdk::{
     export_policy, Body, Judgement, Media, Policy, PolicyInfo, Principal, Rejection, Upload, Usage, Wanted,
 };
@@ -21,7 +21,9 @@ impl Policy for Strict {
     }
 
     fn self_test() -> Result<(), String> {
-        let name = defaults::name(&sample(), &png(), "md5", 0).map_err(|r| r.message)?;
+        // The seed's documented naming example, under the rule this policy always uses.
+        let name =
+            defaults::name(&fixtures::sample_upload(), &fixtures::tiny_png(), "md5", 0).map_err(|r| r.message)?;
         if name != "5a173e2ca11125deab21cb4a50a2a543.png" {
             return Err(format!("md5 rule gave {name}"));
         }
@@ -47,32 +49,6 @@ impl Policy for Strict {
 
     fn name(file: Upload, media: Media, _rule: String, attempt: u32) -> Result<String, Rejection> {
         defaults::name(&file, &media, "md5", attempt)
-    }
-}
-
-/// The seed's documented naming example.
-fn sample() -> Upload {
-    Upload {
-        filename: "Hello.PNG".into(),
-        declared_type: String::new(),
-        size: 0,
-        digest: String::new(),
-        owner: String::new(),
-        received_at: 1795463366.4363468,
-    }
-}
-
-fn png() -> Media {
-    Media {
-        kind: imgbed_policy_sdk::MediaKind::Image,
-        format: "png".into(),
-        extension: "png".into(),
-        mime: "image/png".into(),
-        width: 1,
-        height: 1,
-        frames: 1,
-        duration_ms: None,
-        codec: None,
     }
 }
 

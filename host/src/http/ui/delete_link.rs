@@ -62,7 +62,9 @@ pub struct DeleteKeyBody {
 }
 
 /// `GET /delete/{name}?key=`: the confirmation page (deletes nothing).
-#[utoipa::path(get, path = "/delete/{name}", params(("name" = String, Path), ("key" = Option<String>, Query, description = "the image's deletion key")), responses((status = 200, description = "a confirmation page; nothing is deleted", content_type = "text/html", body = String), (status = 400, description = "no key", body = crate::http::schema::ErrorBody), (status = 403, description = "not this image's key", body = crate::http::schema::ErrorBody), (status = 404, description = "no such image", body = crate::http::schema::ErrorBody), crate::http::schema::RateLimited, crate::http::schema::DatabaseUnavailable))]
+/// 400 without a key, 403 (`invalid_delete_key`) when it is not this image's key,
+/// 404 when there is no such image.
+#[utoipa::path(get, path = "/delete/{name}", params(("name" = String, Path), ("key" = Option<String>, Query, description = "the image's deletion key")), responses((status = 200, description = "a confirmation page; nothing is deleted", content_type = "text/html", body = String), crate::http::schema::BadInput, crate::http::schema::NotAllowed, crate::http::schema::NotFound, crate::http::schema::RateLimited, crate::http::schema::DatabaseUnavailable))]
 pub async fn show(State(state): State<Shared>, Path(name): Path<String>, uri: Uri) -> ApiResult<Response> {
     let query = query_map(&uri)?;
     let key = query.get("key").map(String::as_str);
@@ -89,7 +91,9 @@ pub async fn show(State(state): State<Shared>, Path(name): Path<String>, uri: Ur
 }
 
 /// `POST /delete/{name}` with the key (the page's form, JSON `{"key"}` or `?key=`).
-#[utoipa::path(post, path = "/delete/{name}", params(("name" = String, Path), ("key" = Option<String>, Query, description = "the image's deletion key (or in the body)")), request_body(content = Option<DeleteKeyBody>, content_type = "application/json"), responses((status = 200, description = "deleted (a page for the form)", content((crate::http::schema::Envelope = "application/json"), (String = "text/html"))), (status = 400, description = "no key, bad input", body = crate::http::schema::ErrorBody), (status = 403, description = "not this image's key", body = crate::http::schema::ErrorBody), (status = 404, description = "no such image", body = crate::http::schema::ErrorBody), crate::http::schema::TooLarge, crate::http::schema::RateLimited, crate::http::schema::DatabaseUnavailable))]
+/// 400 without a key or with bad input, 403 (`invalid_delete_key`) when it is not this
+/// image's key, 404 when there is no such image.
+#[utoipa::path(post, path = "/delete/{name}", params(("name" = String, Path), ("key" = Option<String>, Query, description = "the image's deletion key (or in the body)")), request_body(content = Option<DeleteKeyBody>, content_type = "application/json"), responses((status = 200, description = "deleted (a page for the form)", content((crate::http::schema::Envelope = "application/json"), (String = "text/html"))), crate::http::schema::BadInput, crate::http::schema::NotAllowed, crate::http::schema::NotFound, crate::http::schema::TooLarge, crate::http::schema::RateLimited, crate::http::schema::DatabaseUnavailable))]
 pub async fn confirm(
     State(state): State<Shared>,
     Path(name): Path<String>,

@@ -116,7 +116,7 @@ async fn deletion_link(state: &AppState, record: &ImageRecord, key: Option<&str>
 }
 
 /// The handler.
-#[utoipa::path(post, path = "/api/image_upload", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), request_body(content = super::schema::UploadForm, content_type = "multipart/form-data"), responses((status = 200, description = "stored", body = super::schema::UploadAnswer), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::TooLarge, (status = 415, description = "unsupported type", body = super::schema::ErrorBody), crate::http::schema::RefusedContent, crate::http::schema::RateLimited, crate::http::schema::PolicyFailure, crate::http::schema::Unavailable, (status = 507, description = "storage full", body = super::schema::ErrorBody)))]
+#[utoipa::path(post, path = "/api/image_upload", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)")), request_body(content = super::schema::UploadForm, content_type = "multipart/form-data"), responses((status = 200, description = "stored", body = super::schema::UploadAnswer), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::TooLarge, crate::http::schema::UnsupportedType, crate::http::schema::RefusedContent, crate::http::schema::RateLimited, crate::http::schema::PolicyFailure, crate::http::schema::Unavailable, crate::http::schema::StorageFull))]
 pub async fn upload(
     State(state): State<Shared>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
