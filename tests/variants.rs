@@ -187,7 +187,10 @@ async fn deleting_an_image_deletes_its_variants_and_snippets_offer_a_srcset() {
     assert!(srcset.contains("?w=320&format=auto 320w") && srcset.ends_with(" 1000w"), "{srcset}");
     assert!(!srcset.contains("1280w"), "no width above the image's own: {srcset}");
     let html = format["data"]["html_srcset"].as_str().unwrap();
-    assert!(html.starts_with("<img src=\"") && html.contains(&format!("srcset=\"{}\"", srcset.replace('&', "&amp;"))), "{html}");
+    assert!(
+        html.starts_with("<img src=\"") && html.contains(&format!("srcset=\"{}\"", srcset.replace('&', "&amp;"))),
+        "{html}"
+    );
     let (_, list) = s.get("/api/image_list").await;
     assert_eq!(list["data"][0]["srcset"], srcset.as_str());
     for w in [160, 320] {
@@ -210,7 +213,8 @@ async fn stored(s: &Server) -> usize {
     if common::engine() == "mongo" {
         let uri = s.config()["database"]["mongo"].as_str().unwrap().to_string();
         let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
-        let files = client.database(uri.rsplit('/').next().unwrap()).collection::<mongodb::bson::Document>("variants_files");
+        let files =
+            client.database(uri.rsplit('/').next().unwrap()).collection::<mongodb::bson::Document>("variants_files");
         return files.count_documents(mongodb::bson::doc! {}).await.unwrap() as usize;
     }
     std::fs::read_dir(s.path().join("variants"))
