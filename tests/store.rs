@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use imgbed::store::{ImageRecord, ImageStore, MetaStore, MongoStore, SqliteStore, StoreError, User};
+use imgbed::store::{ImageFacts, ImageRecord, ImageStore, MetaStore, MongoStore, SqliteStore, StoreError, User};
 
 /// A fresh, empty store of the engine under test (and the folder a SQLite file lives in).
 async fn fresh() -> (Arc<dyn MetaStore>, tempfile::TempDir) {
@@ -20,9 +20,8 @@ async fn fresh() -> (Arc<dyn MetaStore>, tempfile::TempDir) {
 }
 
 fn record(name: &str, owner: &str, digest: &str, time: f64) -> ImageRecord {
-    ImageRecord {
+    let facts = ImageFacts {
         name: name.into(),
-        owner: owner.into(),
         size: 1000 + name.len() as u64,
         digest: digest.into(),
         kind: "image".into(),
@@ -35,10 +34,8 @@ fn record(name: &str, owner: &str, digest: &str, time: f64) -> ImageRecord {
         codec: None,
         original_name: format!("{name}.orig"),
         time,
-        delete_key: None,
-        blob_key: None,
-        thumb: None,
-    }
+    };
+    ImageRecord::new(facts, owner.into())
 }
 
 #[tokio::test]
@@ -89,7 +86,7 @@ async fn records_keys_pages_and_deletes() {
     assert_eq!(page.total, 5);
     let names: Vec<&str> = page.items.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["p2.png", "p1.png", "p3.png"]);
-    let rest: Vec<String> = s.list("alice", 3, 10).await.unwrap().items.into_iter().map(|r| r.name).collect();
+    let rest: Vec<String> = s.list("alice", 3, 10).await.unwrap().items.into_iter().map(|r| r.facts.name).collect();
     assert_eq!(rest, ["v.mp4", "a.png"]);
     assert!(s.list("alice", 50, 10).await.unwrap().items.is_empty());
 

@@ -73,8 +73,8 @@ catalogue! {
     /// A variant (`?w=`, `?format=`) outside the allow-lists, of a video, or with variants off.
     VariantNotAllowed = "variant_not_allowed", BAD_REQUEST, "不允许的图片变体";
     /// The active policy makes no variants (a component built for contract 2.0).
-    /// The source's pixels are over `variants.max_cost` (checked by the host before any
-    /// policy is asked, whatever the policy checks itself).
+    /// The source's pixels are over `variants.max_cost` (checked by the host before the
+    /// policy is asked to make anything, whatever the policy checks itself).
     VariantTooCostly = "variant_too_costly", UNPROCESSABLE_ENTITY, "生成变体的代价过高";
     VariantsUnsupported = "variants_unsupported", NOT_IMPLEMENTED, "当前策略不生成图片变体";
     // The policy

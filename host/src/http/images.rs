@@ -225,7 +225,7 @@ pub async fn delete(
     for name in &names {
         let record = state.store.get(name).await.map_err(ApiError::from)?;
         let record = record.ok_or_else(|| ApiError::of(Code::NotFound).with_file(name.clone()))?;
-        about.push(Facts { owner: Some(record.owner), image: Some(record.name), ..facts() });
+        about.push(Facts { owner: Some(record.owner), image: Some(record.facts.name), ..facts() });
     }
     let (jwt, asker) = (state.settings.config.auth.jwt, who.clone());
     let action = RequestedAction::Known(Action::ImageDelete);

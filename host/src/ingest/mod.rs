@@ -10,28 +10,25 @@ pub use judge::{judge, JudgeError, Judged, Naming, Options, Received};
 pub use shadow::{judge_shadowed, JUDGE_ACTION};
 
 use crate::policy::{media_kind_name, Media, Upload};
-use crate::store::ImageRecord;
+use crate::store::{ImageFacts, ImageRecord};
 
 /// The record of an upload the policy accepted as `media`, stored as `name`. `upload`
 /// describes the stored bytes (size and digest after any stripping).
 pub fn record(name: String, upload: &Upload, media: &Media) -> ImageRecord {
-    ImageRecord {
+    let facts = ImageFacts {
         name,
-        owner: upload.owner.clone(),
+        time: upload.received_at,
         size: upload.size,
-        digest: upload.digest.clone(),
         kind: media_kind_name(media.kind).into(),
         format: media.format.clone(),
         mime: media.mime.clone(),
         width: media.width,
         height: media.height,
         frames: media.frames,
+        digest: upload.digest.clone(),
+        original_name: upload.filename.clone(),
         duration_ms: media.duration_ms,
         codec: media.codec.clone(),
-        original_name: upload.filename.clone(),
-        time: upload.received_at,
-        delete_key: None,
-        blob_key: None,
-        thumb: None,
-    }
+    };
+    ImageRecord::new(facts, upload.owner.clone())
 }

@@ -1,10 +1,12 @@
 //! Metadata storage: the [`MetaStore`] trait and its engines.
 
 pub(crate) mod mongo;
+mod record;
 mod sqlite;
 mod timed;
 
 pub use mongo::MongoStore;
+pub use record::{ImageFacts, ImageRecord};
 pub use sqlite::SqliteStore;
 pub use timed::TimedStore;
 
@@ -22,58 +24,6 @@ pub fn redact_uri(uri: &str) -> String {
 }
 
 use serde::Serialize;
-
-/// One stored image or video. Holds names, never URLs or server paths:
-/// URLs are computed per answer from the configured base URL.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ImageRecord {
-    /// Stored name (unique, path-safe, checked by the host).
-    pub name: String,
-    /// Owner id (the principal that uploaded it).
-    pub owner: String,
-    /// Size in bytes of the stored file.
-    pub size: u64,
-    /// Lower-case hex SHA-256 of the stored bytes.
-    pub digest: String,
-    /// "image", "animation" or "video".
-    pub kind: String,
-    /// Format as the policy found it, e.g. "png".
-    pub format: String,
-    /// MIME type served.
-    pub mime: String,
-    pub width: u32,
-    pub height: u32,
-    pub frames: u32,
-    pub duration_ms: Option<u64>,
-    /// Video codec, e.g. "h264" (None for images).
-    pub codec: Option<String>,
-    /// The client's file name (untrusted; only ever shown back, never used as a path).
-    pub original_name: String,
-    /// Receive time, seconds since the epoch (the original's `time`).
-    pub time: f64,
-    /// SHA-256 (hex) of the image's deletion key (its deletion link); `None` for records
-    /// made before deletion links. Never shown.
-    #[serde(skip)]
-    pub delete_key: Option<String>,
-    /// Where the blob store put the file, for a store that keeps each file under a key of
-    /// its own (S3: the object's key below the store's prefix), so a read goes straight
-    /// to it; `None` for the other stores and for records made before keys. Never shown
-    /// (only as part of a public link).
-    #[serde(skip)]
-    pub blob_key: Option<String>,
-    /// Whether a thumbnail was stored with the file; `None` for records made before this
-    /// was recorded (the thumbnail store is asked). Lets a listing link thumbnails
-    /// without asking the store once per image.
-    #[serde(skip)]
-    pub thumb: Option<bool>,
-}
-
-impl ImageRecord {
-    /// The record's file as the blob store is asked for it.
-    pub fn blob(&self) -> crate::blob::Located<'_> {
-        crate::blob::Located { name: &self.name, key: self.blob_key.as_deref(), size: self.size }
-    }
-}
 
 /// An account. The token itself is not stored: its claims are, so the same
 /// JWT can be re-signed for the recovery mail and revoked by deleting the row.

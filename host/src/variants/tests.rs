@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::blob::LocalBlobs;
-use crate::store::{ImageStore, SqliteStore};
+use crate::store::{ImageFacts, ImageStore, SqliteStore};
 
 /// A maker that answers a PNG signature plus `size` bytes, slowly, counting its calls.
 struct Fake {
@@ -28,9 +28,8 @@ impl Maker for Fake {
 }
 
 fn record(name: &str) -> ImageRecord {
-    ImageRecord {
+    let facts = ImageFacts {
         name: name.into(),
-        owner: "o@x".into(),
         size: 1,
         digest: format!("{:0>64}", hex::encode(name)),
         kind: "image".into(),
@@ -43,10 +42,8 @@ fn record(name: &str) -> ImageRecord {
         codec: None,
         original_name: name.into(),
         time: 1.0,
-        delete_key: None,
-        blob_key: None,
-        thumb: None,
-    }
+    };
+    ImageRecord::new(facts, "o@x".into())
 }
 
 async fn setup(cache_mb: u64, size: usize, miss_rate: &str) -> (tempfile::TempDir, Arc<Variants>, Arc<Fake>) {

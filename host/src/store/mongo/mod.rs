@@ -62,59 +62,17 @@ fn optional_text(d: &Document, key: &str) -> Option<String> {
     d.get_str(key).ok().map(str::to_string)
 }
 
+/// The document of a record: its fields under their own names (serde), integers as
+/// 64-bit, absent options left out.
 fn record_doc(r: &ImageRecord) -> Document {
-    let mut d = doc! {
-        "name": &r.name,
-        "owner": &r.owner,
-        "size": r.size as i64,
-        "digest": &r.digest,
-        "kind": &r.kind,
-        "format": &r.format,
-        "mime": &r.mime,
-        "width": i64::from(r.width),
-        "height": i64::from(r.height),
-        "frames": i64::from(r.frames),
-        "original_name": &r.original_name,
-        "time": r.time,
-    };
-    if let Some(ms) = r.duration_ms {
-        d.insert("duration_ms", ms as i64);
-    }
-    if let Some(codec) = &r.codec {
-        d.insert("codec", codec);
-    }
-    if let Some(key) = &r.delete_key {
-        d.insert("delete_key", key);
-    }
-    if let Some(key) = &r.blob_key {
-        d.insert("blob_key", key);
-    }
-    if let Some(thumb) = r.thumb {
-        d.insert("thumb", thumb);
-    }
-    d
+    mongodb::bson::to_document(r).expect("a record is a document: sizes and counts fit in 64 bits")
 }
 
-fn record(d: &Document) -> ImageRecord {
-    ImageRecord {
-        name: text(d, "name"),
-        owner: text(d, "owner"),
-        size: number(d, "size"),
-        digest: text(d, "digest"),
-        kind: text(d, "kind"),
-        format: text(d, "format"),
-        mime: text(d, "mime"),
-        width: number(d, "width") as u32,
-        height: number(d, "height") as u32,
-        frames: number(d, "frames") as u32,
-        duration_ms: d.contains_key("duration_ms").then(|| number(d, "duration_ms")),
-        codec: optional_text(d, "codec"),
-        original_name: text(d, "original_name"),
-        time: float(d, "time"),
-        delete_key: optional_text(d, "delete_key"),
-        blob_key: optional_text(d, "blob_key"),
-        thumb: d.get_bool("thumb").ok(),
-    }
+/// The record in a document; a document that is not one is a backend error (never
+/// skipped: a record nobody can read is not a record that is gone).
+fn record(d: Document) -> Result<ImageRecord, StoreError> {
+    let name = d.get_str("name").unwrap_or_default().to_string();
+    mongodb::bson::from_document(d).map_err(|e| backend(format!("the image record {name:?} is unreadable: {e}")))
 }
 
 fn user(d: &Document) -> User {
@@ -171,7 +129,7 @@ impl MongoStore {
     }
 
     async fn first_image(&self, filter: Document) -> Result<Option<ImageRecord>, StoreError> {
-        Ok(self.images.find_one(filter).await.map_err(backend)?.map(|d| record(&d)))
+        self.images.find_one(filter).await.map_err(backend)?.map(record).transpose()
     }
 
     async fn names(&self, filter: Document) -> Result<Vec<String>, StoreError> {
@@ -256,7 +214,7 @@ impl ImageStore for MongoStore {
             Err(e) if is_duplicate(&e) => {
                 // Which key clashed? The digest pair wins: the caller answers with the existing record.
                 match self.find_by_digest(&r.owner, &r.digest).await? {
-                    Some(existing) => Err(StoreError::Duplicate(existing.name)),
+                    Some(existing) => Err(StoreError::Duplicate(existing.facts.name)),
                     None => Err(StoreError::NameTaken),
                 }
             }
@@ -285,7 +243,7 @@ impl ImageStore for MongoStore {
             .map_err(backend)?;
         let mut items = Vec::new();
         while cursor.advance().await.map_err(backend)? {
-            items.push(record(&cursor.deserialize_current().map_err(backend)?));
+            items.push(record(cursor.deserialize_current().map_err(backend)?)?);
         }
         Ok(Page { items, total })
     }

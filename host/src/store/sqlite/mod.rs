@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{ImageRecord, ImageStore, MetaStore, Page, StoreError};
+use super::{ImageFacts, ImageRecord, ImageStore, MetaStore, Page, StoreError};
 use schema::{migrate, SCHEMA};
 
 /// Metadata in a SQLite file.
@@ -38,9 +38,8 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 }
 
 fn record(row: &Row<'_>) -> rusqlite::Result<ImageRecord> {
-    Ok(ImageRecord {
+    let facts = ImageFacts {
         name: row.get(0)?,
-        owner: row.get(1)?,
         size: row.get::<_, i64>(2)? as u64,
         digest: row.get(3)?,
         kind: row.get(4)?,
@@ -53,10 +52,8 @@ fn record(row: &Row<'_>) -> rusqlite::Result<ImageRecord> {
         original_name: row.get(11)?,
         time: row.get(12)?,
         codec: row.get(13)?,
-        delete_key: row.get(14)?,
-        blob_key: row.get(15)?,
-        thumb: row.get(16)?,
-    })
+    };
+    Ok(ImageRecord { facts, owner: row.get(1)?, delete_key: row.get(14)?, blob_key: row.get(15)?, thumb: row.get(16)? })
 }
 
 impl SqliteStore {
@@ -137,7 +134,7 @@ fn insert_row(c: &Connection, r: &ImageRecord) -> Result<(), StoreError> {
         Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
             // Which key clashed? The digest pair wins: the caller answers with the existing record.
             match get_by_digest(c, &r.owner, &r.digest)? {
-                Some(existing) => Err(StoreError::Duplicate(existing.name)),
+                Some(existing) => Err(StoreError::Duplicate(existing.facts.name)),
                 None => Err(StoreError::NameTaken),
             }
         }

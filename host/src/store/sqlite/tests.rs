@@ -2,12 +2,11 @@
 //! the records when an older database gets them. Group commit of upload records.
 
 use super::SqliteStore;
-use crate::store::{AccountStore, ImageRecord, ImageStore, MetaStore, User};
+use crate::store::{AccountStore, ImageFacts, ImageRecord, ImageStore, MetaStore, User};
 
 fn record(name: &str, owner: &str, size: u64) -> ImageRecord {
-    ImageRecord {
+    let facts = ImageFacts {
         name: name.into(),
-        owner: owner.into(),
         size,
         digest: format!("digest-{name}"),
         kind: "image".into(),
@@ -20,10 +19,8 @@ fn record(name: &str, owner: &str, size: u64) -> ImageRecord {
         codec: None,
         original_name: name.into(),
         time: 1.0,
-        delete_key: None,
-        blob_key: None,
-        thumb: None,
-    }
+    };
+    ImageRecord::new(facts, owner.into())
 }
 
 async fn usage(store: &SqliteStore, owner: &str) -> (u64, u64) {
@@ -105,16 +102,17 @@ async fn a_deep_page_is_the_same_slice_of_the_listing() {
         let tx = rusqlite::Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate).unwrap();
         for i in 0..n {
             // Equal times in pairs: the order falls back to insertion (later first).
-            let r = ImageRecord { time: (i / 2) as f64, ..record(&format!("r{i:05}"), "deep", 1) };
+            let mut r = record(&format!("r{i:05}"), "deep", 1);
+            r.time = (i / 2) as f64;
             super::insert_row(&tx, &r).unwrap();
         }
         tx.commit().unwrap();
     }
-    let all: Vec<String> = store.list("deep", 0, n).await.unwrap().items.into_iter().map(|r| r.name).collect();
+    let all: Vec<String> = store.list("deep", 0, n).await.unwrap().items.into_iter().map(|r| r.facts.name).collect();
     assert_eq!(all.len() as u64, n);
     for offset in [super::DEEP_PAGE - 3, super::DEEP_PAGE, super::DEEP_PAGE + 7] {
         let page = store.list("deep", offset, 10).await.unwrap();
-        let names: Vec<String> = page.items.into_iter().map(|r| r.name).collect();
+        let names: Vec<String> = page.items.into_iter().map(|r| r.facts.name).collect();
         let end = (offset as usize + 10).min(all.len());
         assert_eq!(names, all[offset as usize..end], "offset {offset}");
         assert_eq!(page.total, n);
