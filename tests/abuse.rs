@@ -1,6 +1,7 @@
-//! Hostile clients: bodies read only after the token is checked, forwarded addresses
-//! believed only as a trusted proxy wrote them, private metrics, bounded labels, part
-//! headers and file names, and connections that cannot be held open for free.
+//! Hostile clients: bodies read only after the token is checked (and an upload only after
+//! the policy saw its declared length), forwarded addresses believed only as a trusted
+//! proxy wrote them, private metrics, bounded labels, part headers and file names, and
+//! connections that cannot be held open for free.
 
 mod common;
 
@@ -9,7 +10,9 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::{assert_error, fixtures, Server};
-use serde_json::json;
+use serde_json::{json, Value};
+
+const TEST_POLICY: &str = concat!(env!("IMGBED_POLICIES_DIR"), "/imgbed_test_policy.wasm");
 
 /// A raw connection to the server, with a read deadline.
 fn connect(s: &Server) -> TcpStream {
@@ -35,6 +38,86 @@ fn read_answer(c: &mut TcpStream) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Status and JSON body of a raw answer (what `common::answer` gives for a reqwest one).
+fn parse_answer(text: &str) -> (u16, Value) {
+    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no answer: {text:?}"));
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let json = serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"));
+    (status, json)
+}
+
+/// A multipart upload of one PNG named `name`: the request head, announcing `declared`
+/// bytes (the body's real length when `None`), and the body.
+fn upload_request(name: &str, png: &[u8], declared: Option<usize>) -> (String, Vec<u8>) {
+    let boundary = "XyZbOuNdArY";
+    let part = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+         Content-Type: image/png\r\n\r\n"
+    );
+    let mut body = part.into_bytes();
+    body.extend_from_slice(png);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let length = declared.unwrap_or(body.len());
+    let head = format!(
+        "POST /api/image_upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n\
+         Content-Length: {length}\r\n\r\n"
+    );
+    (head, body)
+}
+
+#[tokio::test]
+async fn an_upload_without_a_token_is_refused_before_its_body_is_read() {
+    let s = Server::start(json!({"auth": {"jwt": true}}));
+    let mut c = connect(&s);
+    // Announces 150 MiB (under the request cap), sends the start of the part, then waits:
+    // the answer must not wait for the rest (the idle timeout is 30 s, the read deadline 5 s).
+    let (head, body) = upload_request("a.png", &fixtures::png(8, 8, 1), Some(150 << 20));
+    c.write_all(&[head.as_bytes(), &body[..body.len() / 2]].concat()).unwrap();
+    let started = Instant::now();
+    let got = parse_answer(&read_answer(&mut c));
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert_error(&got, 401, "no_authority");
+    assert!(s.temp_files().is_empty(), "{:?}", s.temp_files());
+    assert!(s.stored_files().is_empty(), "{:?}", s.stored_files());
+}
+
+#[tokio::test]
+async fn the_policy_sees_the_declared_length_and_refuses_before_the_body_is_sent() {
+    let png = fixtures::png(8, 8, 2);
+    let (head, body) = upload_request("fits.png", &png, None);
+    // The test policy's `authorize` refuses an upload whose `content-length` fact is over
+    // `test.max_content_length`: here exactly the length of the request that fits.
+    let limit = body.len();
+    let settings = json!({"test.max_content_length": limit.to_string()});
+    let s = Server::start(json!({"policy": {"path": TEST_POLICY, "settings": settings}}));
+    // One byte more announced, and none of the body sent: refused from the head alone.
+    let over = limit + 1;
+    let (over_head, _) = upload_request("fits.png", &png, Some(over));
+    let mut c = connect(&s);
+    c.write_all(over_head.as_bytes()).unwrap();
+    let started = Instant::now();
+    let got = parse_answer(&read_answer(&mut c));
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert_error(&got, 413, "declared_too_large");
+    let told = got.1["data"].as_str().unwrap_or_default();
+    assert!(told.contains(&format!("content-length {over} over {limit}")), "the policy was told {told:?}");
+    assert!(s.temp_files().is_empty() && s.stored_files().is_empty(), "{:?}", s.stored_files());
+    // Far over, with the start of the body sent: the same, at once.
+    let (far_head, _) = upload_request("fits.png", &png, Some(100 << 20));
+    let mut c = connect(&s);
+    c.write_all(&[far_head.as_bytes(), &body[..body.len() / 2]].concat()).unwrap();
+    let got = parse_answer(&read_answer(&mut c));
+    assert_error(&got, 413, "declared_too_large");
+    // Exactly at the limit: authorized, received, judged and stored as usual.
+    let mut c = connect(&s);
+    c.write_all(&[head.as_bytes(), &body[..]].concat()).unwrap();
+    let (status, answer) = parse_answer(&read_answer(&mut c));
+    assert_eq!(status, 200, "{answer}");
+    let name = answer["files"][0]["name"].as_str().unwrap_or_default();
+    assert!(name.starts_with("t-"), "stored under the test policy's name: {answer}");
+    assert_eq!(s.stored_files().len(), 1, "{:?}", s.stored_files());
 }
 
 #[tokio::test]

@@ -177,3 +177,30 @@ fn policy_tools_check_and_run_without_a_server() {
     let v: Value = serde_json::from_slice(&over.stdout).unwrap();
     assert_eq!((v["decision"].as_str(), v["code"].as_str()), (Some("deny"), Some("quota_exceeded")), "{v}");
 }
+
+#[test]
+fn the_default_policy_refuses_an_action_the_contract_does_not_name() {
+    let bin = common::binary();
+    // `policy run builtin authorize`: a name the contract does not know is asked as `other`.
+    let authorize = |action: &str, kind: &str| {
+        let out = std::process::Command::new(bin)
+            .args(["policy", "run", "builtin", "authorize", action, "--kind", kind, "--id", "a@x.org"])
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{action} as {kind}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), v)
+    };
+    // The same principals are allowed the known actions under these prefixes...
+    for (action, kind) in [("image.delete", "user"), ("admin.init-db", "admin")] {
+        let (code, v) = authorize(action, kind);
+        assert_eq!((code, v["decision"].as_str()), (Some(0), Some("allow")), "{action} as {kind}: {v}");
+    }
+    // ...but an action the contract does not name is refused, even to an admin.
+    for (action, kind) in [("image.rename", "user"), ("image.rename", "admin"), ("admin.purge", "admin")] {
+        let (code, v) = authorize(action, kind);
+        assert_eq!(code, Some(3), "{action} as {kind}: {v}");
+        let got = (v["decision"].as_str(), v["status"].as_u64(), v["code"].as_str());
+        assert_eq!(got, (Some("deny"), Some(403), Some("forbidden")), "{action} as {kind}: {v}");
+    }
+}

@@ -139,6 +139,12 @@ async fn authorize_reproduces_the_access_rules() {
     assert!(ask(who("admin", "admin"), "admin.init-db", vec![]).await.is_ok());
     assert!(ask(who("admin", "admin"), "image.delete", owner("b")).await.is_ok());
     assert_eq!(ask(who("user", "a"), "something.else", vec![]).await.unwrap_err().status, 403);
+    // An action the contract does not name (`other`) is refused, also under a prefix whose
+    // known actions are allowed, and also to an admin.
+    for (kind, action) in [("user", "image.rename"), ("admin", "image.rename"), ("admin", "admin.purge")] {
+        let r = ask(who(kind, "a"), action, vec![]).await.unwrap_err();
+        assert_eq!((r.status, r.code.as_str()), (403, "forbidden"), "{action} as {kind}");
+    }
 }
 
 #[tokio::test]

@@ -37,6 +37,11 @@
 //! `admit` refuses files whose name starts with `admit-` (403 `not_admitted`, the usage it
 //! was given in the message).
 //!
+//! `authorize` refuses the admin actions (403 `forbidden`) and allows the rest; with the
+//! setting `test.max_content_length` (bytes) it also refuses an `image-upload` whose
+//! `content-length` fact is above it (413 `declared_too_large`, the length it was told in
+//! the message). Without the setting, or without a Content-Length, uploads are allowed.
+//!
 //! The setting `test.self_test` = `fail` makes `self-test` fail, `sleep` makes it sleep an
 //! hour; `test.version` sets the
 //! version `info` reports.
@@ -205,11 +210,12 @@ impl Guest for TestPolicy {
         })
     }
 
-    fn authorize(action: RequestedAction, _principal: Principal, _facts: Facts) -> Result<(), Rejection> {
+    fn authorize(action: RequestedAction, _principal: Principal, facts: Facts) -> Result<(), Rejection> {
         match action {
             RequestedAction::Known(Action::AdminUsers | Action::AdminRemoveUser | Action::AdminInitDb) => {
                 Err(reject(403, "forbidden", "test policy: no admin"))
             }
+            RequestedAction::Known(Action::ImageUpload) => declared_length_allowed(&facts),
             _ => Ok(()),
         }
     }
@@ -219,6 +225,18 @@ impl Guest for TestPolicy {
             return Err(reject(403, "not_admitted", &format!("usage images={} bytes={}", usage.images, usage.bytes)));
         }
         Ok(())
+    }
+}
+
+/// An upload whose `content-length` fact is above the setting `test.max_content_length`
+/// is refused (413 `declared_too_large`); no setting or no length: allowed.
+fn declared_length_allowed(facts: &Facts) -> Result<(), Rejection> {
+    let limit = host::setting("test.max_content_length").and_then(|v| v.parse::<u64>().ok());
+    match (facts.content_length, limit) {
+        (Some(declared), Some(limit)) if declared > limit => {
+            Err(reject(413, "declared_too_large", &format!("test policy: content-length {declared} over {limit}")))
+        }
+        _ => Ok(()),
     }
 }
 
