@@ -113,6 +113,55 @@ async fn the_admin_api_takes_only_policies_signed_by_a_trusted_key() {
     drop(keys_dir);
 }
 
+/// A candidate as a form: `policy` and `signature` parts (and any `extra` ones).
+async fn put_form(s: &Server, bytes: Vec<u8>, signature: Option<&str>, extra: &[(&str, &str)]) -> (u16, Value) {
+    let mut form =
+        reqwest::multipart::Form::new().part("policy", reqwest::multipart::Part::bytes(bytes).file_name("policy.wasm"));
+    if let Some(sig) = signature {
+        form = form.text("signature", sig.to_string());
+    }
+    for (name, value) in extra {
+        form = form.text(name.to_string(), value.to_string());
+    }
+    let req = s.http.put(s.at("/api/admin/policy")).bearer_auth(s.admin_token()).multipart(form);
+    common::answer(req.send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn the_signature_may_come_as_a_form_part() {
+    let (_keys_dir, trusted, other) = keys();
+    let s = Server::start(json!({"policy": {"trusted_keys": [trusted.public]}}));
+    let good = signature_of(&trusted, &test_policy());
+    assert_error(&put_form(&s, test_policy(), None, &[]).await, 403, "policy_unsigned");
+    let forged = signature_of(&other, &test_policy());
+    assert_error(&put_form(&s, test_policy(), Some(&forged), &[]).await, 403, "policy_bad_signature");
+    assert_error(&put_form(&s, test_policy(), Some(&good), &[("comment", "hi")]).await, 400, "bad_request");
+    // The signature once: in the header or in the form, not both.
+    let both = s
+        .http
+        .put(s.at("/api/admin/policy"))
+        .bearer_auth(s.admin_token())
+        .header("X-Imgbed-Signature", good.as_str())
+        .multipart(
+            reqwest::multipart::Form::new()
+                .part("policy", reqwest::multipart::Part::bytes(test_policy()))
+                .text("signature", good.clone()),
+        );
+    assert_error(&common::answer(both.send().await.unwrap()).await, 400, "bad_request");
+    let no_component = reqwest::multipart::Form::new().text("signature", good.clone());
+    let res = s.http.put(s.at("/api/admin/policy")).bearer_auth(s.admin_token()).multipart(no_component);
+    assert_error(&common::answer(res.send().await.unwrap()).await, 400, "bad_request");
+    assert_eq!(show(&s).await["active"]["name"], "imgbed-default", "nothing refused was loaded");
+    let (status, body) = put_form(&s, test_policy(), Some(&good), &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let now = show(&s).await;
+    assert_eq!(
+        (now["active"]["name"].as_str(), now["active"]["signed_by"].as_str()),
+        (Some("imgbed-test"), Some(trusted.public.as_str()))
+    );
+    assert!(s.upload_png(1).await.starts_with("t-"));
+}
+
 #[tokio::test]
 async fn without_trusted_keys_nothing_is_checked() {
     let s = Server::start(json!({}));

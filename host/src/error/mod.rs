@@ -140,6 +140,20 @@ impl From<crate::policy::PolicyError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// A candidate policy that was not loaded: its signature missing or not trusted, or
+    /// the component refused (the reason in the detail; the running policy stays).
+    pub fn refused_candidate(e: crate::policy::PolicyError) -> Self {
+        use crate::policy::PolicyError;
+        let code = match &e {
+            PolicyError::Signature(crate::signing::Refusal::Missing) => Code::PolicyUnsigned,
+            PolicyError::Signature(_) => Code::PolicyBadSignature,
+            _ => Code::PolicyRefused,
+        };
+        ApiError::of(code).with_detail(e.to_string())
+    }
+}
+
 impl From<crate::ingest::JudgeError> for ApiError {
     fn from(e: crate::ingest::JudgeError) -> Self {
         use crate::ingest::JudgeError;

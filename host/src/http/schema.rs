@@ -129,6 +129,17 @@ pub struct UploadForm {
     pub file: Vec<Vec<u8>>,
 }
 
+/// A candidate policy as a form: the component and, instead of the header, its signature.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PolicyForm {
+    /// The component (`.wasm`).
+    #[schema(value_type = String, format = Binary)]
+    pub policy: Vec<u8>,
+    /// Its detached Ed25519 signature (base64), when `policy.trusted_keys` is set.
+    pub signature: Option<String>,
+}
+
 // The error answers routes share, one type per status, so the OpenAPI document lists
 // them by name instead of each route repeating them (`responses(..., BadInput, NoToken)`).
 

@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::policy_admin::{candidate, describe, published, refused, require_admin, shared_answer};
+use super::policy_admin::{candidate, describe, published, require_admin, shared_answer};
 use super::Shared;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Code};
@@ -45,7 +45,7 @@ pub async fn show(State(state): State<Shared>, caller: Caller) -> ApiResult<Json
 /// self-test, and run it as the shadow (replacing any shadow). The active policy stays.
 /// 403 also when `policy.trusted_keys` is set and the signature is missing
 /// (`policy_unsigned`) or not by a trusted key (`policy_bad_signature`).
-#[utoipa::path(put, path = "/api/admin/policy/shadow", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("X-Imgbed-Signature" = Option<String>, Header, description = "detached Ed25519 signature of the body (base64); required when policy.trusted_keys is set")), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, description = "loaded as the shadow", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::TooLarge, crate::http::schema::RefusedContent, crate::http::schema::RateLimited))]
+#[utoipa::path(put, path = "/api/admin/policy/shadow", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("X-Imgbed-Signature" = Option<String>, Header, description = "detached Ed25519 signature of the component (base64), or the form's signature part; required when policy.trusted_keys is set")), request_body(content((Vec<u8> = "application/octet-stream"), (super::schema::PolicyForm = "multipart/form-data"))), responses((status = 200, description = "loaded as the shadow", body = super::schema::Envelope), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::TooLarge, crate::http::schema::RefusedContent, crate::http::schema::RateLimited))]
 pub async fn load(
     State(state): State<Shared>,
     caller: Caller,
@@ -57,7 +57,7 @@ pub async fn load(
     let mut candidate = candidate(&headers, body).await?;
     candidate.source = "shadow".into();
     let _sharing = sharing(&state).await;
-    state.policy.load_shadow(candidate).await.map_err(refused)?;
+    state.policy.load_shadow(candidate).await.map_err(ApiError::refused_candidate)?;
     let shared = published(&state, state.publish_shadow()).await;
     Ok(Json(json!({"data": "影子策略已加载", "type": "ok", "shadow": shadow_state(&state), "shared": shared})))
 }
