@@ -5,9 +5,11 @@
 
 mod judge;
 mod shadow;
+mod store;
 
 pub use judge::{judge, JudgeError, Judged, Naming, Options, Received};
 pub use shadow::{judge_shadowed, JUDGE_ACTION};
+pub use store::{put_files, Stored};
 
 use crate::policy::{media_kind_name, Media, Upload};
 use crate::store::{ImageFacts, ImageRecord};

@@ -307,25 +307,20 @@ pub async fn import_original(
             report.skipped.push((img.name, format!("the same bytes as {}", existing.name)));
             continue;
         }
-        let stored = judged.stripped.as_ref().unwrap_or(&judged.received.temp).path().to_path_buf();
-        let key = match to.blobs.put_file_as(&stored, &name, &judged.media.mime).await {
-            Ok(key) => key,
-            // An earlier run stored it: found by name.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
+        let stored = match crate::ingest::put_files(to.blobs.as_ref(), to.thumbs.as_deref(), &judged, &name).await {
+            Ok(stored) => stored,
+            // An earlier run stored it (found by name), and its thumbnail if it got that far.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let thumb = match &to.thumbs {
+                    Some(thumbs) => thumbs.size(&thumb_name(&name)).await?.is_some(),
+                    None => false,
+                };
+                crate::ingest::Stored { key: None, thumb }
+            }
             Err(e) => return Err(e.into()),
         };
-        if let (Some(thumbs), Some(png)) = (&to.thumbs, judged.thumbnail.clone()) {
-            match thumbs.put_bytes(&thumb_name(&name), png).await {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let thumb = to.thumbs.is_some() && judged.thumbnail.is_some();
-        let (upload, media) = (judged.upload, judged.media);
-        let mut record = crate::ingest::record(name.clone(), &upload, &media);
-        record.blob_key = key;
-        record.thumb = Some(thumb);
+        let mut record = crate::ingest::record(name.clone(), &judged.upload, &judged.media);
+        stored.mark(&mut record);
         match to.store.insert(&record).await {
             Ok(()) => report.images += 1,
             Err(StoreError::Duplicate(existing)) => {

@@ -43,15 +43,11 @@ async fn store(state: &Shared, judged: Judged, jti: Option<&str>) -> ApiResult<(
     }
     // The blob first, then the record: a record never points at a missing blob, and a
     // blob left without a record by a crash is moved to quarantine by reconciliation.
-    let path = judged.stripped.as_ref().unwrap_or(&judged.received.temp).path().to_path_buf();
     let mut attempt = 0;
     loop {
-        match put_files(state, &path, &record.name, &record.mime, judged.thumbnail.as_deref()).await {
+        match crate::ingest::put_files(state.blobs.as_ref(), state.thumbs.as_deref(), &judged, &record.name).await {
             // The record keeps where the store put the file (S3: its object's key).
-            Ok(key) => {
-                record.blob_key = key;
-                record.thumb = Some(state.thumbs.is_some() && judged.thumbnail.is_some());
-            }
+            Ok(stored) => stored.mark(&mut record),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 attempt += 1;
                 if attempt >= NAME_ATTEMPTS {
@@ -106,28 +102,6 @@ fn eager_variants(state: &Shared, record: &ImageRecord) {
         let record = record.clone();
         tokio::spawn(async move { variants.make_eager(&record).await });
     }
-}
-
-/// Stores the file and its thumbnail under `name`; neither stays if either fails.
-/// Returns the file's key in the blob store, if it keeps one ([`crate::blob::Located`]).
-async fn put_files(
-    state: &Shared,
-    path: &std::path::Path,
-    name: &str,
-    mime: &str,
-    thumbnail: Option<&[u8]>,
-) -> std::io::Result<Option<String>> {
-    let key = state.blobs.put_file_as(path, name, mime).await?;
-    if let (Some(thumbs), Some(png)) = (&state.thumbs, thumbnail) {
-        let thumb = crate::blob::thumb_name(name);
-        // A thumbnail left over under this name belongs to nothing: replace it.
-        let _ = thumbs.remove(&thumb).await;
-        if let Err(e) = thumbs.put_bytes(&thumb, png.to_vec()).await {
-            let _ = state.blobs.remove(name).await;
-            return Err(e);
-        }
-    }
-    Ok(key)
 }
 
 /// The insert failed without saying why (a lost connection, a timeout): the record may
