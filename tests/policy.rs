@@ -158,3 +158,26 @@ async fn configure_refuses_bad_settings() {
         PolicyRuntime::new(b"not wasm", limits, BTreeMap::new(), imgbed::policy::no_storage()).err().expect("refused");
     assert!(err.to_string().contains("not a valid component"), "{err}");
 }
+
+/// A runtime of the built-in policy whose components are compiled by `compiler`.
+fn compiled_by(compiler: &str) -> Arc<imgbed::policy::LoadedPolicy> {
+    let limits = Limits { memory_bytes: 64 << 20, deadline: Duration::from_secs(5), workers: 1, heavy_workers: 1 };
+    let options = imgbed::policy::Options { compiler: Some(compiler.into()), ..Default::default() };
+    let candidate = imgbed::policy::Candidate::new(BUILTIN_POLICY.to_vec(), "built-in");
+    let runtime =
+        PolicyRuntime::with_options(&candidate, limits, BTreeMap::new(), imgbed::policy::no_storage(), options)
+            .expect("the built-in policy loads");
+    runtime.active()
+}
+
+#[test]
+fn a_policy_is_compiled_in_a_child_process_or_else_in_process() {
+    // The real binary as the compiler child: its artifact loads and runs here.
+    let loaded = compiled_by(common::binary());
+    assert_eq!(loaded.compiled_by, "child");
+    assert_eq!(loaded.info.name, "imgbed-default");
+    // A compiler that fails (or is not there) only costs compiling in process.
+    for broken in ["/bin/false", "/nonexistent/imgbed"] {
+        assert_eq!(compiled_by(broken).compiled_by, "server", "{broken}");
+    }
+}

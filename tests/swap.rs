@@ -162,14 +162,21 @@ async fn the_active_policy_and_the_compiled_cache_survive_a_restart() {
     let s = Server::start(json!({}));
     let cache: Vec<_> = std::fs::read_dir(s.path().join("cache")).unwrap().flatten().collect();
     assert_eq!(cache.len(), 1, "the built-in policy was compiled into the cache");
-    assert_eq!(show(&s).await["active"]["from_cache"], false);
+    let now = show(&s).await;
+    assert_eq!(
+        (now["active"]["from_cache"].as_bool(), now["active"]["compiled_by"].as_str()),
+        (Some(false), Some("child")),
+        "{now}"
+    );
     assert_eq!(put_policy(&s, test_policy()).await.0, 200);
+    assert_eq!(show(&s).await["active"]["compiled_by"], "child", "a swap compiles out of process too");
     let dir = s.stop();
 
     let s = Server::start_in(dir);
     let now = show(&s).await;
     assert_eq!(now["active"]["name"], "imgbed-test", "{now}");
     assert_eq!(now["active"]["from_cache"], true);
+    assert_eq!(now["active"]["compiled_by"], "cache");
     let dir = s.stop();
 
     // A corrupt cache entry is ignored and rebuilt, never trusted.

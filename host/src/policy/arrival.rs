@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
-use super::{LoadedPolicy, BUILTIN_POLICY};
+use super::{LoadedPolicy, PolicyError, BUILTIN_POLICY};
 use crate::signing;
+use crate::signing::TrustedKeys;
 
 /// The file the active policy is kept in, inside the runtime's store folder.
 pub const KEPT: &str = "active.wasm";
@@ -89,3 +90,20 @@ pub(super) fn keep(dir: &Path, policy: &LoadedPolicy) {
         tracing::error!(error = %e, path = %path.display(), "could not keep the active policy for restarts");
     }
 }
+
+/// The signature check every candidate passes before it is compiled: with trusted keys,
+/// a signature by one of them (the built-in policy, part of this binary, needs none).
+/// Returns the signature the policy carries (a well-formed one, in canonical form, also
+/// when unchecked: it is kept and shared with the component) and the key that verified it.
+pub(super) fn admit(trusted: &TrustedKeys, candidate: &Candidate) -> Result<Signed, PolicyError> {
+    let text = candidate.signature.as_deref();
+    let carried = text.and_then(|t| crate::signing::signature(t).ok()).map(|s| crate::signing::signature_text(&s));
+    if trusted.is_empty() || candidate.bytes == BUILTIN_POLICY {
+        return Ok((carried, None));
+    }
+    let key = trusted.verify(&candidate.bytes, text).map_err(PolicyError::Signature)?;
+    Ok((carried, Some(key.to_string())))
+}
+
+/// A policy's signature (text) and the trusted key that verified it.
+pub(super) type Signed = (Option<String>, Option<String>);

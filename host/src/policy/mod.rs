@@ -8,7 +8,9 @@ mod actions;
 mod arrival;
 mod bindings;
 mod cache;
+pub mod compiler;
 mod contract;
+mod engine;
 mod error;
 pub mod gate;
 mod limiter;
@@ -25,10 +27,12 @@ mod wasi;
 pub use actions::{
     action_name, facts, facts_from_pairs, kind_name, media_kind_name, parse_action, parse_kind, ACTIONS,
 };
+use arrival::admit;
 pub use arrival::{read_kept, Candidate, KEPT};
+use engine::engine;
 pub use error::PolicyError;
+use sandbox::spawn_ticker;
 pub use sandbox::Sandbox;
-use sandbox::{engine, spawn_ticker};
 pub use session::Session;
 pub use shadow::{Disagreement, Observed, Outcome, Shadow, ShadowAnswer, ShadowConfig, ShadowCounts};
 
@@ -52,23 +56,6 @@ pub use bindings::{
 use bindings::{Policy as Bindings, State};
 pub use contract::Contract;
 pub use variants::{MadeVariant, VariantFormat, VariantRequest};
-
-/// The signature check every candidate passes before it is compiled: with trusted keys,
-/// a signature by one of them (the built-in policy, part of this binary, needs none).
-/// Returns the signature the policy carries (a well-formed one, in canonical form, also
-/// when unchecked: it is kept and shared with the component) and the key that verified it.
-fn admit(trusted: &TrustedKeys, candidate: &Candidate) -> Result<Signed, PolicyError> {
-    let text = candidate.signature.as_deref();
-    let carried = text.and_then(|t| crate::signing::signature(t).ok()).map(|s| crate::signing::signature_text(&s));
-    if trusted.is_empty() || candidate.bytes == BUILTIN_POLICY {
-        return Ok((carried, None));
-    }
-    let key = trusted.verify(&candidate.bytes, text).map_err(PolicyError::Signature)?;
-    Ok((carried, Some(key.to_string())))
-}
-
-/// A policy's signature (text) and the trusted key that verified it.
-type Signed = (Option<String>, Option<String>);
 
 /// A storage view that knows no images and no usage (tools and tests).
 pub fn no_storage() -> ExistsFn {
@@ -123,6 +110,9 @@ pub struct LoadedPolicy {
     pub loaded_at: SystemTime,
     /// Whether the load skipped compilation thanks to the artifact cache.
     pub from_cache: bool,
+    /// Who compiled it: "cache" (nobody: a cached artifact), "child" (a compiler child
+    /// process, see [`compiler`]) or "server" (in process).
+    pub compiled_by: &'static str,
     pub bytes: Arc<[u8]>,
     /// Counters, shared by every load of the same component (same SHA-256).
     pub stats: Arc<PolicyStats>,
@@ -152,6 +142,7 @@ impl LoadedPolicy {
             "source": self.source,
             "loaded_at": loaded,
             "from_cache": self.from_cache,
+            "compiled_by": self.compiled_by,
             "signed_by": self.signed_by,
             "stats": self.stats.snapshot(),
         })
@@ -196,6 +187,9 @@ pub struct Options {
     pub trusted: TrustedKeys,
     /// `policy.shadow_sample` and `policy.shadow_share`.
     pub shadow: ShadowConfig,
+    /// Compile in a child run of this executable (the `imgbed` binary: see
+    /// [`compiler`]) instead of in process; in process when it fails.
+    pub compiler: Option<PathBuf>,
 }
 
 impl PolicyRuntime {
@@ -230,8 +224,16 @@ impl PolicyRuntime {
             (Some(dir), Some(key)) => Some(ArtifactCache::new(dir, &engine, key)),
             _ => None,
         };
-        let sandbox =
-            Sandbox { engine, linker, limits, settings: Arc::new(settings), exists, cache, stats: Default::default() };
+        let sandbox = Sandbox {
+            engine,
+            linker,
+            limits,
+            settings: Arc::new(settings),
+            exists,
+            cache,
+            compiler: options.compiler.clone(),
+            stats: Default::default(),
+        };
         let signed = admit(&options.trusted, candidate)?;
         let mut loaded = sandbox.load(&candidate.bytes, &candidate.source)?;
         (loaded.signature, loaded.signed_by) = signed;

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::Engine;
 
 use super::bindings::State;
 use super::contract::{Contract, Pre};
@@ -26,43 +26,10 @@ pub struct Sandbox {
     pub(super) settings: Arc<BTreeMap<String, String>>,
     pub(super) exists: ExistsFn,
     pub(super) cache: Option<ArtifactCache>,
+    /// The executable that compiles components out of process, if any.
+    pub(super) compiler: Option<std::path::PathBuf>,
     /// Counters per component SHA-256 (with its name), kept across swaps for metrics.
     pub(super) stats: std::sync::Mutex<BTreeMap<String, NamedStats>>,
-}
-
-/// Bytes of each instance's linear memory kept mapped between instances.
-const KEEP_RESIDENT: usize = 1024 * 1024;
-
-pub(super) fn engine(limits: &Limits) -> Result<Engine, PolicyError> {
-    let slots = (limits.workers + limits.heavy_workers + 4) as u32;
-    let mut pool = PoolingAllocationConfig::default();
-    pool.total_component_instances(slots)
-        .max_core_instances_per_component(16)
-        .total_core_instances(slots * 16)
-        .max_memories_per_component(4)
-        .total_memories(slots * 4)
-        .max_tables_per_component(8)
-        .total_tables(slots * 8)
-        .total_stacks(slots)
-        .max_memory_size(limits.memory_bytes)
-        // Idle slots that keep pages: no more than can be busy at once (a swapped-out
-        // policy's slots are reused, not added to).
-        .max_unused_warm_slots(slots);
-    // With PAGEMAP_SCAN (Linux 6.7+), up to a MiB of the pages an instance touched stay
-    // mapped and are reset in place: the next instance takes no page faults and no TLB
-    // shoot-down for them. Without it, keeping pages would zero a whole MiB per instance
-    // (more work than it saves), so memory is given back as before.
-    if PoolingAllocationConfig::is_pagemap_scan_available() {
-        pool.linear_memory_keep_resident(KEEP_RESIDENT)
-            .table_keep_resident(64 * 1024)
-            .pagemap_scan(wasmtime::Enabled::Yes);
-    }
-    let mut config = Config::new();
-    config
-        .wasm_component_model(true)
-        .epoch_interruption(true)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    Engine::new(&config).map_err(|e| PolicyError::Refused(format!("engine: {e:#}")))
 }
 
 impl Sandbox {
@@ -77,22 +44,42 @@ impl Sandbox {
         map.iter().map(|(sha, (name, stats))| (sha.clone(), name.clone(), stats.clone())).collect()
     }
 
+    /// `bytes` compiled by the compiler child, if there is one and it succeeds (a component
+    /// it refuses is compiled in process, which says why).
+    fn compiled_in_child(&self, bytes: &[u8]) -> Option<Component> {
+        let exe = self.compiler.as_deref()?;
+        let artifact = super::compiler::in_child(exe, &self.limits, bytes)
+            .inspect_err(|e| tracing::warn!(error = %e, "compiling the policy out of process failed; compiling here"))
+            .ok()?;
+        // SAFETY: the artifact is what this very executable's compiler wrote for an engine
+        // built from the same limits, just now, through a pipe only we hold; wasmtime
+        // checks its header (version and settings) before using it.
+        let component = unsafe { Component::deserialize(&self.engine, &artifact) };
+        component.inspect_err(|e| tracing::warn!(error = %e, "the compiled policy does not load; compiling here")).ok()
+    }
+
     /// Compiles, type-checks, configures and self-tests a candidate (blocking).
     pub fn load(&self, bytes: &[u8], source: &str) -> Result<LoadedPolicy, PolicyError> {
         let refused = |what: &str, e: &dyn std::fmt::Display| PolicyError::Refused(format!("{what}: {e}"));
         let sha256 = hex::encode(Sha256::digest(bytes));
         let cached = self.cache.as_ref().and_then(|c| c.get(&self.engine, &sha256));
         let from_cache = cached.is_some();
-        let component = match cached {
-            Some(c) => c,
+        let (component, compiled_by) = match cached {
+            Some(c) => (c, "cache"),
             None => {
-                let c = Component::new(&self.engine, bytes)
-                    .map_err(|e| refused("not a valid component", &format!("{e:#}")))?;
+                let (c, by) = match self.compiled_in_child(bytes) {
+                    Some(c) => (c, "child"),
+                    None => (
+                        Component::new(&self.engine, bytes)
+                            .map_err(|e| refused("not a valid component", &format!("{e:#}")))?,
+                        "server",
+                    ),
+                };
                 if let Some(cache) = &self.cache {
                     cache.put(&sha256, &c);
                 }
                 crate::memory::give_back_freed();
-                c
+                (c, by)
             }
         };
         let contract = Contract::of(&self.engine, &component)?;
@@ -130,6 +117,7 @@ impl Sandbox {
             source: source.to_string(),
             loaded_at: SystemTime::now(),
             from_cache,
+            compiled_by,
             bytes: Arc::from(bytes),
             stats: self.stats_for(&sha256, &name),
             name,
