@@ -180,4 +180,11 @@ fn a_policy_is_compiled_in_a_child_process_or_else_in_process() {
     for broken in ["/bin/false", "/nonexistent/imgbed"] {
         assert_eq!(compiled_by(broken).compiled_by, "server", "{broken}");
     }
+    // What the child finds is not a component is refused with its reason (not compiled again).
+    let limits = Limits { memory_bytes: 64 << 20, deadline: Duration::from_secs(5), workers: 1, heavy_workers: 1 };
+    let options = imgbed::policy::Options { compiler: Some(common::binary().into()), ..Default::default() };
+    let junk = imgbed::policy::Candidate::new(b"\0asm junk".to_vec(), "test");
+    let refused = PolicyRuntime::with_options(&junk, limits, BTreeMap::new(), imgbed::policy::no_storage(), options);
+    let why = refused.err().expect("junk is refused").to_string();
+    assert!(why.contains("not a valid component"), "{why}");
 }

@@ -1,7 +1,7 @@
 //! Thumbnail of a 12-megapixel JPEG (4000x3000 photo-like pixels): in the
 //! sandbox (the default policy's `thumbnail` export, fresh instance per call)
-//! against the same crate compiled natively. Both run the same code path:
-//! inspect (marker walk + full decode), decode, area-average shrink, PNG encode.
+//! against the same crate compiled natively. Both run the same code path: the
+//! header probe, the `image` crate's decode, a box pre-shrink then Lanczos3, PNG encode.
 //!
 //! cargo run --release -p imgbed-host --example thumb_bench -- [ITERATIONS] [WIDTH] [HEIGHT]
 

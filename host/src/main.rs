@@ -99,11 +99,12 @@ enum ConfigCommand {
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some(imgbed::policy::compiler::CHILD_ARG) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == imgbed::policy::compiler::CHILD_ARG) {
         // The server compiling a policy out of process (not a command for people).
         std::process::exit(imgbed::policy::compiler::child_main(&args[2..]));
     }
+    imgbed::policy::compiler::enable();
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Policy(cmd)) => {

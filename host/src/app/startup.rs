@@ -38,8 +38,8 @@ pub async fn build_state(settings: Settings) -> anyhow::Result<Shared> {
             sample: settings.config.policy.shadow_sample,
             share: settings.config.policy.shadow_share,
         },
-        // The compiler's memory stays in a child process (see policy::compiler).
-        compiler: std::env::current_exe().ok(),
+        // The compiler's memory stays in a child process (when the binary enabled it).
+        compiler: policy::compiler::executable(),
     };
     let fallback = (first.source == "stored").then(|| (policy_file_bytes(&settings), options.clone()));
     let configured = match &settings.policy_file {

@@ -72,10 +72,10 @@ catalogue! {
     RangeNotSatisfiable = "range_not_satisfiable", RANGE_NOT_SATISFIABLE, "请求的范围无效";
     /// A variant (`?w=`, `?format=`) outside the allow-lists, of a video, or with variants off.
     VariantNotAllowed = "variant_not_allowed", BAD_REQUEST, "不允许的图片变体";
-    /// The active policy makes no variants (a component built for contract 2.0).
     /// The source's pixels are over `variants.max_cost` (checked by the host before the
     /// policy is asked to make anything, whatever the policy checks itself).
     VariantTooCostly = "variant_too_costly", UNPROCESSABLE_ENTITY, "生成变体的代价过高";
+    /// The active policy makes no variants (a component built for contract 2.0).
     VariantsUnsupported = "variants_unsupported", NOT_IMPLEMENTED, "当前策略不生成图片变体";
     // The policy
     PolicyBusy = "policy_busy", SERVICE_UNAVAILABLE, "策略暂时不可用, 请稍后重试";

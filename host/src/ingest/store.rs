@@ -36,7 +36,11 @@ pub async fn put_files(
         let _ = thumbs.remove(&thumb_name).await;
         if let Err(e) = thumbs.put_bytes(&thumb_name, png.to_vec()).await {
             let _ = blobs.remove(name).await;
-            return Err(e);
+            // `AlreadyExists` means the file's name is taken; a thumbnail's is something else.
+            return Err(match e.kind() {
+                io::ErrorKind::AlreadyExists => io::Error::other(e),
+                _ => e,
+            });
         }
         thumb = true;
     }

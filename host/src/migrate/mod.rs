@@ -309,11 +309,16 @@ pub async fn import_original(
         }
         let stored = match crate::ingest::put_files(to.blobs.as_ref(), to.thumbs.as_deref(), &judged, &name).await {
             Ok(stored) => stored,
-            // An earlier run stored it (found by name), and its thumbnail if it got that far.
+            // An earlier run stored it (found by name); its thumbnail too, unless that run
+            // stopped before it.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let thumb = match &to.thumbs {
-                    Some(thumbs) => thumbs.size(&thumb_name(&name)).await?.is_some(),
-                    None => false,
+                let thumb = match (&to.thumbs, judged.thumbnail.clone()) {
+                    (Some(thumbs), Some(png)) => match thumbs.put_bytes(&thumb_name(&name), png).await {
+                        Ok(()) => true,
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => true,
+                        Err(e) => return Err(e.into()),
+                    },
+                    _ => false,
                 };
                 crate::ingest::Stored { key: None, thumb }
             }

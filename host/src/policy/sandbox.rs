@@ -44,18 +44,26 @@ impl Sandbox {
         map.iter().map(|(sha, (name, stats))| (sha.clone(), name.clone(), stats.clone())).collect()
     }
 
-    /// `bytes` compiled by the compiler child, if there is one and it succeeds (a component
-    /// it refuses is compiled in process, which says why).
-    fn compiled_in_child(&self, bytes: &[u8]) -> Option<Component> {
-        let exe = self.compiler.as_deref()?;
-        let artifact = super::compiler::in_child(exe, &self.limits, bytes)
-            .inspect_err(|e| tracing::warn!(error = %e, "compiling the policy out of process failed; compiling here"))
-            .ok()?;
+    /// `bytes` compiled by the compiler child, if there is one: `None` when no child
+    /// could do it (then the caller compiles here), an error when the child refused it.
+    fn compiled_in_child(&self, bytes: &[u8]) -> Result<Option<Component>, PolicyError> {
+        use super::compiler::{in_child, Outcome};
+        let Some(exe) = self.compiler.as_deref() else { return Ok(None) };
+        let artifact = match in_child(exe, &self.limits, bytes) {
+            Outcome::Compiled(artifact) => artifact,
+            Outcome::Refused(why) => return Err(PolicyError::Refused(format!("not a valid component: {why}"))),
+            Outcome::Unavailable(why) => {
+                tracing::warn!(error = %why, "compiling the policy out of process failed; compiling here");
+                return Ok(None);
+            }
+        };
         // SAFETY: the artifact is what this very executable's compiler wrote for an engine
         // built from the same limits, just now, through a pipe only we hold; wasmtime
         // checks its header (version and settings) before using it.
         let component = unsafe { Component::deserialize(&self.engine, &artifact) };
-        component.inspect_err(|e| tracing::warn!(error = %e, "the compiled policy does not load; compiling here")).ok()
+        Ok(component
+            .inspect_err(|e| tracing::warn!(error = %e, "the compiled policy does not load; compiling here"))
+            .ok())
     }
 
     /// Compiles, type-checks, configures and self-tests a candidate (blocking).
@@ -67,7 +75,7 @@ impl Sandbox {
         let (component, compiled_by) = match cached {
             Some(c) => (c, "cache"),
             None => {
-                let (c, by) = match self.compiled_in_child(bytes) {
+                let (c, by) = match self.compiled_in_child(bytes)? {
                     Some(c) => (c, "child"),
                     None => (
                         Component::new(&self.engine, bytes)
