@@ -99,6 +99,7 @@ enum ConfigCommand {
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn main() -> anyhow::Result<()> {
+    imgbed::memory::configure();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == imgbed::policy::compiler::CHILD_ARG) {
         // The server compiling a policy out of process (not a command for people).

@@ -81,16 +81,24 @@ impl ArtifactCache {
 
     /// Stores a compiled component (best effort: a failure only costs a recompile later).
     pub fn put(&self, sha256: &str, component: &Component) {
+        match component.serialize() {
+            Ok(payload) => self.put_serialized(sha256, &payload),
+            Err(e) => tracing::warn!(error = %e, "could not serialize the compiled policy"),
+        }
+    }
+
+    /// Stores the serialized compilation of the component with this SHA-256 (best effort).
+    pub fn put_serialized(&self, sha256: &str, payload: &[u8]) {
+        use std::io::Write;
         let result = (|| -> std::io::Result<()> {
-            let payload = component.serialize().map_err(std::io::Error::other)?;
             std::fs::create_dir_all(&self.dir)?;
-            let mut data = Vec::with_capacity(MAGIC.len() + 32 + payload.len());
-            data.extend_from_slice(MAGIC);
-            data.extend_from_slice(&self.tag(sha256, &payload).finalize().into_bytes());
-            data.extend_from_slice(&payload);
             let path = self.path(sha256);
             let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-            std::fs::write(&tmp, &data)?;
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(MAGIC)?;
+            file.write_all(&self.tag(sha256, payload).finalize().into_bytes())?;
+            file.write_all(payload)?;
+            drop(file);
             std::fs::rename(&tmp, &path)
         })();
         if let Err(e) = result {

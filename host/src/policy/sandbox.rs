@@ -44,9 +44,10 @@ impl Sandbox {
         map.iter().map(|(sha, (name, stats))| (sha.clone(), name.clone(), stats.clone())).collect()
     }
 
-    /// `bytes` compiled by the compiler child, if there is one: `None` when no child
-    /// could do it (then the caller compiles here), an error when the child refused it.
-    fn compiled_in_child(&self, bytes: &[u8]) -> Result<Option<Component>, PolicyError> {
+    /// `bytes` compiled by the compiler child (and put in the cache as it came), if there
+    /// is one: `None` when no child could do it (then the caller compiles here), an error
+    /// when the child refused it.
+    fn compiled_in_child(&self, bytes: &[u8], sha256: &str) -> Result<Option<Component>, PolicyError> {
         use super::compiler::{in_child, Outcome};
         let Some(exe) = self.compiler.as_deref() else { return Ok(None) };
         let artifact = match in_child(exe, &self.limits, bytes) {
@@ -60,10 +61,18 @@ impl Sandbox {
         // SAFETY: the artifact is what this very executable's compiler wrote for an engine
         // built from the same limits, just now, through a pipe only we hold; wasmtime
         // checks its header (version and settings) before using it.
-        let component = unsafe { Component::deserialize(&self.engine, &artifact) };
-        Ok(component
-            .inspect_err(|e| tracing::warn!(error = %e, "the compiled policy does not load; compiling here"))
-            .ok())
+        match unsafe { Component::deserialize(&self.engine, &artifact) } {
+            Ok(component) => {
+                if let Some(cache) = &self.cache {
+                    cache.put_serialized(sha256, &artifact);
+                }
+                Ok(Some(component))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the compiled policy does not load; compiling here");
+                Ok(None)
+            }
+        }
     }
 
     /// Compiles, type-checks, configures and self-tests a candidate (blocking).
@@ -75,19 +84,19 @@ impl Sandbox {
         let (component, compiled_by) = match cached {
             Some(c) => (c, "cache"),
             None => {
-                let (c, by) = match self.compiled_in_child(bytes)? {
+                let c = match self.compiled_in_child(bytes, &sha256)? {
                     Some(c) => (c, "child"),
-                    None => (
-                        Component::new(&self.engine, bytes)
-                            .map_err(|e| refused("not a valid component", &format!("{e:#}")))?,
-                        "server",
-                    ),
+                    None => {
+                        let c = Component::new(&self.engine, bytes)
+                            .map_err(|e| refused("not a valid component", &format!("{e:#}")))?;
+                        if let Some(cache) = &self.cache {
+                            cache.put(&sha256, &c);
+                        }
+                        (c, "server")
+                    }
                 };
-                if let Some(cache) = &self.cache {
-                    cache.put(&sha256, &c);
-                }
                 crate::memory::give_back_freed();
-                (c, by)
+                c
             }
         };
         let contract = Contract::of(&self.engine, &component)?;
