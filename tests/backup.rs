@@ -289,3 +289,57 @@ async fn a_file_that_does_not_match_its_record_fails_backup_and_restore() {
         failing(&["restore", "--config", new.path().join("config.json").to_str().unwrap(), good.to_str().unwrap()]);
     assert!(err.contains("could not be restored") && err.contains("not the recorded one") && err.contains(&b), "{err}");
 }
+
+/// Every file name under `dir`, at any depth.
+fn file_names(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        match entry.file_type().unwrap().is_dir() {
+            true => out.extend(file_names(&entry.path())),
+            false => out.push(entry.file_name().to_string_lossy().into_owned()),
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn variants_are_left_out_of_a_backup_and_made_again_after_a_restore() {
+    let mut config = engine_with_blobs();
+    config["variants"] = json!({"enabled": true});
+    let s = Server::start(config.clone());
+    let (status, body) = s.upload(&[("photo.jpg", common::fixtures::jpeg(600, 400, 3), "image/jpeg")]).await;
+    assert_eq!(status, 200, "{body}");
+    let name = body["files"][0]["name"].as_str().unwrap().to_string();
+    let variant = format!("/images/{name}?w=160&format=png");
+    let made = s.http.get(s.at(&variant)).send().await.unwrap();
+    assert_eq!(made.status(), 200);
+    let made = made.bytes().await.unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("b");
+    let config_path = s.path().join("config.json");
+    tool(&["backup", "--config", config_path.to_str().unwrap(), dir.to_str().unwrap()]);
+    let names = file_names(&dir);
+    assert!(names.contains(&name), "the original is backed up: {names:?}");
+    let variant_key =
+        |n: &String| n.len() > 33 && n.as_bytes()[32] == b'.' && n[..32].bytes().all(|b| b.is_ascii_hexdigit());
+    assert!(!names.iter().any(variant_key), "no variant in the backup: {names:?}");
+    drop(s);
+
+    // Restored elsewhere, the variant is made again on its first request, the same bytes.
+    let new = tempfile::tempdir().unwrap();
+    let mut new_config = config.clone();
+    new_config["port"] = json!(0);
+    new_config["log"] = json!({"level": "warn"});
+    new_config["auth"] = json!({"jwt": false});
+    new_config["ip_filter"] = json!({"enabled": false});
+    if let Some(db) = engine_with_blobs().get("database") {
+        new_config["database"] = db.clone();
+    }
+    let new_config_path = new.path().join("config.json");
+    std::fs::write(&new_config_path, serde_json::to_vec_pretty(&new_config).unwrap()).unwrap();
+    tool(&["restore", "--config", new_config_path.to_str().unwrap(), dir.to_str().unwrap()]);
+    let r = Server::start_in(new);
+    let again = r.http.get(r.at(&variant)).send().await.unwrap();
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.bytes().await.unwrap(), made);
+}

@@ -136,6 +136,9 @@ async fn the_signature_may_come_as_a_form_part() {
     let forged = signature_of(&other, &test_policy());
     assert_error(&put_form(&s, test_policy(), Some(&forged), &[]).await, 403, "policy_bad_signature");
     assert_error(&put_form(&s, test_policy(), Some(&good), &[("comment", "hi")]).await, 400, "bad_request");
+    let (status, body) = put_form(&s, test_policy(), Some(&"A".repeat(2000)), &[]).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("bad_request")), "{body}");
+    assert!(body["detail"].as_str().unwrap_or_default().contains("signature part"), "{body}");
     // The signature once: in the header or in the form, not both.
     let both = s
         .http

@@ -266,7 +266,13 @@ async fn eager_variants_are_made_at_upload_and_new_ones_are_limited_per_client()
         assert_eq!(get(&s, &format!("/images/{name}?w={w}&format=jpeg"), None).await.0, 200);
     }
     let res = s.http.get(s.at(&format!("/images/{name}?w=160&format=png"))).send().await.unwrap();
+    assert_eq!(res.headers()["retry-after"], "60");
     assert_error(&common::answer(res).await, 429, "rate_limited");
+    // And so on for the rest of the window, however many are asked for.
+    for w in [640, 320] {
+        let res = s.http.get(s.at(&format!("/images/{name}?w={w}&format=png"))).send().await.unwrap();
+        assert_error(&common::answer(res).await, 429, "rate_limited");
+    }
     assert_eq!(metric(&s, "imgbed_variants_made_total").await, 3);
     // Variants already made are never limited, nor are originals.
     assert_eq!(get(&s, &format!("/images/{name}?w=160&format=jpeg"), None).await.0, 200);
@@ -343,15 +349,20 @@ async fn fsck_removes_variants_whose_image_has_no_record() {
     let dir = s.stop();
     let variants = dir.path().join("variants");
     let orphan = format!("{}.0123456789abcdef.160.jpg", "ab".repeat(16));
-    std::fs::write(variants.join(&orphan), b"left behind by a crash").unwrap();
     let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
-    std::fs::File::options().write(true).open(variants.join(&orphan)).unwrap().set_modified(an_hour_ago).unwrap();
+    // An orphan variant, and a file that is no variant at all (not the server's to remove).
+    for file in [orphan.as_str(), "notes.txt"] {
+        std::fs::write(variants.join(file), b"left behind").unwrap();
+        std::fs::File::options().write(true).open(variants.join(file)).unwrap().set_modified(an_hour_ago).unwrap();
+    }
     let dry = fsck(dir.path(), &[]);
     assert!(dry.contains(&format!("would remove the variant {orphan}")), "{dry}");
     assert!(variants.join(&orphan).exists(), "a dry run changes nothing");
     let repaired = fsck(dir.path(), &["--repair"]);
     assert!(repaired.contains(&format!("removed the variant {orphan}")), "{repaired}");
     assert!(!variants.join(&orphan).exists());
+    assert!(variants.join("notes.txt").exists() && !repaired.contains("notes.txt"), "{repaired}");
+    std::fs::remove_file(variants.join("notes.txt")).unwrap();
     let s = Server::start_in(dir);
     assert_eq!(stored(&s).await, 1, "the variant of a recorded image stays");
     assert_eq!(get(&s, &format!("/images/{name}?w=160&format=jpeg"), None).await.0, 200);

@@ -110,16 +110,17 @@ impl<'a> Stores<'a> {
     }
 
     /// The variants whose image has no record (deleted, or removed with its account by
-    /// another host) and anything else in the variant store that is not a variant, once
-    /// older than the store's grace period.
+    /// another host), once older than the store's grace period. Only names shaped like
+    /// variant keys are judged: anything else in the folder (a `variants.path` pointed at
+    /// the wrong place) is not the server's to remove.
     pub async fn orphan_variants(&self, started: Option<SystemTime>) -> anyhow::Result<Vec<String>> {
         let Some(variants) = self.variants else { return Ok(Vec::new()) };
         let stems: HashSet<String> =
             self.store.all_names().await?.iter().map(|n| crate::variants::spec::stem(n)).collect();
         let listed = variants.list().await?;
         let oldest_new = min_age(variants, started);
-        let wanted = |key: &str| crate::variants::spec::stem_of(key).is_some_and(|s| stems.contains(s));
-        Ok(listed.into_iter().filter(|(key, age)| !wanted(key) && *age >= oldest_new).map(|(key, _)| key).collect())
+        let orphan = |key: &str| crate::variants::spec::stem_of(key).is_some_and(|s| !stems.contains(s));
+        Ok(listed.into_iter().filter(|(key, age)| orphan(key) && *age >= oldest_new).map(|(key, _)| key).collect())
     }
 
     /// Removes the [`Stores::orphan_variants`] (derived files: removed, not quarantined).

@@ -34,6 +34,8 @@ struct More {
     detail: Option<String>,
     /// Extra top-level fields some original clients read (e.g. `token` on get_token).
     extra: Vec<(&'static str, serde_json::Value)>,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -75,6 +77,13 @@ impl ApiError {
     }
 
     /// Adds a top-level field to the answer.
+    /// A 429's wait: `Retry-After` and the detail say it.
+    pub fn rate_limited(retry_after: u64) -> Self {
+        let mut e = Self::of(Code::RateLimited).with_detail(format!("retry after {retry_after} s"));
+        e.more().retry_after = Some(retry_after);
+        e
+    }
+
     pub fn with_field(mut self, key: &'static str, value: serde_json::Value) -> Self {
         self.more().extra.push((key, value));
         self
@@ -218,7 +227,11 @@ impl IntoResponse for ApiError {
                 body[*k] = v.clone();
             }
         }
+        let retry_after = self.more.as_ref().and_then(|m| m.retry_after);
         let mut res = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

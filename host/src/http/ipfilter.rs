@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -32,9 +31,5 @@ pub async fn filter(
 }
 
 fn too_many(retry_after: u64) -> Response {
-    let mut res = ApiError::of(Code::RateLimited).with_detail(format!("retry after {retry_after} s")).into_response();
-    if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
-        res.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    res
+    ApiError::rate_limited(retry_after).into_response()
 }

@@ -93,6 +93,9 @@ const SIGNATURE_PART_LIMIT: u64 = 1024;
 async fn form(body: bytes::Bytes, boundary: String) -> ApiResult<(Vec<u8>, Option<String>)> {
     use multer::{Constraints, SizeLimit};
     let bad = |e: multer::Error| match e {
+        multer::Error::FieldSizeExceeded { field_name, .. } if field_name.as_deref() == Some("signature") => {
+            ApiError::bad_request(format!("the signature part is over {SIGNATURE_PART_LIMIT} bytes"))
+        }
         multer::Error::FieldSizeExceeded { .. } => ApiError::too_large(MAX_POLICY_BYTES as u64),
         e => ApiError::bad_request(format!("the form is not a policy and its signature: {e}")),
     };

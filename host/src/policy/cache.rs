@@ -16,6 +16,9 @@ use wasmtime::Engine;
 
 const MAGIC: &[u8; 8] = b"IMGBEDC2";
 
+/// Compiled components kept; older ones are removed.
+const KEPT_ENTRIES: usize = 16;
+
 /// A cache folder for one engine.
 #[derive(Clone)]
 pub struct ArtifactCache {
@@ -70,7 +73,14 @@ impl ArtifactCache {
         // wrote them from `Component::serialize` of a compatible engine and nobody changed
         // them since. Wasmtime re-checks its header.
         match unsafe { Component::deserialize(engine, payload) } {
-            Ok(c) => Some(c),
+            Ok(c) => {
+                // Used now: the newest as far as pruning goes.
+                let _ = std::fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+                Some(c)
+            }
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "ignoring an unusable compiled-policy cache entry");
                 let _ = std::fs::remove_file(&path);
@@ -104,5 +114,45 @@ impl ArtifactCache {
         if let Err(e) = result {
             tracing::warn!(error = %e, "could not write the compiled-policy cache");
         }
+        self.prune();
+    }
+
+    /// Keeps the [`KEPT_ENTRIES`] newest entries: every swap to a new component adds
+    /// one (megabytes each), and an entry only saves a compile.
+    fn prune(&self) {
+        let Ok(dir) = std::fs::read_dir(&self.dir) else { return };
+        let mut entries: Vec<(std::time::SystemTime, PathBuf)> = dir
+            .flatten()
+            .filter(|e| e.file_name().to_str().is_some_and(|n| n.ends_with(".cwasm")))
+            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+            .collect();
+        entries.sort_by_key(|e| std::cmp::Reverse(e.0));
+        for (_, path) in entries.into_iter().skip(KEPT_ENTRIES) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_newest_entries_are_kept_and_a_hit_counts_as_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ArtifactCache::new(dir.path(), &Engine::default(), b"key");
+        let sha = |i: usize| format!("{i:064x}");
+        let entries = || std::fs::read_dir(dir.path()).unwrap().count();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for i in 0..KEPT_ENTRIES {
+            cache.put_serialized(&sha(i), b"artifact");
+            // Written an hour ago, the first one longest ago.
+            let f = std::fs::File::options().write(true).open(cache.path(&sha(i))).unwrap();
+            f.set_modified(old + std::time::Duration::from_secs(i as u64)).unwrap();
+        }
+        assert_eq!(entries(), KEPT_ENTRIES);
+        cache.put_serialized(&sha(100), b"artifact");
+        assert_eq!(entries(), KEPT_ENTRIES, "one more in, the oldest out");
+        assert!(!cache.path(&sha(0)).exists() && cache.path(&sha(1)).exists() && cache.path(&sha(100)).exists());
     }
 }

@@ -91,7 +91,9 @@ impl Variants {
             maker,
             index: Mutex::new(Index::new(config.cache_mb.saturating_mul(1 << 20))),
             flights: Mutex::default(),
-            limiter: Limiter::new(rule, Vec::new(), 0, 100_000),
+            // Over the rate: no new variants for a whole window (a ban of 0 would let
+            // the next miss start a fresh window).
+            limiter: Limiter::new(rule, Vec::new(), rule.window_s, 100_000),
             config,
             counters: Counters::default(),
         }
@@ -151,8 +153,7 @@ impl Variants {
                     if let Some(ip) = client {
                         if let Verdict::Limited { retry_after } = self.limiter.check("variants", ip) {
                             self.counters.limited.fetch_add(1, Relaxed);
-                            return Err(ApiError::of(Code::RateLimited)
-                                .with_detail(format!("too many new variants; try again in {retry_after} s")));
+                            return Err(ApiError::rate_limited(retry_after));
                         }
                     }
                     let f: Flight = Arc::default();

@@ -149,14 +149,20 @@ fn accepts(accept: &str, mime: &str) -> bool {
 /// `format=auto`: for a photo (a JPEG source) JPEG, the WebP encoder being lossless (a
 /// lossless WebP of a photo is several times its JPEG); for other sources (PNG, GIF, WebP)
 /// lossless WebP when the client names it (browsers that take it say so), else the
-/// source's own format; then whatever is allowed and accepted.
+/// source's own format; then whatever is allowed and accepted. No `Accept` (or one that
+/// takes no image type) takes anything (RFC 9110): the source's own format, so a
+/// transparent PNG never becomes a JPEG on white.
 fn negotiate(accept: &str, own: Format, allowed: &dyn Fn(Format) -> bool) -> Option<Format> {
     let named = |f: Format| accept.to_ascii_lowercase().contains(f.mime());
+    let formats = [own, Format::Jpeg, Format::Png, Format::Webp];
+    if !formats.iter().any(|f| accepts(accept, f.mime())) {
+        return formats.into_iter().find(|f| allowed(*f));
+    }
     let webp_first = own != Format::Jpeg;
     if webp_first && allowed(Format::Webp) && named(Format::Webp) && accepts(accept, Format::Webp.mime()) {
         return Some(Format::Webp);
     }
-    [own, Format::Jpeg, Format::Png, Format::Webp].into_iter().find(|f| allowed(*f) && accepts(accept, f.mime()))
+    formats.into_iter().find(|f| allowed(*f) && accepts(accept, f.mime()))
 }
 
 /// The stem every variant of the stored name `name` starts with (names can be 200
@@ -217,7 +223,11 @@ mod tests {
         assert_eq!(auto("image/png,image/*;q=0.8", "jpeg").unwrap().unwrap().spec.format, Format::Jpeg);
         assert_eq!(auto("image/png", "jpeg").unwrap().unwrap().spec.format, Format::Png, "only PNG taken");
         assert_eq!(auto("image/webp;q=0, image/*", "png").unwrap().unwrap().spec.format, Format::Png);
-        assert_eq!(auto("", "png").unwrap().unwrap().spec.format, Format::Jpeg);
+        // No Accept, or none for an image: anything goes, so the source's own format.
+        assert_eq!(auto("", "png").unwrap().unwrap().spec.format, Format::Png);
+        assert_eq!(auto("text/html", "gif").unwrap().unwrap().spec.format, Format::Png, "a GIF's still");
+        assert_eq!(auto("", "jpeg").unwrap().unwrap().spec.format, Format::Jpeg);
+        assert_eq!(auto("image/webp", "jpeg").unwrap().unwrap().spec.format, Format::Webp, "only WebP taken");
         let mut no_webp = c.clone();
         no_webp.formats = vec!["jpeg".into()];
         let a = parse(&q(&[("w", "640"), ("format", "auto")]), Some(chrome), "png", &no_webp).unwrap().unwrap();
