@@ -13,6 +13,9 @@ pub struct Rule {
     pub window_s: u64,
 }
 
+/// Longest window a rate may have: a year.
+const MAX_WINDOW_S: u64 = 365 * 24 * 3600;
+
 impl FromStr for Rule {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -22,6 +25,9 @@ impl FromStr for Rule {
         let window_s = w.trim().parse::<u64>().map_err(|_| format!("bad window in {s:?}"))?;
         if count == 0 || window_s == 0 {
             return Err(format!("both numbers must be positive in {s:?}"));
+        }
+        if window_s > MAX_WINDOW_S {
+            return Err(format!("the window is at most {MAX_WINDOW_S} s (a year) in {s:?}"));
         }
         Ok(Rule { count, window_s })
     }
@@ -33,4 +39,19 @@ pub fn parse_net(s: &str) -> Result<IpNet, String> {
     s.parse::<IpNet>()
         .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
         .map_err(|_| format!("not an address or CIDR range: {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_positive_and_bounded() {
+        let r: Rule = "3/60".parse().unwrap();
+        assert_eq!((r.count, r.window_s), (3, 60));
+        assert!(format!("1/{MAX_WINDOW_S}").parse::<Rule>().is_ok());
+        for bad in ["0/60", "3/0", "3/31536001", "3/18446744073709551615", "x/1", "3"] {
+            assert!(bad.parse::<Rule>().is_err(), "{bad}");
+        }
+    }
 }

@@ -76,7 +76,6 @@ impl ApiError {
         self
     }
 
-    /// Adds a top-level field to the answer.
     /// A 429's wait: `Retry-After` and the detail say it.
     pub fn rate_limited(retry_after: u64) -> Self {
         let mut e = Self::of(Code::RateLimited).with_detail(format!("retry after {retry_after} s"));
@@ -84,6 +83,7 @@ impl ApiError {
         e
     }
 
+    /// Adds a top-level field to the answer.
     pub fn with_field(mut self, key: &'static str, value: serde_json::Value) -> Self {
         self.more().extra.push((key, value));
         self

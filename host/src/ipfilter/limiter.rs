@@ -77,6 +77,8 @@ impl Limiter {
         let window = Duration::from_secs(rule.window_s);
         let mut key = (rule_id, client_key(ip));
         let mut rule = rule;
+        // Newcomers sharing the overflow counter are never banned together: only counted.
+        let mut shared = false;
         let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
         if !table.contains_key(&key) && table.len() >= self.max_tracked {
             self.make_room(&mut table, now);
@@ -86,6 +88,7 @@ impl Limiter {
                 // share one overflow counter until room comes back.
                 key = (rule_id + OVERFLOW, IpAddr::V6(Ipv6Addr::UNSPECIFIED));
                 rule.count = rule.count.saturating_mul(OVERFLOW_SHARE);
+                shared = true;
             }
         }
         let e = table.entry(key).or_insert(Entry { window_start: now, count: 0, banned_until: None });
@@ -101,7 +104,11 @@ impl Limiter {
         }
         e.count += 1;
         if e.count > rule.count {
-            e.banned_until = Some(now + self.ban);
+            if shared {
+                let rest = window.saturating_sub(now.duration_since(e.window_start));
+                return Verdict::Limited { retry_after: rest.as_secs().max(1) };
+            }
+            e.banned_until = now.checked_add(self.ban);
             return Verdict::Limited { retry_after: self.ban.as_secs().max(1) };
         }
         Verdict::Allowed

@@ -154,7 +154,11 @@ fn accepts(accept: &str, mime: &str) -> bool {
 /// transparent PNG never becomes a JPEG on white.
 fn negotiate(accept: &str, own: Format, allowed: &dyn Fn(Format) -> bool) -> Option<Format> {
     let named = |f: Format| accept.to_ascii_lowercase().contains(f.mime());
-    let formats = [own, Format::Jpeg, Format::Png, Format::Webp];
+    // A photo falls back to JPEG first; anything else to PNG (it may have alpha).
+    let formats = match own {
+        Format::Jpeg => [own, Format::Jpeg, Format::Png, Format::Webp],
+        _ => [own, Format::Png, Format::Jpeg, Format::Webp],
+    };
     if !formats.iter().any(|f| accepts(accept, f.mime())) {
         return formats.into_iter().find(|f| allowed(*f));
     }
@@ -178,10 +182,23 @@ pub fn key(name: &str, digest: &str, spec: Spec) -> String {
     format!("{}.{tag}.{}.{}", stem(name), spec.width, spec.format.extension())
 }
 
-/// The stem of a variant key, if it is one.
+/// The stem of a variant key, if the name has a variant key's whole shape: 32 hex
+/// digits, a digest tag of 1 to 16 hex digits, a width, an extension (`jpg`, `png`,
+/// `webp`), joined by dots. Nothing else in a variant folder is ever taken for one.
 pub fn stem_of(key: &str) -> Option<&str> {
-    let (stem, _) = key.split_once('.')?;
-    (stem.len() == 32 && stem.bytes().all(|b| b.is_ascii_hexdigit())).then_some(stem)
+    let mut parts = key.split('.');
+    let (stem, tag, width, ext) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str| s.bytes().all(|b| b.is_ascii_hexdigit());
+    let shaped = parts.next().is_none()
+        && stem.len() == 32
+        && hex(stem)
+        && (1..=16).contains(&tag.len())
+        && hex(tag)
+        && !width.is_empty()
+        && width.len() <= 10
+        && width.bytes().all(|b| b.is_ascii_digit())
+        && ["jpg", "png", "webp"].contains(&ext);
+    shaped.then_some(stem)
 }
 
 #[cfg(test)]
@@ -232,6 +249,10 @@ mod tests {
         no_webp.formats = vec!["jpeg".into()];
         let a = parse(&q(&[("w", "640"), ("format", "auto")]), Some(chrome), "png", &no_webp).unwrap().unwrap();
         assert_eq!(a.spec.format, Format::Jpeg);
+        // A WebP (maybe transparent) where WebP is not allowed: PNG before JPEG.
+        no_webp.formats = vec!["jpeg".into(), "png".into()];
+        let a = parse(&q(&[("w", "640"), ("format", "auto")]), Some(chrome), "webp", &no_webp).unwrap().unwrap();
+        assert_eq!(a.spec.format, Format::Png);
     }
 
     #[test]
@@ -244,5 +265,11 @@ mod tests {
         assert_ne!(k, key(&long, &"e".repeat(64), spec));
         assert_eq!(stem_of(&k), Some(stem(&long).as_str()));
         assert_eq!(stem_of("photo.png"), None);
+        // Only the whole shape: not an MD5-named photo, nor a variant name with more after it.
+        let md5 = "5a173e2ca11125deab21cb4a50a2a543";
+        assert_eq!(stem_of(&format!("{md5}.jpg")), None);
+        assert_eq!(stem_of(&format!("{md5}.0123.160.gif")), None);
+        assert_eq!(stem_of(&format!("{k}.bak")), None);
+        assert_eq!(stem_of(&format!("{md5}.0123.160.webp")), Some(md5));
     }
 }
