@@ -71,11 +71,7 @@ pub async fn run(settings: &Settings, storage: &Storage, options: Options) -> an
         stores.finish_deletes().await?;
         stores.restore(&found).await?;
         stores.quarantine(&found).await?;
-        if let Some(variants) = &storage.variants {
-            for key in &orphan_variants {
-                variants.remove(key).await?;
-            }
-        }
+        stores.remove_variants(&orphan_variants).await?;
         for name in &found.missing_files {
             // Checked again: the file may have come back (a store mounted late).
             if storage.blobs.size(name).await?.is_some() {

@@ -126,12 +126,19 @@ impl<'a> Stores<'a> {
     /// Removes the [`Stores::orphan_variants`] (derived files: removed, not quarantined).
     /// Returns how many went.
     pub async fn remove_orphan_variants(&self, started: Option<SystemTime>) -> anyhow::Result<usize> {
-        let Some(variants) = self.variants else { return Ok(0) };
         let orphans = self.orphan_variants(started).await?;
-        for key in &orphans {
-            variants.remove(key).await?;
-        }
+        self.remove_variants(&orphans).await?;
         Ok(orphans.len())
+    }
+
+    /// Removes these variants (keys [`Stores::orphan_variants`] found).
+    pub async fn remove_variants(&self, keys: &[String]) -> anyhow::Result<()> {
+        if let Some(variants) = self.variants {
+            for key in keys {
+                variants.remove(key).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Looks at everything; a file counts as unrecorded only if it was stored before this

@@ -149,20 +149,6 @@ impl From<crate::policy::PolicyError> for ApiError {
     }
 }
 
-impl ApiError {
-    /// A candidate policy that was not loaded: its signature missing or not trusted, or
-    /// the component refused (the reason in the detail; the running policy stays).
-    pub fn refused_candidate(e: crate::policy::PolicyError) -> Self {
-        use crate::policy::PolicyError;
-        let code = match &e {
-            PolicyError::Signature(crate::signing::Refusal::Missing) => Code::PolicyUnsigned,
-            PolicyError::Signature(_) => Code::PolicyBadSignature,
-            _ => Code::PolicyRefused,
-        };
-        ApiError::of(code).with_detail(e.to_string())
-    }
-}
-
 impl From<crate::ingest::JudgeError> for ApiError {
     fn from(e: crate::ingest::JudgeError) -> Self {
         use crate::ingest::JudgeError;
@@ -203,6 +189,18 @@ impl From<std::io::Error> for ApiError {
 }
 
 impl ApiError {
+    /// A candidate policy that was not loaded: its signature missing or not trusted, or
+    /// the component refused (the reason in the detail; the running policy stays).
+    pub fn refused_candidate(e: crate::policy::PolicyError) -> Self {
+        use crate::policy::PolicyError;
+        let code = match &e {
+            PolicyError::Signature(crate::signing::Refusal::Missing) => Code::PolicyUnsigned,
+            PolicyError::Signature(_) => Code::PolicyBadSignature,
+            _ => Code::PolicyRefused,
+        };
+        ApiError::of(code).with_detail(e.to_string())
+    }
+
     /// An I/O error reading a stored file: the file being gone (deleted meanwhile, or a
     /// record whose file is missing) is a 404; anything else as any I/O error.
     pub fn from_read(e: std::io::Error) -> Self {

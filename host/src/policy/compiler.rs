@@ -155,7 +155,7 @@ pub fn child_main(args: &[std::ffi::OsString]) -> i32 {
             }
         },
         Err(e) => {
-            eprintln!("not a valid component: {e:#}");
+            eprintln!("{e:#}");
             NOT_A_COMPONENT
         }
     }

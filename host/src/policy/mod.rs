@@ -108,8 +108,6 @@ pub struct LoadedPolicy {
     /// Where it came from: "built-in", "file", "admin-api", "sighup", "watch", "stored".
     pub source: String,
     pub loaded_at: SystemTime,
-    /// Whether the load skipped compilation thanks to the artifact cache.
-    pub from_cache: bool,
     /// Who compiled it: "cache" (nobody: a cached artifact), "child" (a compiler child
     /// process, see [`compiler`]) or "server" (in process).
     pub compiled_by: &'static str,
@@ -141,7 +139,7 @@ impl LoadedPolicy {
             "size": self.bytes.len(),
             "source": self.source,
             "loaded_at": loaded,
-            "from_cache": self.from_cache,
+            "from_cache": self.compiled_by == "cache",
             "compiled_by": self.compiled_by,
             "signed_by": self.signed_by,
             "stats": self.stats.snapshot(),

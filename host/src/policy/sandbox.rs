@@ -80,7 +80,6 @@ impl Sandbox {
         let refused = |what: &str, e: &dyn std::fmt::Display| PolicyError::Refused(format!("{what}: {e}"));
         let sha256 = hex::encode(Sha256::digest(bytes));
         let cached = self.cache.as_ref().and_then(|c| c.get(&self.engine, &sha256));
-        let from_cache = cached.is_some();
         let (component, compiled_by) = match cached {
             Some(c) => (c, "cache"),
             None => {
@@ -133,7 +132,6 @@ impl Sandbox {
             sha256: sha256.clone(),
             source: source.to_string(),
             loaded_at: SystemTime::now(),
-            from_cache,
             compiled_by,
             bytes: Arc::from(bytes),
             stats: self.stats_for(&sha256, &name),

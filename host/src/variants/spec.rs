@@ -154,16 +154,16 @@ fn accepts(accept: &str, mime: &str) -> bool {
 /// transparent PNG never becomes a JPEG on white.
 fn negotiate(accept: &str, own: Format, allowed: &dyn Fn(Format) -> bool) -> Option<Format> {
     let named = |f: Format| accept.to_ascii_lowercase().contains(f.mime());
+    let photo = own == Format::Jpeg;
     // A photo falls back to JPEG first; anything else to PNG (it may have alpha).
-    let formats = match own {
-        Format::Jpeg => [own, Format::Jpeg, Format::Png, Format::Webp],
-        _ => [own, Format::Png, Format::Jpeg, Format::Webp],
+    let formats = match photo {
+        true => [own, Format::Jpeg, Format::Png, Format::Webp],
+        false => [own, Format::Png, Format::Jpeg, Format::Webp],
     };
     if !formats.iter().any(|f| accepts(accept, f.mime())) {
         return formats.into_iter().find(|f| allowed(*f));
     }
-    let webp_first = own != Format::Jpeg;
-    if webp_first && allowed(Format::Webp) && named(Format::Webp) && accepts(accept, Format::Webp.mime()) {
+    if !photo && allowed(Format::Webp) && named(Format::Webp) && accepts(accept, Format::Webp.mime()) {
         return Some(Format::Webp);
     }
     formats.into_iter().find(|f| allowed(*f) && accepts(accept, f.mime()))
