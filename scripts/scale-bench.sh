@@ -2,7 +2,7 @@
 # Scale benchmark: the same reads with 1,000 and with 1,000,000 records (SQLite), each
 # install seeded by copying one real upload's record (new names, digests and times) and
 # hard-linking its file under every new name; prints time to ready after start, then
-# `image_list` (first and a middle page), `image_info` and GET (one stored file, and a
+# `image_list` (first and a middle page, by number and by cursor), `image_info` and GET (one stored file, and a
 # different record each request) with wrk, and the server's RSS.
 #
 #   bash scripts/scale-bench.sh                      # 1,000 and 1,000,000 records
@@ -129,6 +129,12 @@ EOF
   mid=$(( n / 2 / 50 + 1 ))
   run_wrk "image_list, first page of 50" "http://127.0.0.1:$port/api/image_list?per_page=50"
   run_wrk "image_list, page $mid of 50 (middle)" "http://127.0.0.1:$port/api/image_list?per_page=50&page=$mid"
+  # The same middle page by cursor: the `next` of the page before it.
+  after=$(curl -fsS "http://127.0.0.1:$port/api/image_list?per_page=50&page=$(( mid > 1 ? mid - 1 : 1 ))" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["next"] or "")')
+  if [ -n "$after" ]; then
+    run_wrk "image_list, the middle page by cursor (after=)" "http://127.0.0.1:$port/api/image_list?per_page=50&after=$after"
+  fi
   run_wrk "image_info" "http://127.0.0.1:$port/api/image_info?name=$name"
   run_wrk "GET one stored file" "http://127.0.0.1:$port/images/$name"
   # A different record (and file name) each request.

@@ -50,7 +50,7 @@ if [ "$#" -eq 0 ]; then
   # The storage-level and black-box suites again, on MongoDB (the wire-protocol test server).
   IMGBED_TEST_ENGINE=mongo cargo test --locked \
     --test store --test api --test accounts --test media --test swap --test operations --test migrate \
-    --test safety --test crash --test backup --test variants
+    --test safety --test crash --test backup --test variants --test listing
 fi
 if [ "$#" -eq 0 ]; then
   # The suites that touch files, with the files in S3 (the SeaweedFS test server); the two-host

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{assert_error, fixtures, Server};
-use serde_json::{json, Value};
+use serde_json::json;
 
 #[tokio::test]
 async fn upload_list_info_format_delete_round_trip() {
@@ -247,33 +247,6 @@ async fn requests_without_a_file_or_with_a_bad_body_get_json_errors() {
     assert_error(&s.get("/api/nothing_here").await, 404, "no_route");
     assert_error(&s.get("/images/..%2F..%2Fconfig.json").await, 404, "not_found");
     assert_error(&s.get("/images/missing.png").await, 404, "not_found");
-}
-
-#[tokio::test]
-async fn list_is_paginated_newest_first() {
-    let s = Server::start(json!({"server": {"max_per_page": 3}}));
-    let mut names = Vec::new();
-    for i in 0..5 {
-        names.push(s.upload_png(200 + i).await);
-    }
-    names.reverse();
-    let (status, p1) = s.get("/api/image_list?page=1&per_page=2").await;
-    assert_eq!(status, 200);
-    assert_eq!((p1["total"].as_u64(), p1["pages"].as_u64(), p1["per_page"].as_u64()), (Some(5), Some(3), Some(2)));
-    let page = |v: &Value| {
-        v["data"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_string()).collect::<Vec<_>>()
-    };
-    assert_eq!(page(&p1), names[0..2]);
-    assert_eq!(page(&s.get("/api/image_list?page=2&per_page=2").await.1), names[2..4]);
-    assert_eq!(page(&s.get("/api/image_list?page=3&per_page=2").await.1), names[4..5]);
-    assert!(page(&s.get("/api/image_list?page=9&per_page=2").await.1).is_empty());
-    // per_page is capped at max_per_page.
-    let (_, capped) = s.get("/api/image_list?per_page=1000").await;
-    assert_eq!(capped["per_page"], 3);
-    assert_eq!(page(&capped), names[0..3]);
-    for bad in ["page=0", "page=-1", "page=abc", "per_page=0", "per_page=1.5"] {
-        assert_error(&s.get(&format!("/api/image_list?{bad}")).await, 400, "bad_request");
-    }
 }
 
 #[tokio::test]

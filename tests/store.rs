@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use imgbed::store::{ImageFacts, ImageRecord, ImageStore, MetaStore, MongoStore, SqliteStore, StoreError, User};
+use imgbed::store::{ImageFacts, ImageRecord, ImageStore, MetaStore, MongoStore, SqliteStore, Start, StoreError, User};
 
 /// A fresh, empty store of the engine under test (and the folder a SQLite file lives in).
 async fn fresh() -> (Arc<dyn MetaStore>, tempfile::TempDir) {
@@ -70,7 +70,7 @@ async fn records_keys_pages_and_deletes() {
     k.thumb = Some(true);
     s.insert_for(&k, None).await.unwrap();
     assert_eq!(s.get("k.png").await.unwrap(), Some(k.clone()));
-    assert_eq!(s.list("carol", 0, 5).await.unwrap().items, vec![k.clone()]);
+    assert_eq!(s.list("carol", &Start::Offset(0), 5).await.unwrap().items, vec![k.clone()]);
     s.delete("k.png").await.unwrap();
     let mut n = record("n.png", "carol", "d4", 22.0);
     n.thumb = Some(false);
@@ -82,13 +82,31 @@ async fn records_keys_pages_and_deletes() {
     for (i, t) in [(1, 30.0), (2, 30.0), (3, 25.0)] {
         s.insert(&record(&format!("p{i}.png"), "alice", &format!("e{i}"), t)).await.unwrap();
     }
-    let page = s.list("alice", 0, 3).await.unwrap();
+    let page = s.list("alice", &Start::Offset(0), 3).await.unwrap();
     assert_eq!(page.total, 5);
     let names: Vec<&str> = page.items.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["p2.png", "p1.png", "p3.png"]);
-    let rest: Vec<String> = s.list("alice", 3, 10).await.unwrap().items.into_iter().map(|r| r.facts.name).collect();
-    assert_eq!(rest, ["v.mp4", "a.png"]);
-    assert!(s.list("alice", 50, 10).await.unwrap().items.is_empty());
+    let rest = s.list("alice", &Start::Offset(3), 10).await.unwrap();
+    let rest_names: Vec<&str> = rest.items.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(rest_names, ["v.mp4", "a.png"]);
+    assert!(rest.next.is_none(), "the last page has no next");
+    assert!(s.list("alice", &Start::Offset(50), 10).await.unwrap().items.is_empty());
+    // Pages by cursor: the same order, a cursor in the middle of equal times included, and
+    // a record deleted meanwhile does not shift the pages after it.
+    let first = s.list("alice", &Start::Offset(0), 1).await.unwrap();
+    assert_eq!(first.items[0].name, "p2.png");
+    let after_p2 = Start::After(first.next.expect("more pages"));
+    let second = s.list("alice", &after_p2, 2).await.unwrap();
+    let second_names: Vec<&str> = second.items.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(second_names, ["p1.png", "p3.png"]);
+    assert_eq!(second.total, 5);
+    assert!(s.delete("p2.png").await.unwrap());
+    let last = s.list("alice", &Start::After(second.next.expect("more pages")), 2).await.unwrap();
+    let last_names: Vec<&str> = last.items.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(last_names, ["v.mp4", "a.png"]);
+    assert!(last.next.is_none());
+    assert_eq!(s.list("alice", &after_p2, 1).await.unwrap().items[0].name, "p1.png", "a cursor outlives its record");
+    s.insert(&record("p2.png", "alice", "e2", 30.0)).await.unwrap();
 
     let mut all = s.all_names().await.unwrap();
     all.sort();
@@ -193,7 +211,7 @@ async fn deletion_key_hashes_are_kept_and_replaced() {
     assert_eq!(store.get("keyed.png").await.unwrap().unwrap().delete_key, Some("ef".repeat(32)));
     assert!(!store.set_delete_key("missing.png", &"ef".repeat(32)).await.unwrap());
     // Listed records carry it too (the same row shape).
-    let page = store.list("k@x.org", 0, 10).await.unwrap();
+    let page = store.list("k@x.org", &Start::Offset(0), 10).await.unwrap();
     assert_eq!(page.items.iter().filter(|i| i.delete_key.is_some()).count(), 2);
 }
 

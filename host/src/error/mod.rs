@@ -164,6 +164,9 @@ impl From<crate::ingest::JudgeError> for ApiError {
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         use crate::store::StoreError;
+        if let StoreError::BadCursor = e {
+            return ApiError::bad_request("after must be a cursor from an earlier page's `next`");
+        }
         tracing::error!(error = %e, "metadata store failed");
         ApiError::of(match e {
             StoreError::Backend(_) => Code::StoreUnavailable,

@@ -12,7 +12,7 @@ use super::{authorize, json_object, query_map, read_body, Shared, JSON_BODY_LIMI
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::policy::{facts, Action, Facts, RequestedAction};
-use crate::store::ImageRecord;
+use crate::store::{Cursor, ImageRecord, Start};
 
 fn positive(query: &std::collections::HashMap<String, String>, key: &str, default: u64) -> ApiResult<u64> {
     match query.get(key).map(|v| v.trim()) {
@@ -24,17 +24,29 @@ fn positive(query: &std::collections::HashMap<String, String>, key: &str, defaul
     }
 }
 
-/// `GET /api/image_list?page=&per_page=`: the caller's images, newest first.
-#[utoipa::path(get, path = "/api/image_list", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("page" = Option<u64>, Query, minimum = 1), ("per_page" = Option<u64>, Query, minimum = 1)), responses((status = 200, description = "your images, newest first", body = super::schema::ListAnswer), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::RateLimited, crate::http::schema::Unavailable))]
+/// `GET /api/image_list?page=&per_page=` or `?after=&per_page=`: the caller's images,
+/// newest first; `next` is the `after` of the page that follows (`null` on the last page).
+#[utoipa::path(get, path = "/api/image_list", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("page" = Option<u64>, Query, minimum = 1), ("per_page" = Option<u64>, Query, minimum = 1), ("after" = Option<String>, Query, description = "the `next` of an earlier page: the page just after it (not with `page`); the same cost at any depth")), responses((status = 200, description = "your images, newest first", body = super::schema::ListAnswer), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::RateLimited, crate::http::schema::Unavailable))]
 pub async fn list(State(state): State<Shared>, caller: Caller, uri: Uri) -> ApiResult<Json<Value>> {
     let query = query_map(&uri)?;
     let who = caller.principal;
     authorize(&state, Action::ImageList, &who, facts()).await?;
     let max = u64::from(state.settings.config.server.max_per_page);
-    let page = positive(&query, "page", 1)?;
     let per_page = positive(&query, "per_page", max.min(20))?.min(max);
-    let offset = (page - 1).saturating_mul(per_page);
-    let result = state.store.list(&who.id, offset, per_page).await.map_err(ApiError::from)?;
+    let (page, start) = match query.get("after").map(|a| a.trim()) {
+        None | Some("") => {
+            let page = positive(&query, "page", 1)?;
+            (Some(page), Start::Offset((page - 1).saturating_mul(per_page)))
+        }
+        Some(_) if query.get("page").is_some_and(|p| !p.trim().is_empty()) => {
+            return Err(ApiError::bad_request("give page or after, not both"))
+        }
+        Some(after) => match Cursor::parse(after) {
+            Some(c) => (None, Start::After(c)),
+            None => return Err(ApiError::bad_request("after must be a cursor from an earlier page's `next`")),
+        },
+    };
+    let result = state.store.list(&who.id, &start, per_page).await.map_err(ApiError::from)?;
     let mut items = Vec::with_capacity(result.items.len());
     for r in &result.items {
         items.push(ImageView::of(&state, r).await);
@@ -46,6 +58,7 @@ pub async fn list(State(state): State<Shared>, caller: Caller, uri: Uri) -> ApiR
         "per_page": per_page,
         "total": result.total,
         "pages": result.total.div_ceil(per_page),
+        "next": result.next.map(|c| c.encode()),
     })))
 }
 

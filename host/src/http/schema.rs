@@ -47,10 +47,13 @@ pub struct ListAnswer {
     pub data: Vec<ImageView>,
     #[serde(rename = "type")]
     pub kind: String,
-    pub page: u64,
+    /// The page asked for (`null` when paging with `after`).
+    pub page: Option<u64>,
     pub per_page: u64,
     pub total: u64,
     pub pages: u64,
+    /// `after` for the next page; `null` on the last page.
+    pub next: Option<String>,
 }
 
 /// `image_info` answer.

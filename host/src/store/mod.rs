@@ -1,10 +1,12 @@
 //! Metadata storage: the [`MetaStore`] trait and its engines.
 
+mod cursor;
 pub(crate) mod mongo;
 mod record;
 mod sqlite;
 mod timed;
 
+pub use cursor::{Cursor, Start};
 pub use mongo::MongoStore;
 pub use record::{ImageFacts, ImageRecord};
 pub use sqlite::SqliteStore;
@@ -66,6 +68,9 @@ pub enum StoreError {
     /// The database could not be reached or failed.
     #[error("database error: {0}")]
     Backend(String),
+    /// A listing cursor this engine did not hand out.
+    #[error("not a cursor of this listing")]
+    BadCursor,
 }
 
 /// A page of records and the total count.
@@ -73,6 +78,8 @@ pub enum StoreError {
 pub struct Page {
     pub items: Vec<ImageRecord>,
     pub total: u64,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<Cursor>,
 }
 
 /// Image metadata storage. Engines must order listings newest first with a
@@ -86,8 +93,9 @@ pub trait ImageStore: Send + Sync + 'static {
     async fn find_by_digest(&self, owner: &str, digest: &str) -> Result<Option<ImageRecord>, StoreError>;
     /// (images, bytes) an owner has stored (kept per owner, not counted per request).
     async fn usage(&self, owner: &str) -> Result<(u64, u64), StoreError>;
-    /// One page of an owner's records, newest first.
-    async fn list(&self, owner: &str, offset: u64, limit: u64) -> Result<Page, StoreError>;
+    /// One page of an owner's records, newest first, from `start`; `BadCursor` for a
+    /// cursor the engine cannot read.
+    async fn list(&self, owner: &str, start: &Start, limit: u64) -> Result<Page, StoreError>;
     /// Inserts a record like [`ImageStore::insert`], but only while the owner's account
     /// with token id `jti` exists (`None`: no account to check): `OwnerGone` otherwise.
     /// A removal that runs at the same time either removes the record or makes this fail.

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{AccountStore, ImageRecord, ImageStore, MetaStore, Page, StoreError, User, UserUsage};
+use super::{AccountStore, ImageRecord, ImageStore, MetaStore, Page, Start, StoreError, User, UserUsage};
 
 /// How many times the request bound a whole-store scan may take.
 const SCAN_FACTOR: u32 = 100;
@@ -92,8 +92,8 @@ impl ImageStore for TimedStore {
         self.run(self.inner.usage(owner)).await
     }
 
-    async fn list(&self, owner: &str, offset: u64, limit: u64) -> Result<Page, StoreError> {
-        self.run(self.inner.list(owner, offset, limit)).await
+    async fn list(&self, owner: &str, start: &Start, limit: u64) -> Result<Page, StoreError> {
+        self.run(self.inner.list(owner, start, limit)).await
     }
 
     async fn delete(&self, name: &str) -> Result<bool, StoreError> {

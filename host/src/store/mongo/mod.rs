@@ -16,7 +16,7 @@ use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Collection, Database, IndexModel};
 
-use super::{ImageRecord, ImageStore, MetaStore, Page, StoreError, User};
+use super::{Cursor, ImageRecord, ImageStore, MetaStore, Page, Start, StoreError, User};
 use crate::mongo::{is_duplicate, number};
 
 /// Metadata in a MongoDB database.
@@ -73,6 +73,15 @@ fn record_doc(r: &ImageRecord) -> Document {
 fn record(d: Document) -> Result<ImageRecord, StoreError> {
     let name = d.get_str("name").unwrap_or_default().to_string();
     mongodb::bson::from_document(d).map_err(|e| backend(format!("the image record {name:?} is unreadable: {e}")))
+}
+
+/// The `_id` a cursor names: a plain value (an ObjectId, a number, a string), never a
+/// document or a list a client could shape into something else.
+fn cursor_id(tie: &serde_json::Value) -> Result<Bson, StoreError> {
+    match Bson::try_from(tie.clone()) {
+        Ok(id @ (Bson::ObjectId(_) | Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::String(_))) => Ok(id),
+        _ => Err(StoreError::BadCursor),
+    }
 }
 
 fn user(d: &Document) -> User {
@@ -230,22 +239,40 @@ impl ImageStore for MongoStore {
         self.first_image(doc! {"owner": owner, "digest": digest}).await
     }
 
-    async fn list(&self, owner: &str, offset: u64, limit: u64) -> Result<Page, StoreError> {
-        let filter = doc! {"owner": owner};
-        let total = self.images.count_documents(filter.clone()).await.map_err(backend)?;
+    async fn list(&self, owner: &str, start: &Start, limit: u64) -> Result<Page, StoreError> {
+        let total = self.images.count_documents(doc! {"owner": owner}).await.map_err(backend)?;
+        let (filter, skip) = match start {
+            Start::Offset(n) => (doc! {"owner": owner}, *n),
+            Start::After(c) => {
+                // Just past (time, _id): older, or as old with a smaller `_id`.
+                let id = cursor_id(&c.tie)?;
+                let older = doc! {"$or": [{"time": {"$lt": c.time}}, {"time": c.time, "_id": {"$lt": id}}]};
+                (doc! {"owner": owner, "$and": [older]}, 0)
+            }
+        };
+        // One more than asked: whether there is a next page.
+        let want = limit.min(i64::MAX as u64 - 1) as i64 + 1;
         let mut cursor = self
             .images
             .find(filter)
             .sort(doc! {"time": -1, "_id": -1})
-            .skip(offset)
-            .limit(limit.min(i64::MAX as u64) as i64)
+            .skip(skip)
+            .limit(want)
             .await
             .map_err(backend)?;
-        let mut items = Vec::new();
+        let mut rows = Vec::new();
         while cursor.advance().await.map_err(backend)? {
-            items.push(record(cursor.deserialize_current().map_err(backend)?)?);
+            let d: Document = cursor.deserialize_current().map_err(backend)?;
+            let id = d.get("_id").cloned().unwrap_or(Bson::Null);
+            rows.push((record(d)?, id));
         }
-        Ok(Page { items, total })
+        let more = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let next = match rows.last() {
+            Some((r, id)) if more => Some(Cursor { time: r.time, tie: id.clone().into_relaxed_extjson() }),
+            _ => None,
+        };
+        Ok(Page { items: rows.into_iter().map(|(r, _)| r).collect(), total, next })
     }
 
     async fn delete(&self, name: &str) -> Result<bool, StoreError> {

@@ -6,6 +6,7 @@ mod accounts;
 mod codes;
 mod durable;
 mod group;
+mod list;
 mod readers;
 mod schema;
 
@@ -14,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{ImageFacts, ImageRecord, ImageStore, MetaStore, Page, StoreError};
+use super::{ImageFacts, ImageRecord, ImageStore, MetaStore, Page, Start, StoreError};
 use schema::{migrate, SCHEMA};
 
 /// Metadata in a SQLite file.
@@ -28,10 +29,6 @@ pub struct SqliteStore {
 
 const COLUMNS: &str =
     "name, owner, size, digest, kind, format, mime, width, height, frames, duration_ms, original_name, time, codec, delete_key, blob_key, thumb";
-
-/// From this many skipped rows on, a page is found through the covering index first
-/// (cheaper for deep pages, a little dearer for the first ones).
-const DEEP_PAGE: u64 = 1000;
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -238,46 +235,9 @@ impl ImageStore for SqliteStore {
         self.readers.clone().read_blocking(move |c| owner_usage(c, &owner)).await
     }
 
-    async fn list(&self, owner: &str, offset: u64, limit: u64) -> Result<Page, StoreError> {
-        let owner = owner.to_string();
-        self.readers
-            .clone()
-            .read_blocking(move |c| {
-                // The total and the page from one snapshot.
-                let tx = c.unchecked_transaction().map_err(backend)?;
-                let c = &*tx;
-                let total: i64 = c
-                    .query_row("SELECT COALESCE((SELECT images FROM owners WHERE owner = ?1), 0)", [&owner], |r| {
-                        r.get(0)
-                    })
-                    .map_err(backend)?;
-                let query = if offset < DEEP_PAGE {
-                    format!(
-                        "SELECT {COLUMNS} FROM images WHERE owner = ?1 ORDER BY time DESC, id DESC LIMIT ?2 OFFSET ?3"
-                    )
-                } else {
-                    // The rows skipped are counted in the index alone; only the page's rows
-                    // are read (a deep page costs a walk of the index, not of the table).
-                    format!(
-                        "SELECT {COLUMNS} FROM images WHERE id IN (SELECT id FROM images WHERE owner = ?1
-                             ORDER BY time DESC, id DESC LIMIT ?2 OFFSET ?3)
-                         ORDER BY time DESC, id DESC"
-                    )
-                };
-                let mut stmt = c.prepare_cached(&query).map_err(backend)?;
-                let items = stmt
-                    .query_map(
-                        params![owner, limit.min(i64::MAX as u64) as i64, offset.min(i64::MAX as u64) as i64],
-                        record,
-                    )
-                    .map_err(backend)?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(backend)?;
-                drop(stmt);
-                tx.finish().map_err(backend)?;
-                Ok(Page { items, total: total as u64 })
-            })
-            .await
+    async fn list(&self, owner: &str, start: &Start, limit: u64) -> Result<Page, StoreError> {
+        let (owner, from) = (owner.to_string(), list::Seek::of(start)?);
+        self.readers.clone().read_blocking(move |c| list::page(c, &owner, from, limit)).await
     }
 
     async fn delete(&self, name: &str) -> Result<bool, StoreError> {

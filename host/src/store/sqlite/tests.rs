@@ -2,7 +2,7 @@
 //! the records when an older database gets them. Group commit of upload records.
 
 use super::SqliteStore;
-use crate::store::{AccountStore, ImageFacts, ImageRecord, ImageStore, MetaStore, User};
+use crate::store::{AccountStore, ImageFacts, ImageRecord, ImageStore, MetaStore, Start, StoreError, User};
 
 fn record(name: &str, owner: &str, size: u64) -> ImageRecord {
     let facts = ImageFacts {
@@ -24,7 +24,7 @@ fn record(name: &str, owner: &str, size: u64) -> ImageRecord {
 }
 
 async fn usage(store: &SqliteStore, owner: &str) -> (u64, u64) {
-    let list_total = store.list(owner, 0, 1).await.unwrap().total;
+    let list_total = store.list(owner, &Start::Offset(0), 1).await.unwrap().total;
     let usage = store.usage_blocking(owner).unwrap();
     assert_eq!(list_total, usage.0, "the listing's total and the usage agree");
     usage
@@ -95,7 +95,7 @@ async fn a_deep_page_is_the_same_slice_of_the_listing() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
     store.init().await.unwrap();
-    let n = super::DEEP_PAGE + 20;
+    let n = super::list::DEEP_PAGE + 20;
     {
         // One transaction: a thousand synced inserts would take a while.
         let conn = store.conn.lock().unwrap();
@@ -108,15 +108,30 @@ async fn a_deep_page_is_the_same_slice_of_the_listing() {
         }
         tx.commit().unwrap();
     }
-    let all: Vec<String> = store.list("deep", 0, n).await.unwrap().items.into_iter().map(|r| r.facts.name).collect();
+    let names = |p: &crate::store::Page| p.items.iter().map(|r| r.facts.name.clone()).collect::<Vec<_>>();
+    let all = names(&store.list("deep", &Start::Offset(0), n).await.unwrap());
     assert_eq!(all.len() as u64, n);
-    for offset in [super::DEEP_PAGE - 3, super::DEEP_PAGE, super::DEEP_PAGE + 7] {
-        let page = store.list("deep", offset, 10).await.unwrap();
-        let names: Vec<String> = page.items.into_iter().map(|r| r.facts.name).collect();
+    for offset in [super::list::DEEP_PAGE - 3, super::list::DEEP_PAGE, super::list::DEEP_PAGE + 7] {
+        let page = store.list("deep", &Start::Offset(offset), 10).await.unwrap();
         let end = (offset as usize + 10).min(all.len());
-        assert_eq!(names, all[offset as usize..end], "offset {offset}");
+        assert_eq!(names(&page), all[offset as usize..end], "offset {offset}");
         assert_eq!(page.total, n);
     }
+    // Walking by cursor gives the same listing, page after page (pairs of equal times
+    // split across pages included), and the last page has no next.
+    let (mut walked, mut start) = (Vec::new(), Start::Offset(0));
+    loop {
+        let page = store.list("deep", &start, 7).await.unwrap();
+        walked.extend(names(&page));
+        match page.next {
+            Some(c) => start = Start::After(c),
+            None => break,
+        }
+    }
+    assert_eq!(walked, all);
+    // A cursor whose tie-break is not a row id is not this engine's.
+    let foreign = Start::After(crate::store::Cursor { time: 1.0, tie: "65a1b2c3".into() });
+    assert!(matches!(store.list("deep", &foreign, 7).await, Err(StoreError::BadCursor)));
 }
 
 /// Inserts that queue while the writer is busy are committed in one transaction, each
