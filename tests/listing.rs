@@ -45,8 +45,13 @@ async fn list_is_paginated_newest_first() {
     assert_eq!(page(&p3), names[4..5]);
     assert_eq!(p3["next"], Value::Null, "the last page has no next");
     assert_eq!(s.get("/api/image_list?page=2&per_page=2").await.1["next"], Value::Null);
-    // Not a cursor; a tie-break that is not a plain value (here `{"$gt": 1}`); both.
-    for bad in ["after=garbage", "after=WzQ2MDcxODI0MTg4MDAwMTc0MDgseyIkZ3QiOjF9XQ", &format!("page=2&after={after}")] {
+    // Not a cursor; a tie-break that is not a plain value (`{"$gt": 1}`, one cursor for each
+    // engine: the other one's is refused too); page with after.
+    let (sqlite, mongo) = (
+        "after=WyJzcWxpdGUiLDQ2MDcxODI0MTg4MDAwMTc0MDgseyIkZ3QiOjF9XQ",
+        "after=WyJtb25nbyIsNDYwNzE4MjQxODgwMDAxNzQwOCx7IiRndCI6MX1d",
+    );
+    for bad in ["after=garbage", sqlite, mongo, &format!("page=2&after={after}")] {
         let got = s.get(&format!("/api/image_list?{bad}")).await;
         assert_error(&got, 400, "bad_request");
     }

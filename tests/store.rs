@@ -122,6 +122,42 @@ async fn records_keys_pages_and_deletes() {
     s.insert(&record("a.png", "alice", "d1", 40.0)).await.unwrap();
 }
 
+/// MongoDB documents written by hand may lack a time: they list last (below every time),
+/// by page number and by cursor alike, none skipped or repeated.
+#[tokio::test]
+async fn mongo_records_without_a_time_list_last_by_cursor_too() {
+    if common::engine() != "mongo" {
+        return;
+    }
+    let uri = common::fresh_mongo_uri();
+    let store = MongoStore::connect(&uri, Duration::from_secs(5)).await.unwrap();
+    store.init().await.unwrap();
+    for (i, t) in [(1, 10.0), (2, 20.0)] {
+        store.insert(&record(&format!("t{i}.png"), "u", &format!("d{i}"), t)).await.unwrap();
+    }
+    let db = mongodb::Client::with_uri_str(&uri).await.unwrap().database(uri.rsplit('/').next().unwrap());
+    for i in 1..=3 {
+        let mut d = mongodb::bson::to_document(&record(&format!("n{i}.png"), "u", &format!("e{i}"), 0.0)).unwrap();
+        d.remove("time");
+        db.collection::<mongodb::bson::Document>("images").insert_one(d).await.unwrap();
+    }
+    let names = |p: &imgbed::store::Page| p.items.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+    let all = names(&store.list("u", &Start::Offset(0), 10).await.unwrap());
+    assert_eq!(all, ["t2.png", "t1.png", "n3.png", "n2.png", "n1.png"]);
+    for size in [1, 2] {
+        let (mut walked, mut start) = (Vec::new(), Start::Offset(0));
+        loop {
+            let page = store.list("u", &start, size).await.unwrap();
+            walked.extend(names(&page));
+            match page.next {
+                Some(c) => start = Start::After(c),
+                None => break,
+            }
+        }
+        assert_eq!(walked, all, "pages of {size}");
+    }
+}
+
 #[tokio::test]
 async fn blocking_queries_answer_from_policy_threads() {
     let (s, _dir) = fresh().await;

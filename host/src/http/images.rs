@@ -26,7 +26,7 @@ fn positive(query: &std::collections::HashMap<String, String>, key: &str, defaul
 
 /// `GET /api/image_list?page=&per_page=` or `?after=&per_page=`: the caller's images,
 /// newest first; `next` is the `after` of the page that follows (`null` on the last page).
-#[utoipa::path(get, path = "/api/image_list", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("page" = Option<u64>, Query, minimum = 1), ("per_page" = Option<u64>, Query, minimum = 1), ("after" = Option<String>, Query, description = "the `next` of an earlier page: the page just after it (not with `page`); the same cost at any depth")), responses((status = 200, description = "your images, newest first", body = super::schema::ListAnswer), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::RateLimited, crate::http::schema::Unavailable))]
+#[utoipa::path(get, path = "/api/image_list", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("page" = Option<u64>, Query, minimum = 1), ("per_page" = Option<u64>, Query, minimum = 1), ("after" = Option<String>, Query, description = "the `next` of an earlier page: the page just after it (not with `page`); on SQLite the same cost at any depth")), responses((status = 200, description = "your images, newest first", body = super::schema::ListAnswer), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::RateLimited, crate::http::schema::Unavailable))]
 pub async fn list(State(state): State<Shared>, caller: Caller, uri: Uri) -> ApiResult<Json<Value>> {
     let query = query_map(&uri)?;
     let who = caller.principal;

@@ -48,11 +48,13 @@ pub struct ListAnswer {
     #[serde(rename = "type")]
     pub kind: String,
     /// The page asked for (`null` when paging with `after`).
+    #[schema(required = true)]
     pub page: Option<u64>,
     pub per_page: u64,
     pub total: u64,
     pub pages: u64,
     /// `after` for the next page; `null` on the last page.
+    #[schema(required = true)]
     pub next: Option<String>,
 }
 

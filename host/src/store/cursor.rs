@@ -1,8 +1,9 @@
 //! Where a listing starts: a number of records to skip, or just past a record of an
 //! earlier page (its sort key: the time and the engine's tie-break). A cursor costs the
 //! same at any depth, and records added or deleted meanwhile never shift the pages after it.
-//! Clients see it as an opaque string (base64url of the JSON `[time's bits, tie]`: the
-//! time's exact bits, since a decimal could come back one bit off and repeat a record).
+//! Clients see it as an opaque string (base64url of the JSON `[engine, time's bits, tie]`:
+//! the time's exact bits, since a decimal could come back one bit off and repeat a record;
+//! the engine, so that a cursor of another engine is refused, not read as an empty page).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -14,6 +15,8 @@ const MAX_LEN: usize = 256;
 /// The sort key of the last record of a page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cursor {
+    /// The engine that made it (`"sqlite"`, `"mongo"`).
+    pub engine: String,
     /// The record's time (seconds since the epoch).
     pub time: f64,
     /// The engine's tie-break for equal times (SQLite: the row id; MongoDB: `_id`).
@@ -23,7 +26,7 @@ pub struct Cursor {
 impl Cursor {
     /// The string handed to clients.
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&(self.time.to_bits(), &self.tie)).unwrap_or_default())
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&(&self.engine, self.time.to_bits(), &self.tie)).unwrap_or_default())
     }
 
     /// A cursor from a client; `None` if it is not one this server hands out.
@@ -32,9 +35,9 @@ impl Cursor {
             return None;
         }
         let bytes = URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).ok()?;
-        let (bits, tie): (u64, Value) = serde_json::from_slice(&bytes).ok()?;
+        let (engine, bits, tie): (String, u64, Value) = serde_json::from_slice(&bytes).ok()?;
         let time = f64::from_bits(bits);
-        time.is_finite().then_some(Cursor { time, tie })
+        time.is_finite().then_some(Cursor { engine, time, tie })
     }
 }
 
@@ -54,10 +57,10 @@ mod tests {
     #[test]
     fn a_cursor_comes_back_as_it_went() {
         for c in [
-            Cursor { time: 1_700_000_000.123_456_7, tie: Value::from(42) },
+            Cursor { engine: "sqlite".into(), time: 1_700_000_000.123_456_7, tie: Value::from(42) },
             // A time whose shortest decimal does not parse back to the same bits everywhere.
-            Cursor { time: 1_796_067_873.072_048_7, tie: Value::from(7) },
-            Cursor { time: 0.0, tie: Value::from("65a1b2c3d4e5f60718293a4b") },
+            Cursor { engine: "sqlite".into(), time: 1_796_067_873.072_048_7, tie: Value::from(7) },
+            Cursor { engine: "mongo".into(), time: 0.0, tie: Value::from("65a1b2c3d4e5f60718293a4b") },
         ] {
             assert_eq!(Cursor::parse(&c.encode()), Some(c));
         }
@@ -69,8 +72,9 @@ mod tests {
             assert_eq!(Cursor::parse(text), None, "{text}");
         }
         // Not a finite time; a time that is not its bits.
-        let infinite = format!("[{}, 1]", f64::INFINITY.to_bits());
+        let infinite = format!("[\"sqlite\", {}, 1]", f64::INFINITY.to_bits());
         assert_eq!(Cursor::parse(&URL_SAFE_NO_PAD.encode(infinite)), None);
-        assert_eq!(Cursor::parse(&URL_SAFE_NO_PAD.encode(b"[1.5, 1]")), None);
+        assert_eq!(Cursor::parse(&URL_SAFE_NO_PAD.encode(b"[\"sqlite\", 1.5, 1]")), None);
+        assert_eq!(Cursor::parse(&URL_SAFE_NO_PAD.encode(b"[4607182418800017408, 1]")), None, "no engine");
     }
 }

@@ -75,12 +75,38 @@ fn record(d: Document) -> Result<ImageRecord, StoreError> {
     mongodb::bson::from_document(d).map_err(|e| backend(format!("the image record {name:?} is unreadable: {e}")))
 }
 
+/// This engine's name in its cursors.
+const ENGINE: &str = "mongo";
+/// The tie-break of a cursor past a record without a time: `["untimed", _id]`.
+const UNTIMED: &str = "untimed";
+
 /// The `_id` a cursor names: a plain value (an ObjectId, a number, a string), never a
 /// document or a list a client could shape into something else.
 fn cursor_id(tie: &serde_json::Value) -> Result<Bson, StoreError> {
     match Bson::try_from(tie.clone()) {
         Ok(id @ (Bson::ObjectId(_) | Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::String(_))) => Ok(id),
         _ => Err(StoreError::BadCursor),
+    }
+}
+
+/// The records just past a cursor, in the listing's order (`time` then `_id`, both
+/// descending; a record without a time sorts below every number): older, or as old with a
+/// smaller `_id`, or without a time at all.
+fn past(c: &Cursor) -> Result<Document, StoreError> {
+    if c.engine != ENGINE {
+        return Err(StoreError::BadCursor);
+    }
+    match &c.tie {
+        serde_json::Value::Array(a) => match a.as_slice() {
+            [serde_json::Value::String(tag), id] if tag == UNTIMED => {
+                Ok(doc! {"time": null, "_id": {"$lt": cursor_id(id)?}})
+            }
+            _ => Err(StoreError::BadCursor),
+        },
+        tie => {
+            let id = cursor_id(tie)?;
+            Ok(doc! {"$or": [{"time": {"$lt": c.time}}, {"time": c.time, "_id": {"$lt": id}}, {"time": null}]})
+        }
     }
 }
 
@@ -171,6 +197,8 @@ impl MetaStore for MongoStore {
         let indexes = [
             (&self.images, IndexModel::builder().keys(doc! {"name": 1}).options(unique()).build()),
             (&self.images, IndexModel::builder().keys(doc! {"owner": 1, "digest": 1}).options(unique()).build()),
+            // The listing's order but for the `_id` tie-break (an `_id` in a compound index is
+            // beyond the MongoDB-protocol test server; MongoDB sorts equal times itself).
             (&self.images, IndexModel::builder().keys(doc! {"owner": 1, "time": -1}).build()),
             (&self.users, IndexModel::builder().keys(doc! {"mail": 1}).options(unique()).build()),
             (&self.bans, IndexModel::builder().keys(doc! {"mail": 1}).options(unique()).build()),
@@ -243,12 +271,7 @@ impl ImageStore for MongoStore {
         let total = self.images.count_documents(doc! {"owner": owner}).await.map_err(backend)?;
         let (filter, skip) = match start {
             Start::Offset(n) => (doc! {"owner": owner}, *n),
-            Start::After(c) => {
-                // Just past (time, _id): older, or as old with a smaller `_id`.
-                let id = cursor_id(&c.tie)?;
-                let older = doc! {"$or": [{"time": {"$lt": c.time}}, {"time": c.time, "_id": {"$lt": id}}]};
-                (doc! {"owner": owner, "$and": [older]}, 0)
-            }
+            Start::After(c) => (doc! {"owner": owner, "$and": [past(c)?]}, 0),
         };
         // One more than asked: whether there is a next page.
         let want = limit.min(i64::MAX as u64 - 1) as i64 + 1;
@@ -263,13 +286,18 @@ impl ImageStore for MongoStore {
         let mut rows = Vec::new();
         while cursor.advance().await.map_err(backend)? {
             let d: Document = cursor.deserialize_current().map_err(backend)?;
-            let id = d.get("_id").cloned().unwrap_or(Bson::Null);
-            rows.push((record(d)?, id));
+            let id = d.get("_id").cloned().unwrap_or(Bson::Null).into_relaxed_extjson();
+            // A record without a time (sorted last) is passed by its `_id` alone.
+            let tie = match d.get("time") {
+                None | Some(Bson::Null) => serde_json::json!([UNTIMED, id]),
+                Some(_) => id,
+            };
+            rows.push((record(d)?, tie));
         }
         let more = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
         let next = match rows.last() {
-            Some((r, id)) if more => Some(Cursor { time: r.time, tie: id.clone().into_relaxed_extjson() }),
+            Some((r, tie)) if more => Some(Cursor { engine: ENGINE.into(), time: r.time, tie: tie.clone() }),
             _ => None,
         };
         Ok(Page { items: rows.into_iter().map(|(r, _)| r).collect(), total, next })

@@ -10,6 +10,9 @@ use crate::store::{Cursor, Page, StoreError};
 /// (cheaper for deep pages, a little dearer for the first ones).
 pub(super) const DEEP_PAGE: u64 = 1000;
 
+/// This engine's name in its cursors.
+const ENGINE: &str = "sqlite";
+
 /// Where a page starts, in this engine's terms: an offset, or a (time, row id) key.
 pub(super) enum Seek {
     Offset(u64),
@@ -20,7 +23,10 @@ impl Seek {
     pub(super) fn of(start: &crate::store::Start) -> Result<Seek, StoreError> {
         Ok(match start {
             crate::store::Start::Offset(n) => Seek::Offset(*n),
-            crate::store::Start::After(c) => Seek::After(c.time, c.tie.as_i64().ok_or(StoreError::BadCursor)?),
+            crate::store::Start::After(c) if c.engine == ENGINE => {
+                Seek::After(c.time, c.tie.as_i64().ok_or(StoreError::BadCursor)?)
+            }
+            crate::store::Start::After(_) => return Err(StoreError::BadCursor),
         })
     }
 }
@@ -76,7 +82,7 @@ pub(super) fn page(c: &Connection, owner: &str, from: Seek, limit: u64) -> Resul
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     let next = match rows.last() {
-        Some((r, id)) if more => Some(Cursor { time: r.time, tie: (*id).into() }),
+        Some((r, id)) if more => Some(Cursor { engine: ENGINE.into(), time: r.time, tie: (*id).into() }),
         _ => None,
     };
     Ok(Page { items: rows.into_iter().map(|(r, _)| r).collect(), total: total.max(0) as u64, next })

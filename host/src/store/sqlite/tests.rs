@@ -129,9 +129,11 @@ async fn a_deep_page_is_the_same_slice_of_the_listing() {
         }
     }
     assert_eq!(walked, all);
-    // A cursor whose tie-break is not a row id is not this engine's.
-    let foreign = Start::After(crate::store::Cursor { time: 1.0, tie: "65a1b2c3".into() });
-    assert!(matches!(store.list("deep", &foreign, 7).await, Err(StoreError::BadCursor)));
+    // A cursor of another engine, or whose tie-break is not a row id, is not this engine's.
+    for (engine, tie) in [("mongo", serde_json::json!(3)), ("sqlite", serde_json::json!("65a1b2c3"))] {
+        let foreign = Start::After(crate::store::Cursor { engine: engine.into(), time: 1.0, tie });
+        assert!(matches!(store.list("deep", &foreign, 7).await, Err(StoreError::BadCursor)), "{engine}");
+    }
 }
 
 /// Inserts that queue while the writer is busy are committed in one transaction, each
