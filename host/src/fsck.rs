@@ -39,7 +39,6 @@ pub async fn run(settings: &Settings, storage: &Storage, options: Options) -> an
         .with_variants(storage.variants.as_deref());
     let started = SystemTime::now().checked_sub(options.min_age);
     let found = stores.find(started).await?;
-    let orphan_variants = stores.orphan_variants(started).await?;
     let dry_run = !options.repair && !options.purge_quarantine;
     let mut actions = Vec::new();
     let verb = |act: &str, dry: &str| if dry_run { dry.to_string() } else { act.to_string() };
@@ -56,7 +55,7 @@ pub async fn run(settings: &Settings, storage: &Storage, options: Options) -> an
         for name in &found.missing_files {
             actions.push(format!("{} the record {name} (its file is missing)", verb("deleted", "would delete")));
         }
-        for key in &orphan_variants {
+        for key in &found.orphan_variants {
             actions.push(format!("{} the variant {key} (its image has no record)", verb("removed", "would remove")));
         }
     }
@@ -71,7 +70,7 @@ pub async fn run(settings: &Settings, storage: &Storage, options: Options) -> an
         stores.finish_deletes().await?;
         stores.restore(&found).await?;
         stores.quarantine(&found).await?;
-        stores.remove_variants(&orphan_variants).await?;
+        stores.remove_variants(&found.orphan_variants).await?;
         for name in &found.missing_files {
             // Checked again: the file may have come back (a store mounted late).
             if storage.blobs.size(name).await?.is_some() {

@@ -8,6 +8,8 @@
 //! if it is old enough that no upload can still be between its file and its record.
 //! Deleting either is the operator's explicit `imgbed fsck --repair`.
 
+mod recorded;
+
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -19,6 +21,7 @@ use crate::blob::{thumb_name, BlobStore, TempArea};
 use crate::config::layout::normalise;
 use crate::config::Settings;
 use crate::store::MetaStore;
+use recorded::Recorded;
 
 /// What a look at the stores found.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -38,6 +41,9 @@ pub struct Findings {
     pub quarantined: Vec<String>,
     /// Deletes whose record is gone and whose files may remain.
     pub pending_deletes: Vec<String>,
+    /// Variants whose image has no record, old enough to judge (derived files: removed,
+    /// not quarantined).
+    pub orphan_variants: Vec<String>,
     /// Files stored after this are too recent to judge.
     #[serde(skip)]
     pub cutoff: Option<SystemTime>,
@@ -113,25 +119,18 @@ impl<'a> Stores<'a> {
     /// another host), once older than the store's grace period. Only names shaped like
     /// variant keys are judged: anything else in the folder (a `variants.path` pointed at
     /// the wrong place) is not the server's to remove.
-    pub async fn orphan_variants(&self, started: Option<SystemTime>) -> anyhow::Result<Vec<String>> {
+    async fn orphan_variants(&self, recorded: &Recorded, started: Option<SystemTime>) -> anyhow::Result<Vec<String>> {
         let Some(variants) = self.variants else { return Ok(Vec::new()) };
-        let stems: HashSet<String> =
-            self.store.all_names().await?.iter().map(|n| crate::variants::spec::stem(n)).collect();
         let listed = variants.list().await?;
         let oldest_new = min_age(variants, started);
-        let orphan = |key: &str| crate::variants::spec::stem_of(key).is_some_and(|s| !stems.contains(s));
-        Ok(listed.into_iter().filter(|(key, age)| orphan(key) && *age >= oldest_new).map(|(key, _)| key).collect())
+        let orphan = |key: &str| crate::variants::spec::stem_of(key).is_some_and(|s| !recorded.has_stem(s));
+        let mut found: Vec<String> =
+            listed.into_iter().filter(|(key, age)| orphan(key) && *age >= oldest_new).map(|(key, _)| key).collect();
+        found.sort();
+        Ok(found)
     }
 
-    /// Removes the [`Stores::orphan_variants`] (derived files: removed, not quarantined).
-    /// Returns how many went.
-    pub async fn remove_orphan_variants(&self, started: Option<SystemTime>) -> anyhow::Result<usize> {
-        let orphans = self.orphan_variants(started).await?;
-        self.remove_variants(&orphans).await?;
-        Ok(orphans.len())
-    }
-
-    /// Removes these variants (keys [`Stores::orphan_variants`] found).
+    /// Removes these variants (the `orphan_variants` [`Stores::find`] found).
     pub async fn remove_variants(&self, keys: &[String]) -> anyhow::Result<()> {
         if let Some(variants) = self.variants {
             for key in keys {
@@ -149,40 +148,41 @@ impl<'a> Stores<'a> {
             Findings { pending_deletes: pending.iter().map(|(n, _)| n.clone()).collect(), ..Findings::default() };
         let skip: HashSet<&str> = f.pending_deletes.iter().map(String::as_str).collect();
         // Records first, then files: an upload finishing in between shows as a young
-        // file (left alone), never as a record without its file.
-        let names: HashSet<String> = self.store.all_names().await?.into_iter().collect();
-        let listed = self.blobs.list().await?;
+        // file (left alone), never as a record without its file. The names are read once
+        // for every store, kept sorted (no hash table beside them: a million names).
+        let recorded = Recorded::new(self.store.all_names().await?, self.variants.is_some());
+        let mut listed = self.blobs.list().await?;
+        listed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let oldest_new = min_age(self.blobs, started);
         f.cutoff = SystemTime::now().checked_sub(oldest_new);
         f.quarantined = self.blobs.quarantined().await?;
         {
-            let files: HashSet<&str> = listed.iter().map(|(n, _)| n.as_str()).collect();
+            let stored = |name: &str| listed.binary_search_by(|(n, _)| n.as_str().cmp(name)).is_ok();
             let prefix = format!("{}/", crate::blob::QUARANTINE);
             let in_quarantine: HashSet<&str> = f.quarantined.iter().filter_map(|q| q.strip_prefix(&prefix)).collect();
-            for name in names.iter().filter(|n| !files.contains(n.as_str())) {
-                match in_quarantine.contains(name.as_str()) {
-                    true => f.restorable.push(name.clone()),
-                    false => f.missing_files.push(name.clone()),
+            for name in recorded.iter().filter(|n| !stored(n)) {
+                match in_quarantine.contains(name) {
+                    true => f.restorable.push(name.to_string()),
+                    false => f.missing_files.push(name.to_string()),
                 }
             }
         }
-        f.missing_files.sort();
-        f.restorable.sort();
-        let recorded = |n: &str| names.contains(n) || skip.contains(n) || self.own_in_blobs.contains(n);
-        (f.unrecorded_files, f.too_recent) = unrecorded(listed, recorded, oldest_new);
+        let has = |n: &str| recorded.has(n) || skip.contains(n) || self.own_in_blobs.contains(n);
+        (f.unrecorded_files, f.too_recent) = unrecorded(listed, has, oldest_new);
         if let Some(thumbs) = self.thumbs {
-            let wanted: HashSet<String> = names.iter().map(|n| thumb_name(n)).collect();
             let listed = thumbs.list().await?;
             let oldest_new = min_age(thumbs, started);
-            let recorded = |n: &str| {
-                let image = n.strip_suffix(".png").unwrap_or(n);
-                wanted.contains(n) || skip.contains(image) || self.own_in_thumbs.contains(n)
+            // A thumbnail is its image's name and `.png` (`thumb_name`).
+            let has = |n: &str| {
+                let image = n.strip_suffix(".png");
+                image.is_some_and(|i| recorded.has(i) || skip.contains(i)) || self.own_in_thumbs.contains(n)
             };
-            let (found, young) = unrecorded(listed, recorded, oldest_new);
+            let (found, young) = unrecorded(listed, has, oldest_new);
             f.unrecorded_thumbnails = found;
             f.too_recent += young;
             f.quarantined.extend(thumbs.quarantined().await?.into_iter().map(|q| format!("thumbs/{q}")));
         }
+        f.orphan_variants = self.orphan_variants(&recorded, started).await?;
         Ok(f)
     }
 
@@ -330,7 +330,8 @@ pub async fn before_serving(stores: &Stores<'_>, temp: &TempArea) -> anyhow::Res
 pub async fn after_ready(stores: &Stores<'_>, started: SystemTime, mut report: Report) -> anyhow::Result<Report> {
     let found = stores.find(Some(started)).await?;
     report.quarantined = stores.quarantine(&found).await?;
-    report.variants_removed = stores.remove_orphan_variants(Some(started)).await?;
+    stores.remove_variants(&found.orphan_variants).await?;
+    report.variants_removed = found.orphan_variants.len();
     report.missing_files = found.missing_files.len() + found.restorable.len();
     report.missing_sample = found.missing_files.iter().chain(&found.restorable).take(20).cloned().collect();
     for q in &report.quarantined {

@@ -172,7 +172,14 @@ fn negotiate(accept: &str, own: Format, allowed: &dyn Fn(Format) -> bool) -> Opt
 /// The stem every variant of the stored name `name` starts with (names can be 200
 /// bytes long: a hash keeps variant names short and safe).
 pub fn stem(name: &str) -> String {
-    hex::encode(&Sha256::digest(name.as_bytes())[..16])
+    hex::encode(stem_bytes(name))
+}
+
+/// The stem as bytes (what [`stem`] spells in hex).
+pub fn stem_bytes(name: &str) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&Sha256::digest(name.as_bytes())[..16]);
+    out
 }
 
 /// The variant's name in the variant store: the name's stem, the digest of the bytes it
