@@ -33,7 +33,8 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
-cargo build --locked --release -q -p imgbed-host --bin imgbed --example upload_bench --example video_bench
+cargo build --locked --release -q -p imgbed-host --bin imgbed --example upload_bench --example video_bench \
+  --example store_floor
 # BENCH_BIN: another imgbed binary to measure (an earlier build, to compare).
 bin="${BENCH_BIN:-$CARGO_TARGET_DIR/release/imgbed}"
 upload_bench="$CARGO_TARGET_DIR/release/examples/upload_bench"
@@ -159,6 +160,10 @@ run_ab "HEAD imgbed (ab), 32 connections" "$img" -i
 run_ab "GET imgbed (ab, same tool), 32 connections" "$img"
 
 echo
+# What the disk alone allows: the same durable writes, without HTTP, hashing or validation;
+# measured before and after imgbed's uploads (the disk's rate drifts within a run).
+floor_before="$(load python3 "$here/storage-floor.py" "$work" 32 "$uploads" 200000 | tail -1)"
+echo "$floor_before"
 curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics.before"
 upload_line="$(load "$upload_bench" "http://127.0.0.1:$port" 32 "$uploads" 200000 | tail -1)"
 echo "uploads of distinct 200 KB PNGs, 32 clients:  $upload_line"
@@ -181,9 +186,32 @@ for phase in ["receive", "judge", "store", "request"]:
     parts.append(f"{phase} {t / n * 1e3:.2f} ms" if n else f"{phase} -")
 print("  mean time per upload (waiting included): " + ", ".join(parts))
 EOF
-# What the disk alone allows: the same durable writes, without HTTP, hashing or validation.
-load python3 "$here/storage-floor.py" "$work" 32 "$uploads" 200000
+floor_after="$(load python3 "$here/storage-floor.py" "$work" 32 "$uploads" 200000 | tail -1)"
+echo "$floor_after"
 peak_rss=$(awk '/VmHWM/ {print $2}' "/proc/$imgbed_pid/status")
+# The same durable writes behind HTTP (examples/store_floor: the body taken over HTTP and
+# stored, nothing parsed, hashed or validated), driven by the same client on the same cores.
+floor_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+mkdir -p "$work/http-floor"
+pin "$CARGO_TARGET_DIR/release/examples/store_floor" "$work/http-floor" "$floor_port" >"$work/http-floor.log" 2>&1 &
+pids+=($!)
+floor_pid=$!
+for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$floor_port") 2>/dev/null && break; sleep 0.1; done
+http_floor_line="$(load "$upload_bench" "http://127.0.0.1:$floor_port" 32 "$uploads" 200000 | tail -1)"
+echo "HTTP storage floor (store_floor), 32 clients:  $http_floor_line"
+kill "$floor_pid" 2>/dev/null || true
+rm -rf "$work/http-floor"
+python3 - "$upload_line" "$floor_before" "$floor_after" "$http_floor_line" <<'EOF'
+import re, sys
+def rate(line, pattern):
+    m = re.search(pattern, line)
+    return float(m[1]) if m else float("nan")
+imgbed, http = rate(sys.argv[1], r"uploads/s ([\d.]+)"), rate(sys.argv[4], r"uploads/s ([\d.]+)")
+floors = [rate(a, r"([\d.]+) files/s") for a in sys.argv[2:4]]
+mean = sum(floors) / 2
+print(f"ratio imgbed uploads / storage floor (mean of {floors[0]:.0f} and {floors[1]:.0f}/s): {imgbed / mean:.2f};"
+      f" / HTTP storage floor ({http:.0f}/s): {imgbed / http:.2f}")
+EOF
 run_wrk "image_list (page of 50 of $((uploads + 1))), 32 conns" 2 32 "http://127.0.0.1:$port/api/image_list?per_page=50"
 run_wrk "image_info, 32 connections" 2 32 "http://127.0.0.1:$port/api/image_info?name=$name"
 run_wrk "GET imgbed after the uploads, 32 connections" 2 32 "$img"
