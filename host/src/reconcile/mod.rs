@@ -175,7 +175,9 @@ impl<'a> Stores<'a> {
             // A thumbnail is its image's name and `.png` (`thumb_name`).
             let has = |n: &str| {
                 let image = n.strip_suffix(".png");
-                image.is_some_and(|i| recorded.has(i) || skip.contains(i)) || self.own_in_thumbs.contains(n)
+                image.is_some_and(|i| recorded.has(i))
+                    || skip.contains(image.unwrap_or(n))
+                    || self.own_in_thumbs.contains(n)
             };
             let (found, young) = unrecorded(listed, has, oldest_new);
             f.unrecorded_thumbnails = found;
