@@ -51,7 +51,8 @@ async fn list_is_paginated_newest_first() {
         "after=WyJzcWxpdGUiLDQ2MDcxODI0MTg4MDAwMTc0MDgseyIkZ3QiOjF9XQ",
         "after=WyJtb25nbyIsNDYwNzE4MjQxODgwMDAxNzQwOCx7IiRndCI6MX1d",
     );
-    for bad in ["after=garbage", sqlite, mongo, &format!("page=2&after={after}")] {
+    let twice = [format!("after={after}&after={after}"), format!("after={after}&after="), "page=1&page=2".into()];
+    for bad in ["after=garbage", sqlite, mongo, &format!("page=2&after={after}"), &twice[0], &twice[1], &twice[2]] {
         let got = s.get(&format!("/api/image_list?{bad}")).await;
         assert_error(&got, 400, "bad_request");
     }

@@ -179,6 +179,63 @@ async fn blocking_queries_answer_from_policy_threads() {
     assert_eq!(none, (0, 0));
 }
 
+/// The per-owner counts and bytes (quotas, listing totals, the admin list) follow every
+/// insert and delete, are untouched by refused inserts, and a recount agrees with them.
+#[tokio::test]
+async fn usage_follows_inserts_and_deletes() {
+    let (s, _dir) = fresh().await;
+    let size = |n: &str| 1000 + n.len() as u64;
+    for (n, owner, d) in
+        [("a1.png", "alice", "d1"), ("a22.png", "alice", "d2"), ("a333.png", "alice", "d3"), ("b.png", "bob", "d4")]
+    {
+        s.insert(&record(n, owner, d, 1.0)).await.unwrap();
+    }
+    let alice = (3, size("a1.png") + size("a22.png") + size("a333.png"));
+    assert_eq!(s.usage("alice").await.unwrap(), alice);
+    // Refused inserts count nothing: the same bytes again, a taken name, a gone account.
+    assert!(matches!(s.insert(&record("again.png", "alice", "d1", 2.0)).await, Err(StoreError::Duplicate(_))));
+    assert!(matches!(s.insert(&record("a1.png", "alice", "d9", 2.0)).await, Err(StoreError::NameTaken)));
+    assert!(matches!(
+        s.insert_for(&record("z.png", "alice", "d8", 2.0), Some("no-such-jti")).await,
+        Err(StoreError::OwnerGone)
+    ));
+    assert_eq!(s.usage("alice").await.unwrap(), alice);
+    assert_eq!(s.delete_images(&["a22.png".into(), "nope.png".into()]).await.unwrap(), ["a22.png"]);
+    assert!(s.delete("a1.png").await.unwrap() && !s.delete("a1.png").await.unwrap());
+    assert_eq!(s.usage("alice").await.unwrap(), (1, size("a333.png")));
+    assert_eq!(s.list("alice", &Start::Offset(0), 10).await.unwrap().total, 1);
+    s.remove_account("bob").await.unwrap();
+    assert_eq!(s.usage("bob").await.unwrap(), (0, 0));
+    s.recount_usage().await.unwrap();
+    assert_eq!((s.usage("alice").await.unwrap(), s.usage("bob").await.unwrap()), ((1, size("a333.png")), (0, 0)));
+}
+
+/// MongoDB's counters (no transactions: a crash between a record and its counter leaves
+/// them a record off) are set from the records by a recount, and made at the first start
+/// of a database that has none.
+#[tokio::test]
+async fn mongo_counters_are_recounted_and_made_for_older_databases() {
+    if common::engine() != "mongo" {
+        return;
+    }
+    use mongodb::bson::{doc, Document};
+    let uri = common::fresh_mongo_uri();
+    let store = MongoStore::connect(&uri, Duration::from_secs(5)).await.unwrap();
+    store.insert(&record("m1.png", "mo", "d1", 1.0)).await.unwrap();
+    store.insert(&record("m2.png", "mo", "d2", 2.0)).await.unwrap();
+    let db = mongodb::Client::with_uri_str(&uri).await.unwrap().database(uri.rsplit('/').next().unwrap());
+    let owners = db.collection::<Document>("owners");
+    owners.update_one(doc! {"_id": "mo"}, doc! {"$set": {"images": 7_i64}}).await.unwrap();
+    assert_eq!(store.usage("mo").await.unwrap().0, 7, "the counter is what is read");
+    store.recount_usage().await.unwrap();
+    assert_eq!(store.usage("mo").await.unwrap(), (2, 2012));
+    // A database of an earlier version: records, no counters.
+    owners.delete_many(doc! {}).await.unwrap();
+    db.collection::<Document>("meta").delete_one(doc! {"_id": "owners_counted"}).await.unwrap();
+    let again = MongoStore::connect(&uri, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(again.usage("mo").await.unwrap(), (2, 2012));
+}
+
 #[tokio::test]
 async fn accounts_check_codes_and_bans() {
     let (s, _dir) = fresh().await;

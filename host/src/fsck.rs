@@ -67,6 +67,8 @@ pub async fn run(settings: &Settings, storage: &Storage, options: Options) -> an
     }
     if options.repair {
         storage.store.finish_removals().await?;
+        // Counters that can be a record off after a crash (MongoDB) are set from the records.
+        storage.store.recount_usage().await?;
         stores.finish_deletes().await?;
         stores.restore(&found).await?;
         stores.quarantine(&found).await?;

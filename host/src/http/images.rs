@@ -24,6 +24,17 @@ fn positive(query: &std::collections::HashMap<String, String>, key: &str, defaul
     }
 }
 
+/// A paging parameter given twice is ambiguous (a client that appends `after` to a URL that
+/// has one would loop back to an earlier page): 400.
+fn once(uri: &Uri, keys: &[&str]) -> ApiResult<()> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?;
+    match keys.iter().find(|k| pairs.iter().filter(|(n, _)| n == *k).count() > 1) {
+        Some(k) => Err(ApiError::bad_request(format!("{k} given more than once"))),
+        None => Ok(()),
+    }
+}
+
 /// `GET /api/image_list?page=&per_page=` or `?after=&per_page=`: the caller's images,
 /// newest first; `next` is the `after` of the page that follows (`null` on the last page).
 #[utoipa::path(get, path = "/api/image_list", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("page" = Option<u64>, Query, minimum = 1), ("per_page" = Option<u64>, Query, minimum = 1), ("after" = Option<String>, Query, description = "the `next` of an earlier page: the page just after it (not with `page`); on SQLite the same cost at any depth")), responses((status = 200, description = "your images, newest first", body = super::schema::ListAnswer), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::RateLimited, crate::http::schema::Unavailable))]
@@ -31,6 +42,7 @@ pub async fn list(State(state): State<Shared>, caller: Caller, uri: Uri) -> ApiR
     let query = query_map(&uri)?;
     let who = caller.principal;
     authorize(&state, Action::ImageList, &who, facts()).await?;
+    once(&uri, &["page", "per_page", "after"])?;
     let max = u64::from(state.settings.config.server.max_per_page);
     let per_page = positive(&query, "per_page", max.min(20))?.min(max);
     let (page, start) = match query.get("after").map(|a| a.trim()) {

@@ -123,6 +123,11 @@ pub trait ImageStore: Send + Sync + 'static {
     async fn names_of_owner(&self, owner: &str) -> Result<Vec<String>, StoreError>;
     /// Replaces the hash of a record's deletion key; false if there is no such record.
     async fn set_delete_key(&self, name: &str, key_hash: &str) -> Result<bool, StoreError>;
+    /// Sets the per-owner counters from the records, for engines whose counters can be a
+    /// record off after a crash (MongoDB: no transactions); SQLite's are exact (triggers).
+    async fn recount_usage(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Accounts: tokens' claims, removal codes, bans and tokens of the original service.

@@ -107,6 +107,10 @@ impl ImageStore for TimedStore {
         self.run(self.inner.set_delete_key(name, key_hash)).await
     }
 
+    async fn recount_usage(&self) -> Result<(), StoreError> {
+        self.scan(self.inner.recount_usage()).await
+    }
+
     async fn delete_images(&self, names: &[String]) -> Result<Vec<String>, StoreError> {
         self.run(self.inner.delete_images(names)).await
     }

@@ -19,7 +19,9 @@ pub(super) async fn insert_for(s: &MongoStore, r: &ImageRecord, jti: Option<&str
     let Some(jti) = jti else { return Ok(()) };
     let alive = s.users.count_documents(doc! {"mail": &r.owner, "jti": jti}).await.map_err(backend)? > 0;
     if !alive {
-        s.images.delete_one(doc! {"name": &r.name, "digest": &r.digest}).await.map_err(backend)?;
+        if s.images.delete_one(doc! {"name": &r.name, "digest": &r.digest}).await.map_err(backend)?.deleted_count > 0 {
+            super::owners::bump(s, &r.owner, -1, -(r.size as i64)).await;
+        }
         return Err(StoreError::OwnerGone);
     }
     Ok(())
@@ -37,7 +39,7 @@ pub(super) async fn delete_images(s: &MongoStore, names: &[String]) -> Result<Ve
             .upsert(true)
             .await
             .map_err(backend)?;
-        if s.images.delete_one(doc! {"name": name}).await.map_err(backend)?.deleted_count > 0 {
+        if super::owners::delete_counted(s, name).await? {
             deleted.push(name.clone());
         } else if noted.upserted_id.is_some() {
             // No record (another request deleted it): our note is not needed. Its files

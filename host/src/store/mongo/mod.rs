@@ -9,6 +9,7 @@
 mod accounts;
 mod codes;
 mod durable;
+mod owners;
 
 use std::time::Duration;
 
@@ -35,6 +36,8 @@ pub struct MongoStore {
     meta: Collection<Document>,
     /// Account-removal codes (hashed), several per account.
     codes: Collection<Document>,
+    /// Per-owner counts and bytes (`_id` = owner; see `owners`).
+    owners: Collection<Document>,
     /// Bound on each blocking query.
     limit: Duration,
     /// For the blocking queries the policy makes from its own threads.
@@ -142,6 +145,7 @@ impl MongoStore {
             removals: db.collection("account_removals"),
             meta: db.collection("meta"),
             codes: db.collection("removal_codes"),
+            owners: db.collection("owners"),
             limit: timeout,
             db,
             runtime: tokio::runtime::Handle::current(),
@@ -178,15 +182,7 @@ impl MongoStore {
     }
 
     async fn usage(&self, owner: &str) -> Result<(u64, u64), StoreError> {
-        // Summed here, not with $group: the projection is all a test server needs to support.
-        let mut cursor = self.images.find(doc! {"owner": owner}).projection(doc! {"size": 1}).await.map_err(backend)?;
-        let (mut images, mut bytes) = (0u64, 0u64);
-        while cursor.advance().await.map_err(backend)? {
-            let d = cursor.deserialize_current().map_err(backend)?;
-            images += 1;
-            bytes += number(&d, "size");
-        }
-        Ok((images, bytes))
+        owners::usage(self, owner).await
     }
 }
 
@@ -212,7 +208,8 @@ impl MetaStore for MongoStore {
         for (collection, index) in indexes {
             collection.create_index(index).await.map_err(backend)?;
         }
-        codes::adopt_old(self).await
+        codes::adopt_old(self).await?;
+        owners::ensure(self).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -247,7 +244,10 @@ impl ImageStore for MongoStore {
 
     async fn insert(&self, r: &ImageRecord) -> Result<(), StoreError> {
         match self.images.insert_one(record_doc(r)).await {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                owners::bump(self, &r.owner, 1, r.size as i64).await;
+                Ok(())
+            }
             Err(e) if is_duplicate(&e) => {
                 // Which key clashed? The digest pair wins: the caller answers with the existing record.
                 match self.find_by_digest(&r.owner, &r.digest).await? {
@@ -268,7 +268,7 @@ impl ImageStore for MongoStore {
     }
 
     async fn list(&self, owner: &str, start: &Start, limit: u64) -> Result<Page, StoreError> {
-        let total = self.images.count_documents(doc! {"owner": owner}).await.map_err(backend)?;
+        let total = owners::usage(self, owner).await?.0;
         let (filter, skip) = match start {
             Start::Offset(n) => (doc! {"owner": owner}, *n),
             Start::After(c) => (doc! {"owner": owner, "$and": [past(c)?]}, 0),
@@ -304,7 +304,11 @@ impl ImageStore for MongoStore {
     }
 
     async fn delete(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(self.images.delete_one(doc! {"name": name}).await.map_err(backend)?.deleted_count > 0)
+        owners::delete_counted(self, name).await
+    }
+
+    async fn recount_usage(&self) -> Result<(), StoreError> {
+        owners::recount(self).await
     }
 
     async fn all_names(&self) -> Result<Vec<String>, StoreError> {
