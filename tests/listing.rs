@@ -57,3 +57,26 @@ async fn list_is_paginated_newest_first() {
         assert_error(&got, 400, "bad_request");
     }
 }
+
+/// On MongoDB the listing's total is the owner's counter (no scan per request); a counter a
+/// crash left off is set from the records by the next start.
+#[tokio::test]
+async fn a_counter_left_off_is_recounted_at_the_next_start() {
+    if common::engine() != "mongo" {
+        return;
+    }
+    let s = Server::start(json!({}));
+    s.upload_png(600).await;
+    s.upload_png(601).await;
+    let dir = s.stop();
+    let config: Value = serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
+    let uri = config["database"]["mongo"].as_str().unwrap().to_string();
+    let db = mongodb::Client::with_uri_str(&uri).await.unwrap().database(uri.rsplit('/').next().unwrap());
+    let owners = db.collection::<mongodb::bson::Document>("owners");
+    let changed = owners.update_many(mongodb::bson::doc! {}, mongodb::bson::doc! {"$inc": {"images": 5}}).await;
+    assert_eq!(changed.unwrap().modified_count, 1, "one owner's counter");
+    let s = Server::start_in(dir);
+    s.reconciled().await;
+    let (status, list) = s.get("/api/image_list").await;
+    assert_eq!((status, list["total"].as_u64()), (200, Some(2)), "{list}");
+}

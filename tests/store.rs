@@ -122,20 +122,26 @@ async fn records_keys_pages_and_deletes() {
     s.insert(&record("a.png", "alice", "d1", 40.0)).await.unwrap();
 }
 
+/// On MongoDB runs only: a fresh store, the database beside it (for documents written by
+/// hand) and its address.
+async fn mongo_with_raw() -> Option<(MongoStore, mongodb::Database, String)> {
+    if common::engine() != "mongo" {
+        return None;
+    }
+    let uri = common::fresh_mongo_uri();
+    let store = MongoStore::connect(&uri, Duration::from_secs(5)).await.unwrap();
+    let db = mongodb::Client::with_uri_str(&uri).await.unwrap().database(uri.rsplit('/').next().unwrap());
+    Some((store, db, uri))
+}
+
 /// MongoDB documents written by hand may lack a time: they list last (below every time),
 /// by page number and by cursor alike, none skipped or repeated.
 #[tokio::test]
 async fn mongo_records_without_a_time_list_last_by_cursor_too() {
-    if common::engine() != "mongo" {
-        return;
-    }
-    let uri = common::fresh_mongo_uri();
-    let store = MongoStore::connect(&uri, Duration::from_secs(5)).await.unwrap();
-    store.init().await.unwrap();
+    let Some((store, db, _)) = mongo_with_raw().await else { return };
     for (i, t) in [(1, 10.0), (2, 20.0)] {
         store.insert(&record(&format!("t{i}.png"), "u", &format!("d{i}"), t)).await.unwrap();
     }
-    let db = mongodb::Client::with_uri_str(&uri).await.unwrap().database(uri.rsplit('/').next().unwrap());
     for i in 1..=3 {
         let mut d = mongodb::bson::to_document(&record(&format!("n{i}.png"), "u", &format!("e{i}"), 0.0)).unwrap();
         d.remove("time");
@@ -215,15 +221,10 @@ async fn usage_follows_inserts_and_deletes() {
 /// of a database that has none.
 #[tokio::test]
 async fn mongo_counters_are_recounted_and_made_for_older_databases() {
-    if common::engine() != "mongo" {
-        return;
-    }
     use mongodb::bson::{doc, Document};
-    let uri = common::fresh_mongo_uri();
-    let store = MongoStore::connect(&uri, Duration::from_secs(5)).await.unwrap();
+    let Some((store, db, uri)) = mongo_with_raw().await else { return };
     store.insert(&record("m1.png", "mo", "d1", 1.0)).await.unwrap();
     store.insert(&record("m2.png", "mo", "d2", 2.0)).await.unwrap();
-    let db = mongodb::Client::with_uri_str(&uri).await.unwrap().database(uri.rsplit('/').next().unwrap());
     let owners = db.collection::<Document>("owners");
     owners.update_one(doc! {"_id": "mo"}, doc! {"$set": {"images": 7_i64}}).await.unwrap();
     assert_eq!(store.usage("mo").await.unwrap().0, 7, "the counter is what is read");

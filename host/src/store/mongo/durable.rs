@@ -19,9 +19,7 @@ pub(super) async fn insert_for(s: &MongoStore, r: &ImageRecord, jti: Option<&str
     let Some(jti) = jti else { return Ok(()) };
     let alive = s.users.count_documents(doc! {"mail": &r.owner, "jti": jti}).await.map_err(backend)? > 0;
     if !alive {
-        if s.images.delete_one(doc! {"name": &r.name, "digest": &r.digest}).await.map_err(backend)?.deleted_count > 0 {
-            super::owners::bump(s, &r.owner, -1, -(r.size as i64)).await;
-        }
+        super::owners::delete_counted(s, doc! {"name": &r.name, "digest": &r.digest, "owner": &r.owner}).await?;
         return Err(StoreError::OwnerGone);
     }
     Ok(())
@@ -39,7 +37,7 @@ pub(super) async fn delete_images(s: &MongoStore, names: &[String]) -> Result<Ve
             .upsert(true)
             .await
             .map_err(backend)?;
-        if super::owners::delete_counted(s, name).await? {
+        if super::owners::delete_counted(s, doc! {"name": name}).await? {
             deleted.push(name.clone());
         } else if noted.upserted_id.is_some() {
             // No record (another request deleted it): our note is not needed. Its files

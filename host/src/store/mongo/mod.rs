@@ -243,11 +243,8 @@ impl ImageStore for MongoStore {
     }
 
     async fn insert(&self, r: &ImageRecord) -> Result<(), StoreError> {
-        match self.images.insert_one(record_doc(r)).await {
-            Ok(_) => {
-                owners::bump(self, &r.owner, 1, r.size as i64).await;
-                Ok(())
-            }
+        match owners::insert_counted(self, record_doc(r), &r.owner, r.size).await {
+            Ok(()) => Ok(()),
             Err(e) if is_duplicate(&e) => {
                 // Which key clashed? The digest pair wins: the caller answers with the existing record.
                 match self.find_by_digest(&r.owner, &r.digest).await? {
@@ -304,7 +301,7 @@ impl ImageStore for MongoStore {
     }
 
     async fn delete(&self, name: &str) -> Result<bool, StoreError> {
-        owners::delete_counted(self, name).await
+        owners::delete_counted(self, doc! {"name": name}).await
     }
 
     async fn recount_usage(&self) -> Result<(), StoreError> {

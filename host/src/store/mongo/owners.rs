@@ -1,83 +1,130 @@
 //! Per-owner counts and bytes on MongoDB (`owners`, `_id` = owner), kept beside the records:
-//! raised after a record is inserted and lowered after one is deleted, so quotas (every
+//! raised with each record inserted and lowered with each one deleted, so quotas (every
 //! upload), listing totals and the admin list read one document instead of scanning the
-//! owner's records. Without transactions a crash between the two writes leaves a counter a
-//! record off; the counters are recounted from the records when first made (a database of an
-//! earlier version) and by `imgbed fsck --repair` ([`recount`]).
+//! owner's records. A record's write and its counter's run as one task that a request going
+//! away (or timing out) does not cancel. Without transactions a crash (or a lost connection)
+//! between the two leaves a counter a record off: [`recount`] sets them from the records at
+//! every start (in the background, after ready), at the first start of a database of an
+//! earlier version (before serving), and in `imgbed fsck --repair`.
 
 use std::collections::HashMap;
 
-use mongodb::bson::{doc, Document};
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::error::Error;
 
 use super::{backend, text, MongoStore};
-use crate::mongo::number;
 use crate::store::StoreError;
 
 /// The mark in `meta` that the counters were made.
 const COUNTED: &str = "owners_counted";
 
+fn signed(d: &Document, key: &str) -> i64 {
+    match d.get(key) {
+        Some(Bson::Int32(n)) => i64::from(*n),
+        Some(Bson::Int64(n)) => *n,
+        Some(Bson::Double(n)) => *n as i64,
+        _ => 0,
+    }
+}
+
 /// Adds to an owner's counters. A failure is logged, not returned: the record it follows
 /// is written (or gone) either way, and a counter off by one is what `recount` mends.
-pub(super) async fn bump(s: &MongoStore, owner: &str, images: i64, bytes: i64) {
+async fn bump(s: &MongoStore, owner: &str, images: i64, bytes: i64) {
     let change = doc! {"$inc": {"images": images, "bytes": bytes}};
     if let Err(e) = s.owners.update_one(doc! {"_id": owner}, change).upsert(true).await {
-        tracing::error!(error = %e, owner, "updating the owner's counters (imgbed fsck --repair recounts them)");
+        tracing::error!(error = %e, owner, "updating the owner's counters (the next start recounts them)");
     }
+}
+
+/// Inserts a record and raises its owner's counters, in one task a dropped caller does not
+/// cancel half-way.
+pub(super) async fn insert_counted(s: &MongoStore, record: Document, owner: &str, size: u64) -> Result<(), Error> {
+    let (s, owner) = (s.clone(), owner.to_string());
+    let task = tokio::spawn(async move {
+        s.images.insert_one(record).await?;
+        bump(&s, &owner, 1, size as i64).await;
+        Ok(())
+    });
+    task.await.unwrap_or_else(|e| Err(Error::custom(e.to_string())))
+}
+
+/// Deletes the record `filter` finds (if any) and lowers its owner's counters, in one task
+/// a dropped caller does not cancel half-way; whether this call deleted it.
+pub(super) async fn delete_counted(s: &MongoStore, filter: Document) -> Result<bool, StoreError> {
+    let s = s.clone();
+    let task = tokio::spawn(async move {
+        let projection = doc! {"owner": 1, "size": 1};
+        let Some(d) = s.images.find_one(filter).projection(projection).await.map_err(backend)? else {
+            return Ok(false);
+        };
+        let id = d.get("_id").cloned().unwrap_or(Bson::Null);
+        let gone = s.images.delete_one(doc! {"_id": id}).await.map_err(backend)?.deleted_count > 0;
+        if gone {
+            bump(&s, &text(&d, "owner"), -1, -signed(&d, "size")).await;
+        }
+        Ok(gone)
+    });
+    task.await.unwrap_or_else(|e| Err(backend(e)))
 }
 
 /// (images, bytes) of an owner.
 pub(super) async fn usage(s: &MongoStore, owner: &str) -> Result<(u64, u64), StoreError> {
-    let found = s.owners.find_one(doc! {"_id": owner}).await.map_err(backend)?;
-    Ok(found.map_or((0, 0), |d| (number(&d, "images"), number(&d, "bytes"))))
-}
-
-/// Deletes the record of `name` (if there is one) and lowers its owner's counters; whether
-/// this call deleted it.
-pub(super) async fn delete_counted(s: &MongoStore, name: &str) -> Result<bool, StoreError> {
-    let Some(d) =
-        s.images.find_one(doc! {"name": name}).projection(doc! {"owner": 1, "size": 1}).await.map_err(backend)?
-    else {
-        return Ok(false);
-    };
-    let id = d.get("_id").cloned().unwrap_or(mongodb::bson::Bson::Null);
-    let gone = s.images.delete_one(doc! {"_id": id}).await.map_err(backend)?.deleted_count > 0;
-    if gone {
-        bump(s, &text(&d, "owner"), -1, -(number(&d, "size") as i64)).await;
+    let Some(d) = s.owners.find_one(doc! {"_id": owner}).await.map_err(backend)? else { return Ok((0, 0)) };
+    let (images, bytes) = (signed(&d, "images"), signed(&d, "bytes"));
+    if images < 0 || bytes < 0 {
+        tracing::warn!(owner, images, bytes, "an owner's counters are below zero (the next start recounts them)");
     }
-    Ok(gone)
+    Ok((images.max(0) as u64, bytes.max(0) as u64))
 }
 
-/// Sets every owner's counters from the records (one pass over them).
+/// Sets the counters that differ from the records: the counters are read first, then the
+/// records counted, and a counter is only replaced if it still holds what was read (another
+/// host's writes meanwhile win; the next recount sees them). A record written by a request
+/// still in flight (its counter not raised yet) can leave that owner one off until then.
 pub(super) async fn recount(s: &MongoStore) -> Result<(), StoreError> {
-    let mut counts: HashMap<String, (i64, i64)> = HashMap::new();
-    let mut cursor = s.images.find(doc! {}).projection(doc! {"owner": 1, "size": 1}).await.map_err(backend)?;
-    while cursor.advance().await.map_err(backend)? {
-        let d: Document = cursor.deserialize_current().map_err(backend)?;
-        let c = counts.entry(text(&d, "owner")).or_default();
-        *c = (c.0 + 1, c.1 + number(&d, "size") as i64);
-    }
-    for (owner, (images, bytes)) in &counts {
-        let set = doc! {"$set": {"images": images, "bytes": bytes}};
-        s.owners.update_one(doc! {"_id": owner}, set).upsert(true).await.map_err(backend)?;
-    }
-    // Owners with no record left.
-    let mut cursor = s.owners.find(doc! {}).projection(doc! {"_id": 1}).await.map_err(backend)?;
-    let mut stale = Vec::new();
+    let mut before: HashMap<String, (i64, i64)> = HashMap::new();
+    let mut cursor = s.owners.find(doc! {}).await.map_err(backend)?;
     while cursor.advance().await.map_err(backend)? {
         let d: Document = cursor.deserialize_current().map_err(backend)?;
         if let Ok(owner) = d.get_str("_id") {
-            if !counts.contains_key(owner) {
-                stale.push(owner.to_string());
-            }
+            before.insert(owner.to_string(), (signed(&d, "images"), signed(&d, "bytes")));
         }
     }
-    for owner in stale {
-        s.owners.delete_one(doc! {"_id": owner}).await.map_err(backend)?;
+    let mut counted: HashMap<String, (i64, i64)> = HashMap::new();
+    let mut cursor = s.images.find(doc! {}).projection(doc! {"owner": 1, "size": 1}).await.map_err(backend)?;
+    while cursor.advance().await.map_err(backend)? {
+        let d: Document = cursor.deserialize_current().map_err(backend)?;
+        let c = counted.entry(text(&d, "owner")).or_default();
+        *c = (c.0 + 1, c.1 + signed(&d, "size"));
+    }
+    // Owners whose counter is left with no record are set to zero (never deleted: a
+    // counter another host just raised would go with it).
+    for owner in before.keys() {
+        counted.entry(owner.clone()).or_default();
+    }
+    for (owner, (images, bytes)) in counted {
+        let set = doc! {"$set": {"images": images, "bytes": bytes}};
+        match before.get(&owner) {
+            Some(&(i, b)) if (i, b) == (images, bytes) => {}
+            Some(&(i, b)) => {
+                let unchanged = doc! {"_id": &owner, "images": i, "bytes": b};
+                s.owners.update_one(unchanged, set).await.map_err(backend)?;
+            }
+            None => {
+                let fresh = doc! {"_id": &owner, "images": images, "bytes": bytes};
+                if let Err(e) = s.owners.insert_one(fresh).await {
+                    // Made meanwhile by another host's insert: theirs stands.
+                    if !crate::mongo::is_duplicate(&e) {
+                        return Err(backend(e));
+                    }
+                }
+            }
+        }
     }
     Ok(())
 }
 
-/// Makes the counters once, for a database that has none yet.
+/// Makes the counters before serving, for a database that has none yet.
 pub(super) async fn ensure(s: &MongoStore) -> Result<(), StoreError> {
     if s.meta.find_one(doc! {"_id": COUNTED}).await.map_err(backend)?.is_none() {
         recount(s).await?;
