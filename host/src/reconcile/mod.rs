@@ -328,12 +328,9 @@ pub async fn before_serving(stores: &Stores<'_>, temp: &TempArea) -> anyhow::Res
     Ok(Report { temp_files_removed, part_files_removed, removals_finished, deletes_finished, ..Report::default() })
 }
 
-/// The part after the server is ready: per-owner counters that can drift (MongoDB),
-/// quarantine, missing files.
+/// The part after the server is ready: quarantine, missing files, then per-owner counters
+/// that can drift (MongoDB).
 pub async fn after_ready(stores: &Stores<'_>, started: SystemTime, mut report: Report) -> anyhow::Result<Report> {
-    if let Err(e) = stores.store.recount_usage().await {
-        tracing::error!(error = %e, "recounting the per-owner counters failed (the next start tries again)");
-    }
     let found = stores.find(Some(started)).await?;
     report.quarantined = stores.quarantine(&found).await?;
     stores.remove_variants(&found.orphan_variants).await?;
@@ -349,6 +346,9 @@ pub async fn after_ready(stores: &Stores<'_>, started: SystemTime, mut report: R
             first = ?report.missing_sample,
             "records whose file is missing (kept; `imgbed fsck` lists them, `imgbed fsck --repair` deletes them)"
         );
+    }
+    if let Err(e) = stores.store.recount_usage().await {
+        tracing::error!(error = %e, "recounting the per-owner counters failed (the next start tries again)");
     }
     Ok(report)
 }

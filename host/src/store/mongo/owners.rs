@@ -1,11 +1,12 @@
 //! Per-owner counts and bytes on MongoDB (`owners`, `_id` = owner), kept beside the records:
 //! raised with each record inserted and lowered with each one deleted, so quotas (every
 //! upload), listing totals and the admin list read one document instead of scanning the
-//! owner's records. A record's write and its counter's run as one task that a request going
-//! away (or timing out) does not cancel. Without transactions a crash (or a lost connection)
-//! between the two leaves a counter a record off: [`recount`] sets them from the records at
-//! every start (in the background, after ready), at the first start of a database of an
-//! earlier version (before serving), and in `imgbed fsck --repair`.
+//! owner's records. Once a record is written (or deleted), its counter's update runs in a
+//! task of its own that a request going away (or timing out) does not cancel; each update
+//! also raises the counter's version `v`. Without transactions a crash (or a request dropped
+//! while the database applies its write) leaves a counter a record off: [`recount`] sets them
+//! from the records at every start (in the background, after ready), at the first start of a
+//! database of an earlier version (before serving), and in `imgbed fsck --repair`.
 
 use std::collections::HashMap;
 
@@ -27,44 +28,40 @@ fn signed(d: &Document, key: &str) -> i64 {
     }
 }
 
-/// Adds to an owner's counters. A failure is logged, not returned: the record it follows
-/// is written (or gone) either way, and a counter off by one is what `recount` mends.
+/// Adds to an owner's counters (and raises their version), in a task of its own: a caller
+/// dropped meanwhile does not cancel it. A failure is logged, not returned: the record it
+/// follows is written (or gone) either way, and a counter off by one is what `recount` mends.
 async fn bump(s: &MongoStore, owner: &str, images: i64, bytes: i64) {
-    let change = doc! {"$inc": {"images": images, "bytes": bytes}};
-    if let Err(e) = s.owners.update_one(doc! {"_id": owner}, change).upsert(true).await {
-        tracing::error!(error = %e, owner, "updating the owner's counters (the next start recounts them)");
-    }
-}
-
-/// Inserts a record and raises its owner's counters, in one task a dropped caller does not
-/// cancel half-way.
-pub(super) async fn insert_counted(s: &MongoStore, record: Document, owner: &str, size: u64) -> Result<(), Error> {
     let (s, owner) = (s.clone(), owner.to_string());
     let task = tokio::spawn(async move {
-        s.images.insert_one(record).await?;
-        bump(&s, &owner, 1, size as i64).await;
-        Ok(())
+        let change = doc! {"$inc": {"images": images, "bytes": bytes, "v": 1_i64}};
+        if let Err(e) = s.owners.update_one(doc! {"_id": &owner}, change).upsert(true).await {
+            tracing::error!(error = %e, owner, "updating the owner's counters (the next start recounts them)");
+        }
     });
-    task.await.unwrap_or_else(|e| Err(Error::custom(e.to_string())))
+    let _ = task.await;
 }
 
-/// Deletes the record `filter` finds (if any) and lowers its owner's counters, in one task
-/// a dropped caller does not cancel half-way; whether this call deleted it.
+/// Inserts a record, then raises its owner's counters.
+pub(super) async fn insert_counted(s: &MongoStore, record: Document, owner: &str, size: u64) -> Result<(), Error> {
+    s.images.insert_one(record).await?;
+    bump(s, owner, 1, size as i64).await;
+    Ok(())
+}
+
+/// Deletes the record `filter` finds (if any), then lowers its owner's counters; whether
+/// this call deleted it.
 pub(super) async fn delete_counted(s: &MongoStore, filter: Document) -> Result<bool, StoreError> {
-    let s = s.clone();
-    let task = tokio::spawn(async move {
-        let projection = doc! {"owner": 1, "size": 1};
-        let Some(d) = s.images.find_one(filter).projection(projection).await.map_err(backend)? else {
-            return Ok(false);
-        };
-        let id = d.get("_id").cloned().unwrap_or(Bson::Null);
-        let gone = s.images.delete_one(doc! {"_id": id}).await.map_err(backend)?.deleted_count > 0;
-        if gone {
-            bump(&s, &text(&d, "owner"), -1, -signed(&d, "size")).await;
-        }
-        Ok(gone)
-    });
-    task.await.unwrap_or_else(|e| Err(backend(e)))
+    let projection = doc! {"owner": 1, "size": 1};
+    let Some(d) = s.images.find_one(filter).projection(projection).await.map_err(backend)? else {
+        return Ok(false);
+    };
+    let id = d.get("_id").cloned().unwrap_or(Bson::Null);
+    let gone = s.images.delete_one(doc! {"_id": id}).await.map_err(backend)?.deleted_count > 0;
+    if gone {
+        bump(s, &text(&d, "owner"), -1, -signed(&d, "size")).await;
+    }
+    Ok(gone)
 }
 
 /// (images, bytes) of an owner.
@@ -72,22 +69,25 @@ pub(super) async fn usage(s: &MongoStore, owner: &str) -> Result<(u64, u64), Sto
     let Some(d) = s.owners.find_one(doc! {"_id": owner}).await.map_err(backend)? else { return Ok((0, 0)) };
     let (images, bytes) = (signed(&d, "images"), signed(&d, "bytes"));
     if images < 0 || bytes < 0 {
-        tracing::warn!(owner, images, bytes, "an owner's counters are below zero (the next start recounts them)");
+        tracing::debug!(owner, images, bytes, "an owner's counters are below zero (the next start recounts them)");
     }
     Ok((images.max(0) as u64, bytes.max(0) as u64))
 }
 
 /// Sets the counters that differ from the records: the counters are read first, then the
-/// records counted, and a counter is only replaced if it still holds what was read (another
-/// host's writes meanwhile win; the next recount sees them). A record written by a request
-/// still in flight (its counter not raised yet) can leave that owner one off until then.
+/// records counted, and a counter is only replaced if its version is still the one read
+/// (any update meanwhile, even one undone by another, raised it: another host's writes
+/// win; the next recount sees them). A record written by a request still in flight (its
+/// counter not raised yet) can leave that owner one off until then. An owner whose counter
+/// cannot be written is logged and skipped.
 pub(super) async fn recount(s: &MongoStore) -> Result<(), StoreError> {
-    let mut before: HashMap<String, (i64, i64)> = HashMap::new();
+    let mut before: HashMap<String, (i64, i64, Bson)> = HashMap::new();
     let mut cursor = s.owners.find(doc! {}).await.map_err(backend)?;
     while cursor.advance().await.map_err(backend)? {
         let d: Document = cursor.deserialize_current().map_err(backend)?;
         if let Ok(owner) = d.get_str("_id") {
-            before.insert(owner.to_string(), (signed(&d, "images"), signed(&d, "bytes")));
+            let version = d.get("v").cloned().unwrap_or(Bson::Null);
+            before.insert(owner.to_string(), (signed(&d, "images"), signed(&d, "bytes"), version));
         }
     }
     let mut counted: HashMap<String, (i64, i64)> = HashMap::new();
@@ -103,22 +103,22 @@ pub(super) async fn recount(s: &MongoStore) -> Result<(), StoreError> {
         counted.entry(owner.clone()).or_default();
     }
     for (owner, (images, bytes)) in counted {
-        let set = doc! {"$set": {"images": images, "bytes": bytes}};
-        match before.get(&owner) {
-            Some(&(i, b)) if (i, b) == (images, bytes) => {}
-            Some(&(i, b)) => {
-                let unchanged = doc! {"_id": &owner, "images": i, "bytes": b};
-                s.owners.update_one(unchanged, set).await.map_err(backend)?;
+        let written = match before.get(&owner) {
+            Some((i, b, _)) if (*i, *b) == (images, bytes) => Ok(()),
+            Some((_, _, version)) => {
+                let unchanged = doc! {"_id": &owner, "v": version.clone()};
+                let set = doc! {"$set": {"images": images, "bytes": bytes}, "$inc": {"v": 1_i64}};
+                s.owners.update_one(unchanged, set).await.map(|_| ())
             }
-            None => {
-                let fresh = doc! {"_id": &owner, "images": images, "bytes": bytes};
-                if let Err(e) = s.owners.insert_one(fresh).await {
-                    // Made meanwhile by another host's insert: theirs stands.
-                    if !crate::mongo::is_duplicate(&e) {
-                        return Err(backend(e));
-                    }
-                }
-            }
+            // Made meanwhile by another host's insert: theirs stands.
+            None => match s.owners.insert_one(doc! {"_id": &owner, "images": images, "bytes": bytes, "v": 1_i64}).await
+            {
+                Err(e) if crate::mongo::is_duplicate(&e) => Ok(()),
+                other => other.map(|_| ()),
+            },
+        };
+        if let Err(e) = written {
+            tracing::error!(error = %e, owner, "recounting an owner's counters (the next start tries again)");
         }
     }
     Ok(())
