@@ -228,7 +228,10 @@ impl MetaStore for MongoStore {
     }
 
     async fn remove_account(&self, mail: &str) -> Result<(bool, Vec<String>), StoreError> {
-        durable::remove_account(self, mail).await
+        // In a task of its own: a client going away (or a timeout) does not stop it half-way.
+        let (s, mail) = (self.clone(), mail.to_string());
+        let task = tokio::spawn(async move { durable::remove_account(&s, &mail).await });
+        task.await.unwrap_or_else(|e| Err(backend(e)))
     }
 
     async fn finish_removals(&self) -> Result<usize, StoreError> {
@@ -334,7 +337,11 @@ impl ImageStore for MongoStore {
     }
 
     async fn delete_images(&self, names: &[String]) -> Result<Vec<String>, StoreError> {
-        durable::delete_images(self, names).await
+        // In a task of its own: a client going away (or a timeout) does not stop a bulk
+        // delete half-way, nor between a record and its owner's counter.
+        let (s, names) = (self.clone(), names.to_vec());
+        let task = tokio::spawn(async move { durable::delete_images(&s, &names).await });
+        task.await.unwrap_or_else(|e| Err(backend(e)))
     }
 
     async fn pending_deletes(&self) -> Result<Vec<(String, f64)>, StoreError> {

@@ -103,8 +103,29 @@ pub(super) async fn recount(s: &MongoStore) -> Result<(), StoreError> {
         counted.entry(owner.clone()).or_default();
     }
     for (owner, (images, bytes)) in counted {
+        let same = matches!(before.get(&owner), Some((i, b, _)) if (*i, *b) == (images, bytes));
+        if same {
+            continue;
+        }
+        // A scan cut short (a cursor a server ended early) must not be written as the truth:
+        // the owner's records are counted again on their own, and only a match is written.
+        match s.images.count_documents(doc! {"owner": &owner}).await {
+            Ok(n) if n as i64 == images => {}
+            Ok(n) => {
+                tracing::warn!(
+                    owner,
+                    scanned = images,
+                    counted = n,
+                    "recount: the scan and a count disagree; left as it is"
+                );
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, owner, "recounting an owner's counters (the next start tries again)");
+                continue;
+            }
+        }
         let written = match before.get(&owner) {
-            Some((i, b, _)) if (*i, *b) == (images, bytes) => Ok(()),
             Some((_, _, version)) => {
                 let unchanged = doc! {"_id": &owner, "v": version.clone()};
                 let set = doc! {"$set": {"images": images, "bytes": bytes}, "$inc": {"v": 1_i64}};
