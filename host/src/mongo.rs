@@ -14,6 +14,17 @@ pub fn is_duplicate(e: &mongodb::error::Error) -> bool {
     }
 }
 
+/// A signed whole number from a field whatever integer or double type the server stored it
+/// as (0 if it is none of them).
+pub fn signed(d: &Document, key: &str) -> i64 {
+    match d.get(key) {
+        Some(Bson::Int32(n)) => i64::from(*n),
+        Some(Bson::Int64(n)) => *n,
+        Some(Bson::Double(n)) => *n as i64,
+        _ => 0,
+    }
+}
+
 /// A whole number from a field whatever integer or double type the server stored it as.
 pub fn number(d: &Document, key: &str) -> u64 {
     match d.get(key) {

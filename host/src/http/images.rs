@@ -8,11 +8,11 @@ use serde_json::{json, Value};
 
 use super::html;
 use super::view::ImageView;
-use super::{authorize, json_object, query_map, read_body, Shared, JSON_BODY_LIMIT};
+use super::{authorize, json_object, query_map, query_pairs, read_body, Shared, JSON_BODY_LIMIT};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::policy::{facts, Action, Facts, RequestedAction};
-use crate::store::{Cursor, ImageRecord, Start};
+use crate::store::{Cursor, ImageRecord, Start, StoreError};
 
 fn positive(query: &std::collections::HashMap<String, String>, key: &str, default: u64) -> ApiResult<u64> {
     match query.get(key).map(|v| v.trim()) {
@@ -26,9 +26,7 @@ fn positive(query: &std::collections::HashMap<String, String>, key: &str, defaul
 
 /// A paging parameter given twice is ambiguous (a client that appends `after` to a URL that
 /// has one would loop back to an earlier page): 400.
-fn once(uri: &Uri, keys: &[&str]) -> ApiResult<()> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or(""))
-        .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?;
+fn once(pairs: &[(String, String)], keys: &[&str]) -> ApiResult<()> {
     match keys.iter().find(|k| pairs.iter().filter(|(n, _)| n == *k).count() > 1) {
         Some(k) => Err(ApiError::bad_request(format!("{k} given more than once"))),
         None => Ok(()),
@@ -39,10 +37,11 @@ fn once(uri: &Uri, keys: &[&str]) -> ApiResult<()> {
 /// newest first; `next` is the `after` of the page that follows (`null` on the last page).
 #[utoipa::path(get, path = "/api/image_list", params(("token" = Option<String>, Query, description = "account token (or Authorization: Bearer)"), ("page" = Option<u64>, Query, minimum = 1), ("per_page" = Option<u64>, Query, minimum = 1), ("after" = Option<String>, Query, description = "the `next` of an earlier page: the page just after it (not with `page`); on SQLite the same cost at any depth")), responses((status = 200, description = "your images, newest first", body = super::schema::ListAnswer), crate::http::schema::BadInput, crate::http::schema::NoToken, crate::http::schema::NotAllowed, crate::http::schema::RateLimited, crate::http::schema::Unavailable))]
 pub async fn list(State(state): State<Shared>, caller: Caller, uri: Uri) -> ApiResult<Json<Value>> {
-    let query = query_map(&uri)?;
+    let pairs = query_pairs(&uri)?;
     let who = caller.principal;
     authorize(&state, Action::ImageList, &who, facts()).await?;
-    once(&uri, &["page", "per_page", "after"])?;
+    once(&pairs, &["page", "per_page", "after"])?;
+    let query: std::collections::HashMap<String, String> = pairs.into_iter().collect();
     let max = u64::from(state.settings.config.server.max_per_page);
     let per_page = positive(&query, "per_page", max.min(20))?.min(max);
     let (page, start) = match query.get("after").map(|a| a.trim()) {
@@ -55,7 +54,7 @@ pub async fn list(State(state): State<Shared>, caller: Caller, uri: Uri) -> ApiR
         }
         Some(after) => match Cursor::parse(after) {
             Some(c) => (None, Start::After(c)),
-            None => return Err(ApiError::bad_request("after must be a cursor from an earlier page's `next`")),
+            None => return Err(StoreError::BadCursor.into()),
         },
     };
     let result = state.store.list(&who.id, &start, per_page).await.map_err(ApiError::from)?;

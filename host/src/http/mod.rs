@@ -20,7 +20,7 @@ mod upload;
 mod variant;
 mod view;
 
-pub(crate) use request::{body_bytes, form_fields, json_object, query_map, read_body, JSON_BODY_LIMIT};
+pub(crate) use request::{body_bytes, form_fields, json_object, query_map, query_pairs, read_body, JSON_BODY_LIMIT};
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};

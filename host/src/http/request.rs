@@ -47,10 +47,15 @@ pub(crate) async fn read_body(headers: &HeaderMap, body: axum::body::Body, limit
 /// Most bytes of a JSON request body.
 pub(crate) const JSON_BODY_LIMIT: usize = 64 * 1024;
 
-/// Query string as a map; a malformed one is a 400.
-pub(crate) fn query_map(uri: &Uri) -> ApiResult<HashMap<String, String>> {
+/// Query string as its name/value pairs, in order (a name may repeat); a malformed one is a 400.
+pub(crate) fn query_pairs(uri: &Uri) -> ApiResult<Vec<(String, String)>> {
     serde_urlencoded::from_str(uri.query().unwrap_or(""))
         .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))
+}
+
+/// Query string as a map (of a repeated name, the last value); a malformed one is a 400.
+pub(crate) fn query_map(uri: &Uri) -> ApiResult<HashMap<String, String>> {
+    Ok(query_pairs(uri)?.into_iter().collect())
 }
 
 /// An optional JSON object body: empty → `None`, anything but an object → 400.

@@ -9,6 +9,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::Value;
 
+use super::{ImageRecord, Page};
+
 /// The longest cursor accepted (a tie-break is a number or a short id).
 const MAX_LEN: usize = 256;
 
@@ -38,6 +40,27 @@ impl Cursor {
         let (engine, bits, tie): (String, u64, Value) = serde_json::from_slice(&bytes).ok()?;
         let time = f64::from_bits(bits);
         time.is_finite().then_some(Cursor { engine, time, tie })
+    }
+}
+
+/// How many rows an engine reads for a page of `limit`: one more, which only says whether
+/// a next page exists.
+pub(crate) fn rows_wanted(limit: u64) -> i64 {
+    limit.min(i64::MAX as u64 - 1) as i64 + 1
+}
+
+impl Page {
+    /// A page of `limit` from up to [`rows_wanted`] rows, each with the `engine`'s
+    /// tie-break: when the extra row is there, the next page starts just past the last row
+    /// kept.
+    pub(crate) fn of_rows(mut rows: Vec<(ImageRecord, Value)>, limit: u64, engine: &str, total: u64) -> Page {
+        let more = rows.len() as u64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let next = match rows.last() {
+            Some((r, tie)) if more => Some(Cursor { engine: engine.into(), time: r.time, tie: tie.clone() }),
+            _ => None,
+        };
+        Page { items: rows.into_iter().map(|(r, _)| r).collect(), total, next }
     }
 }
 

@@ -6,6 +6,7 @@ mod record;
 mod sqlite;
 mod timed;
 
+pub(crate) use cursor::rows_wanted;
 pub use cursor::{Cursor, Start};
 pub use mongo::MongoStore;
 pub use record::{ImageFacts, ImageRecord};

@@ -67,7 +67,7 @@ impl AccountStore for MongoStore {
         }
         let mut out = Vec::with_capacity(accounts.len());
         for u in accounts {
-            let (images, bytes) = self.usage(&u.mail).await?;
+            let (images, bytes) = super::owners::usage(self, &u.mail).await?;
             out.push(UserUsage { mail: u.mail, created: u.created, images, bytes });
         }
         Ok(out)

@@ -17,7 +17,7 @@ use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Collection, Database, IndexModel};
 
-use super::{Cursor, ImageRecord, ImageStore, MetaStore, Page, Start, StoreError, User};
+use super::{rows_wanted, Cursor, ImageRecord, ImageStore, MetaStore, Page, Start, StoreError, User};
 use crate::mongo::{is_duplicate, number};
 
 /// Metadata in a MongoDB database.
@@ -46,6 +46,14 @@ pub struct MongoStore {
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
+}
+
+/// Runs `work` in a task of its own: a caller going away (or timed out) does not stop it
+/// half-way.
+async fn to_the_end<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::spawn(work).await.unwrap_or_else(|e| Err(backend(e)))
 }
 
 fn float(d: &Document, key: &str) -> f64 {
@@ -180,10 +188,6 @@ impl MongoStore {
         }
         Ok(out)
     }
-
-    async fn usage(&self, owner: &str) -> Result<(u64, u64), StoreError> {
-        owners::usage(self, owner).await
-    }
 }
 
 #[async_trait::async_trait]
@@ -228,10 +232,8 @@ impl MetaStore for MongoStore {
     }
 
     async fn remove_account(&self, mail: &str) -> Result<(bool, Vec<String>), StoreError> {
-        // In a task of its own: a client going away (or a timeout) does not stop it half-way.
         let (s, mail) = (self.clone(), mail.to_string());
-        let task = tokio::spawn(async move { durable::remove_account(&s, &mail).await });
-        task.await.unwrap_or_else(|e| Err(backend(e)))
+        to_the_end(async move { durable::remove_account(&s, &mail).await }).await
     }
 
     async fn finish_removals(&self) -> Result<usize, StoreError> {
@@ -242,7 +244,7 @@ impl MetaStore for MongoStore {
 #[async_trait::async_trait]
 impl ImageStore for MongoStore {
     async fn usage(&self, owner: &str) -> Result<(u64, u64), StoreError> {
-        MongoStore::usage(self, owner).await
+        owners::usage(self, owner).await
     }
 
     async fn insert(&self, r: &ImageRecord) -> Result<(), StoreError> {
@@ -273,14 +275,12 @@ impl ImageStore for MongoStore {
             Start::Offset(n) => (doc! {"owner": owner}, *n),
             Start::After(c) => (doc! {"owner": owner, "$and": [past(c)?]}, 0),
         };
-        // One more than asked: whether there is a next page.
-        let want = limit.min(i64::MAX as u64 - 1) as i64 + 1;
         let mut cursor = self
             .images
             .find(filter)
             .sort(doc! {"time": -1, "_id": -1})
             .skip(skip)
-            .limit(want)
+            .limit(rows_wanted(limit))
             .await
             .map_err(backend)?;
         let mut rows = Vec::new();
@@ -294,13 +294,7 @@ impl ImageStore for MongoStore {
             };
             rows.push((record(d)?, tie));
         }
-        let more = rows.len() as u64 > limit;
-        rows.truncate(limit as usize);
-        let next = match rows.last() {
-            Some((r, tie)) if more => Some(Cursor { engine: ENGINE.into(), time: r.time, tie: tie.clone() }),
-            _ => None,
-        };
-        Ok(Page { items: rows.into_iter().map(|(r, _)| r).collect(), total, next })
+        Ok(Page::of_rows(rows, limit, ENGINE, total))
     }
 
     async fn delete(&self, name: &str) -> Result<bool, StoreError> {
@@ -337,11 +331,9 @@ impl ImageStore for MongoStore {
     }
 
     async fn delete_images(&self, names: &[String]) -> Result<Vec<String>, StoreError> {
-        // In a task of its own: a client going away (or a timeout) does not stop a bulk
-        // delete half-way, nor between a record and its owner's counter.
+        // Nor between a record and its owner's counter.
         let (s, names) = (self.clone(), names.to_vec());
-        let task = tokio::spawn(async move { durable::delete_images(&s, &names).await });
-        task.await.unwrap_or_else(|e| Err(backend(e)))
+        to_the_end(async move { durable::delete_images(&s, &names).await }).await
     }
 
     async fn pending_deletes(&self) -> Result<Vec<(String, f64)>, StoreError> {

@@ -14,19 +14,11 @@ use mongodb::bson::{doc, Bson, Document};
 use mongodb::error::Error;
 
 use super::{backend, text, MongoStore};
+use crate::mongo::signed;
 use crate::store::StoreError;
 
 /// The mark in `meta` that the counters were made.
 const COUNTED: &str = "owners_counted";
-
-fn signed(d: &Document, key: &str) -> i64 {
-    match d.get(key) {
-        Some(Bson::Int32(n)) => i64::from(*n),
-        Some(Bson::Int64(n)) => *n,
-        Some(Bson::Double(n)) => *n as i64,
-        _ => 0,
-    }
-}
 
 /// Adds to an owner's counters (and raises their version), in a task of its own: a caller
 /// dropped meanwhile does not cancel it. A failure is logged, not returned: the record it

@@ -1,10 +1,11 @@
 //! One page of an owner's records, newest first (`time DESC, id DESC`), by offset or
 //! just past a cursor; the total from the owner's counter, in the same snapshot.
 
-use rusqlite::{params, Connection};
+use rusqlite::types::Value as Arg;
+use rusqlite::Connection;
 
 use super::{backend, record, COLUMNS};
-use crate::store::{Cursor, Page, StoreError};
+use crate::store::{rows_wanted, Page, StoreError};
 
 /// From this many skipped rows on, a page is found through the covering index first
 /// (cheaper for deep pages, a little dearer for the first ones).
@@ -42,48 +43,38 @@ pub(super) fn page(c: &Connection, owner: &str, from: Seek, limit: u64) -> Resul
     let total: i64 = c
         .query_row("SELECT COALESCE((SELECT images FROM owners WHERE owner = ?1), 0)", [owner], |r| r.get(0))
         .map_err(backend)?;
-    // One row more than asked: whether there is a next page.
-    let want = int(limit).saturating_add(1);
-    let row = |r: &rusqlite::Row<'_>| Ok((record(r)?, r.get::<_, i64>(17)?));
-    let mut rows = match from {
+    let mut args = vec![Arg::Text(owner.to_string()), Arg::Integer(rows_wanted(limit))];
+    let sql = match from {
         Seek::Offset(offset) if offset < DEEP_PAGE => {
-            let sql = format!(
-                "SELECT {COLUMNS}, id FROM images WHERE owner = ?1 ORDER BY time DESC, id DESC LIMIT ?2 OFFSET ?3"
-            );
-            let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
-            let rows = stmt.query_map(params![owner, want, int(offset)], row).map_err(backend)?;
-            rows.collect::<Result<Vec<_>, _>>()
+            args.push(Arg::Integer(int(offset)));
+            format!("SELECT {COLUMNS}, id FROM images WHERE owner = ?1 ORDER BY time DESC, id DESC LIMIT ?2 OFFSET ?3")
         }
         Seek::Offset(offset) => {
             // The rows skipped are counted in the index alone; only the page's rows are
             // read (a deep page costs a walk of the index, not of the table).
-            let sql = format!(
+            args.push(Arg::Integer(int(offset)));
+            format!(
                 "SELECT {COLUMNS}, id FROM images WHERE id IN (SELECT id FROM images WHERE owner = ?1
                      ORDER BY time DESC, id DESC LIMIT ?2 OFFSET ?3)
                  ORDER BY time DESC, id DESC"
-            );
-            let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
-            let rows = stmt.query_map(params![owner, want, int(offset)], row).map_err(backend)?;
-            rows.collect::<Result<Vec<_>, _>>()
+            )
         }
         Seek::After(time, id) => {
             // A seek in the (owner, time, id) index: the same cost at any depth.
-            let sql = format!(
+            args.extend([Arg::Real(time), Arg::Integer(id)]);
+            format!(
                 "SELECT {COLUMNS}, id FROM images WHERE owner = ?1 AND (time, id) < (?3, ?4)
                  ORDER BY time DESC, id DESC LIMIT ?2"
-            );
-            let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
-            let rows = stmt.query_map(params![owner, want, time, id], row).map_err(backend)?;
-            rows.collect::<Result<Vec<_>, _>>()
+            )
         }
-    }
-    .map_err(backend)?;
-    tx.finish().map_err(backend)?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    let next = match rows.last() {
-        Some((r, id)) if more => Some(Cursor { engine: ENGINE.into(), time: r.time, tie: (*id).into() }),
-        _ => None,
     };
-    Ok(Page { items: rows.into_iter().map(|(r, _)| r).collect(), total: total.max(0) as u64, next })
+    let mut stmt = c.prepare_cached(&sql).map_err(backend)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(args), |r| Ok((record(r)?, r.get::<_, i64>(17)?.into())))
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)?;
+    drop(stmt);
+    tx.finish().map_err(backend)?;
+    Ok(Page::of_rows(rows, limit, ENGINE, total.max(0) as u64))
 }
